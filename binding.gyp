@@ -1,0 +1,20 @@
+{
+  "targets": [
+    {
+      "target_name": "social_mae",
+      "sources": [
+        "native/addon.cc",
+        "native/common/args.cc", "native/common/errors.cc", "native/common/handles.cc",
+        "native/tensor/creation.cc", "native/tensor/elementwise.cc", "native/tensor/index.cc",
+        "native/tensor/reduce.cc", "native/tensor/runtime.cc", "native/tensor/shape.cc",
+        "native/autograd/autograd.cc", "native/nn/functional.cc", "native/nn/optim.cc",
+        "native/cuda/cuda.cc"
+      ],
+      "include_dirs": ["<!@(node scripts/torch-flags.js --gyp includes)"],
+      "defines": ["<!@(node scripts/torch-flags.js --gyp defines)", "NAPI_VERSION=8"],
+      "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++1y", "-std=gnu++14"],
+      "cflags_cc": ["-std=c++17", "-fexceptions", "-frtti", "-O2", "-Wno-unused-parameter", "-Wno-sign-compare"],
+      "ldflags": ["<!@(node scripts/torch-flags.js --gyp ldflags)"]
+    }
+  ]
+}

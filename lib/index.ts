@@ -1,0 +1,5 @@
+/**
+ * social-mae: the curated public API. Everything users import comes from here.
+ */
+export { torch, Tensor, TorchError, F } from './tensor';
+export type { DType, IndexSpec, SliceSpec, ValuesIndices, MemoryInfo } from './tensor';

@@ -1,0 +1,16 @@
+/** torch.autograd: functional gradients. */
+import { native as N } from '../native/binding';
+import { Tensor, wrap } from './tensor';
+
+/**
+ * Gradients of outputs with respect to inputs (torch.autograd.grad). Entries are undefined for inputs
+ * that outputs do not depend on (allowUnused) — otherwise such an input is an error.
+ */
+export function grad(outputs: Tensor | Tensor[], inputs: Tensor | Tensor[], opts: { gradOutputs?: Tensor[];
+  retainGraph?: boolean; createGraph?: boolean; allowUnused?: boolean } = {}): (Tensor | undefined)[] {
+  const outs = Array.isArray(outputs) ? outputs : [outputs];
+  const ins = Array.isArray(inputs) ? inputs : [inputs];
+  const ids = N.autogradGrad(outs.map((t) => t.id), ins.map((t) => t.id), opts.gradOutputs ? opts.gradOutputs.map((t) => t.id) : null,
+    opts.retainGraph ?? null, !!opts.createGraph, !!opts.allowUnused);
+  return ids.map((id) => (id === null ? undefined : wrap(id)));
+}

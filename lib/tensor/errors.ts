@@ -1,0 +1,44 @@
+/**
+ * The one error class of social-mae: a JS Error with a stable `code` (ERR_INVALID_ARG, ERR_SHAPE_MISMATCH,
+ * ERR_DTYPE, ERR_DEVICE, ERR_OOM, ERR_TORCH, ERR_TENSOR_DISPOSED, ...). Native code constructs it too
+ * (registered once at start-up), so every error carries the JS stack of its call site.
+ */
+export class TorchError extends Error {
+  readonly code: string;
+  constructor(message: string, code: string) {
+    super(message);
+    this.name = 'TorchError';
+    this.code = code;
+  }
+}
+
+/** Throws ERR_INVALID_ARG naming the function, the argument, what was expected and what was given. */
+export function argError(fn: string, arg: string, expected: string, actual: unknown): never {
+  throw new TorchError(`${fn}: argument '${arg}' expected ${expected}, got ${describeValue(actual)}`, 'ERR_INVALID_ARG');
+}
+
+export function describeValue(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return `[${v.slice(0, 8).map(describeValue).join(', ')}${v.length > 8 ? ', ...' : ''}]`;
+  if (typeof v === 'object') return (v as object).constructor?.name ?? 'object';
+  if (typeof v === 'string') return JSON.stringify(v);
+  return String(v);
+}
+
+/** Validates a shape: an array of non-negative safe integers. */
+export function checkShape(fn: string, arg: string, shape: unknown): number[] {
+  if (!Array.isArray(shape) || !shape.every((s) => Number.isSafeInteger(s) && s >= 0)) {
+    argError(fn, arg, 'an array of non-negative integers', shape);
+  }
+  return shape as number[];
+}
+
+export function checkInt(fn: string, arg: string, v: unknown): number {
+  if (!Number.isSafeInteger(v)) argError(fn, arg, 'an integer', v);
+  return v as number;
+}
+
+export function checkNumber(fn: string, arg: string, v: unknown): number {
+  if (typeof v !== 'number' || Number.isNaN(v)) argError(fn, arg, 'a number', v);
+  return v as number;
+}

@@ -1,0 +1,101 @@
+/** Explicit memory management: tidy scopes, keep, memory accounting, grad-mode scopes. */
+import { native as N } from '../native/binding';
+import { TorchError } from './errors';
+import { Tensor, scopeState } from './tensor';
+
+/** Collects the tensors inside a result (tensor, arrays, Maps, plain objects), without cycles. */
+function collect(value: unknown, out: Tensor[], seen: Set<unknown>): void {
+  if (value instanceof Tensor) {
+    out.push(value);
+    return;
+  }
+  if (value === null || typeof value !== 'object' || seen.has(value)) return;
+  seen.add(value);
+  if (Array.isArray(value)) for (const v of value) collect(v, out, seen);
+  else if (value instanceof Map) for (const v of value.values()) collect(v, out, seen);
+  else if (Object.getPrototypeOf(value) === Object.prototype) for (const v of Object.values(value)) collect(v, out, seen);
+}
+
+/**
+ * Runs fn and frees every tensor created inside it except those it returns (in a Tensor, array, Map
+ * or plain object) or passed to `keep`. Nested tidies move returned tensors to the enclosing scope.
+ * fn must be synchronous: a returned Promise is an error (ERR_TIDY_ASYNC).
+ */
+export function tidy<T>(fn: () => T): T {
+  if (typeof fn !== 'function') throw new TorchError('tidy: argument fn expected a function', 'ERR_INVALID_ARG');
+  N.beginScope();
+  scopeState.depth++;
+  let result: T;
+  try {
+    result = fn();
+  } catch (e) {
+    scopeState.depth--;
+    N.endScope([]);
+    throw e;
+  }
+  scopeState.depth--;
+  if (result instanceof Promise) {
+    N.endScope([]);
+    result.catch(() => undefined);
+    throw new TorchError('tidy: fn returned a Promise; tidy scopes are synchronous (await outside, tidy inside)', 'ERR_TIDY_ASYNC');
+  }
+  const survivors: Tensor[] = [];
+  collect(result, survivors, new Set());
+  N.endScope(survivors.map((t) => t.id));
+  return result;
+}
+
+/** Exempts a tensor from scope cleanup; it lives until dispose(). Returns it. */
+export function keep<T extends Tensor>(t: T): T {
+  N.keep(t.id);
+  return t;
+}
+
+/** Disposes every tensor inside a value (tensor, arrays, Maps, plain objects). */
+export function dispose(value: unknown): void {
+  const ts: Tensor[] = [];
+  collect(value, ts, new Set());
+  for (const t of ts) t.dispose();
+}
+
+export interface MemoryInfo {
+  /** Live native tensor handles. */
+  liveTensors: number;
+  /** Host bytes held by live tensors (each storage counted once). */
+  bytes: number;
+  /** CUDA bytes held by live tensors, and the caching allocator's view when CUDA is present. */
+  cuda?: { bytes: number; allocated: number; peakAllocated: number; reserved: number; peakReserved: number };
+}
+
+export function memory(): MemoryInfo {
+  const [liveTensors, bytes, cudaBytes] = N.memory();
+  const info: MemoryInfo = { liveTensors, bytes };
+  if (N.cudaIsAvailable()) {
+    const [allocated, peakAllocated, reserved, peakReserved] = N.cudaMemoryStats(0);
+    info.cuda = { bytes: cudaBytes, allocated, peakAllocated, reserved, peakReserved };
+  }
+  return info;
+}
+
+function withGradMode<T>(enabled: boolean, fn: () => T): T {
+  const prev = N.setGradEnabled(enabled);
+  try {
+    return fn();
+  } finally {
+    N.setGradEnabled(prev);
+  }
+}
+
+/** Runs fn with autograd recording off (torch.no_grad). */
+export function noGrad<T>(fn: () => T): T {
+  return withGradMode(false, fn);
+}
+
+/** Runs fn with autograd recording on (torch.enable_grad). */
+export function enableGrad<T>(fn: () => T): T {
+  return withGradMode(true, fn);
+}
+
+export function isGradEnabled(): boolean {
+  return N.isGradEnabled();
+}

@@ -1,0 +1,86 @@
+// Argument readers for raw napi callbacks, the op registry, and the one try/catch that turns every
+// C++/c10 exception into a JS Error with a stable code.
+#pragma once
+#include <ATen/core/Tensor.h>
+#include <c10/core/Scalar.h>
+#include <node_api.h>
+
+#include <c10/util/Optional.h>
+#include <string>
+#include <vector>
+
+#include "errors.h"
+#include "handles.h"
+
+namespace smae {
+
+constexpr size_t kMaxArgs = 16;
+
+/** The arguments of one native call. Readers validate JS types and name the argument on error. */
+struct Args {
+  napi_env env;
+  EnvState& st;
+  const char* op;
+  size_t argc = kMaxArgs;
+  napi_value argv[kMaxArgs];
+  std::vector<const at::Tensor*> seen;  // tensors read so far, described in error messages
+
+  Args(napi_env e, napi_callback_info info, const char* name);
+
+  napi_valuetype type(size_t i) const;
+  bool isNullish(size_t i) const;
+  at::Tensor& t(size_t i);
+  c10::optional<at::Tensor> optT(size_t i);
+  std::vector<at::Tensor> tensors(size_t i);
+  double d(size_t i) const;
+  c10::optional<double> optD(size_t i) const;
+  int64_t i64(size_t i) const;
+  c10::optional<int64_t> optI64(size_t i) const;
+  bool b(size_t i) const;
+  std::string s(size_t i) const;
+  std::vector<int64_t> ints(size_t i) const;
+  c10::optional<std::vector<int64_t>> optInts(size_t i) const;
+  std::vector<double> doubles(size_t i) const;
+  at::Scalar scalar(size_t i) const;
+  at::ScalarType dtype(size_t i) const;
+  c10::optional<at::ScalarType> optDtype(size_t i) const;
+  at::Device device(size_t i) const;
+
+  [[noreturn]] void fail(size_t i, const std::string& expected) const;
+
+  napi_value ret(at::Tensor t);
+  napi_value ret(const std::vector<at::Tensor>& ts);
+  napi_value retNumber(double v) const;
+  napi_value retBool(bool v) const;
+  napi_value retString(const std::string& v) const;
+  napi_value undefined() const;
+};
+
+/** Dtype codes shared with lib/native/binding.ts (DTYPES): index = code. */
+at::ScalarType dtypeFromCode(int64_t code);
+int64_t codeFromDtype(at::ScalarType t);
+/** "float32[2,3] cpu" */
+std::string describe(const at::Tensor& t);
+
+using OpImpl = napi_value (*)(Args&);
+napi_value invoke(napi_env env, napi_callback_info info, const char* name, OpImpl impl);
+
+struct OpDef {
+  const char* name;
+  napi_callback fn;
+};
+std::vector<OpDef>& registry();
+struct Register {
+  Register(const char* name, napi_callback fn) { registry().push_back({name, fn}); }
+};
+
+}  // namespace smae
+
+/** Defines and registers a native function `name` whose body reads `Args& a`. */
+#define SMAE_OP(name)                                                                    \
+  static napi_value name##_impl(smae::Args& a);                                          \
+  static napi_value name##_cb(napi_env env, napi_callback_info info) {                   \
+    return smae::invoke(env, info, #name, name##_impl);                                  \
+  }                                                                                      \
+  static smae::Register name##_reg(#name, name##_cb);                                    \
+  static napi_value name##_impl(smae::Args& a)

@@ -1,0 +1,48 @@
+#include "errors.h"
+
+#include "handles.h"
+
+namespace smae {
+
+namespace {
+bool has(const std::string& s, const char* needle) { return s.find(needle) != std::string::npos; }
+}  // namespace
+
+const char* classifyTorchMessage(const std::string& m) {
+  if (has(m, "out of memory") || has(m, "not enough memory") || has(m, "Failed to allocate") ||
+      has(m, "can't allocate memory"))
+    return "ERR_OOM";
+  if (has(m, "same device") || has(m, "Expected all tensors to be on") || has(m, "device type") ||
+      has(m, "CUDA") || has(m, "cuda"))
+    return "ERR_DEVICE";
+  if (has(m, "dtype") || has(m, "scalar type") || has(m, "ScalarType") || has(m, "Expected object of scalar") ||
+      has(m, "not implemented for") || has(m, "result type") || has(m, "can't be cast") ||
+      has(m, "must be a floating point") || has(m, "only Tensors of floating point"))
+    return "ERR_DTYPE";
+  if (has(m, "size") || has(m, "shape") || has(m, "dimension") || has(m, "Dimension") ||
+      has(m, "must match") || has(m, "broadcast") || has(m, "numel") || has(m, "invalid for input of"))
+    return "ERR_SHAPE_MISMATCH";
+  if (has(m, "index") || has(m, "out of bounds") || has(m, "out of range")) return "ERR_INDEX";
+  return "ERR_TORCH";
+}
+
+void throwJs(napi_env env, const std::string& code, const std::string& message) {
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  if (pending) return;
+  napi_value msg, codeVal, err = nullptr;
+  napi_create_string_utf8(env, message.c_str(), message.size(), &msg);
+  napi_create_string_utf8(env, code.c_str(), code.size(), &codeVal);
+  EnvState& s = state(env);
+  napi_value ctor;
+  if (s.errorClass && napi_get_reference_value(env, s.errorClass, &ctor) == napi_ok && ctor) {
+    napi_value argv[2] = {msg, codeVal};
+    if (napi_new_instance(env, ctor, 2, argv, &err) != napi_ok) err = nullptr;
+  }
+  if (!err) {
+    napi_create_error(env, codeVal, msg, &err);
+  }
+  napi_throw(env, err);
+}
+
+}  // namespace smae

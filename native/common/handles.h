@@ -1,0 +1,54 @@
+// Per-environment tensor handle table and scope stack (DESIGN.md, "Tensor representation").
+// A JS tensor is a number: slot index in the low 24 bits, slot generation above. A stale or forged
+// id fails the generation check and becomes a JS error, never a dangling reference.
+#pragma once
+#include <ATen/core/Tensor.h>
+#include <node_api.h>
+
+#include <cstdint>
+#include <vector>
+
+namespace smae {
+
+struct Slot {
+  at::Tensor tensor;
+  uint32_t gen = 0;
+  bool live = false;
+  bool kept = false;  // excluded from scope cleanup (parameters, optimizer state, torch.keep)
+};
+
+/** State owned by one Node environment (main thread or a worker), held in napi instance data. */
+struct EnvState {
+  std::vector<Slot> slots;
+  std::vector<uint32_t> freeList;
+  std::vector<std::vector<double>> scopes;  // ids created while each scope was open
+  size_t live = 0;
+  int64_t reportedBytes = 0;  // host bytes last reported to V8 (napi_adjust_external_memory)
+  napi_ref errorClass = nullptr;
+};
+
+EnvState& state(napi_env env);
+void initState(napi_env env);
+
+/** Registers a tensor; it joins the innermost open scope. Returns its id. */
+double insert(EnvState& s, at::Tensor t);
+/** The tensor behind an id; throws ERR_TENSOR_DISPOSED for a freed, stale or forged id. */
+at::Tensor& lookup(EnvState& s, double id);
+/** Frees an id. Returns false (and does nothing) when it is not live. */
+bool release(EnvState& s, double id);
+/** Marks an id as kept: scopes no longer free it. */
+void keep(EnvState& s, double id);
+
+void beginScope(EnvState& s);
+/** Closes the innermost scope, freeing what it created except `survivors` (moved to the parent). */
+void endScope(EnvState& s, const std::vector<double>& survivors);
+
+/** Bytes held by live tensors (each storage once), split by host and CUDA. */
+struct MemoryUse {
+  size_t liveTensors = 0;
+  int64_t hostBytes = 0;
+  int64_t cudaBytes = 0;
+};
+MemoryUse memoryUse(const EnvState& s);
+
+}  // namespace smae

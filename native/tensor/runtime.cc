@@ -1,0 +1,102 @@
+// Lifetime (dispose, keep, scopes), metadata, library configuration.
+#include <ATen/Context.h>
+#include <ATen/Parallel.h>
+#include <ATen/Version.h>
+#include <torch/csrc/api/include/torch/version.h>
+
+#include "../common/args.h"
+
+using smae::Args;
+
+SMAE_OP(setErrorClass) {
+  napi_valuetype t = a.type(0);
+  if (t != napi_function) a.fail(0, "a function");
+  if (a.st.errorClass) napi_delete_reference(a.env, a.st.errorClass);
+  napi_create_reference(a.env, a.argv[0], 1, &a.st.errorClass);
+  return a.undefined();
+}
+
+SMAE_OP(dispose) { return a.retBool(smae::release(a.st, a.d(0))); }
+
+SMAE_OP(isLive) {
+  try {
+    smae::lookup(a.st, a.d(0));
+    return a.retBool(true);
+  } catch (const smae::JsError&) {
+    return a.retBool(false);
+  }
+}
+
+SMAE_OP(keep) {
+  smae::keep(a.st, a.d(0));
+  return a.undefined();
+}
+
+SMAE_OP(beginScope) {
+  smae::beginScope(a.st);
+  return a.retNumber(static_cast<double>(a.st.scopes.size()));
+}
+
+/** endScope(survivorIds[]) */
+SMAE_OP(endScope) {
+  smae::endScope(a.st, a.doubles(0));
+  return a.undefined();
+}
+
+SMAE_OP(scopeDepth) { return a.retNumber(static_cast<double>(a.st.scopes.size())); }
+
+/** memory() -> [liveTensors, hostBytes, cudaBytes]; also reports host bytes to V8. */
+SMAE_OP(memory) {
+  smae::MemoryUse m = smae::memoryUse(a.st);
+  int64_t adjusted;
+  napi_adjust_external_memory(a.env, m.hostBytes - a.st.reportedBytes, &adjusted);
+  a.st.reportedBytes = m.hostBytes;
+  napi_value arr;
+  napi_create_array_with_length(a.env, 3, &arr);
+  napi_set_element(a.env, arr, 0, a.retNumber(static_cast<double>(m.liveTensors)));
+  napi_set_element(a.env, arr, 1, a.retNumber(static_cast<double>(m.hostBytes)));
+  napi_set_element(a.env, arr, 2, a.retNumber(static_cast<double>(m.cudaBytes)));
+  return arr;
+}
+
+SMAE_OP(shape) {
+  const at::Tensor& t = a.t(0);
+  napi_value arr;
+  napi_create_array_with_length(a.env, t.dim(), &arr);
+  for (int64_t d = 0; d < t.dim(); d++) napi_set_element(a.env, arr, d, a.retNumber(static_cast<double>(t.size(d))));
+  return arr;
+}
+
+SMAE_OP(strides) {
+  const at::Tensor& t = a.t(0);
+  napi_value arr;
+  napi_create_array_with_length(a.env, t.dim(), &arr);
+  for (int64_t d = 0; d < t.dim(); d++) napi_set_element(a.env, arr, d, a.retNumber(static_cast<double>(t.stride(d))));
+  return arr;
+}
+
+SMAE_OP(storageOffset) { return a.retNumber(static_cast<double>(a.t(0).storage_offset())); }
+SMAE_OP(dtype) { return a.retNumber(static_cast<double>(smae::codeFromDtype(a.t(0).scalar_type()))); }
+SMAE_OP(device) { return a.retString(a.t(0).device().str()); }
+SMAE_OP(numel) { return a.retNumber(static_cast<double>(a.t(0).numel())); }
+SMAE_OP(isContiguous) { return a.retBool(a.t(0).is_contiguous()); }
+SMAE_OP(describe) { return a.retString(smae::describe(a.t(0))); }
+
+SMAE_OP(version) { return a.retString(TORCH_VERSION); }
+
+SMAE_OP(config) { return a.retString(at::show_config() + at::get_parallel_info()); }
+
+SMAE_OP(setNumThreads) {
+  int64_t n = a.i64(0);
+  if (n < 1) throw smae::JsError("ERR_INVALID_ARG", "setNumThreads: expected n >= 1, got " + std::to_string(n));
+  at::set_num_threads(static_cast<int>(n));
+  return a.undefined();
+}
+
+SMAE_OP(getNumThreads) { return a.retNumber(at::get_num_threads()); }
+
+SMAE_OP(manualSeed) {
+  uint64_t seed = static_cast<uint64_t>(a.i64(0));
+  at::manual_seed(seed);
+  return a.undefined();
+}

@@ -1,0 +1,151 @@
+#!/usr/bin/env node
+'use strict';
+/**
+ * The single source of LibTorch build flags (DESIGN.md, "Where LibTorch comes from").
+ *
+ * Discovery order: 1. `LIBTORCH` (an unpacked LibTorch distribution), 2. a Python with `torch`
+ * (`$PYTHON`, then `python3`, then `/usr/bin/python3`) whose package carries headers and
+ * `libtorch_cpu.so`, 3. Debian's `libtorch-dev` under /usr.
+ *
+ * CLI: `node scripts/torch-flags.js --json` prints everything; `--cmake` prints `KEY=value` lines read by
+ * CMakeLists.txt; `--gyp <field>` prints one space-separated field for binding.gyp; `--variant` prints the
+ * prebuild variant name (e.g. `cpu-torch1.13`). The loader requires this file for the same discovery.
+ */
+const fs = require('fs');
+const path = require('path');
+const { execFileSync } = require('child_process');
+
+const DEBIAN_LIBDIRS = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib'];
+
+/** Reads TORCH_VERSION_MAJOR/MINOR/PATCH from torch/version.h under an include root. */
+function readVersion(includeRoot) {
+  const f = path.join(includeRoot, 'torch', 'csrc', 'api', 'include', 'torch', 'version.h');
+  if (!fs.existsSync(f)) return null;
+  const text = fs.readFileSync(f, 'utf8');
+  const get = (k) => Number((text.match(new RegExp(`#define TORCH_VERSION_${k} (\\d+)`)) || [])[1]);
+  const major = get('MAJOR'), minor = get('MINOR'), patch = get('PATCH');
+  return Number.isFinite(major) ? { major, minor, patch, string: `${major}.${minor}.${patch}` } : null;
+}
+
+/** True when libc10 was built with the C++11 std::string ABI (the symbol table names `__cxx11`). */
+function usesCxx11Abi(libDir) {
+  const lib = path.join(libDir, 'libc10.so');
+  try {
+    return fs.readFileSync(lib).includes('__cxx11');
+  } catch {
+    return true;
+  }
+}
+
+function realDir(file) {
+  try {
+    return path.dirname(fs.realpathSync(file));
+  } catch {
+    return null;
+  }
+}
+
+function fromRoot(source, includeRoot, libDir, abi) {
+  const version = readVersion(includeRoot);
+  if (!version || !fs.existsSync(path.join(libDir, 'libtorch_cpu.so'))) return null;
+  const cuda = fs.existsSync(path.join(libDir, 'libtorch_cuda.so'));
+  const libs = ['torch', 'torch_cpu', 'c10'].concat(cuda ? ['torch_cuda', 'c10_cuda'] : []);
+  const cxx11 = abi === undefined ? usesCxx11Abi(libDir) : abi;
+  const defines = [`_GLIBCXX_USE_CXX11_ABI=${cxx11 ? 1 : 0}`, `SMAE_TORCH_MAJOR=${version.major}`,
+    `SMAE_TORCH_MINOR=${version.minor}`].concat(cuda ? ['SMAE_WITH_CUDA=1'] : []);
+  const includeDirs = [includeRoot, path.join(includeRoot, 'torch', 'csrc', 'api', 'include')];
+  return {
+    source,
+    version: version.string,
+    cuda,
+    variant: `${cuda ? 'cuda' : 'cpu'}-torch${version.major}.${version.minor}`,
+    includeDirs,
+    libDirs: [libDir],
+    libs,
+    defines,
+    // --no-as-needed keeps libtorch_cuda linked although no symbol of it is referenced: its static
+    // initialisers register the CUDA kernels.
+    ldflags: ['-Wl,--no-as-needed'].concat(libs.map((l) => `-l${l}`), ['-Wl,--as-needed', `-Wl,-rpath,${libDir}`]),
+  };
+}
+
+function fromLibtorchEnv() {
+  const root = process.env.LIBTORCH;
+  if (!root) return null;
+  return fromRoot('LIBTORCH', path.join(root, 'include'), path.join(root, 'lib'));
+}
+
+function fromPython() {
+  const candidates = [process.env.PYTHON, 'python3', '/usr/bin/python3'].filter(Boolean);
+  const script = 'import torch,os;print(os.path.dirname(torch.__file__));print(int(torch._C._GLIBCXX_USE_CXX11_ABI))';
+  for (const py of [...new Set(candidates)]) {
+    let out;
+    try {
+      out = execFileSync(py, ['-c', script], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 60000 });
+    } catch {
+      continue;
+    }
+    const [dir, abi] = out.trim().split('\n');
+    // Debian's python3-torch links its lib/ to the system libtorch: that is case 3, not a separate one.
+    const real = realDir(path.join(dir, 'lib', 'libtorch_cpu.so'));
+    if (real && DEBIAN_LIBDIRS.includes(real)) continue;
+    const found = fromRoot(`python (${py})`, path.join(dir, 'include'), path.join(dir, 'lib'), abi === '1');
+    if (found) return found;
+  }
+  return null;
+}
+
+function fromDebian() {
+  for (const libDir of DEBIAN_LIBDIRS) {
+    const found = fromRoot('debian libtorch-dev', '/usr/include', libDir);
+    if (found) return found;
+  }
+  return null;
+}
+
+/** Every place looked at, for the error message when nothing is found. */
+const SEARCHED = ['$LIBTORCH (unset or without include/ + lib/libtorch_cpu.so)',
+  'python3 -c "import torch" (torch package with include/ and lib/libtorch_cpu.so)',
+  `/usr/include + ${DEBIAN_LIBDIRS.join(' | ')} (Debian libtorch-dev)`];
+
+/** Returns the LibTorch to build against, or throws an Error listing what was searched. */
+function discover() {
+  const found = fromLibtorchEnv() || fromPython() || fromDebian();
+  if (found) return found;
+  const err = new Error(`LibTorch not found. Searched:\n  ${SEARCHED.join('\n  ')}\n` +
+    'Fix: apt-get install libtorch-dev libopenblas0-pthread (Debian 12), or set LIBTORCH to an unpacked LibTorch.');
+  err.code = 'ERR_LIBTORCH_NOT_FOUND';
+  throw err;
+}
+
+module.exports = { discover, SEARCHED };
+
+if (require.main === module) {
+  const arg = process.argv[2] || '--json';
+  let t;
+  try {
+    t = discover();
+  } catch (e) {
+    process.stderr.write(`${e.message}\n`);
+    process.exit(1);
+  }
+  if (arg === '--json') process.stdout.write(`${JSON.stringify(t, null, 2)}\n`);
+  else if (arg === '--variant') process.stdout.write(`${t.variant}\n`);
+  else if (arg === '--cmake') {
+    const lines = [`SMAE_INCLUDE_DIRS=${t.includeDirs.join(';')}`, `SMAE_LIB_DIRS=${t.libDirs.join(';')}`,
+      `SMAE_LINK_FLAGS=${t.ldflags.join(' ')}`, `SMAE_DEFINES=${t.defines.join(';')}`,
+      `SMAE_SOURCE=${t.source}`, `SMAE_VERSION=${t.version}`, `SMAE_VARIANT=${t.variant}`];
+    process.stdout.write(`${lines.join('\n')}\n`);
+  } else if (arg === '--gyp') {
+    const field = process.argv[3];
+    const map = { includes: t.includeDirs, defines: t.defines, ldflags: t.ldflags };
+    if (!map[field]) {
+      process.stderr.write(`unknown field ${field}; expected one of ${Object.keys(map).join(', ')}\n`);
+      process.exit(2);
+    }
+    process.stdout.write(`${map[field].join(' ')}\n`);
+  } else {
+    process.stderr.write('usage: torch-flags.js [--json | --cmake | --variant | --gyp includes|defines|ldflags]\n');
+    process.exit(2);
+  }
+}
