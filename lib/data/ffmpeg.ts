@@ -1,0 +1,389 @@
+/**
+ * Decoding through the system ffmpeg. This is the ONLY module that touches fluent-ffmpeg.
+ *
+ * - `probe(path)`: container and stream facts (ffprobe JSON; see media-info.ts for the OpenCV-style
+ *   fps / frame-count semantics).
+ * - `countDecodableFrames(path)`: the real frame count (`ffprobe -count_frames`), which can differ from
+ *   the container's count (KlsG1EnBEjc_000361.mp4 reports 400 and decodes 299).
+ * - `decodeAudio(path)`: float32 planar `[C, N]` at the native rate (or resampled), through a pipe.
+ * - `decodeVideoFrames(path, {indices})`: selected frames as packed uint8 HxWx3 (BGR or RGB), through a
+ *   pipe, decoding only up to the last requested frame.
+ *
+ * Nothing writes temporary files. Every child process runs under a timeout and is SIGKILLed when it
+ * expires, so a broken file can not hang a data loader. ffprobe is run with child_process.execFile
+ * (fluent-ffmpeg's ffprobe() has neither a timeout nor a way to kill it); the decodes use fluent-ffmpeg.
+ */
+import { execFile } from 'child_process';
+import { Writable } from 'stream';
+import Ffmpeg from 'fluent-ffmpeg';
+import { DataError } from './errors';
+import { checkMediaFile, classifyFfmpegError, locateFfmpeg, type MediaTask } from './ffmpeg-env';
+import { parseProbe, type MediaInfo } from './media-info';
+import { parseWavHeader, readWavFile, wavToPlanar } from './wav';
+
+export { locateFfmpeg, resetFfmpegLocation, FFMPEG_INSTALL_HINT, type FfmpegPaths } from './ffmpeg-env';
+
+/** Default limit for one ffmpeg/ffprobe run (ms). Decodes of normal clips take well under a second. */
+export const DEFAULT_TIMEOUT_MS = 60_000;
+
+/** Common options of every call. */
+export interface ProcessOptions {
+  /** Kill the child process and fail with ERR_MEDIA (reason 'timeout') after this many ms. */
+  timeoutMs?: number;
+}
+
+function paths(): { ffmpeg: string; ffprobe: string } {
+  const p = locateFfmpeg();
+  Ffmpeg.setFfmpegPath(p.ffmpeg);
+  Ffmpeg.setFfprobePath(p.ffprobe);
+  return p;
+}
+
+function timeoutError(file: string, ms: number, what: string): DataError {
+  return new DataError('ERR_MEDIA', 'timeout', { file, message: `${file}: ${what} did not finish within ${ms} ms (killed)` });
+}
+
+/** Runs ffprobe with JSON output under a timeout; resolves to the parsed JSON. */
+function ffprobeJson(file: string, args: string[], task: MediaTask, timeoutMs: number): Promise<any> {
+  const { ffprobe } = paths();
+  return new Promise((resolve, reject) => {
+    execFile(
+      ffprobe,
+      ['-v', 'error', '-print_format', 'json', ...args, file],
+      { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 64 * 1024 * 1024, encoding: 'utf8', windowsHide: true },
+      (err, stdout, stderr) => {
+        if (err) {
+          const e = err as NodeJS.ErrnoException & { killed?: boolean; signal?: string };
+          if (e.code === 'ENOENT' || e.code === 'EACCES') {
+            reject(new DataError('ERR_FFMPEG_MISSING', `cannot run ${ffprobe} (${e.code})`));
+          } else if (e.killed || e.signal === 'SIGKILL') {
+            reject(timeoutError(file, timeoutMs, 'ffprobe'));
+          } else {
+            reject(classifyFfmpegError(String(stderr), file, task, 'ffprobe failed'));
+          }
+          return;
+        }
+        try {
+          resolve(JSON.parse(stdout));
+        } catch {
+          reject(new DataError('ERR_MEDIA', 'ffprobe printed invalid JSON', { file }));
+        }
+      },
+    );
+  });
+}
+
+/**
+ * Probes a media file: container format/duration, every stream, the first video and audio stream.
+ * With `countFrames`, also decodes the first video stream to fill `video.decodableFrames`.
+ * Throws ERR_FILE_NOT_FOUND, ERR_MEDIA (empty/corrupt/not media/timeout), ERR_FFMPEG_MISSING.
+ */
+export async function probe(file: string, opts: ProcessOptions & { countFrames?: boolean } = {}): Promise<MediaInfo> {
+  await checkMediaFile(file);
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const json = await ffprobeJson(file, ['-show_format', '-show_streams'], 'probe', timeoutMs);
+  const info = parseProbe(json, file);
+  if (info.streams.length === 0) throw new DataError('ERR_MEDIA', 'no streams (not a media file?)', { file });
+  if (opts.countFrames && info.video) info.video.decodableFrames = await countDecodableFrames(file, { timeoutMs, info });
+  return info;
+}
+
+/**
+ * Real number of decodable frames of a video stream (`ffprobe -count_frames`, decodes the stream once;
+ * the count equals OpenCV's decode counter at end of file). `stream` is the ordinal among video streams.
+ * Throws ERR_NO_VIDEO when there is no such stream.
+ */
+export async function countDecodableFrames(
+  file: string,
+  opts: ProcessOptions & { stream?: number; info?: MediaInfo } = {},
+): Promise<number> {
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const info = opts.info ?? (await probe(file, { timeoutMs }));
+  const vs = info.videoStreams[opts.stream ?? 0];
+  if (!vs) throw new DataError('ERR_NO_VIDEO', noStream(info, 'video', opts.stream ?? 0), { file });
+  const json = await ffprobeJson(
+    file,
+    ['-count_frames', '-select_streams', String(vs.index), '-show_entries', 'stream=nb_read_frames'],
+    'count',
+    timeoutMs,
+  );
+  const n = Number(json?.streams?.[0]?.nb_read_frames);
+  if (!Number.isFinite(n)) throw new DataError('ERR_MEDIA', 'could not count frames', { file });
+  return n;
+}
+
+function noStream(info: MediaInfo, kind: 'audio' | 'video', ordinal: number): string {
+  const n = kind === 'audio' ? info.audioStreams.length : info.videoStreams.length;
+  return n === 0 ? `no ${kind} stream` : `no ${kind} stream #${ordinal} (the file has ${n})`;
+}
+
+/** What runPipe's data callback returns: true once it has everything it needs. */
+type OnData = (chunk: Buffer) => boolean;
+
+/**
+ * Runs ffmpeg (via fluent-ffmpeg) with stdout piped to `onData`. Resolves when ffmpeg exits cleanly or
+ * as soon as `onData` returns true (ffmpeg is then killed: nothing more is decoded). Rejects with a
+ * classified DataError on failure or timeout.
+ */
+function runPipe(file: string, inputOptions: string[], outputOptions: string[], task: MediaTask, timeoutMs: number, onData: OnData): Promise<void> {
+  paths();
+  return new Promise<void>((resolve, reject) => {
+    let settled = false;
+    let killWhenStarted = false;
+    const cmd = Ffmpeg({ stdoutLines: 40 })
+      .input(file)
+      .inputOptions(['-hide_banner', '-nostdin', '-v', 'error', ...inputOptions])
+      .outputOptions(outputOptions);
+    const finish = (err: DataError | null) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (err) reject(err);
+      else resolve();
+    };
+    const kill = () => {
+      if ((cmd as any).ffmpegProc) cmd.kill('SIGKILL');
+      else killWhenStarted = true;
+    };
+    const timer = setTimeout(() => {
+      kill();
+      finish(timeoutError(file, timeoutMs, 'ffmpeg'));
+    }, timeoutMs);
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        if (!settled && onData(chunk)) {
+          finish(null);
+          kill();
+        }
+        cb();
+      },
+    });
+    cmd.on('start', () => {
+      if (killWhenStarted) cmd.kill('SIGKILL');
+    });
+    cmd.on('error', (err: Error, _stdout: string | null, stderr: string | null) => {
+      if (settled) return;
+      const msg = String(err?.message ?? err);
+      if (/ENOENT|Cannot find ffmpeg/.test(msg)) {
+        finish(new DataError('ERR_FFMPEG_MISSING', `cannot run ffmpeg (${msg})`));
+      } else {
+        finish(classifyFfmpegError(String(stderr ?? '') + '\n' + msg, file, task, msg.split('\n')[0] ?? 'ffmpeg failed'));
+      }
+    });
+    cmd.on('end', () => finish(null));
+    // end:false: the sink never closes, so fluent-ffmpeg's "output stream closed" race can not fire.
+    cmd.pipe(sink, { end: false });
+  });
+}
+
+/** Options of decodeAudio. */
+export interface DecodeAudioOptions extends ProcessOptions {
+  /** Resample to this rate (Hz). Default: the stream's own rate (what torchaudio.load returns). */
+  sampleRate?: number;
+  /** Remix to this many channels with ffmpeg's default matrix (e.g. 1 = mono downmix). Default: native. */
+  channels?: number;
+  /** Ordinal of the audio stream (default 0). */
+  stream?: number;
+  /**
+   * 'f32' (default): ffmpeg converts to float. 's16': ffmpeg converts to 16-bit PCM first and the
+   * values are int16/32768 — bit-identical to writing a `pcm_s16le` wav with the same flags and loading
+   * it with torchaudio (e.g. the fixture wav = mp4 with `{sampleRate: 16000, channels: 1, sampleFormat:
+   * 's16'}`). For s16 sources both give exactly int16/32768.
+   */
+  sampleFormat?: 'f32' | 's16';
+  /** Start offset in seconds (`-ss`) and maximal duration in seconds (`-t`). */
+  startTime?: number;
+  duration?: number;
+  /**
+   * Read plain PCM/float WAV files in-process instead of spawning ffmpeg (default true). Used only when
+   * no resampling, remixing, seeking or format conversion is asked for; values are identical either way.
+   */
+  inProcessWav?: boolean;
+}
+
+/** Decoded audio: `data` is planar float32 `[channels, samples]` (channel c at `c*samples`). */
+export interface DecodedAudio {
+  data: Float32Array;
+  channels: number;
+  samples: number;
+  sampleRate: number;
+}
+
+/**
+ * Decodes an audio stream (of any file ffmpeg reads: wav, mp4, mkv, webm, ...) to planar float32.
+ * One ffmpeg process, WAV (self-describing) on a pipe. Throws ERR_NO_AUDIO when the file has no audio.
+ */
+export async function decodeAudio(file: string, opts: DecodeAudioOptions = {}): Promise<DecodedAudio> {
+  await checkMediaFile(file);
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const fmt = opts.sampleFormat ?? 'f32';
+  if (fmt !== 'f32' && fmt !== 's16') throw new DataError('ERR_INVALID_ARG', `sampleFormat must be 'f32' or 's16', got ${String(fmt)}`);
+  const stream = streamOrdinal(opts.stream);
+  const sampleRate = opts.sampleRate === undefined ? undefined : positiveInt(opts.sampleRate, 'sampleRate');
+  const channels = opts.channels === undefined ? undefined : positiveInt(opts.channels, 'channels');
+  if (opts.inProcessWav !== false && stream === 0 && opts.startTime === undefined && opts.duration === undefined) {
+    const w = await readWavFile(file);
+    if (
+      w &&
+      w.samples > 0 &&
+      (sampleRate === undefined || sampleRate === w.sampleRate) &&
+      (channels === undefined || channels === w.channels) &&
+      (fmt === 'f32' || (!w.isFloat && w.bitsPerSample <= 16))
+    ) {
+      return { data: w.data, channels: w.channels, samples: w.samples, sampleRate: w.sampleRate };
+    }
+  }
+  const input: string[] = [];
+  if (opts.startTime !== undefined) input.push('-ss', seconds(opts.startTime, 'startTime'));
+  const out = ['-map', `0:a:${stream}`, '-vn', '-sn', '-dn', '-map_metadata', '-1'];
+  if (opts.duration !== undefined) out.push('-t', seconds(opts.duration, 'duration'));
+  if (sampleRate !== undefined) out.push('-ar', String(sampleRate));
+  // rematrix_maxval 1: the downmix matrix is normalised for float output too (ffmpeg only does that
+  // for integer output by default), so 'f32' and 's16' give the same gain.
+  if (channels !== undefined) out.push('-ac', String(channels), '-rematrix_maxval', '1.0');
+  out.push('-c:a', fmt === 'f32' ? 'pcm_f32le' : 'pcm_s16le', '-f', 'wav');
+  const chunks: Buffer[] = [];
+  await runPipe(file, input, out, 'audio', timeoutMs, (c) => {
+    chunks.push(c);
+    return false;
+  });
+  const buf = Buffer.concat(chunks);
+  const h = parseWavHeader(buf, file);
+  const { data, samples } = wavToPlanar(buf, h, file);
+  if (samples === 0) throw new DataError('ERR_MEDIA', 'audio stream decoded to 0 samples', { file });
+  return { data, channels: h.channels, samples, sampleRate: h.sampleRate };
+}
+
+/** Options of decodeVideoFrames. */
+export interface DecodeVideoOptions extends ProcessOptions {
+  /** 0-based decode-order frame indices to return, strictly increasing (counted from `startTime`). */
+  indices: number[];
+  /** Byte order of the packed pixels. Default 'bgr24' (what OpenCV and the reference use). */
+  pixelFormat?: 'bgr24' | 'rgb24';
+  /** Seek here (seconds) before counting frames; index 0 = the first frame at or after this time. */
+  startTime?: number;
+  /** Ordinal of the video stream (default 0; cover art is not counted). */
+  stream?: number;
+  /** A probe of this file (saves one ffprobe run; frame size comes from it). */
+  info?: MediaInfo;
+  /** Decoder threads (`-threads`); default: ffmpeg's automatic choice. Use 1 with many parallel decodes. */
+  threads?: number;
+  /**
+   * YUV→RGB matrix. 'bt601' (default) is what OpenCV's FFmpeg backend uses whatever the file says,
+   * and gives frames bit-identical to cv2.VideoCapture; 'auto' lets ffmpeg follow the stream's tags
+   * (e.g. BT.709 for HD video: up to ~16 levels different from OpenCV).
+   */
+  colorMatrix?: 'bt601' | 'auto';
+}
+
+/** Decoded frames. `frames[i]` is the frame with index `indices[i]`, packed H*W*3 uint8. */
+export interface DecodedFrames {
+  frames: Uint8Array[];
+  /** The indices actually delivered (a prefix of the request). */
+  indices: number[];
+  width: number;
+  height: number;
+  /** Number of requested frames that were decoded (= frames.length). */
+  decoded: number;
+  /** True when the stream ended before every requested index was reached (lying frame counts). */
+  endOfStream: boolean;
+}
+
+/** A filter-graph `select` expression for a sorted index list; runs of consecutive indices share a between(). */
+export function selectExpression(indices: number[]): string {
+  const parts: string[] = [];
+  for (let i = 0; i < indices.length; ) {
+    let j = i;
+    while (j + 1 < indices.length && indices[j + 1] === indices[j]! + 1) j++;
+    parts.push(i === j ? `eq(n,${indices[i]})` : `between(n,${indices[i]},${indices[j]})`);
+    i = j + 1;
+  }
+  return parts.join('+');
+}
+
+/**
+ * Decodes the requested frames of a video stream as raw packed pixels, in one ffmpeg run:
+ * `-fps_mode passthrough` (every decoded frame counts once, as in OpenCV's decode counter),
+ * a `select` filter (only requested frames are colour-converted) and `-frames:v K`, so ffmpeg stops at the
+ * last requested frame; the pipe reader also kills it as soon as the last frame has arrived.
+ * When the stream ends early, the frames that exist are returned with `endOfStream: true`.
+ * Throws ERR_NO_VIDEO (no video stream), ERR_MEDIA (corrupt, timeout), ERR_INVALID_ARG (bad indices).
+ */
+export async function decodeVideoFrames(file: string, opts: DecodeVideoOptions): Promise<DecodedFrames> {
+  const indices = opts.indices;
+  if (!Array.isArray(indices) || indices.length === 0) throw new DataError('ERR_INVALID_ARG', 'indices must be a non-empty array', { file });
+  for (let i = 0; i < indices.length; i++) {
+    const v = indices[i]!;
+    if (!Number.isInteger(v) || v < 0 || (i > 0 && v <= indices[i - 1]!)) {
+      throw new DataError('ERR_INVALID_ARG', `indices must be strictly increasing non-negative integers (got ${v} at position ${i})`, { file });
+    }
+  }
+  const pixelFormat = opts.pixelFormat ?? 'bgr24';
+  if (pixelFormat !== 'bgr24' && pixelFormat !== 'rgb24') throw new DataError('ERR_INVALID_ARG', `pixelFormat must be bgr24 or rgb24, got ${String(pixelFormat)}`, { file });
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  if (opts.info) await checkMediaFile(file); // otherwise probe() checks it
+  const info = opts.info ?? (await probe(file, { timeoutMs }));
+  const vs = info.videoStreams[streamOrdinal(opts.stream)];
+  if (!vs) throw new DataError('ERR_NO_VIDEO', noStream(info, 'video', opts.stream ?? 0), { file });
+  const { width, height } = vs;
+  if (!(width > 0 && height > 0)) throw new DataError('ERR_MEDIA', `video stream has no frame size (${width}x${height})`, { file });
+  const frameBytes = width * height * 3;
+  const input: string[] = [];
+  if (opts.threads !== undefined) input.push('-threads', String(positiveInt(opts.threads, 'threads')));
+  if (opts.startTime !== undefined && opts.startTime > 0) input.push('-ss', seconds(opts.startTime, 'startTime'));
+  const filters = [`select='${selectExpression(indices)}'`];
+  if ((opts.colorMatrix ?? 'bt601') === 'bt601') filters.push('scale=in_color_matrix=bt601:flags=bicubic');
+  else if (opts.colorMatrix !== 'auto') throw new DataError('ERR_INVALID_ARG', `colorMatrix must be 'bt601' or 'auto'`, { file });
+  const out = [
+    '-map', `0:${vs.index}`, '-an', '-sn', '-dn',
+    '-fps_mode', 'passthrough',
+    '-vf', filters.join(','),
+    '-frames:v', String(indices.length),
+    '-pix_fmt', pixelFormat, '-f', 'rawvideo',
+  ];
+  const frames: Uint8Array[] = [];
+  let cur = new Uint8Array(frameBytes);
+  let fill = 0;
+  await runPipe(file, input, out, 'video', timeoutMs, (chunk) => {
+    let off = 0;
+    while (off < chunk.length && frames.length < indices.length) {
+      const n = Math.min(frameBytes - fill, chunk.length - off);
+      cur.set(chunk.subarray(off, off + n), fill);
+      fill += n;
+      off += n;
+      if (fill === frameBytes) {
+        frames.push(cur);
+        fill = 0;
+        if (frames.length < indices.length) cur = new Uint8Array(frameBytes);
+      }
+    }
+    return frames.length === indices.length;
+  });
+  if (fill !== 0) {
+    throw new DataError('ERR_MEDIA', `frame size mismatch: got ${fill} stray bytes, expected ${width}x${height}x3 frames`, { file });
+  }
+  return {
+    frames,
+    indices: indices.slice(0, frames.length),
+    width,
+    height,
+    decoded: frames.length,
+    endOfStream: frames.length < indices.length,
+  };
+}
+
+function streamOrdinal(s: number | undefined): number {
+  if (s === undefined) return 0;
+  if (!Number.isInteger(s) || s < 0) throw new DataError('ERR_INVALID_ARG', `stream must be a non-negative integer, got ${s}`);
+  return s;
+}
+
+function positiveInt(v: number, name: string): number {
+  if (!Number.isInteger(v) || v <= 0) throw new DataError('ERR_INVALID_ARG', `${name} must be a positive integer, got ${v}`);
+  return v;
+}
+
+function seconds(v: number, name: string): string {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new DataError('ERR_INVALID_ARG', `${name} must be a non-negative number of seconds, got ${v}`);
+  return v.toFixed(6);
+}
