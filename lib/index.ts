@@ -3,3 +3,4 @@
  */
 export { torch, Tensor, TorchError, F } from './tensor';
 export type { DType, IndexSpec, SliceSpec, ValuesIndices, MemoryInfo } from './tensor';
+export * as nn from './nn';

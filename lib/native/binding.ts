@@ -63,7 +63,7 @@ export interface NativeBinding {
   item(x: Id): number;
   // elementwise
   neg: U; abs: U; sqrt: U; rsqrt: U; exp: U; expm1: U; log: U; log10: U; log2: U; log1p: U; sin: U; cos: U;
-  tan: U; asin: U; acos: U; atan: U; sinh: U; cosh: U; tanh: U; sigmoid: U; erf: U; floor: U; ceil: U;
+  tan: U; asin: U; acos: U; atan: U; sinh: U; cosh: U; tanh: U; sigmoid: U; erf: U; erfinv: U; erfinv_: U; floor: U; ceil: U;
   round: U; trunc: U; frac: U; sign: U; reciprocal: U; square: U; relu: U; silu: U; isnan: U; isinf: U;
   isfinite: U; logicalNot: U; bitwiseNot: U; clone: U; contiguous: U; pinMemory: U;
   mul: B; pow: B; remainder: B; fmod: B; eq: B; ne: B; lt: B; le: B; gt: B; ge: B;
@@ -204,6 +204,7 @@ export interface NativeBinding {
   requiresGrad(x: Id): boolean;
   requiresGrad_(x: Id, flag: boolean): Id;
   detach: U; detach_: U; retainGrad: U;
+  setData_(x: Id, src: Id): Id;
   isLeaf(x: Id): boolean;
   gradFnName(x: Id): string;
   setGradEnabled(flag: boolean): boolean;

@@ -32,7 +32,7 @@ declare module './tensor' {
     logicalXor(other: Tensor): Tensor;
     neg(): Tensor; abs(): Tensor; sqrt(): Tensor; rsqrt(): Tensor; exp(): Tensor; expm1(): Tensor; log(): Tensor;
     log10(): Tensor; log2(): Tensor; log1p(): Tensor; sin(): Tensor; cos(): Tensor; tan(): Tensor; asin(): Tensor;
-    acos(): Tensor; atan(): Tensor; sinh(): Tensor; cosh(): Tensor; tanh(): Tensor; sigmoid(): Tensor; erf(): Tensor;
+    acos(): Tensor; atan(): Tensor; sinh(): Tensor; cosh(): Tensor; tanh(): Tensor; sigmoid(): Tensor; erf(): Tensor; erfinv(): Tensor;
     floor(): Tensor; ceil(): Tensor; round(): Tensor; trunc(): Tensor; frac(): Tensor; sign(): Tensor;
     reciprocal(): Tensor; square(): Tensor; relu(): Tensor; silu(): Tensor; isnan(): Tensor; isinf(): Tensor;
     isfinite(): Tensor; logicalNot(): Tensor; bitwiseNot(): Tensor; real(): Tensor; imag(): Tensor; viewAsReal(): Tensor;
@@ -59,7 +59,10 @@ declare module './tensor' {
     addcdiv_(t1: Tensor, t2: Tensor, opts?: { value?: number }): this;
     lerp_(end: Tensor, weight: number): this;
     sqrt_(): this;
+    erfinv_(): this;
     normal_(mean?: number, std?: number): this;
+    /** Bernoulli(p) draws shaped like this tensor (0/1 in its dtype). */
+    bernoulli(p: number): Tensor;
     uniform_(from?: number, to?: number): this;
   }
 }
@@ -123,7 +126,7 @@ P.logicalOr = tensorOnly('logicalOr', N.logicalOr);
 P.logicalXor = tensorOnly('logicalXor', N.logicalXor);
 
 const UNARY = ['neg', 'abs', 'sqrt', 'rsqrt', 'exp', 'expm1', 'log', 'log10', 'log2', 'log1p', 'sin', 'cos', 'tan',
-  'asin', 'acos', 'atan', 'sinh', 'cosh', 'tanh', 'sigmoid', 'erf', 'floor', 'ceil', 'round', 'trunc', 'frac', 'sign',
+  'asin', 'acos', 'atan', 'sinh', 'cosh', 'tanh', 'sigmoid', 'erf', 'erfinv', 'floor', 'ceil', 'round', 'trunc', 'frac', 'sign',
   'reciprocal', 'square', 'relu', 'silu', 'isnan', 'isinf', 'isfinite', 'logicalNot', 'bitwiseNot', 'real', 'imag',
   'viewAsReal'] as const;
 for (const name of UNARY) {
@@ -226,6 +229,13 @@ P.lerp_ = function (this: Tensor, end: Tensor, weight: number) {
 P.sqrt_ = function (this: Tensor) {
   N.sqrt_(this.id);
   return this;
+};
+P.erfinv_ = function (this: Tensor) {
+  N.erfinv_(this.id);
+  return this;
+};
+P.bernoulli = function (this: Tensor, p: number) {
+  return wrap(N.bernoulli(this.id, p));
 };
 P.normal_ = function (this: Tensor, mean = 0, std = 1) {
   N.normal_(this.id, mean, std);

@@ -117,6 +117,14 @@ export class Tensor {
     N.detach_(this.id);
     return this;
   }
+  /** Makes this handle refer to src's data, dtype and device (torch's `param.data = src`): identity,
+   *  requires-grad flag and everything that references this tensor (optimizers) stay. */
+  setData_(src: Tensor): this {
+    N.setData_(this.id, src.id);
+    this.cachedShape = undefined;
+    this.cachedDtype = undefined;
+    return this;
+  }
 
   // ---- host data ------------------------------------------------------------------------------
   /** A host copy of the elements, flattened in C order. float16/bfloat16 are widened to float32. */

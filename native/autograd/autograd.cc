@@ -85,3 +85,11 @@ SMAE_OP(autogradGrad) {
   }
   return arr;
 }
+
+/** setData_(x, src): x's handle now refers to src's data (Tensor.data = src); keeps x's identity. */
+SMAE_OP(setData_) {
+  at::Tensor& x = a.t(0);
+  at::Tensor src = a.t(1);
+  x.set_data(src);
+  return a.argv[0];
+}

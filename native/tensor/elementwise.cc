@@ -28,6 +28,7 @@ UNARY(cosh, at::cosh)
 UNARY(tanh, at::tanh)
 UNARY(sigmoid, at::sigmoid)
 UNARY(erf, at::erf)
+UNARY(erfinv, at::erfinv)
 UNARY(floor, at::floor)
 UNARY(ceil, at::ceil)
 UNARY(round, at::round)
@@ -142,4 +143,5 @@ SMAE_OP(addcmul_) { a.t(0).addcmul_(a.t(1), a.t(2), a.scalar(3)); return a.argv[
 SMAE_OP(addcdiv_) { a.t(0).addcdiv_(a.t(1), a.t(2), a.scalar(3)); return a.argv[0]; }
 SMAE_OP(lerp_) { a.t(0).lerp_(a.t(1), a.scalar(2)); return a.argv[0]; }
 SMAE_OP(sqrt_) { a.t(0).sqrt_(); return a.argv[0]; }
+SMAE_OP(erfinv_) { a.t(0).erfinv_(); return a.argv[0]; }
 SMAE_OP(maskedFill_) { a.t(0).masked_fill_(a.t(1), a.scalar(2)); return a.argv[0]; }
