@@ -100,13 +100,21 @@ export async function checkMediaFile(file: string): Promise<number> {
   return st.size;
 }
 
-/** Last meaningful lines of ffmpeg's stderr (for error details), at most `max` characters. */
-export function stderrTail(stderr: string, max = 400): string {
-  const lines = stderr
-    .split(/\r?\n|\r/)
-    .map((l) => l.trim())
-    .filter((l) => l.length > 0 && !/^(ffmpeg|ffprobe) version|^built with|^configuration:|^lib\w+\s+\d/.test(l));
-  const text = lines.slice(-4).join(' | ');
+/**
+ * Last meaningful lines of ffmpeg's stderr (for error details), at most `max` characters: banner lines,
+ * "[demuxer @ 0x...]" prefixes, the file path and repeated lines are removed.
+ */
+export function stderrTail(stderr: string, max = 300, file?: string): string {
+  const seen = new Set<string>();
+  const lines: string[] = [];
+  for (let l of stderr.split(/\r?\n|\r/)) {
+    l = l.replace(/^\[[^\]]*@ 0x[0-9a-f]+\]\s*/i, '').replace(/^(ffmpeg|ffprobe) exited with code \d+:\s*/, '').trim();
+    if (file) l = l.split(`${file}: `).join('').split(file).join('<file>');
+    if (l.length === 0 || /^(ffmpeg|ffprobe) version|^built with|^configuration:|^lib\w+\s+\d/.test(l) || seen.has(l)) continue;
+    seen.add(l);
+    lines.push(l);
+  }
+  const text = lines.slice(-3).join('; ');
   return text.length > max ? '…' + text.slice(-max) : text;
 }
 
@@ -115,7 +123,7 @@ export type MediaTask = 'probe' | 'count' | 'audio' | 'video';
 
 /** Maps ffmpeg/ffprobe stderr of a failed run to a DataError naming the file and the reason. */
 export function classifyFfmpegError(stderr: string, file: string, task: MediaTask, fallback: string): DataError {
-  const details = stderrTail(stderr);
+  const details = stderrTail(stderr, 300, file);
   const opts = details ? { file, details } : { file };
   const has = (re: RegExp) => re.test(stderr);
   if (has(/No such file or directory/i)) return new DataError('ERR_FILE_NOT_FOUND', 'file not found', { file });

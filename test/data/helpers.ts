@@ -1,0 +1,75 @@
+/** Test helpers for lib/data tests (not a test file itself). */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { execFileSync, spawnSync } from 'child_process';
+
+/** test/fixtures, from dist/test/data or test/data. */
+export const FIX = fs.existsSync(path.join(__dirname, '..', 'fixtures', 'media_meta.json'))
+  ? path.join(__dirname, '..', 'fixtures')
+  : path.join(__dirname, '..', '..', '..', 'test', 'fixtures');
+
+export const CLIP = path.join(FIX, '00W1lcxW-WU_40.000.mp4');
+export const WAV = path.join(FIX, '00W1lcxW-WU_40.000_16k_mono.wav');
+export const LYING = path.join(FIX, 'KlsG1EnBEjc_000361.mp4');
+
+/** Entries of an uncompressed (stored) zip such as a torch.save file: name -> bytes. */
+export function readStoredZip(file: string): Map<string, Buffer> {
+  const buf = fs.readFileSync(file);
+  let eocd = buf.length - 22;
+  while (eocd >= 0 && buf.readUInt32LE(eocd) !== 0x06054b50) eocd--;
+  if (eocd < 0) throw new Error(`${file}: no zip end record`);
+  let n = buf.readUInt16LE(eocd + 10);
+  let off = buf.readUInt32LE(eocd + 16);
+  const out = new Map<string, Buffer>();
+  while (n-- > 0) {
+    if (buf.readUInt32LE(off) !== 0x02014b50) throw new Error('bad central directory');
+    const method = buf.readUInt16LE(off + 10);
+    const size = buf.readUInt32LE(off + 20);
+    const nameLen = buf.readUInt16LE(off + 28);
+    const extraLen = buf.readUInt16LE(off + 30);
+    const commentLen = buf.readUInt16LE(off + 32);
+    const local = buf.readUInt32LE(off + 42);
+    const name = buf.toString('utf8', off + 46, off + 46 + nameLen);
+    if (method !== 0) throw new Error(`${name}: compressed entry`);
+    const lName = buf.readUInt16LE(local + 26);
+    const lExtra = buf.readUInt16LE(local + 28);
+    const start = local + 30 + lName + lExtra;
+    out.set(name, buf.subarray(start, start + size));
+    off += 46 + nameLen + extraLen + commentLen;
+  }
+  return out;
+}
+
+/** The reference's 8 decoded frames (cv2, BGR, [8, 144, 256, 3] uint8) from video_frames.pt. */
+export function referenceRawFrames(): Buffer {
+  const z = readStoredZip(path.join(FIX, 'video_frames.pt'));
+  for (const [name, data] of z) if (/\/data\/\d+$/.test(name) && data.length === 8 * 144 * 256 * 3) return data;
+  throw new Error('raw_frames_bgr_u8 not found in video_frames.pt');
+}
+
+/** A fresh temporary directory (removed by the returned cleanup). */
+export function tmpDir(prefix = 'smae-data-'): { dir: string; cleanup: () => void } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  return { dir, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Runs the system ffmpeg synchronously (to make test media); throws on failure. */
+export function ffmpegSync(args: string[]): void {
+  execFileSync('ffmpeg', ['-hide_banner', '-nostdin', '-v', 'error', '-y', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
+/** Debian's python3 with torch/torchaudio/cv2 for reference checks, or null when unavailable. */
+export function referencePython(): string | null {
+  const py = '/usr/bin/python3';
+  if (!fs.existsSync(py)) return null;
+  const r = spawnSync(py, ['-c', 'import torch, torchaudio, cv2, numpy'], { stdio: 'ignore' });
+  return r.status === 0 ? py : null;
+}
+
+/** Child process ids of this process whose command is ffmpeg/ffprobe (Linux). */
+export function childMediaProcesses(): string[] {
+  const r = spawnSync('ps', ['-o', 'pid=,comm=', '--ppid', String(process.pid)], { encoding: 'utf8' });
+  if (r.status !== 0 && !r.stdout) return [];
+  return r.stdout.split('\n').map((l) => l.trim()).filter((l) => /ffmpeg|ffprobe/.test(l));
+}
