@@ -1,0 +1,63 @@
+/**
+ * Atomic file replacement: write a temporary file in the target's directory, fsync it, rename it
+ * over the target, then fsync the directory. A crash at any point leaves either the old file or the
+ * complete new one, never a torn mix.
+ */
+
+import { promises as fsp } from 'fs';
+import * as path from 'path';
+import { randomBytes } from 'crypto';
+
+/** Largest single write handed to the OS (some platforms reject writes of 2 GiB or more). */
+const MAX_WRITE = 1 << 30;
+
+async function writeAll(fh: fsp.FileHandle, chunk: Uint8Array): Promise<void> {
+  let off = 0;
+  while (off < chunk.length) {
+    const n = Math.min(chunk.length - off, MAX_WRITE);
+    const { bytesWritten } = await fh.write(chunk, off, n);
+    off += bytesWritten;
+  }
+}
+
+/**
+ * Writes `chunks` (in order) to `file` atomically. The temporary file is removed on failure.
+ * If `file` already exists its permission bits are kept.
+ */
+export async function writeFileAtomic(file: string, chunks: Iterable<Uint8Array>): Promise<void> {
+  const dir = path.dirname(path.resolve(file));
+  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  let mode = 0o666;
+  try {
+    mode = (await fsp.stat(file)).mode & 0o777;
+  } catch {
+    // new file: default mode (minus umask)
+  }
+  const fh = await fsp.open(tmp, 'wx', mode);
+  try {
+    for (const c of chunks) await writeAll(fh, c);
+    await fh.sync();
+  } catch (e) {
+    await fh.close().catch(() => undefined);
+    await fsp.unlink(tmp).catch(() => undefined);
+    throw e;
+  }
+  await fh.close();
+  try {
+    await fsp.rename(tmp, file);
+  } catch (e) {
+    await fsp.unlink(tmp).catch(() => undefined);
+    throw e;
+  }
+  // Make the rename itself durable. Some platforms cannot fsync a directory; that is not an error.
+  try {
+    const d = await fsp.open(dir, 'r');
+    try {
+      await d.sync();
+    } finally {
+      await d.close();
+    }
+  } catch {
+    // EISDIR / EPERM / EINVAL on platforms without directory fsync
+  }
+}

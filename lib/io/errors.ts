@@ -1,0 +1,55 @@
+/**
+ * Errors raised by the checkpoint I/O layer.
+ *
+ * Every failure caused by the *contents* of a file carries a stable string `code`:
+ *
+ * | code                          | meaning                                                        |
+ * |-------------------------------|----------------------------------------------------------------|
+ * | `ERR_CHECKPOINT_CORRUPT`      | the bytes are inconsistent (bad offsets, lengths, CRC, opcodes) |
+ * | `ERR_UNSAFE_PICKLE`           | the pickle names a global outside the allowlist               |
+ * | `ERR_CHECKPOINT_UNSUPPORTED`  | well-formed but not supported (compression method, dtype, ...) |
+ * | `ERR_CHECKPOINT_INVALID`      | a value handed to a *writer* cannot be serialised              |
+ *
+ * File-system failures keep Node's own codes (`ENOENT`, `EACCES`, ...).
+ */
+
+export type CheckpointErrorCode =
+  | 'ERR_CHECKPOINT_CORRUPT'
+  | 'ERR_UNSAFE_PICKLE'
+  | 'ERR_CHECKPOINT_UNSUPPORTED'
+  | 'ERR_CHECKPOINT_INVALID';
+
+/** An Error with a stable `code` (see the table above). */
+export class CheckpointError extends Error {
+  readonly code: CheckpointErrorCode;
+  constructor(code: CheckpointErrorCode, message: string) {
+    super(message);
+    this.name = 'CheckpointError';
+    this.code = code;
+  }
+}
+
+/** Throws `ERR_CHECKPOINT_CORRUPT` with `message`. */
+export function corrupt(message: string): never {
+  throw new CheckpointError('ERR_CHECKPOINT_CORRUPT', message);
+}
+
+/** Throws `ERR_CHECKPOINT_UNSUPPORTED` with `message`. */
+export function unsupported(message: string): never {
+  throw new CheckpointError('ERR_CHECKPOINT_UNSUPPORTED', message);
+}
+
+/** Throws `ERR_CHECKPOINT_INVALID` with `message` (writer-side input errors). */
+export function invalid(message: string): never {
+  throw new CheckpointError('ERR_CHECKPOINT_INVALID', message);
+}
+
+/** Throws `ERR_UNSAFE_PICKLE` with `message`. */
+export function unsafe(message: string): never {
+  throw new CheckpointError('ERR_UNSAFE_PICKLE', message);
+}
+
+/** Asserts `cond`, otherwise throws `ERR_CHECKPOINT_CORRUPT`. */
+export function check(cond: unknown, message: string | (() => string)): asserts cond {
+  if (!cond) corrupt(typeof message === 'function' ? message() : message);
+}

@@ -1,0 +1,105 @@
+/**
+ * The zip-based `torch.save` format (PyTorch >= 1.6):
+ *
+ * - `<archive>/data.pkl`: the object, pickled (protocol 2); tensors reference storages through
+ *   persistent ids `('storage', torch.<T>Storage, key, location, numel)`
+ * - `<archive>/data/<key>`: the raw little-endian bytes of each storage (`numel * itemsize`)
+ * - `<archive>/byteorder`: `little` (torch >= 1.11; absent means little)
+ * - `<archive>/version`: `3\n`
+ *
+ * `<archive>` is the file name without extension (PyTorch 1.x) or `archive` (newer PyTorch);
+ * the reader finds `data.pkl` by its suffix and takes the prefix from it.
+ */
+
+import { check, corrupt, unsupported } from './errors';
+import { unpickle, type StorageRef } from './pickle_reader';
+import { pickle } from './pickle_writer';
+import { RawStorage, deliverStorage, type RawValue, type StorageReadHooks } from './raw';
+import type { ByteSource } from './source';
+import { ZipReader, zipChunks, type ZipReadOptions, type ZipWriteOptions } from './zip';
+
+export interface TorchZipReadOptions extends ZipReadOptions, StorageReadHooks {}
+
+/** Finds `<prefix>data.pkl` at the top of the archive; returns the prefix (`'name/'` or `''`). */
+function findPrefix(zip: ZipReader): string {
+  const hits = zip.entries
+    .map((e) => e.name)
+    .filter((n) => n === 'data.pkl' || (n.endsWith('/data.pkl') && n.indexOf('/') === n.length - '/data.pkl'.length));
+  if (hits.length === 0) {
+    if (zip.entries.some((e) => e.name.endsWith('/constants.pkl') || e.name.includes('/code/'))) {
+      unsupported('this is a TorchScript archive (torch.jit.save), not a torch.save checkpoint; load it with torch.jit.load');
+    }
+    corrupt('zip checkpoint: no data.pkl entry');
+  }
+  check(hits.length === 1, `zip checkpoint: several data.pkl entries (${hits.slice(0, 4).join(', ')})`);
+  return hits[0].slice(0, hits[0].length - 'data.pkl'.length);
+}
+
+/**
+ * Reads a zip checkpoint from `source`: the pickle first, then each referenced storage into its own
+ * buffer (for an in-memory source, a view of it). Returns the object tree.
+ */
+export async function readTorchZip(source: ByteSource, opts: TorchZipReadOptions = {}): Promise<RawValue> {
+  const zip = await ZipReader.open(source);
+  const prefix = findPrefix(zip);
+  const bo = zip.get(`${prefix}byteorder`);
+  if (bo) {
+    check(bo.uncompressedSize <= 16, 'zip checkpoint: byteorder record is too long');
+    const order = Buffer.from(await zip.read(bo, opts)).toString('latin1').trim();
+    if (order === 'big') unsupported('zip checkpoint: big-endian files are not supported');
+    check(order === 'little', `zip checkpoint: unknown byte order '${order.slice(0, 16)}'`);
+  }
+  const pklEntry = zip.get(`${prefix}data.pkl`);
+  if (!pklEntry) corrupt('zip checkpoint: data.pkl vanished');
+  const pkl = await zip.read(pklEntry, opts);
+  const storages = new Map<string, RawStorage>();
+  const loadStorage = (ref: StorageRef): RawStorage => {
+    check(!ref.view, `zip checkpoint: storage '${ref.key}' has legacy view metadata`);
+    let s = storages.get(ref.key);
+    if (!s) {
+      s = new RawStorage(ref.key, ref.dtype, ref.numel, null, ref.location);
+      storages.set(ref.key, s);
+    }
+    check(s.dtype === ref.dtype && s.numel === ref.numel,
+      `zip checkpoint: storage '${ref.key}' is referenced with different types or sizes`);
+    return s;
+  };
+  const { value, end } = unpickle(pkl, { what: `${prefix}data.pkl`, loadStorage });
+  check(end === pkl.length, `${prefix}data.pkl: ${pkl.length - end} bytes after the pickle's STOP`);
+  for (const [key, s] of storages) {
+    const entry = zip.get(`${prefix}data/${key}`);
+    if (!entry) corrupt(`zip checkpoint: storage '${key}' is referenced but ${prefix}data/${key} is missing`);
+    check(entry.uncompressedSize >= s.nbytes,
+      `zip checkpoint: ${entry.name} holds ${entry.uncompressedSize} bytes, storage '${key}' (${s.dtype} x ${s.numel}) needs ${s.nbytes}`);
+    const bytes = await zip.read(entry, opts);
+    await deliverStorage(s, bytes.length === s.nbytes ? bytes : bytes.subarray(0, s.nbytes), opts);
+  }
+  return value;
+}
+
+export interface TorchZipWriteOptions extends ZipWriteOptions {
+  /** the archive folder name (PyTorch uses the file's stem); default `archive` */
+  archiveName?: string;
+}
+
+/**
+ * The chunks of a zip checkpoint holding `tree` (see the module comment). Storages are numbered
+ * `0, 1, ...` in first-use order; a storage shared by several tensors is written once.
+ */
+export function torchZipChunks(tree: unknown, opts: TorchZipWriteOptions = {}): Generator<Uint8Array> {
+  const name = opts.archiveName || 'archive';
+  const storages: RawStorage[] = [];
+  const pkl = pickle(tree, {
+    storageKey: (s) => {
+      storages.push(s);
+      return String(storages.length - 1);
+    },
+  });
+  const entries = [
+    { name: `${name}/data.pkl`, data: pkl },
+    { name: `${name}/byteorder`, data: Buffer.from('little') },
+    ...storages.map((s, i) => ({ name: `${name}/data/${i}`, data: s.bytes })),
+    { name: `${name}/version`, data: Buffer.from('3\n') },
+  ];
+  return zipChunks(entries, opts);
+}
