@@ -1,0 +1,18 @@
+/**
+ * lib/data: media decoding (ffmpeg), frame sampling, dataset sources and label maps.
+ * Everything here is re-exported as the `data` namespace of the package.
+ */
+export * from './errors';
+export {
+  probe, countDecodableFrames, decodeAudio, decodeVideoFrames, selectExpression, locateFfmpeg, resetFfmpegLocation,
+  FFMPEG_INSTALL_HINT, DEFAULT_TIMEOUT_MS,
+  type FfmpegPaths, type ProcessOptions, type DecodeAudioOptions, type DecodedAudio, type DecodeVideoOptions, type DecodedFrames,
+} from './ffmpeg';
+export type { MediaInfo, VideoStreamInfo, AudioStreamInfo, StreamSummary } from './media-info';
+export { PyRandom, type RandomSource } from './pyrandom';
+export {
+  referenceIndices, uniformIndices, padPlan, frameToSeekTime, pyFloorDiv, npArange, mathRandom,
+  type FramePlan, type PaddedPlan, type PadMode, type SamplingOptions, type ReferenceSamplingOptions, type UniformSamplingOptions,
+} from './sampling';
+export * from './sources';
+export { parseCsv, type CsvRow } from './csv';
