@@ -328,7 +328,7 @@ export class PyOrderedDict<K = RawKey, V = RawValue> extends Map<K, V> {
 }
 
 /** A Python tuple: a frozen array. */
-export function tuple<T extends RawValue>(...items: T[]): readonly T[] {
+export function tuple(...items: RawValue[]): readonly RawValue[] {
   return Object.freeze(items);
 }
 
