@@ -17,14 +17,21 @@ const { execFileSync } = require('child_process');
 
 const DEBIAN_LIBDIRS = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib'];
 
-/** Reads TORCH_VERSION_MAJOR/MINOR/PATCH from torch/version.h under an include root. */
-function readVersion(includeRoot) {
-  const f = path.join(includeRoot, 'torch', 'csrc', 'api', 'include', 'torch', 'version.h');
-  if (!fs.existsSync(f)) return null;
-  const text = fs.readFileSync(f, 'utf8');
-  const get = (k) => Number((text.match(new RegExp(`#define TORCH_VERSION_${k} (\\d+)`)) || [])[1]);
-  const major = get('MAJOR'), minor = get('MINOR'), patch = get('PATCH');
-  return Number.isFinite(major) ? { major, minor, patch, string: `${major}.${minor}.${patch}` } : null;
+/** Reads TORCH_VERSION_MAJOR/MINOR/PATCH from the version header under an include root (its place
+ *  moved in 2.x: torch/headeronly/version.h), else parses `fallback` (e.g. Python's torch.__version__). */
+function readVersion(includeRoot, fallback) {
+  const files = [path.join(includeRoot, 'torch', 'csrc', 'api', 'include', 'torch', 'version.h'),
+    path.join(includeRoot, 'torch', 'headeronly', 'version.h')];
+  for (const f of files) {
+    if (!fs.existsSync(f)) continue;
+    const text = fs.readFileSync(f, 'utf8');
+    const get = (k) => Number((text.match(new RegExp(`#define TORCH_VERSION_${k} (\\d+)`)) || [])[1]);
+    const major = get('MAJOR'), minor = get('MINOR'), patch = get('PATCH');
+    if (Number.isFinite(major)) return { major, minor, patch, string: `${major}.${minor}.${patch}` };
+  }
+  const m = /^(\d+)\.(\d+)\.(\d+)/.exec(fallback || '');
+  if (m && fs.existsSync(files[0])) return { major: +m[1], minor: +m[2], patch: +m[3], string: `${m[1]}.${m[2]}.${m[3]}` };
+  return null;
 }
 
 /** True when libc10 was built with the C++11 std::string ABI (the symbol table names `__cxx11`). */
@@ -45,15 +52,30 @@ function realDir(file) {
   }
 }
 
-function fromRoot(source, includeRoot, libDir, abi) {
-  const version = readVersion(includeRoot);
+/** CUDA runtime headers (c10/cuda includes cuda_runtime_api.h): CUDA_HOME, /usr/local/cuda, or the
+ *  nvidia-* Python packages next to a pip-installed torch. */
+function cudaIncludeDir(torchLibDir) {
+  const candidates = [process.env.CUDA_HOME && path.join(process.env.CUDA_HOME, 'include'), '/usr/local/cuda/include'];
+  const nvidia = path.join(torchLibDir, '..', '..', 'nvidia');
+  if (fs.existsSync(nvidia)) {
+    for (const d of fs.readdirSync(nvidia)) candidates.push(path.join(nvidia, d, 'include'));
+  }
+  return candidates.find((d) => d && fs.existsSync(path.join(d, 'cuda_runtime_api.h'))) || null;
+}
+
+function fromRoot(source, includeRoot, libDir, abi, versionHint) {
+  const version = readVersion(includeRoot, versionHint);
   if (!version || !fs.existsSync(path.join(libDir, 'libtorch_cpu.so'))) return null;
   const cuda = fs.existsSync(path.join(libDir, 'libtorch_cuda.so'));
   const libs = ['torch', 'torch_cpu', 'c10'].concat(cuda ? ['torch_cuda', 'c10_cuda'] : []);
   const cxx11 = abi === undefined ? usesCxx11Abi(libDir) : abi;
   const defines = [`_GLIBCXX_USE_CXX11_ABI=${cxx11 ? 1 : 0}`, `SMAE_TORCH_MAJOR=${version.major}`,
-    `SMAE_TORCH_MINOR=${version.minor}`].concat(cuda ? ['SMAE_WITH_CUDA=1'] : []);
+    `SMAE_TORCH_MINOR=${version.minor}`, `SMAE_TORCH_PATCH=${version.patch}`].concat(cuda ? ['SMAE_WITH_CUDA=1'] : []);
   const includeDirs = [includeRoot, path.join(includeRoot, 'torch', 'csrc', 'api', 'include')];
+  if (cuda) {
+    const cudaInc = cudaIncludeDir(libDir);
+    if (cudaInc) includeDirs.push(cudaInc);
+  }
   return {
     source,
     version: version.string,
@@ -77,7 +99,7 @@ function fromLibtorchEnv() {
 
 function fromPython() {
   const candidates = [process.env.PYTHON, 'python3', '/usr/bin/python3'].filter(Boolean);
-  const script = 'import torch,os;print(os.path.dirname(torch.__file__));print(int(torch._C._GLIBCXX_USE_CXX11_ABI))';
+  const script = 'import torch,os;print(os.path.dirname(torch.__file__));print(int(torch._C._GLIBCXX_USE_CXX11_ABI));print(torch.__version__)';
   for (const py of [...new Set(candidates)]) {
     let out;
     try {
@@ -85,11 +107,11 @@ function fromPython() {
     } catch {
       continue;
     }
-    const [dir, abi] = out.trim().split('\n');
+    const [dir, abi, version] = out.trim().split('\n').slice(-3);
     // Debian's python3-torch links its lib/ to the system libtorch: that is case 3, not a separate one.
     const real = realDir(path.join(dir, 'lib', 'libtorch_cpu.so'));
     if (real && DEBIAN_LIBDIRS.includes(real)) continue;
-    const found = fromRoot(`python (${py})`, path.join(dir, 'include'), path.join(dir, 'lib'), abi === '1');
+    const found = fromRoot(`python (${py})`, path.join(dir, 'include'), path.join(dir, 'lib'), abi === '1', version);
     if (found) return found;
   }
   return null;
@@ -132,8 +154,9 @@ if (require.main === module) {
   if (arg === '--json') process.stdout.write(`${JSON.stringify(t, null, 2)}\n`);
   else if (arg === '--variant') process.stdout.write(`${t.variant}\n`);
   else if (arg === '--cmake') {
-    const lines = [`SMAE_INCLUDE_DIRS=${t.includeDirs.join(';')}`, `SMAE_LIB_DIRS=${t.libDirs.join(';')}`,
-      `SMAE_LINK_FLAGS=${t.ldflags.join(' ')}`, `SMAE_DEFINES=${t.defines.join(';')}`,
+    // Lists are '|'-separated: CMake splits the output into lines with ';', which a list would break.
+    const lines = [`SMAE_INCLUDE_DIRS=${t.includeDirs.join('|')}`, `SMAE_LIB_DIRS=${t.libDirs.join('|')}`,
+      `SMAE_LINK_FLAGS=${t.ldflags.join(' ')}`, `SMAE_DEFINES=${t.defines.join('|')}`,
       `SMAE_SOURCE=${t.source}`, `SMAE_VERSION=${t.version}`, `SMAE_VARIANT=${t.variant}`];
     process.stdout.write(`${lines.join('\n')}\n`);
   } else if (arg === '--gyp') {

@@ -1,5 +1,6 @@
 // Autograd: backward, gradients, requires-grad flags, grad mode, functional gradients.
 #include <ATen/ATen.h>
+#include <c10/core/GradMode.h>
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/csrc/autograd/function.h>
 
@@ -59,11 +60,11 @@ SMAE_OP(gradFnName) {
 
 /** setGradEnabled(flag) -> previous flag */
 SMAE_OP(setGradEnabled) {
-  bool prev = at::GradMode::is_enabled();
-  at::GradMode::set_enabled(a.b(0));
+  bool prev = c10::GradMode::is_enabled();
+  c10::GradMode::set_enabled(a.b(0));
   return a.retBool(prev);
 }
-SMAE_OP(isGradEnabled) { return a.retBool(at::GradMode::is_enabled()); }
+SMAE_OP(isGradEnabled) { return a.retBool(c10::GradMode::is_enabled()); }
 
 /** autogradGrad(outputs[], inputs[], gradOutputs[] | null, retainGraph, createGraph, allowUnused)
  *  -> (id | null)[] like torch.autograd.grad */

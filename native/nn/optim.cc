@@ -1,6 +1,7 @@
 // Optimizer updates run natively per parameter, with torch.optim's exact formulas and order of
 // operations (torch/optim/adam.py `_single_tensor_adam`, adamw.py), or LibTorch's fused kernels.
 #include <ATen/ATen.h>
+#include <c10/core/GradMode.h>
 
 #include <cmath>
 
@@ -23,7 +24,7 @@ SMAE_OP(adamStep) {
   size_t n = params.size();
   if (grads.size() != n || m.size() != n || v.size() != n || steps.size() != n || (amsgrad && vmax.size() != n))
     throw JsError("ERR_INVALID_ARG", "adamStep: parameter, gradient, state and step lists differ in length");
-  at::NoGradGuard noGrad;
+  c10::NoGradGuard noGrad;
   for (size_t i = 0; i < n; i++) {
     at::Tensor& p = params[i];
     at::Tensor g = maximize ? grads[i].neg() : grads[i];
@@ -58,7 +59,7 @@ SMAE_OP(fusedAdamStep) {
   if (amsgrad) vmax = a.tensors(4);
   auto steps = a.tensors(5);
   double lr = a.d(6), b1 = a.d(7), b2 = a.d(8), eps = a.d(9), wd = a.d(10);
-  at::NoGradGuard noGrad;
+  c10::NoGradGuard noGrad;
   if (decoupled)
     at::_fused_adamw_(params, grads, m, v, vmax, steps, lr, b1, b2, wd, eps, amsgrad, maximize);
   else
@@ -76,7 +77,7 @@ SMAE_OP(totalNorm) {
   if (gs.empty()) return a.ret(at::zeros({}, at::kFloat));
   std::vector<at::Tensor> norms;
   norms.reserve(gs.size());
-  at::NoGradGuard noGrad;
+  c10::NoGradGuard noGrad;
   for (auto& g : gs) norms.push_back(at::linalg_vector_norm(g, p));
   if (std::isinf(p)) return a.ret(at::stack(norms).max());
   return a.ret(at::linalg_vector_norm(at::stack(norms), p));
@@ -86,7 +87,7 @@ SMAE_OP(totalNorm) {
 SMAE_OP(scaleAll_) {
   auto gs = a.tensors(0);
   at::Tensor& f = a.t(1);
-  at::NoGradGuard noGrad;
+  c10::NoGradGuard noGrad;
   for (auto& g : gs) g.mul_(f.to(g.device()));
   return a.undefined();
 }

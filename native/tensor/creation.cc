@@ -1,5 +1,6 @@
 // Tensor creation, random sampling and host I/O (copies between JS buffers and tensors).
 #include <ATen/ATen.h>
+#include <c10/core/GradMode.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -154,7 +155,7 @@ SMAE_OP(copyFromBuffer_) {
   at::Tensor host = at::empty(t.sizes(), t.options().device(at::kCPU));
   if (need) std::memcpy(host.data_ptr(), data, need);
   {
-    at::NoGradGuard g;
+    c10::NoGradGuard g;
     t.copy_(host);
   }
   return a.argv[0];

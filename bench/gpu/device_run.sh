@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# One prepared run on a lent GPU machine (see bench/RESULTS.md for how it was called):
+#   bench/gpu/device_run.sh check   build the addon against the machine's PyTorch (CUDA), smoke-test it,
+#                                   run the PyTorch peer benchmark
+#   bench/gpu/device_run.sh full    build, run the test suite with SOCIAL_MAE_TEST_DEVICE=cuda, run ours
+#                                   and the PyTorch peer benchmark in the same run
+# Node is taken from PATH or from .device/node.xz; node-api headers from .device/napi; test
+# dependencies from .device/modules.tar.xz (a minimal node_modules); the compiled JS from dist/.
+set -uo pipefail
+mode=${1:-check}
+OUT=${OUT:-/tmp/smae-out}
+mkdir -p "$OUT"
+exec > >(tee "$OUT/device.log") 2>&1
+root=$(pwd)
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+if ! command -v node >/dev/null; then
+  mkdir -p /tmp/nodebin && xz -dc .device/node.xz > /tmp/nodebin/node && chmod +x /tmp/nodebin/node
+  export PATH=/tmp/nodebin:$PATH
+fi
+echo "node $(node --version)"
+export PYTHON=$(command -v python3)
+"$PYTHON" -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda)'
+src=$root
+[ "$mode" = check ] && src=$root/.device/src
+start=$(date +%s)
+cmake -S "$src" -B /tmp/smae-build -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_JS_INC="$root/.device/napi/include" 2>&1 | grep -E "social-mae|Error|error" 
+cmake --build /tmp/smae-build -j 16 2>&1 | grep -E "error|FAILED|undefined reference" | head -80
+echo "build: $(( $(date +%s) - start )) s"
+addon=/tmp/smae-build/social_mae.node
+[ -f "$addon" ] || { echo "BUILD FAILED"; exit 1; }
+cp "$addon" "$OUT/social_mae-cuda.node" 2>/dev/null
+export SOCIAL_MAE_ADDON=$addon
+node -e '
+const N = require(process.env.SOCIAL_MAE_ADDON);
+console.log("addon", N.version(), "cuda", N.cudaIsAvailable(), N.cudaDeviceCount());
+const a = N.randn([1024, 1024], 0, "cuda:0"); const b = N.matmul(a, a); N.cudaSynchronize();
+console.log("matmul", N.describe(b));
+N.setAutocast(true, 2); const c = N.matmul(a, a); N.setAutocast(false, 2); console.log("autocast bf16", N.describe(c));
+const q = N.randn([2, 12, 784, 64], 2, "cuda:0"); console.log("sdpa", N.describe(N.scaledDotProductAttention(q, q, q, null, 0, false, null)));
+console.log("memoryStats", N.cudaMemoryStats(0));
+' || echo "SMOKE FAILED"
+if [ "$mode" = full ]; then
+  mkdir -p /tmp/mods && tar -xJf .device/modules.tar.xz -C /tmp/mods && export NODE_PATH=/tmp/mods/node_modules
+  ln -sfn /tmp/mods/node_modules "$root/node_modules"
+  SOCIAL_MAE_TEST_DEVICE=cuda timeout 240 node node_modules/tap/dist/esm/run.mjs --reporter=tap --disable-coverage 'dist/test/**/*.test.js' > "$OUT/tests-cuda.tap" 2>&1
+  node scripts/test-summary.js "$OUT/tests-cuda.tap"
+  grep -E "^\s*not ok" "$OUT/tests-cuda.tap" | head -40
+  timeout 200 node dist/bench/gpu/ours.js --out "$OUT/ours.json" || echo "OURS BENCH FAILED"
+fi
+timeout 240 "$PYTHON" bench/gpu/pytorch_socialmae.py --steps ${STEPS:-8} --pretrain-batches ${BATCHES:-36} --out "$OUT/pytorch.json" || echo "PYTORCH BENCH FAILED"
+echo "total: $(( $(date +%s) - start )) s"
