@@ -20,7 +20,10 @@
  * When writing, plain objects `{}` are written as dicts as well.
  */
 
-import { corrupt } from './errors';
+import { constants as bufferConstants } from 'buffer';
+import { corrupt, unsupported } from './errors';
+
+const MAX_BUFFER = bufferConstants.MAX_LENGTH;
 
 /** Element types a checkpoint may hold (PyTorch names without the `torch.` prefix). */
 export type RawDType =
@@ -266,6 +269,9 @@ export class RawTensor {
     const numel = this.numel;
     const src = this.storage.bytes;
     if (numel === 0) return new Uint8Array(0);
+    if (numel * item > MAX_BUFFER) {
+      unsupported(`tensor of shape [${this.shape.join(', ')}] (${numel * item} bytes) is too large to copy into one buffer`);
+    }
     if (this.isContiguous()) {
       const start = this.storageOffset * item;
       return src.subarray(start, start + numel * item);
