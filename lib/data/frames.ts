@@ -1,0 +1,188 @@
+/**
+ * Video part of the reference recipe (`MyDataset.__getitem__`): pick frames, decode them, and turn them
+ * into the model's video tensor `[3, size, size, T]` (time LAST).
+ *
+ * Per frame, exactly as the reference's torchvision transform on an OpenCV frame:
+ *   ToTensor   uint8 HxWx3 -> float32 3xHxW / 255. Channels stay in decode order: the reference decodes
+ *              BGR with OpenCV and never converts, so the released checkpoints were trained on BGR
+ *              frames. `channelOrder: 'bgr'` (default) reproduces that; 'rgb' gives true RGB.
+ *   Resize     (size, size), bicubic (PyTorch cubic kernel a = -0.75, align_corners = False), no
+ *              antialiasing, no clamping (values may leave [0, 1]); the aspect ratio is not kept.
+ *   Normalize  ImageNet mean [0.485, 0.456, 0.406] / std [0.229, 0.224, 0.225] applied to channels 0, 1, 2
+ *              in tensor order — with BGR frames, blue gets the "red" statistics (the reference's quirk).
+ */
+import { torch, F, type Tensor } from '../tensor';
+import { DataError } from './errors';
+import { countDecodableFrames, decodeVideoFrames, probe, type DecodeVideoOptions } from './ffmpeg';
+import type { MediaInfo } from './media-info';
+import { PyRandom, type RandomSource } from './pyrandom';
+import { mathRandom, padPlan, referenceIndices, uniformIndices, type FramePlan, type PaddedPlan } from './sampling';
+
+/** ImageNet statistics (RGB order), as torchvision.transforms.Normalize gets them in the reference. */
+export const IMAGENET_MEAN = [0.485, 0.456, 0.406];
+export const IMAGENET_STD = [0.229, 0.224, 0.225];
+
+/** Options of framesToTensor. */
+export interface FrameTransformOptions {
+  /** Output height and width (default 224), or [height, width]. */
+  size?: number | [number, number];
+  /** Per-channel mean/std (default ImageNet), applied in tensor channel order. null: no normalisation. */
+  mean?: number[] | null;
+  std?: number[];
+}
+
+/**
+ * The reference transform on decoded frames.
+ * @param frames `T` packed HxWx3 uint8 frames (or one uint8 tensor [T, H, W, 3])
+ * @returns float32 [3, size, size, T]
+ */
+export function framesToTensor(frames: Uint8Array[] | Tensor, width: number, height: number, opts: FrameTransformOptions = {}): Tensor {
+  const [oh, ow] = typeof opts.size === 'number' || opts.size === undefined ? [opts.size ?? 224, opts.size ?? 224] : opts.size;
+  return torch.tidy(() => {
+    let u8: Tensor;
+    if (Array.isArray(frames)) {
+      const fb = width * height * 3;
+      if (frames.length === 0) throw new DataError('ERR_INVALID_ARG', 'framesToTensor: no frames');
+      const all = new Uint8Array(fb * frames.length);
+      frames.forEach((f, i) => {
+        if (f.length !== fb) throw new DataError('ERR_INVALID_ARG', `framesToTensor: frame ${i} has ${f.length} bytes, expected ${width}x${height}x3`);
+        all.set(f, i * fb);
+      });
+      u8 = torch.fromBuffer(all, 'uint8', [frames.length, height, width, 3]);
+    } else {
+      u8 = frames;
+    }
+    // ToTensor: HWC uint8 -> CHW float32 / 255
+    let x = u8.permute(0, 3, 1, 2).to('float32').div(255);
+    // Resize: bicubic, align_corners False, no antialias, no clamp
+    x = F.interpolate(x, { size: [oh, ow], mode: 'bicubic', alignCorners: false, antialias: false });
+    const mean = opts.mean === undefined ? IMAGENET_MEAN : opts.mean;
+    if (mean !== null) {
+      const std = opts.std ?? IMAGENET_STD;
+      x = x.sub(torch.tensor(mean, { dtype: 'float32' }).view(1, 3, 1, 1)).div(torch.tensor(std, { dtype: 'float32' }).view(1, 3, 1, 1));
+    }
+    return x.permute(1, 2, 3, 0).contiguous(); // [3, H, W, T]
+  });
+}
+
+/** Options of loadVideoFrames / sampleVideo. */
+export interface LoadVideoFramesOptions extends FrameTransformOptions {
+  /** Output frames per second (default 2) and window length in seconds (default 4): T = fps * duration. */
+  fps?: number;
+  duration?: number;
+  /** 'uniform' (default: true timestamps) or 'reference' (the reference's int(fps // 2) interval). */
+  sampling?: 'uniform' | 'reference';
+  /** Fixed window start (frame index, or seconds for uniform sampling); otherwise random. */
+  startFrame?: number;
+  startTime?: number;
+  /** Random source for the window start, or a seed for a Python-compatible one (PyRandom). */
+  rng?: RandomSource;
+  seed?: number;
+  /** 'bgr' (default, what the released checkpoints were trained on) or 'rgb'. */
+  channelOrder?: 'bgr' | 'rgb';
+  /** Count the real decodable frames before planning (one extra full decode; default false). */
+  countFrames?: boolean;
+  /** A probe of the file (saves an ffprobe run). */
+  info?: MediaInfo;
+  /** Called with each warning (short clips, lying frame counts); default process.emitWarning. */
+  onWarning?: (message: string) => void;
+  /** Passed to decodeVideoFrames. */
+  stream?: number;
+  threads?: number;
+  timeoutMs?: number;
+  colorMatrix?: DecodeVideoOptions['colorMatrix'];
+}
+
+/** What sampleVideo returns. */
+export interface SampledVideo {
+  /** float32 [3, size, size, T] (caller disposes). */
+  video: Tensor;
+  /** The plan that was used, after padding to the frames that decoded. */
+  plan: PaddedPlan;
+  info: MediaInfo;
+  warnings: string[];
+}
+
+function defaultWarn(path: string) {
+  return (m: string) => process.emitWarning(`${path}: ${m}`, { type: 'SocialMaeDataWarning' });
+}
+
+function makePlan(opts: LoadVideoFramesOptions, fps: number, count: number, rng: RandomSource): FramePlan {
+  const common = { fps, targetFps: opts.fps ?? 2, duration: opts.duration ?? 4, rng };
+  if ((opts.sampling ?? 'uniform') === 'reference') {
+    return referenceIndices({ ...common, reportedFrames: count, ...(opts.startFrame !== undefined ? { startFrame: opts.startFrame } : {}) });
+  }
+  if ((opts.sampling ?? 'uniform') !== 'uniform') throw new DataError('ERR_INVALID_ARG', `sampling must be 'uniform' or 'reference', got ${String(opts.sampling)}`);
+  return uniformIndices({
+    ...common,
+    frameCount: count,
+    ...(opts.startFrame !== undefined ? { startFrame: opts.startFrame } : {}),
+    ...(opts.startTime !== undefined ? { startTime: opts.startTime } : {}),
+  });
+}
+
+/**
+ * Picks, decodes and transforms a clip's frames. When the file decodes fewer frames than its metadata
+ * says (a warning is emitted either way, and the result always has T frames):
+ *  - reference sampling keeps its plan (made from the reported count, as the reference does) and tiles
+ *    the frames that exist over the missing slots, like its own short-clip case;
+ *  - uniform sampling counts the real frames and plans again inside them (two extra decodes, only for
+ *    such files); slots past a clip that is shorter than the window repeat the last frame.
+ */
+export async function sampleVideo(path: string, opts: LoadVideoFramesOptions = {}): Promise<SampledVideo> {
+  const warn = opts.onWarning ?? defaultWarn(path);
+  const info = opts.info ?? (await probe(path, opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}));
+  const vs = info.videoStreams[opts.stream ?? 0];
+  if (!vs) throw new DataError('ERR_NO_VIDEO', 'no video stream', { file: path });
+  if (vs.fps === null) throw new DataError('ERR_MEDIA', 'unknown frame rate', { file: path });
+  const rng: RandomSource = opts.rng ?? (opts.seed !== undefined ? new PyRandom(opts.seed) : mathRandom);
+  const reference = (opts.sampling ?? 'uniform') === 'reference';
+  let decodable = vs.decodableFrames;
+  if (decodable === undefined && opts.countFrames) decodable = await countDecodableFrames(path, { info, ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}) });
+  // The reference plans from the reported count (even when it lies); uniform sampling uses the real one when known.
+  const count = reference ? vs.reportedFrames ?? decodable ?? 0 : decodable ?? vs.reportedFrames ?? 0;
+  let plan = makePlan(opts, vs.fps, count, rng);
+  const dec: DecodeVideoOptions = {
+    indices: plan.decodeIndices,
+    pixelFormat: opts.channelOrder === 'rgb' ? 'rgb24' : 'bgr24',
+    info,
+    ...(opts.stream !== undefined ? { stream: opts.stream } : {}),
+    ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
+    ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
+    ...(opts.colorMatrix !== undefined ? { colorMatrix: opts.colorMatrix } : {}),
+  };
+  if (opts.channelOrder !== undefined && opts.channelOrder !== 'bgr' && opts.channelOrder !== 'rgb') {
+    throw new DataError('ERR_INVALID_ARG', `channelOrder must be 'bgr' or 'rgb', got ${String(opts.channelOrder)}`);
+  }
+  let frames = await decodeVideoFrames(path, dec);
+  if (frames.endOfStream && (frames.decoded === 0 || !reference)) {
+    // Uniform sampling (or a window entirely past the real end): plan again inside the frames that exist.
+    const real = await countDecodableFrames(path, { info, ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}) });
+    if (real === 0) throw new DataError('ERR_MEDIA', 'the video stream has no decodable frames', { file: path });
+    const was = plan.decodeIndices;
+    const keepStart = !reference && (opts.startFrame !== undefined || opts.startTime !== undefined);
+    plan = makePlan(keepStart ? opts : { ...opts, startFrame: undefined, startTime: undefined }, vs.fps, real, rng);
+    plan.warnings.unshift(
+      `only ${real} frames decode but ${vs.reportedFrames} are reported; the planned frames ${was[frames.decoded]}.. do not exist, re-planned within ${real} frames`,
+    );
+    frames = await decodeVideoFrames(path, { ...dec, indices: plan.decodeIndices });
+    if (frames.decoded === 0) throw new DataError('ERR_MEDIA', 'no frames decoded', { file: path });
+  }
+  const padded = padPlan(plan, frames.decoded, reference ? 'tile' : 'repeat-last');
+  for (const w of padded.warnings) warn(w);
+  const video = torch.tidy(() => {
+    const uniq = framesToTensor(frames.frames, frames.width, frames.height, opts); // [3, S, S, U]
+    const same = padded.positions.every((p, i) => p === i) && padded.positions.length === frames.frames.length;
+    return same ? uniq : uniq.indexSelect(3, torch.tensor(padded.positions, { dtype: 'int64' })).contiguous();
+  });
+  return { video, plan: padded, info, warnings: padded.warnings };
+}
+
+/**
+ * `data.loadVideoFrames(path, opts)`: the clip's video tensor `[3, size, size, fps * duration]`.
+ * With `{ sampling: 'reference', startFrame: 53 }` on the fixture clip it reproduces the reference's
+ * `frames_f16`.
+ */
+export async function loadVideoFrames(path: string, opts: LoadVideoFramesOptions = {}): Promise<Tensor> {
+  return (await sampleVideo(path, opts)).video;
+}

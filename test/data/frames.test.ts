@@ -1,0 +1,123 @@
+import t from 'tap';
+import * as path from 'path';
+import { torch } from '../../lib/tensor';
+import { readCheckpointRaw } from '../../lib/io';
+import { framesToTensor, loadVideoFrames, sampleVideo } from '../../lib/data/frames';
+import { PyRandom } from '../../lib/data/pyrandom';
+import { CLIP, LYING, FIX, tmpDir, ffmpegSync } from './helpers';
+
+async function fixture() {
+  const m = (await readCheckpointRaw(path.join(FIX, 'video_frames.pt'))) as Map<string, any>;
+  const bytes = (k: string) => new Uint8Array(m.get(k).contiguousBytes());
+  return {
+    raw: bytes('raw_frames_bgr_u8'),
+    first: new Float32Array(bytes('first_frame_f32').slice().buffer),
+    f16: bytes('frames_f16'),
+  };
+}
+
+function maxAbs(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let m = a.length === b.length ? 0 : Infinity;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+}
+
+t.test('transform of the reference raw frames matches frames_f16 / first_frame_f32', async (t) => {
+  const fx = await fixture();
+  const live = torch.memory().liveTensors;
+  const fb = 144 * 256 * 3;
+  const frames = Array.from({ length: 8 }, (_, i) => fx.raw.subarray(i * fb, (i + 1) * fb));
+  torch.tidy(() => {
+    const v = framesToTensor(frames, 256, 144);
+    t.same(v.shape, [3, 224, 224, 8]);
+    t.equal(v.dtype, 'float32');
+    const ref = torch.fromBuffer(fx.f16, 'float16', [3, 224, 224, 8]);
+    const err = maxAbs(v.toArray() as Float32Array, ref.to('float32').toArray() as Float32Array);
+    t.comment(`max |ours - frames_f16| = ${err} (float16 rounding of the fixture: <= 9.8e-4)`);
+    t.ok(err <= 1e-3);
+    t.ok(v.to('float16').equal(ref), 'rounded to float16: identical to the fixture');
+    const e0 = maxAbs(v.select(3, 0).contiguous().toArray() as Float32Array, fx.first);
+    t.comment(`max |ours - first_frame_f32| = ${e0}`);
+    t.ok(e0 <= 1e-5);
+    // no clamping: bicubic overshoot leaves [0, 1] before normalisation
+    const un = framesToTensor(frames, 256, 144, { mean: null });
+    t.ok(un.max().item() > 1 || un.min().item() < 0, 'bicubic overshoot kept');
+    t.same(framesToTensor(frames.slice(0, 2), 256, 144, { size: [112, 160] }).shape, [3, 112, 160, 2]);
+    // from a uint8 tensor [T, H, W, 3] too
+    const u8 = torch.fromBuffer(fx.raw, 'uint8', [8, 144, 256, 3]);
+    t.ok(framesToTensor(u8, 256, 144).equal(v));
+  });
+  t.throws(() => framesToTensor([new Uint8Array(10)], 256, 144), { code: 'ERR_INVALID_ARG' });
+  t.equal(torch.memory().liveTensors, live, 'no tensors leaked');
+});
+
+t.test('end to end from the mp4 (reference sampling, startFrame 53)', async (t) => {
+  const fx = await fixture();
+  const s = await sampleVideo(CLIP, { sampling: 'reference', startFrame: 53 });
+  t.same(s.plan.frameIndices, [53, 59, 65, 71, 77, 83, 89, 95]);
+  t.same(s.warnings, []);
+  torch.tidy(() => {
+    const ref = torch.fromBuffer(fx.f16, 'float16', [3, 224, 224, 8]);
+    const err = maxAbs(s.video.toArray() as Float32Array, ref.to('float32').toArray() as Float32Array);
+    t.comment(`end to end (ffmpeg decode + transform) vs frames_f16: ${err}`);
+    t.ok(s.video.to('float16').equal(ref), 'identical to the fixture after float16 rounding (decoded bytes equal OpenCV\'s)');
+  });
+  s.video.dispose();
+  // the reference's random start: Python's random.seed(4242) -> 53
+  const r = await sampleVideo(CLIP, { sampling: 'reference', rng: new PyRandom(4242) });
+  t.same(r.plan.frameIndices, [53, 59, 65, 71, 77, 83, 89, 95]);
+  r.video.dispose();
+  const seeded = await sampleVideo(CLIP, { sampling: 'reference', seed: 4242 });
+  t.equal(seeded.plan.start, 53);
+  seeded.video.dispose();
+  const v = await loadVideoFrames(CLIP, { startFrame: 0 });
+  t.same(v.shape, [3, 224, 224, 8]);
+  v.dispose();
+});
+
+t.test('channel order, sizes, uniform sampling', async (t) => {
+  const bgr = await loadVideoFrames(CLIP, { sampling: 'reference', startFrame: 53, mean: null });
+  const rgb = await loadVideoFrames(CLIP, { sampling: 'reference', startFrame: 53, mean: null, channelOrder: 'rgb' });
+  torch.tidy(() => t.ok(rgb.equal(bgr.flip(0)), "'rgb' is 'bgr' with the channels reversed"));
+  const u = await sampleVideo(CLIP, { startTime: 2, fps: 4, duration: 2, size: 64 });
+  t.same(u.video.shape, [3, 64, 64, 8]);
+  t.same(u.plan.frameIndices, [25, 28, 31, 34, 38, 41, 44, 47], 'uniform: round(k * 12.5 / 4) after frame 25 (2 s)');
+  torch.dispose([bgr, rgb, u.video]);
+  await t.rejects(loadVideoFrames(CLIP, { sampling: 'nope' as never }), { code: 'ERR_INVALID_ARG' });
+  await t.rejects(loadVideoFrames(CLIP, { channelOrder: 'xyz' as never }), { code: 'ERR_INVALID_ARG' });
+});
+
+t.test('a clip whose real frame count is below its metadata never yields fewer frames', async (t) => {
+  const warnings: string[] = [];
+  const ref = await sampleVideo(LYING, { sampling: 'reference', startFrame: 250, onWarning: (m) => warnings.push(m) });
+  t.same(ref.plan.frameIndices, [250, 264, 278, 292, 250, 264, 278, 292], 'reference: frames that exist, tiled');
+  t.same(ref.video.shape, [3, 224, 224, 8]);
+  t.ok(warnings.some((w) => /only 4 of 8 planned frames decoded/.test(w)));
+  const uw: string[] = [];
+  const uni = await sampleVideo(LYING, { startFrame: 280, onWarning: (m) => uw.push(m) });
+  t.ok(uni.plan.frameIndices.every((f) => f < 299), 'uniform: re-planned inside the 299 real frames');
+  t.equal(new Set(uni.plan.frameIndices).size, 8, 'eight distinct frames');
+  t.ok(uw.some((w) => /only 299 frames decode but 400 are reported/.test(w)));
+  // whole window past the real end, even for reference sampling
+  const far = await sampleVideo(LYING, { sampling: 'reference', startFrame: 320, onWarning: () => undefined });
+  t.ok(far.plan.frameIndices.every((f) => f < 299));
+  t.same(far.video.shape, [3, 224, 224, 8]);
+  torch.dispose([ref.video, uni.video, far.video]);
+});
+
+t.test('short clips and broken files', async (t) => {
+  const { dir, cleanup } = tmpDir();
+  t.teardown(cleanup);
+  const short = path.join(dir, 'short.mp4');
+  ffmpegSync(['-i', CLIP, '-t', '2', '-an', '-c:v', 'libx264', '-preset', 'ultrafast', short]);
+  const w: string[] = [];
+  const s = await sampleVideo(short, { sampling: 'reference', onWarning: (m) => w.push(m) });
+  t.equal(s.plan.start, 0);
+  t.same(s.plan.frameIndices, [0, 6, 12, 18, 24, 0, 6, 12], 'reference short-clip tiling (25 frames < 50)');
+  t.ok(w.some((m) => /short clip/.test(m)));
+  s.video.dispose();
+  const audioOnly = path.join(dir, 'a.m4a');
+  ffmpegSync(['-i', CLIP, '-vn', '-c:a', 'copy', audioOnly]);
+  await t.rejects(loadVideoFrames(audioOnly), { code: 'ERR_NO_VIDEO', message: /a\.m4a/ });
+  await t.rejects(loadVideoFrames(path.join(dir, 'missing.mp4')), { code: 'ERR_FILE_NOT_FOUND' });
+});
