@@ -1,6 +1,13 @@
 /**
  * social-mae: the curated public API. Everything users import comes from here.
+ *
+ *   import { torch, nn, optim, data, io, SocialMAE, SocialMAEFT } from 'social-mae';
  */
 export { torch, Tensor, TorchError, F } from './tensor';
 export type { DType, IndexSpec, SliceSpec, ValuesIndices, MemoryInfo } from './tensor';
 export * as nn from './nn';
+export * as optim from './optim';
+export * as data from './data';
+export * as models from './models';
+export { SocialMAE, SocialMAEFT } from './models';
+export type { FTMode, PretrainOutput, EncoderOutput, CompatMode } from './models';
