@@ -1,0 +1,20 @@
+/** Social-MAE: pretraining (SocialMAE) and finetuning (SocialMAEFT) models and their pieces. */
+export { SocialMAE } from './social_mae';
+export type { MaskingOptions, PretrainForwardOptions, EncoderOutput, PretrainOutput } from './social_mae';
+export { SocialMAEFT, FT_MODES } from './social_mae_ft';
+export type { FTMode } from './social_mae_ft';
+export { SocialMAEEncoder } from './encoder';
+export type { DebugHook, Embeddings } from './encoder';
+export { PatchEmbed, PatchEmbed3D, Attention, Mlp, Block, runBlocks } from './layers';
+export type { Modality } from './layers';
+export { MEL_BINS, REFERENCE_TOTAL_DEPTH } from './options';
+export type { CompatMode, EncoderOptions, FTOptions, PretrainOptions, EncoderConfig, FTConfig, PretrainConfig } from './options';
+export { randomMasking, structuredNoise, lenKeep, MASK_MODES } from './masking';
+export type { MaskMode, MaskingResult } from './masking';
+export { patchifyAudio, unpatchifyAudio, patchifyVideo, unpatchifyVideo } from './patchify';
+export type { VideoPatchOrder } from './patchify';
+export { maeLoss, contrastiveLoss, normalizePatches } from './losses';
+export type { ContrastiveResult } from './losses';
+export { referenceSincos2d, sincos2d, sincos3d, resampleGrid2d, inflateTime } from './pos_embed';
+export { loadCheckpoint, initFromCavMae, initFinetuneFromPretrain, stripModulePrefix, CAVMAE_VIDEO_KEYS } from './checkpoint';
+export type { LoadReport, AdaptedKey } from './checkpoint';
