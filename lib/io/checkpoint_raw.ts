@@ -122,7 +122,7 @@ export async function writeCheckpointRaw(file: string, tree: unknown, opts: Writ
 export function serializeSafetensorsRaw(
   tensors: Iterable<[string, RawTensor]>, metadata?: Map<string, string> | Record<string, string> | null,
 ): Uint8Array {
-  return Buffer.concat(safetensorsChunks(tensors, metadata));
+  return Buffer.concat([...safetensorsChunks(tensors, metadata)]);
 }
 
 /** Writes a safetensors file atomically. */

@@ -9,6 +9,7 @@
  * | `ERR_UNSAFE_PICKLE`           | the pickle names a global outside the allowlist               |
  * | `ERR_CHECKPOINT_UNSUPPORTED`  | well-formed but not supported (compression method, dtype, ...) |
  * | `ERR_CHECKPOINT_INVALID`      | a value handed to a *writer* cannot be serialised              |
+ * | `ERR_CHECKPOINT_DEVICE`       | the tensors' device is not available (e.g. CUDA without a GPU)  |
  *
  * File-system failures keep Node's own codes (`ENOENT`, `EACCES`, ...).
  */
@@ -17,7 +18,8 @@ export type CheckpointErrorCode =
   | 'ERR_CHECKPOINT_CORRUPT'
   | 'ERR_UNSAFE_PICKLE'
   | 'ERR_CHECKPOINT_UNSUPPORTED'
-  | 'ERR_CHECKPOINT_INVALID';
+  | 'ERR_CHECKPOINT_INVALID'
+  | 'ERR_CHECKPOINT_DEVICE';
 
 /** An Error with a stable `code` (see the table above). */
 export class CheckpointError extends Error {

@@ -1,24 +1,10 @@
 /**
- * Checkpoint I/O: PyTorch `.pth` (zip and legacy) and safetensors, on a neutral representation
- * ({@link RawTensor} / {@link RawStorage}) that does not depend on the Tensor class.
+ * Checkpoint I/O: PyTorch `.pth` (zip and legacy) and safetensors.
+ *
+ * - Tensor level: {@link load}, {@link save}, {@link saveSafetensors} (checkpoint.ts) and
+ *   {@link convertCheckpoint} (convert.ts).
+ * - Raw level (no native addon needed): everything in core.ts.
  */
 
-export { CheckpointError, type CheckpointErrorCode } from './errors';
-export {
-  DTYPE_INFO, RAW_DTYPES, MAX_DIMS, PyOrderedDict, RawStorage, RawTensor, checkView, contiguousStrides,
-  dtypeFromSafetensors, dtypeFromStorageName, isRawDType, isTuple, numelOf, tuple,
-  type DTypeInfo, type RawDType, type RawKey, type RawTensorInit, type RawValue,
-} from './raw';
-export {
-  archiveNameFor, detectFormat, readCheckpointRaw, readCheckpointRawFile, readCheckpointSource,
-  serializeCheckpointRaw, serializeSafetensorsRaw, writeCheckpointRaw, writeSafetensorsRaw,
-  type CheckpointFormat, type RawCheckpoint, type ReadCheckpointOptions, type WriteCheckpointOptions,
-} from './checkpoint_raw';
-export { unpickle, type StorageRef, type UnpickleOptions, type UnpickleResult } from './pickle_reader';
-export { pickle, type PickleWriteOptions } from './pickle_writer';
-export { readSafetensors, parseSafetensorsHeader, safetensorsChunks, type SafetensorsContents } from './safetensors';
-export { readLegacy } from './legacy';
-export { readTorchZip, torchZipChunks } from './torch_zip';
-export { ZipReader, zipChunks, zipToBuffer, type ZipEntry } from './zip';
-export { BufferSource, FileSource, openSource, type ByteSource } from './source';
-export { writeFileAtomic } from './atomic';
+export * from './core';
+export { load, save, saveSafetensors, type LoadOptions, type MapLocation } from './checkpoint';

@@ -189,10 +189,11 @@ export function pickle(value: unknown, opts: PickleWriteOptions): Uint8Array {
     }
     if (memoized(x)) return;
     if (x instanceof RawTensor) {
-      if (x.storage.bytes.length !== x.storage.nbytes) invalid(`tensor at ${path}: its storage holds no data`);
+      if (!x.storage.loaded && !x.storage.provider) invalid(`tensor at ${path}: its storage holds no data`);
       tensor(x);
       put(x, memo);
     } else if (x instanceof RawStorage) {
+      if (!x.loaded && !x.provider) invalid(`storage at ${path} holds no data`);
       storagePid(x);
       put(x, memo);
     } else if (x instanceof Uint8Array && x.constructor === Uint8Array || Buffer.isBuffer(x)) {

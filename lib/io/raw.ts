@@ -112,6 +112,12 @@ export class RawStorage {
     this._bytes = b;
   }
 
+  /**
+   * Writers only: produces the bytes on demand (called once, when the storage is written), so that
+   * a large model is copied to the host one storage at a time. Used when `bytes` is not set.
+   */
+  provider?: () => Uint8Array;
+
   /** true once `bytes` holds the data (always, unless a reader ran with `keepBytes: false`) */
   get loaded(): boolean {
     return this._bytes.length === this.nbytes;

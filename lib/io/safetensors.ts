@@ -119,13 +119,23 @@ export async function readSafetensors(source: ByteSource, hooks: StorageReadHook
   return { tensors, metadata };
 }
 
+/** Row-major bytes of `t`, taking them from the storage's provider when the storage is not loaded. */
+function tensorBytes(t: RawTensor): Uint8Array {
+  const s = t.storage;
+  if (s.loaded || !s.provider) return t.contiguousBytes();
+  const b = s.provider();
+  const tmp = new RawStorage(s.key, s.dtype, s.numel, b, s.location);
+  return new RawTensor({ storage: tmp, shape: t.shape, stride: t.stride, storageOffset: t.storageOffset }).contiguousBytes();
+}
+
 /**
  * The bytes of a safetensors file holding `tensors` (made contiguous; views are copied) and an
- * optional string metadata map, as chunks to write in order.
+ * optional string metadata map, as chunks to write in order. Tensor bytes are produced one at a
+ * time as the chunks are consumed (storages with a `provider` are fetched then).
  */
-export function safetensorsChunks(
+export function* safetensorsChunks(
   tensors: Iterable<[string, RawTensor]>, metadata?: Map<string, string> | Record<string, string> | null,
-): Uint8Array[] {
+): Generator<Uint8Array> {
   // The header is assembled by hand so that it keeps the caller's order (an object would move
   // integer-like names such as "0" to the front).
   const parts: string[] = [];
@@ -137,24 +147,30 @@ export function safetensorsChunks(
     }
     parts.push(`"__metadata__":${JSON.stringify(md)}`);
   }
-  const datas: Uint8Array[] = [];
+  const list: RawTensor[] = [];
   const seen = new Set<string>();
   let at = 0;
   for (const [name, t] of tensors) {
     if (name === '__metadata__') invalid('a tensor cannot be called "__metadata__" in safetensors');
     if (seen.has(name)) invalid(`duplicate tensor name "${name}"`);
     if (!(t instanceof RawTensor)) invalid(`safetensors entry "${name}" is not a tensor`);
+    if (!t.storage.loaded && !t.storage.provider) invalid(`safetensors entry "${name}": its storage holds no data`);
     seen.add(name);
-    const bytes = t.contiguousBytes();
-    const entry = { dtype: DTYPE_INFO[t.dtype].safetensors, shape: [...t.shape], data_offsets: [at, at + bytes.length] };
+    const nbytes = t.numel * DTYPE_INFO[t.dtype].itemsize;
+    const entry = { dtype: DTYPE_INFO[t.dtype].safetensors, shape: [...t.shape], data_offsets: [at, at + nbytes] };
     parts.push(`${JSON.stringify(name)}:${JSON.stringify(entry)}`);
-    datas.push(bytes);
-    at += bytes.length;
+    list.push(t);
+    at += nbytes;
   }
   let json = Buffer.from(`{${parts.join(',')}}`, 'utf8');
   const pad = (8 - (json.length % 8)) % 8;
   if (pad) json = Buffer.concat([json, Buffer.alloc(pad, 0x20)]);
   const len = Buffer.alloc(8);
   len.writeBigUInt64LE(BigInt(json.length));
-  return [len, json, ...datas.filter((d) => d.length > 0)];
+  yield len;
+  yield json;
+  for (const t of list) {
+    const b = tensorBytes(t);
+    if (b.length > 0) yield b;
+  }
 }

@@ -77,6 +77,14 @@ export async function readTorchZip(source: ByteSource, opts: TorchZipReadOptions
   return value;
 }
 
+/** The bytes to write for `s`: its own, or its provider's (length-checked). */
+function storageBytes(s: RawStorage): Uint8Array {
+  if (s.loaded || !s.provider) return s.bytes;
+  const b = s.provider();
+  s.checkLength(b);
+  return b;
+}
+
 export interface TorchZipWriteOptions extends ZipWriteOptions {
   /** the archive folder name (PyTorch uses the file's stem); default `archive` */
   archiveName?: string;
@@ -98,7 +106,7 @@ export function torchZipChunks(tree: unknown, opts: TorchZipWriteOptions = {}): 
   const entries = [
     { name: `${name}/data.pkl`, data: pkl },
     { name: `${name}/byteorder`, data: Buffer.from('little') },
-    ...storages.map((s, i) => ({ name: `${name}/data/${i}`, data: s.bytes })),
+    ...storages.map((s, i) => ({ name: `${name}/data/${i}`, data: () => storageBytes(s) })),
     { name: `${name}/version`, data: Buffer.from('3\n') },
   ];
   return zipChunks(entries, opts);

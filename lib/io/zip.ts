@@ -267,7 +267,8 @@ function parseCentralDirectory(cd: Uint8Array, count: number, cdOffset: number):
 export interface ZipWriteEntry {
   /** full name inside the archive, e.g. `model/data/0` */
   name: string;
-  data: Uint8Array;
+  /** the bytes, or a function producing them when the entry is reached (keeps one in memory at a time) */
+  data: Uint8Array | (() => Uint8Array);
 }
 
 export interface ZipWriteOptions {
@@ -301,8 +302,9 @@ export function* zipChunks(entries: Iterable<ZipWriteEntry>, opts: ZipWriteOptio
   let pos = 0;
   for (const entry of entries) {
     const name = Buffer.from(entry.name, 'utf8');
-    const size = entry.data.length;
-    const crc = crc32(entry.data);
+    const data = typeof entry.data === 'function' ? entry.data() : entry.data;
+    const size = data.length;
+    const crc = crc32(data);
     const zip64 = force || size >= U32_MAX || pos >= U32_MAX;
     const z64Len = zip64 ? 20 : 0;
     // PyTorch's getPadding(): pad so that the data starts on an `align` boundary.
@@ -334,7 +336,7 @@ export function* zipChunks(entries: Iterable<ZipWriteEntry>, opts: ZipWriteOptio
     central.push({ name, crc, size, offset: pos, utf8: !isAscii(name) });
     yield buf;
     pos += buf.length;
-    if (size > 0) yield entry.data;
+    if (size > 0) yield data;
     pos += size;
   }
   // Central directory.

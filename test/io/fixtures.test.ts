@@ -1,7 +1,7 @@
 import t from 'tap';
 import * as fs from 'fs';
 import * as path from 'path';
-import { PyOrderedDict, RawTensor, readCheckpointRaw, readCheckpointRawFile, type RawValue } from '../../lib/io';
+import { PyOrderedDict, RawTensor, readCheckpointRaw, readCheckpointRawFile, type RawValue } from '../../lib/io/core';
 import { FIX, PT_FILES, dumpRaw, noTorchReason, pyDump, type DumpRow } from './helpers';
 
 function f32bits(t: RawTensor, i: number): string {

@@ -14,7 +14,7 @@ import * as path from 'path';
 import {
   BufferSource, RawTensor, ZipReader, readCheckpointRaw, readCheckpointRawFile, serializeSafetensorsRaw,
   unpickle, zipToBuffer, RawStorage, DTYPE_INFO, type RawValue,
-} from '../../lib/io';
+} from '../../lib/io/core';
 import { crc32 } from '../../lib/io/crc32';
 
 export const KNOWN_CODES = new Set(['ERR_CHECKPOINT_CORRUPT', 'ERR_UNSAFE_PICKLE', 'ERR_CHECKPOINT_UNSUPPORTED']);

@@ -4,7 +4,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
-import { PyOrderedDict, RawTensor, isTuple, type RawValue } from '../../lib/io';
+import { PyOrderedDict, RawTensor, isTuple, type RawValue } from '../../lib/io/core';
 
 /** test/fixtures, from dist/test/io or test/io. */
 export const FIX = fs.existsSync(path.join(__dirname, '..', 'fixtures', 'ft_state_dict.pt'))

@@ -10,7 +10,7 @@ import * as path from 'path';
 import {
   PyOrderedDict, RawTensor, ZipReader, BufferSource, readCheckpointRaw, readCheckpointRawFile,
   serializeCheckpointRaw, writeCheckpointRaw, type RawValue,
-} from '../../lib/io';
+} from '../../lib/io/core';
 import { dumpRaw, noTorchReason, py, pyDump, tmpDir, type DumpRow } from './helpers';
 
 const skip = noTorchReason();

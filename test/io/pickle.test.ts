@@ -2,7 +2,7 @@ import t from 'tap';
 import { spawnSync } from 'child_process';
 import {
   PyOrderedDict, RawStorage, RawTensor, pickle, tuple, unpickle, type RawKey, type RawValue, type StorageRef,
-} from '../../lib/io';
+} from '../../lib/io/core';
 import { PY } from './helpers';
 
 const noStorage = { storageKey: (): string => { throw new Error('no storages expected'); } };

@@ -4,7 +4,7 @@ import * as path from 'path';
 import {
   PyOrderedDict, RawStorage, RawTensor, checkView, readCheckpointRaw, readCheckpointRawFile, serializeCheckpointRaw,
   writeCheckpointRaw, writeFileAtomic, type RawValue,
-} from '../../lib/io';
+} from '../../lib/io/core';
 import { FIX, PT_FILES, dumpRaw, noTorchReason, py, rng, tmpDir } from './helpers';
 
 t.test('every fixture: read -> write -> read is unchanged (memory and file)', async (t) => {

@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import {
   RawTensor, readCheckpointRaw, readCheckpointRawFile, serializeSafetensorsRaw, writeSafetensorsRaw,
-} from '../../lib/io';
+} from '../../lib/io/core';
 import { dumpRaw, f32, noTorchReason, py, tmpDir } from './helpers';
 
 /** A safetensors file from a header object and data bytes (no validation: for hostile cases). */

@@ -2,7 +2,7 @@ import t from 'tap';
 import * as zlib from 'zlib';
 import * as fs from 'fs';
 import * as path from 'path';
-import { BufferSource, FileSource, ZipReader, zipToBuffer } from '../../lib/io';
+import { BufferSource, FileSource, ZipReader, zipToBuffer } from '../../lib/io/core';
 import { crc32 } from '../../lib/io/crc32';
 import { noTorchReason, py, tmpDir } from './helpers';
 
