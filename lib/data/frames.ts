@@ -121,47 +121,72 @@ function makePlan(opts: LoadVideoFramesOptions, fps: number, count: number, rng:
   });
 }
 
+/** A planned clip: what planVideo decided before decoding. */
+export interface VideoPlan {
+  plan: FramePlan;
+  info: MediaInfo;
+  /** Real decodable frame count, when known. */
+  decodable?: number;
+  rng: RandomSource;
+}
+
+/** A RandomSource that always picks the middle of the range (deterministic centred windows). */
+export const centerRandom: RandomSource = { randint: (lo: number, hi: number) => Math.floor((lo + hi) / 2) };
+
+function processOpts(opts: LoadVideoFramesOptions): { timeoutMs?: number } {
+  return opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {};
+}
+
+/** Probes (unless `info` is given) and plans which frames to decode. */
+export async function planVideo(path: string, opts: LoadVideoFramesOptions = {}): Promise<VideoPlan> {
+  const info = opts.info ?? (await probe(path, processOpts(opts)));
+  const vs = info.videoStreams[opts.stream ?? 0];
+  if (!vs) throw new DataError('ERR_NO_VIDEO', 'no video stream', { file: path });
+  if (vs.fps === null) throw new DataError('ERR_MEDIA', 'unknown frame rate', { file: path });
+  if (opts.channelOrder !== undefined && opts.channelOrder !== 'bgr' && opts.channelOrder !== 'rgb') {
+    throw new DataError('ERR_INVALID_ARG', `channelOrder must be 'bgr' or 'rgb', got ${String(opts.channelOrder)}`);
+  }
+  const rng: RandomSource = opts.rng ?? (opts.seed !== undefined ? new PyRandom(opts.seed) : mathRandom);
+  const reference = (opts.sampling ?? 'uniform') === 'reference';
+  let decodable = vs.decodableFrames;
+  if (decodable === undefined && opts.countFrames) decodable = await countDecodableFrames(path, { info, ...processOpts(opts) });
+  // The reference plans from the reported count (even when it lies); uniform sampling uses the real one when known.
+  const count = reference ? vs.reportedFrames ?? decodable ?? 0 : decodable ?? vs.reportedFrames ?? 0;
+  const plan = makePlan(opts, vs.fps, count, rng);
+  return decodable === undefined ? { plan, info, rng } : { plan, info, rng, decodable };
+}
+
 /**
- * Picks, decodes and transforms a clip's frames. When the file decodes fewer frames than its metadata
- * says (a warning is emitted either way, and the result always has T frames):
+ * Decodes and transforms a planned clip. When the file decodes fewer frames than its metadata says
+ * (a warning is emitted either way, and the result always has T frames):
  *  - reference sampling keeps its plan (made from the reported count, as the reference does) and tiles
  *    the frames that exist over the missing slots, like its own short-clip case;
  *  - uniform sampling counts the real frames and plans again inside them (two extra decodes, only for
  *    such files); slots past a clip that is shorter than the window repeat the last frame.
  */
-export async function sampleVideo(path: string, opts: LoadVideoFramesOptions = {}): Promise<SampledVideo> {
+export async function decodeVideoPlan(path: string, vp: VideoPlan, opts: LoadVideoFramesOptions = {}): Promise<SampledVideo> {
   const warn = opts.onWarning ?? defaultWarn(path);
-  const info = opts.info ?? (await probe(path, opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}));
-  const vs = info.videoStreams[opts.stream ?? 0];
-  if (!vs) throw new DataError('ERR_NO_VIDEO', 'no video stream', { file: path });
-  if (vs.fps === null) throw new DataError('ERR_MEDIA', 'unknown frame rate', { file: path });
-  const rng: RandomSource = opts.rng ?? (opts.seed !== undefined ? new PyRandom(opts.seed) : mathRandom);
+  const { info, rng } = vp;
+  const vs = info.videoStreams[opts.stream ?? 0]!;
   const reference = (opts.sampling ?? 'uniform') === 'reference';
-  let decodable = vs.decodableFrames;
-  if (decodable === undefined && opts.countFrames) decodable = await countDecodableFrames(path, { info, ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}) });
-  // The reference plans from the reported count (even when it lies); uniform sampling uses the real one when known.
-  const count = reference ? vs.reportedFrames ?? decodable ?? 0 : decodable ?? vs.reportedFrames ?? 0;
-  let plan = makePlan(opts, vs.fps, count, rng);
+  let plan = vp.plan;
   const dec: DecodeVideoOptions = {
     indices: plan.decodeIndices,
     pixelFormat: opts.channelOrder === 'rgb' ? 'rgb24' : 'bgr24',
     info,
     ...(opts.stream !== undefined ? { stream: opts.stream } : {}),
     ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
-    ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
+    ...processOpts(opts),
     ...(opts.colorMatrix !== undefined ? { colorMatrix: opts.colorMatrix } : {}),
   };
-  if (opts.channelOrder !== undefined && opts.channelOrder !== 'bgr' && opts.channelOrder !== 'rgb') {
-    throw new DataError('ERR_INVALID_ARG', `channelOrder must be 'bgr' or 'rgb', got ${String(opts.channelOrder)}`);
-  }
   let frames = await decodeVideoFrames(path, dec);
   if (frames.endOfStream && (frames.decoded === 0 || !reference)) {
     // Uniform sampling (or a window entirely past the real end): plan again inside the frames that exist.
-    const real = await countDecodableFrames(path, { info, ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}) });
+    const real = await countDecodableFrames(path, { info, ...processOpts(opts) });
     if (real === 0) throw new DataError('ERR_MEDIA', 'the video stream has no decodable frames', { file: path });
     const was = plan.decodeIndices;
     const keepStart = !reference && (opts.startFrame !== undefined || opts.startTime !== undefined);
-    plan = makePlan(keepStart ? opts : { ...opts, startFrame: undefined, startTime: undefined }, vs.fps, real, rng);
+    plan = makePlan(keepStart ? opts : { ...opts, startFrame: undefined, startTime: undefined }, vs.fps!, real, rng);
     plan.warnings.unshift(
       `only ${real} frames decode but ${vs.reportedFrames} are reported; the planned frames ${was[frames.decoded]}.. do not exist, re-planned within ${real} frames`,
     );
@@ -172,10 +197,15 @@ export async function sampleVideo(path: string, opts: LoadVideoFramesOptions = {
   for (const w of padded.warnings) warn(w);
   const video = torch.tidy(() => {
     const uniq = framesToTensor(frames.frames, frames.width, frames.height, opts); // [3, S, S, U]
-    const same = padded.positions.every((p, i) => p === i) && padded.positions.length === frames.frames.length;
+    const same = padded.positions.length === frames.frames.length && padded.positions.every((p, i) => p === i);
     return same ? uniq : uniq.indexSelect(3, torch.tensor(padded.positions, { dtype: 'int64' })).contiguous();
   });
   return { video, plan: padded, info, warnings: padded.warnings };
+}
+
+/** Picks, decodes and transforms a clip's frames: planVideo + decodeVideoPlan. */
+export async function sampleVideo(path: string, opts: LoadVideoFramesOptions = {}): Promise<SampledVideo> {
+  return decodeVideoPlan(path, await planVideo(path, opts), opts);
 }
 
 /**

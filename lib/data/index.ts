@@ -16,3 +16,15 @@ export {
 } from './sampling';
 export * from './sources';
 export { parseCsv, type CsvRow } from './csv';
+export {
+  fbank, fbankBatch, melBanks, featureWindow, frameGeometry, numFrames, nextPowerOfTwo, FBANK_EPSILON,
+  type FbankOptions, type WindowType,
+} from './fbank';
+export {
+  loadAudio, wav2fbank, waveformToFbank, waveformsToFbank, normalizeFbank, padOrTrim, recipeFbankOptions, FBANK_MEAN, FBANK_STD,
+  type LoadedAudio, type Wav2FbankOptions,
+} from './audio';
+export {
+  loadVideoFrames, sampleVideo, planVideo, decodeVideoPlan, framesToTensor, centerRandom, IMAGENET_MEAN, IMAGENET_STD,
+  type LoadVideoFramesOptions, type SampledVideo, type VideoPlan, type FrameTransformOptions,
+} from './frames';
