@@ -23,3 +23,4 @@ export { readTorchZip, torchZipChunks } from './torch_zip';
 export { ZipReader, zipChunks, zipToBuffer, type ZipEntry } from './zip';
 export { BufferSource, FileSource, openSource, type ByteSource } from './source';
 export { writeFileAtomic } from './atomic';
+export { convertCheckpoint, extractStateDict, renameKeys, type ConvertOptions, type ConvertResult } from './convert';
