@@ -38,7 +38,8 @@ export const ones_ = (t: Tensor) => noGrad(() => t.fill_(1));
 
 export function xavierUniform_(t: Tensor, gain = 1): Tensor {
   const { fanIn, fanOut } = calculateFanInAndFanOut(t);
-  const a = Math.sqrt(3) * gain * Math.sqrt(2 / (fanIn + fanOut));
+  const std = gain * Math.sqrt(2 / (fanIn + fanOut)); // PyTorch's order of operations (bit-exact bounds)
+  const a = Math.sqrt(3) * std;
   return uniform_(t, -a, a);
 }
 
