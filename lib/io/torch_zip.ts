@@ -66,12 +66,26 @@ export async function readTorchZip(source: ByteSource, opts: TorchZipReadOptions
   };
   const { value, end } = unpickle(pkl, { what: `${prefix}data.pkl`, loadStorage });
   check(end === pkl.length, `${prefix}data.pkl: ${pkl.length - end} bytes after the pickle's STOP`);
-  for (const [key, s] of storages) {
+  // Check every record first, then read them with one read in flight while the previous storage
+  // is handed over (its copy to a tensor overlaps with the next read).
+  const jobs = [...storages].map(([key, s]) => {
     const entry = zip.get(`${prefix}data/${key}`);
     if (!entry) corrupt(`zip checkpoint: storage '${key}' is referenced but ${prefix}data/${key} is missing`);
     check(entry.uncompressedSize >= s.nbytes,
       `zip checkpoint: ${entry.name} holds ${entry.uncompressedSize} bytes, storage '${key}' (${s.dtype} x ${s.numel}) needs ${s.nbytes}`);
-    const bytes = await zip.read(entry, opts);
+    return { s, entry };
+  });
+  const start = (i: number): Promise<Uint8Array> | null => {
+    if (i >= jobs.length) return null;
+    const p = zip.read(jobs[i].entry, opts);
+    p.catch(() => undefined); // handled below, or abandoned after an earlier failure
+    return p;
+  };
+  let pending = start(0);
+  for (let i = 0; i < jobs.length; i++) {
+    const bytes = await (pending as Promise<Uint8Array>);
+    pending = start(i + 1);
+    const { s } = jobs[i];
     await deliverStorage(s, bytes.length === s.nbytes ? bytes : bytes.subarray(0, s.nbytes), opts);
   }
   return value;
