@@ -2,8 +2,7 @@
 import * as path from 'path';
 import * as fs from 'fs';
 import { torch, Tensor } from '../../lib/tensor';
-import { readCheckpointRaw, RawTensor, DTYPE_INFO } from '../../lib/io';
-import type { DType } from '../../lib/tensor';
+import { load } from '../../lib/io';
 
 /** test/fixtures (the compiled test runs from dist/test/models). */
 export const FIXTURES = path.resolve(__dirname, '../../../test/fixtures');
@@ -16,18 +15,11 @@ export function readJson<T = any>(name: string): T {
   return JSON.parse(fs.readFileSync(fixturePath(name), 'utf8')) as T;
 }
 
-/** Loads a fixture .pt (a dict of contiguous tensors) as Map<string, Tensor>; tensors are kept (dispose them). */
+/** Loads a fixture .pt (a dict of tensors) with lib/io's loader; the tensors live until disposed. */
 export async function loadPt(name: string): Promise<Map<string, Tensor>> {
-  const tree = await readCheckpointRaw(fixturePath(name));
-  if (!(tree instanceof Map)) throw new Error(`${name}: expected a dict`);
+  const tree = await load<Map<unknown, unknown>>(fixturePath(name));
   const out = new Map<string, Tensor>();
-  for (const [k, v] of tree) {
-    if (!(v instanceof RawTensor)) continue;
-    if (!v.isContiguous()) throw new Error(`${name}:${String(k)} is not contiguous`);
-    const item = DTYPE_INFO[v.dtype].itemsize;
-    const bytes = v.storage.bytes.subarray(v.storageOffset * item, (v.storageOffset + v.numel) * item);
-    out.set(String(k), torch.keep(torch.fromBuffer(bytes, v.dtype as DType, [...v.shape])));
-  }
+  for (const [k, v] of tree) if (v instanceof Tensor) out.set(String(k), v);
   return out;
 }
 

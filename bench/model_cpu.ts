@@ -1,0 +1,121 @@
+/**
+ * Social-MAE on the CPU, ours vs PyTorch (bench/py/model_cpu.py: the same architecture written directly in
+ * PyTorch, checked against the fixtures) on the same machine, LibTorch and thread count.
+ *
+ *   npx tsc -p tsconfig.json && node dist/bench/model_cpu.js [--threads 2] [--reps 5] [--only CASE,...] [--no-py]
+ *
+ * Cases: ft_tiny_fwdbwd (dim 64, batch 8), ft_full_fwd and ft_full_fwdbwd (ViT-B, batch 1),
+ * pretrain_full_fwdbwd (ViT-B encoder + 512x8 decoder, batch 2, 75% masking). Every (side, case) runs in
+ * its own process (so the peak RSS is per case): one warm-up step, then `reps` timed steps; the figure is
+ * the median. The two sides alternate case by case so background load hits both alike. Results:
+ * bench/results/model_cpu.json.
+ */
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { torch } from '../lib/tensor';
+import { SocialMAE, SocialMAEFT } from '../lib/models';
+
+const CASES = ['ft_tiny_fwdbwd', 'ft_full_fwd', 'ft_full_fwdbwd', 'pretrain_full_fwdbwd'] as const;
+type Case = (typeof CASES)[number];
+const TINY = { imgSize: 32, audioLength: 64, embedDim: 64, numHeads: 4, nFrame: 8, stride: 2 };
+
+interface Result { case: string; times_s: number[]; median_s: number; max_rss_mb: number; threads: number; torch: string }
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** One training/inference step of a case, with its model and inputs. */
+function makeCase(c: Case): () => void {
+  if (c === 'pretrain_full_fwdbwd') {
+    const m = new SocialMAE();
+    const a = torch.randn([2, 1024, 128]), v = torch.randn([2, 3, 224, 224, 8]);
+    return () => {
+      m.zeroGrad();
+      const out = m.forward(a, v);
+      out.loss.backward();
+      torch.dispose(out);
+    };
+  }
+  const tiny = c === 'ft_tiny_fwdbwd';
+  const m = new SocialMAEFT({ labelDim: 6, ...(tiny ? TINY : {}) });
+  const b = tiny ? 8 : 1;
+  const a = torch.randn([b, tiny ? 64 : 1024, 128]), v = torch.randn([b, 3, tiny ? 32 : 224, tiny ? 32 : 224, 8]);
+  if (c === 'ft_full_fwd') {
+    m.eval();
+    return () => torch.noGrad(() => m.forward(a, v).dispose());
+  }
+  return () => {
+    m.zeroGrad();
+    const y = torch.tidy(() => m.forward(a, v).sum());
+    y.backward();
+    y.dispose();
+  };
+}
+
+function worker(c: Case, threads: number, reps: number): Result {
+  torch.setNumThreads(threads);
+  torch.manualSeed(0);
+  const step = makeCase(c);
+  step();
+  const times: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = process.hrtime.bigint();
+    step();
+    times.push(Number(process.hrtime.bigint() - t0) / 1e9);
+  }
+  return { case: c, times_s: times, median_s: median(times), max_rss_mb: process.resourceUsage().maxRSS / 1024,
+    threads: torch.getNumThreads(), torch: torch.version() };
+}
+
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Result | null {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 1 << 24, env });
+  if (r.status !== 0) {
+    process.stderr.write(`${cmd} ${args.join(' ')} failed: ${r.error?.message ?? r.stderr}\n`);
+    return null;
+  }
+  const line = r.stdout.trim().split('\n').pop() as string;
+  return JSON.parse(line) as Result;
+}
+
+function main(): void {
+  const threads = Number(arg('--threads') ?? 2);
+  const reps = Number(arg('--reps') ?? 5);
+  if (process.argv.includes('--worker')) {
+    process.stdout.write(`${JSON.stringify(worker(arg('--case') as Case, threads, reps))}\n`);
+    return;
+  }
+  const only = (arg('--only') ?? CASES.join(',')).split(',') as Case[];
+  const noPy = process.argv.includes('--no-py');
+  const py = process.env.SMAE_PYTHON ?? '/usr/bin/python3';
+  const root = path.resolve(__dirname, '..', '..');
+  const env = { ...process.env, SOCIAL_MAE_NUM_THREADS: String(threads), OMP_NUM_THREADS: String(threads) };
+  const results: Record<string, unknown> = {};
+  only.forEach((c, i) => {
+    const ours = () => run(process.execPath, [__filename, '--worker', '--case', c, '--threads', String(threads), '--reps', String(reps)], env);
+    const theirs = () => (noPy ? null : run(py, [path.join(root, 'bench', 'py', 'model_cpu.py'), '--case', c, '--threads', String(threads), '--reps', String(reps)], env));
+    let o: Result | null, p: Result | null;
+    if (i % 2 === 0) { p = theirs(); o = ours(); } else { o = ours(); p = theirs(); }
+    const ratio = o && p ? o.median_s / p.median_s : null;
+    const mem = o && p ? o.max_rss_mb / p.max_rss_mb : null;
+    results[c] = { ours: o, pytorch: p, ratio_time: ratio, ratio_peak_rss: mem };
+    process.stdout.write(`${c.padEnd(22)} ours ${o?.median_s.toFixed(3)} s  pytorch ${p?.median_s.toFixed(3) ?? '-'} s  ` +
+      `ratio ${ratio?.toFixed(3) ?? '-'}  rss ${o?.max_rss_mb.toFixed(0)} / ${p?.max_rss_mb.toFixed(0) ?? '-'} MB\n`);
+  });
+  const out = {
+    machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version, torch: torch.version() },
+    threads, reps, note: 'median seconds per step; ratio_time = ours / pytorch (< 1: we are faster); peak RSS per process',
+    results,
+  };
+  const file = arg('--out') ?? path.join(root, 'bench', 'results', 'model_cpu.json');
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, `${JSON.stringify(out, null, 2)}\n`);
+  process.stdout.write(`wrote ${file}\n`);
+}
+
+main();
