@@ -56,6 +56,18 @@ export class FileSource implements ByteSource {
     }
   }
 
+  /**
+   * A source over a file handle the caller opened; `close()` then leaves the handle open unless
+   * `own` is true.
+   */
+  static async fromHandle(fh: fsp.FileHandle, name = 'file', own = false): Promise<FileSource> {
+    const src = new FileSource(fh, (await fh.stat()).size, name);
+    src.owned = own;
+    return src;
+  }
+
+  private owned = true;
+
   async read(offset: number, length: number, what: string): Promise<Uint8Array> {
     checkRange(this.size, offset, length, what);
     const out = Buffer.allocUnsafe(length);
@@ -70,7 +82,7 @@ export class FileSource implements ByteSource {
   }
 
   async close(): Promise<void> {
-    await this.fh.close();
+    if (this.owned) await this.fh.close();
   }
 }
 

@@ -16,7 +16,8 @@ import { unpickle, type StorageRef } from './pickle_reader';
 import { pickle } from './pickle_writer';
 import { RawStorage, deliverStorage, type RawValue, type StorageReadHooks } from './raw';
 import type { ByteSource } from './source';
-import { ZipReader, zipChunks, type ZipReadOptions, type ZipWriteOptions } from './zip';
+import { ZipReader, type ZipReadOptions } from './zip';
+import { zipChunks, type ZipWriteOptions } from './zip_writer';
 
 export interface TorchZipReadOptions extends ZipReadOptions, StorageReadHooks {}
 
