@@ -8,6 +8,7 @@ export type { DType, IndexSpec, SliceSpec, ValuesIndices, MemoryInfo } from './t
 export * as nn from './nn';
 export * as optim from './optim';
 export * as data from './data';
+export * as io from './io';
 export * as models from './models';
 export { SocialMAE, SocialMAEFT } from './models';
 export type { FTMode, PretrainOutput, EncoderOutput, CompatMode } from './models';
