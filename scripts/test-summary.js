@@ -1,17 +1,33 @@
 #!/usr/bin/env node
 'use strict';
-// Reads a tap run's TAP output (file argument or stdin) and prints `N passed, N failed[, N skipped]`
-// from tap's own final count line (`# { total: T, pass: P, fail: F, skip: S }`). Exits 1 when the run
-// failed or no count line is present (a crashed run is a failed run).
+// Prints `N passed, N failed[, N skipped]` from tap output and exits 1 when anything failed.
+//   test-summary.js RUN.tap            the tap runner's output: its final `# { total, pass, fail, skip }` line
+//   test-summary.js --sum A.tap B.tap  test files run one by one (`node file.test.js`): their count lines
+//                                      are added up; a file without one (it crashed) counts as 1 failure
 const fs = require('fs');
-const text = fs.readFileSync(process.argv[2] || 0, 'utf8');
-const lines = text.split('\n').filter((l) => /^# \{ total: \d+/.test(l));
-if (lines.length === 0) {
-  process.stdout.write('0 passed, 1 failed\n');
-  process.exit(1);
+
+function counts(text) {
+  const lines = text.split('\n').filter((l) => /^# \{ total: \d+/.test(l));
+  if (lines.length === 0) return null;
+  const last = lines[lines.length - 1];
+  const get = (k) => Number((last.match(new RegExp(`${k}: (\\d+)`)) || [])[1] || 0);
+  return { pass: get('pass'), fail: get('fail'), skip: get('skip') + get('todo') };
 }
-const last = lines[lines.length - 1];
-const get = (k) => Number((last.match(new RegExp(`${k}: (\\d+)`)) || [])[1] || 0);
-const pass = get('pass'), fail = get('fail'), skip = get('skip') + get('todo');
-process.stdout.write(`${pass} passed, ${fail} failed${skip ? `, ${skip} skipped` : ''}\n`);
-process.exit(fail > 0 ? 1 : 0);
+
+const args = process.argv.slice(2);
+const sum = args[0] === '--sum';
+const files = sum ? args.slice(1) : [args[0] || 0];
+const total = { pass: 0, fail: 0, skip: 0 };
+for (const f of files) {
+  const c = counts(fs.readFileSync(f, 'utf8'));
+  if (!c) {
+    total.fail += 1;
+    if (sum) process.stderr.write(`no test counts in ${f} (crashed?)\n`);
+    continue;
+  }
+  total.pass += c.pass;
+  total.fail += c.fail;
+  total.skip += c.skip;
+}
+process.stdout.write(`${total.pass} passed, ${total.fail} failed${total.skip ? `, ${total.skip} skipped` : ''}\n`);
+process.exit(total.fail > 0 ? 1 : 0);

@@ -55,7 +55,7 @@ function bench(kind: 'pretrain' | 'ft', batch: number, steps: number, warmup = 3
     samples_per_s: batch / med, peak_mem_bytes: stats.peakAllocatedBytes, loss: lossValue,
     live_tensors_after: torch.memory().liveTensors };
   for (const t of [a, v, label]) t.dispose();
-  opt.dispose?.();
+  opt.dispose();
   model.dispose();
   torch.cuda.emptyCache();
   return row;

@@ -152,7 +152,7 @@ def bench(kind, variant, batch, steps, warmup=3):
         dtype, scaler = torch.bfloat16, None
     else:
         opt = torch.optim.Adam(model.parameters(), lr=1e-4, weight_decay=5e-7, betas=(0.95, 0.999))
-        dtype, scaler = torch.float16, torch.cuda.amp.GradScaler()
+        dtype, scaler = torch.float16, torch.amp.GradScaler('cuda')
     a = torch.randn(batch, 1024, 128, device='cuda')
     v = torch.randn(batch, 3, 224, 224, 8, device='cuda')
     label = torch.randn(batch, 6, device='cuda')
@@ -173,7 +173,7 @@ def bench(kind, variant, batch, steps, warmup=3):
         if i >= warmup: times.append(time.perf_counter() - t0)
     med = statistics.median(times)
     res = dict(side='pytorch', kind=kind, variant=variant, batch=batch, steps=steps, median_step_s=med,
-               samples_per_s=batch / med, peak_mem_bytes=torch.cuda.max_memory_allocated(), loss=float(loss))
+               samples_per_s=batch / med, peak_mem_bytes=torch.cuda.max_memory_allocated(), loss=float(loss.detach()))
     del model, opt, a, v
     torch.cuda.empty_cache()
     return res
@@ -195,6 +195,7 @@ if __name__ == '__main__':
     p.add_argument('--out', default=None)
     p.add_argument('--pretrain-batches', default='36')
     p.add_argument('--ft-batch', type=int, default=12)
+    p.add_argument('--large-batch', type=int, default=0, help='also the best variant at this pretraining batch')
     args = p.parse_args()
     rows = [dict(side='pytorch', kind='ceiling', bf16_matmul_tflops=matmul_ceiling(), device=torch.cuda.get_device_name(),
                  torch=torch.__version__)]
@@ -202,6 +203,13 @@ if __name__ == '__main__':
     for b in [int(x) for x in args.pretrain_batches.split(',')]:
         for variant in ('reference', 'best'):
             rows.append(bench('pretrain', variant, b, args.steps)); print(json.dumps(rows[-1]), flush=True)
+    if args.large_batch:
+        try:
+            rows.append(bench('pretrain', 'best', args.large_batch, args.steps))
+        except torch.cuda.OutOfMemoryError:
+            rows.append(dict(side='pytorch', kind='pretrain', variant='best', batch=args.large_batch, error='out of memory'))
+            torch.cuda.empty_cache()
+        print(json.dumps(rows[-1]), flush=True)
     for variant in ('reference', 'best'):
         rows.append(bench('ft', variant, args.ft_batch, args.steps)); print(json.dumps(rows[-1]), flush=True)
     if args.out:
