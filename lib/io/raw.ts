@@ -336,7 +336,7 @@ export type RawValue =
  * e.g. `_metadata` (per-module versions) on a state dict; it is written back unchanged.
  */
 export class PyOrderedDict<K = RawKey, V = RawValue> extends Map<K, V> {
-  attributes?: Map<RawKey, RawValue>;
+  declare attributes?: Map<RawKey, RawValue>;
 }
 
 /** A Python tuple: a frozen array. */

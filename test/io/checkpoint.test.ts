@@ -229,3 +229,25 @@ t.test('convertCheckpoint: .pth <-> .safetensors with module. strip/add', async 
   const r3 = await convertCheckpoint(nested, path.join(dir, 'n.safetensors'));
   t.equal(r3.tensors, 478, 'finds the state dict under "model"');
 });
+
+t.test('CUDA: load onto the GPU, save GPU tensors (location cuda:0)', { skip: torch.cuda.isAvailable() ? false : 'CUDA is not available' }, async (t) => {
+  const start = live();
+  const { dir, cleanup } = tmpDir();
+  t.teardown(cleanup);
+  const src = path.join(FIX, 'ft_state_dict.pt');
+  const cpu = await load<Map<string, Tensor>>(src, { mapLocation: 'cpu' });
+  const gpu = await load<Map<string, Tensor>>(src, { mapLocation: 'cuda:0' });
+  t.ok([...gpu.values()].every((v) => v.device === 'cuda:0'), 'every tensor on cuda:0');
+  const k = 'module.blocks_u.0.attn.qkv.weight';
+  t.same(Buffer.from(gpu.get(k)!.toBuffer()), Buffer.from(cpu.get(k)!.toBuffer()), 'same bytes on the GPU');
+  const f = path.join(dir, 'gpu.pt');
+  await save(gpu, f);
+  const raw = (await readCheckpointRaw(f)) as Map<string, RawTensor>;
+  t.equal(raw.get(k)!.storage.location, 'cuda:0', 'PyTorch location tag of a GPU tensor');
+  const back = await load<Map<string, Tensor>>(f);
+  t.equal(back.get(k)!.device, 'cuda:0', 'default mapLocation restores the saved device');
+  const toCpu = await load<Map<string, Tensor>>(f, { mapLocation: { 'cuda:0': 'cpu' } });
+  t.ok(toCpu.get(k)!.equal(cpu.get(k)!), 'mapped back to the CPU, equal');
+  for (const m of [cpu, gpu, back, toCpu]) disposeTree(m);
+  t.equal(live(), start, 'no leaks');
+});

@@ -133,6 +133,13 @@ t.test('file source reads pieces and checks ranges', async (t) => {
   const zip = await ZipReader.open(src);
   t.same(Buffer.from(await zip.read(zip.get('a/data/0')!)), entries[1].data);
   await t.rejects(src.read(src.size - 2, 5, 'probe'), { code: 'ERR_CHECKPOINT_CORRUPT', message: /outside the file/ });
+  const fh = await fs.promises.open(f, 'r');
+  const viaHandle = await FileSource.fromHandle(fh, f);
+  const z2 = await ZipReader.open(viaHandle);
+  t.same(Buffer.from(await z2.read(z2.get('a/data/1')!)), entries[3].data, 'a caller-opened file handle works too');
+  await viaHandle.close();
+  t.ok((await fh.stat()).size > 0, 'the caller still owns the handle');
+  await fh.close();
 });
 
 t.test('Python zipfile reads what we write, we read what it writes (incl. ZIP64 and deflate)', { skip: noTorchReason() }, async (t) => {
