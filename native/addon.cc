@@ -6,10 +6,12 @@
 #include "common/handles.h"
 
 static napi_value Init(napi_env env, napi_value exports) {
-  smae::initState(env);
+  // Each function carries this environment's state as its data pointer: no instance-data lookup per
+  // call, and no process-global table (workers each get their own functions and state).
+  smae::EnvState* st = smae::initState(env);
   for (const smae::OpDef& op : smae::registry()) {
     napi_value fn;
-    napi_create_function(env, op.name, NAPI_AUTO_LENGTH, op.fn, nullptr, &fn);
+    napi_create_function(env, op.name, NAPI_AUTO_LENGTH, op.fn, st, &fn);
     napi_set_named_property(env, exports, op.name, fn);
   }
   return exports;

@@ -1,6 +1,6 @@
 /** torch.autograd: functional gradients. */
 import { native as N } from '../native/binding';
-import { Tensor, wrap } from './tensor';
+import { Tensor, wrap, tid } from './tensor';
 
 /**
  * Gradients of outputs with respect to inputs (torch.autograd.grad). Entries are undefined for inputs
@@ -10,7 +10,8 @@ export function grad(outputs: Tensor | Tensor[], inputs: Tensor | Tensor[], opts
   retainGraph?: boolean; createGraph?: boolean; allowUnused?: boolean } = {}): (Tensor | undefined)[] {
   const outs = Array.isArray(outputs) ? outputs : [outputs];
   const ins = Array.isArray(inputs) ? inputs : [inputs];
-  const ids = N.autogradGrad(outs.map((t) => t.id), ins.map((t) => t.id), opts.gradOutputs ? opts.gradOutputs.map((t) => t.id) : null,
+  const ids = N.autogradGrad(outs.map((t, k) => tid(t, 'autograd.grad', `outputs[${k}]`)), ins.map((t, k) => tid(t, 'autograd.grad', `inputs[${k}]`)),
+    opts.gradOutputs ? opts.gradOutputs.map((t, k) => tid(t, 'autograd.grad', `gradOutputs[${k}]`)) : null,
     opts.retainGraph ?? null, !!opts.createGraph, !!opts.allowUnused);
   return ids.map((id) => (id === null ? undefined : wrap(id)));
 }

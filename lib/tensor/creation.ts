@@ -2,7 +2,7 @@
 import { native as N } from '../native/binding';
 import { DType, dtypeCode, dtypeOfArray, checkDevice, ELEMENT_SIZE } from './dtype';
 import { argError, checkShape, checkInt, checkNumber } from './errors';
-import { Tensor, wrap } from './tensor';
+import { Tensor, wrap, tid } from './tensor';
 
 export interface CreateOptions {
   dtype?: DType;
@@ -61,7 +61,8 @@ function normaliseArray(a: ArrayBufferView, fn: string): ArrayBufferView {
 
 /**
  * torch.tensor(values, { shape?, dtype?, device?, requiresGrad? }): number, nested arrays of numbers /
- * booleans / bigints, or any TypedArray. Integers infer int64, booleans bool, other numbers float32.
+ * booleans / bigints, or any TypedArray. Safe integers (and bigints) infer int64, booleans bool, other
+ * numbers (and an empty array) float32.
  */
 export function tensor(values: Nested | ArrayBufferView, opts: TensorOptions = {}): Tensor {
   const fn = 'tensor';
@@ -78,10 +79,14 @@ export function tensor(values: Nested | ArrayBufferView, opts: TensorOptions = {
     const flat: (number | boolean | bigint)[] = [];
     flatten(values as Nested, shape, 0, flat, fn);
     if (opts.shape) shape = checkShape(fn, 'shape', opts.shape);
-    if (flat.every((v) => typeof v === 'boolean')) {
+    if (flat.length === 0) {
+      dtype = 'float32';
+      data = new Float32Array(0);
+    } else if (flat.every((v) => typeof v === 'boolean')) {
       dtype = 'bool';
       data = Uint8Array.from(flat as boolean[], (b) => (b ? 1 : 0));
-    } else if (flat.every((v) => typeof v === 'bigint' || (typeof v === 'number' && Number.isInteger(v)))) {
+    } else if (flat.every((v) => typeof v === 'bigint' || (typeof v === 'number' && Number.isSafeInteger(v)))) {
+      // Integers beyond 2^53 are not exact in JS numbers: they make a float tensor (as a Python float).
       dtype = 'int64';
       data = BigInt64Array.from(flat, (v) => BigInt(v as number | bigint));
     } else {
@@ -176,14 +181,14 @@ export function scalarTensor(value: number | boolean, opts: CreateOptions = {}):
 }
 
 const like = (op: (x: number, d?: number | null) => number) => (x: Tensor, opts: { dtype?: DType } = {}) =>
-  wrap(op(x.id, opts.dtype ? dtypeCode(opts.dtype) : null));
+  wrap(op(tid(x, 'like', 'x'), opts.dtype ? dtypeCode(opts.dtype) : null));
 export const zerosLike = like(N.zerosLike);
 export const onesLike = like(N.onesLike);
 export const emptyLike = like(N.emptyLike);
 export const randnLike = like(N.randnLike);
 export const randLike = like(N.randLike);
 export function fullLike(x: Tensor, value: number | boolean, opts: { dtype?: DType } = {}): Tensor {
-  return wrap(N.fullLike(x.id, value, opts.dtype ? dtypeCode(opts.dtype) : null));
+  return wrap(N.fullLike(tid(x, 'fullLike', 'x'), value, opts.dtype ? dtypeCode(opts.dtype) : null));
 }
 
 /** Windows for the audio front end: periodic (torch default) or symmetric. */

@@ -12,6 +12,7 @@ import { tidy, keep, dispose, memory, noGrad, enableGrad, isGradEnabled } from '
 import { Tensor, wrap, isTensor, TorchError } from './tensor';
 import { argError } from './errors';
 import { DTYPES } from './dtype';
+import type { ValuesIndices } from './ops_reduce';
 import './ops_math';
 import './ops_reduce';
 import './ops_shape';
@@ -43,7 +44,14 @@ const FUNCTIONAL_FORMS = ['add', 'sub', 'mul', 'div', 'pow', 'remainder', 'fmod'
   'unbind', 'narrow', 'select', 'flip', 'roll', 'tril', 'triu', 'gather', 'scatter', 'scatterAdd', 'indexSelect',
   'maskedFill', 'maskedSelect', 'sort', 'argsort', 'topk', 'nonzero', 'matmul', 'mm', 'bmm', 'outer', 'softmax',
   'logSoftmax', 'clone', 'real', 'imag', 'viewAsReal', 'asStrided'] as const;
-type FnForms = { [K in (typeof FUNCTIONAL_FORMS)[number]]: (x: Tensor, ...args: never[]) => ReturnType<Tensor[K]> };
+type FormName = (typeof FUNCTIONAL_FORMS)[number];
+/** torch.fn(x, ...args) takes the method's arguments (max/min: both overloads). */
+type FnForms = { [K in Exclude<FormName, 'max' | 'min'>]: (x: Tensor, ...args: Parameters<Tensor[K]>) => ReturnType<Tensor[K]> } & {
+  max(x: Tensor): Tensor;
+  max(x: Tensor, dim: number, keepdim?: boolean): ValuesIndices;
+  min(x: Tensor): Tensor;
+  min(x: Tensor, dim: number, keepdim?: boolean): ValuesIndices;
+};
 const fnForms = {} as Record<string, (x: Tensor, ...args: unknown[]) => unknown>;
 for (const name of FUNCTIONAL_FORMS) {
   fnForms[name] = (x: Tensor, ...args: unknown[]) => {
@@ -62,7 +70,10 @@ const core = {
   cat: (xs: Tensor[], dim = 0) => wrap(N.cat(tensors('cat', xs).map((t) => t.id), dim)),
   stack: (xs: Tensor[], dim = 0) => wrap(N.stack(tensors('stack', xs).map((t) => t.id), dim)),
   /** where(condition, x, y): x where condition holds, else y. */
-  where: (condition: Tensor, x: Tensor, y: Tensor | number) => x.where(condition, y),
+  where: (condition: Tensor, x: Tensor, y: Tensor | number) => {
+    if (!(x instanceof Tensor)) argError('where', 'x', 'a Tensor', x);
+    return x.where(condition, y);
+  },
   einsum: F.einsum,
   tidy,
   keep,

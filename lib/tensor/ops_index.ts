@@ -6,16 +6,17 @@
  *   'a:b:c' string  slice with optional parts ('', ':', '::2')  x[1:-1]
  *   { start, end, step }  the same as an object
  *   '...'           as many full slices as needed               x[..., 0]
+ *   number[]        advanced index by positions                 x[[0, 2]]
  *   null            a new axis of size 1                        x[None]
  *   Tensor          advanced index (int64 positions or bool mask)
  */
 import { native as N, Id } from '../native/binding';
 import { argError, TorchError } from './errors';
-import { Tensor, wrap } from './tensor';
+import { Tensor, wrap, tid } from './tensor';
 import { ValuesIndices } from './ops_reduce';
 
 export type SliceSpec = { start?: number | null; end?: number | null; step?: number };
-export type IndexSpec = number | string | SliceSpec | null | Tensor;
+export type IndexSpec = number | string | SliceSpec | null | Tensor | number[];
 
 declare module './tensor' {
   interface Tensor {
@@ -47,28 +48,28 @@ function pair(ids: [Id, Id]): ValuesIndices {
 }
 
 P.gather = function (this: Tensor, dim: number, index: Tensor) {
-  return wrap(N.gather(this.id, dim, index.id));
+  return wrap(N.gather(this.id, dim, tid(index, 'gather', 'index')));
 };
 P.scatter = function (this: Tensor, dim: number, index: Tensor, src: Tensor | number) {
-  if (src instanceof Tensor) return wrap(N.scatter(this.id, dim, index.id, src.id));
-  return wrap(N.scatterS(this.id, dim, index.id, src));
+  if (src instanceof Tensor) return wrap(N.scatter(this.id, dim, tid(index, 'scatter', 'index'), tid(src, 'scatter', 'src')));
+  return wrap(N.scatterS(this.id, dim, tid(index, 'scatter', 'index'), src));
 };
 P.scatterAdd = function (this: Tensor, dim: number, index: Tensor, src: Tensor) {
-  return wrap(N.scatterAdd(this.id, dim, index.id, src.id));
+  return wrap(N.scatterAdd(this.id, dim, tid(index, 'scatterAdd', 'index'), tid(src, 'scatterAdd', 'src')));
 };
 P.indexSelect = function (this: Tensor, dim: number, index: Tensor) {
-  return wrap(N.indexSelect(this.id, dim, index.id));
+  return wrap(N.indexSelect(this.id, dim, tid(index, 'indexSelect', 'index')));
 };
 P.maskedFill = function (this: Tensor, mask: Tensor, value: number | boolean | Tensor) {
-  if (value instanceof Tensor) return wrap(N.maskedFillT(this.id, mask.id, value.id));
-  return wrap(N.maskedFill(this.id, mask.id, value));
+  if (value instanceof Tensor) return wrap(N.maskedFillT(this.id, tid(mask, 'maskedFill', 'mask'), tid(value, 'maskedFill', 'value')));
+  return wrap(N.maskedFill(this.id, tid(mask, 'maskedFill', 'mask'), value));
 };
 P.maskedFill_ = function (this: Tensor, mask: Tensor, value: number | boolean) {
-  N.maskedFill_(this.id, mask.id, value);
+  N.maskedFill_(this.id, tid(mask, 'maskedFill_', 'mask'), value);
   return this;
 };
 P.maskedSelect = function (this: Tensor, mask: Tensor) {
-  return wrap(N.maskedSelect(this.id, mask.id));
+  return wrap(N.maskedSelect(this.id, tid(mask, 'maskedSelect', 'mask')));
 };
 P.sort = function (this: Tensor, dim = -1, descending = false, opts = {}) {
   return pair(N.sort(this.id, dim, descending, opts.stable ?? false));
@@ -82,6 +83,15 @@ P.topk = function (this: Tensor, k: number, dim = -1, largest = true, sorted = t
 P.nonzero = function (this: Tensor) {
   return wrap(N.nonzero(this.id));
 };
+
+function isSliceSpec(s: unknown): s is SliceSpec {
+  if (s === null || typeof s !== 'object' || Object.getPrototypeOf(s) !== Object.prototype) return false;
+  for (const [k, v] of Object.entries(s)) {
+    if (k !== 'start' && k !== 'end' && k !== 'step') return false;
+    if (v !== null && v !== undefined && !Number.isSafeInteger(v)) return false;
+  }
+  return true;
+}
 
 function parseSlice(s: string): SliceSpec {
   const m = /^\s*(-?\d*)\s*:\s*(-?\d*)\s*(?::\s*(\d*)\s*)?$/.exec(s);
@@ -121,9 +131,16 @@ function basicIndex(x: Tensor, specs: IndexSpec[], temps: Id[]): { id: Id; advan
     } else if (s instanceof Tensor) {
       advanced.push(s.id);
       dim++;
+    } else if (Array.isArray(s)) {
+      // x[[0, 2]]: a list of integers is an advanced index, as in Python
+      if (!s.every((v) => Number.isSafeInteger(v))) argError('index', 'spec', 'an array of integers', s);
+      const t = N.fromBuffer(BigInt64Array.from(s as number[], (v) => BigInt(v)), 4, [s.length], N.device(x.id));
+      temps.push(t);
+      advanced.push(t);
+      dim++;
     } else {
-      const sl = typeof s === 'string' ? parseSlice(s) : s;
-      if (typeof sl !== 'object') argError('index', 'spec', 'a number, slice, null, "..." or Tensor', s);
+      const sl = typeof s === 'string' ? parseSlice(s) : (s as SliceSpec);
+      if (!isSliceSpec(sl)) argError('index', 'spec', 'a number, slice string or {start, end, step}, null, "...", integer array or Tensor', s);
       step(N.slice(id, dim, sl.start ?? null, sl.end ?? null, sl.step ?? 1));
       advanced.push(null);
       dim++;
@@ -151,11 +168,15 @@ function trimTrailing(adv: (Id | null)[]): (Id | null)[] {
 }
 
 P.indexAssign_ = function (this: Tensor, specs: IndexSpec[], value: Tensor | number) {
+  if (!Array.isArray(specs)) argError('indexAssign_', 'specs', 'an array of index specs', specs);
+  if (!(value instanceof Tensor) && typeof value !== 'number' && typeof value !== 'boolean') {
+    argError('indexAssign_', 'value', 'a Tensor or number', value);
+  }
   const temps: Id[] = [];
   try {
     const { id, advanced } = basicIndex(this, specs, temps);
     let valueId: Id;
-    if (value instanceof Tensor) valueId = value.id;
+    if (value instanceof Tensor) valueId = tid(value, 'indexAssign_', 'value');
     else {
       valueId = N.scalarTensor(value, N.dtype(this.id), N.device(this.id));
       temps.push(valueId);
@@ -169,6 +190,7 @@ P.indexAssign_ = function (this: Tensor, specs: IndexSpec[], value: Tensor | num
 };
 
 P.indexPut_ = function (this: Tensor, indices: (Tensor | null)[], values: Tensor, accumulate = false) {
-  N.indexPut_(this.id, indices.map((t) => (t ? t.id : null)), values.id, accumulate);
+  if (!Array.isArray(indices)) argError('indexPut_', 'indices', 'an array of Tensors or null', indices);
+  N.indexPut_(this.id, indices.map((t, k) => (t === null || t === undefined ? null : tid(t, 'indexPut_', `indices[${k}]`))), tid(values, 'indexPut_', 'values'), accumulate);
   return this;
 };

@@ -1,7 +1,7 @@
 /** Elementwise methods: arithmetic, comparisons, unary math, in-place updates. */
 import { native as N, Id } from '../native/binding';
 import { argError } from './errors';
-import { Tensor, wrap } from './tensor';
+import { Tensor, wrap, tid } from './tensor';
 
 type Other = Tensor | number | boolean;
 
@@ -86,13 +86,13 @@ function tensorOnly(name: string, tt: (x: Id, y: Id) => Id) {
 
 P.add = function (this: Tensor, other: Other, opts?: { alpha?: number }) {
   const alpha = opts?.alpha ?? 1;
-  if (other instanceof Tensor) return wrap(N.add(this.id, other.id, alpha));
+  if (other instanceof Tensor) return wrap(N.add(this.id, tid(other, 'add', 'other'), alpha));
   if (typeof other === 'number') return wrap(N.addS(this.id, other, alpha));
   return argError('add', 'other', 'a Tensor or number', other);
 };
 P.sub = function (this: Tensor, other: Other, opts?: { alpha?: number }) {
   const alpha = opts?.alpha ?? 1;
-  if (other instanceof Tensor) return wrap(N.sub(this.id, other.id, alpha));
+  if (other instanceof Tensor) return wrap(N.sub(this.id, tid(other, 'sub', 'other'), alpha));
   if (typeof other === 'number') return wrap(N.subS(this.id, other, alpha));
   return argError('sub', 'other', 'a Tensor or number', other);
 };
@@ -101,7 +101,7 @@ P.rsub = function (this: Tensor, other: number) {
 };
 P.div = function (this: Tensor, other: Other, opts?: { roundingMode?: 'trunc' | 'floor' }) {
   const mode = opts?.roundingMode ?? null;
-  if (other instanceof Tensor) return wrap(N.div(this.id, other.id, mode));
+  if (other instanceof Tensor) return wrap(N.div(this.id, tid(other, 'div', 'other'), mode));
   if (typeof other === 'number') return wrap(N.divS(this.id, other, mode));
   return argError('div', 'other', 'a Tensor or number', other);
 };
@@ -138,8 +138,8 @@ for (const name of UNARY) {
 
 P.clamp = function (this: Tensor, min?: number | Tensor | null, max?: number | Tensor | null) {
   if (min instanceof Tensor || max instanceof Tensor) {
-    const lo = min instanceof Tensor ? min.id : null;
-    const hi = max instanceof Tensor ? max.id : null;
+    const lo = min instanceof Tensor ? tid(min, 'clamp', 'min') : null;
+    const hi = max instanceof Tensor ? tid(max, 'clamp', 'max') : null;
     if ((min != null && lo === null) || (max != null && hi === null)) argError('clamp', 'min/max', 'both tensors or both numbers', [min, max]);
     return wrap(N.clampT(this.id, lo, hi));
   }
@@ -155,51 +155,51 @@ P.nanToNum = function (this: Tensor, opts = {}) {
   return wrap(N.nanToNum(this.id, opts.nan ?? 0, opts.posinf ?? null, opts.neginf ?? null));
 };
 P.lerp = function (this: Tensor, end: Tensor, weight: number) {
-  return wrap(N.lerp(this.id, end.id, weight));
+  return wrap(N.lerp(this.id, tid(end, 'lerp', 'end'), weight));
 };
 P.addcmul = function (this: Tensor, t1: Tensor, t2: Tensor, opts = {}) {
-  return wrap(N.addcmul(this.id, t1.id, t2.id, opts.value ?? 1));
+  return wrap(N.addcmul(this.id, tid(t1, 'addcmul', 't1'), tid(t2, 'addcmul', 't2'), opts.value ?? 1));
 };
 P.addcdiv = function (this: Tensor, t1: Tensor, t2: Tensor, opts = {}) {
-  return wrap(N.addcdiv(this.id, t1.id, t2.id, opts.value ?? 1));
+  return wrap(N.addcdiv(this.id, tid(t1, 'addcdiv', 't1'), tid(t2, 'addcdiv', 't2'), opts.value ?? 1));
 };
 P.where = function (this: Tensor, condition: Tensor, other: Other) {
   if (!(condition instanceof Tensor)) argError('where', 'condition', 'a bool Tensor', condition);
-  if (other instanceof Tensor) return wrap(N.where(condition.id, this.id, other.id));
+  if (other instanceof Tensor) return wrap(N.where(tid(condition, 'where', 'condition'), this.id, tid(other, 'where', 'other')));
   if (typeof other !== 'number' && typeof other !== 'boolean') argError('where', 'other', 'a Tensor or number', other);
   const o = wrap(N.scalarTensor(other, N.dtype(this.id), N.device(this.id)));
   try {
-    return wrap(N.where(condition.id, this.id, o.id));
+    return wrap(N.where(tid(condition, 'where', 'condition'), this.id, o.id));
   } finally {
     o.dispose();
   }
 };
 
 P.add_ = function (this: Tensor, other: Other, opts?: { alpha?: number }) {
-  if (other instanceof Tensor) N.add_(this.id, other.id, opts?.alpha ?? 1);
+  if (other instanceof Tensor) N.add_(this.id, tid(other, 'add_', 'other'), opts?.alpha ?? 1);
   else if (typeof other === 'number') N.addS_(this.id, other, opts?.alpha ?? 1);
   else argError('add_', 'other', 'a Tensor or number', other);
   return this;
 };
 P.sub_ = function (this: Tensor, other: Tensor, opts?: { alpha?: number }) {
-  N.sub_(this.id, other.id, opts?.alpha ?? 1);
+  N.sub_(this.id, tid(other, 'sub_', 'other'), opts?.alpha ?? 1);
   return this;
 };
 P.mul_ = function (this: Tensor, other: Other) {
-  if (other instanceof Tensor) N.mul_(this.id, other.id);
+  if (other instanceof Tensor) N.mul_(this.id, tid(other, 'mul_', 'other'));
   else if (typeof other === 'number') N.mulS_(this.id, other);
   else argError('mul_', 'other', 'a Tensor or number', other);
   return this;
 };
 P.div_ = function (this: Tensor, other: Other) {
-  if (other instanceof Tensor) N.div_(this.id, other.id);
+  if (other instanceof Tensor) N.div_(this.id, tid(other, 'div_', 'other'));
   else if (typeof other === 'number') N.divS_(this.id, other);
   else argError('div_', 'other', 'a Tensor or number', other);
   return this;
 };
 P.copy_ = function (this: Tensor, src: Tensor, opts = {}) {
   if (!(src instanceof Tensor)) argError('copy_', 'src', 'a Tensor', src);
-  N.copy_(this.id, src.id, !!opts.nonBlocking);
+  N.copy_(this.id, tid(src, 'copy_', 'src'), !!opts.nonBlocking);
   return this;
 };
 P.fill_ = function (this: Tensor, value: number | boolean) {
@@ -215,15 +215,15 @@ P.clamp_ = function (this: Tensor, min?: number | null, max?: number | null) {
   return this;
 };
 P.addcmul_ = function (this: Tensor, t1: Tensor, t2: Tensor, opts = {}) {
-  N.addcmul_(this.id, t1.id, t2.id, opts.value ?? 1);
+  N.addcmul_(this.id, tid(t1, 'addcmul_', 't1'), tid(t2, 'addcmul_', 't2'), opts.value ?? 1);
   return this;
 };
 P.addcdiv_ = function (this: Tensor, t1: Tensor, t2: Tensor, opts = {}) {
-  N.addcdiv_(this.id, t1.id, t2.id, opts.value ?? 1);
+  N.addcdiv_(this.id, tid(t1, 'addcdiv_', 't1'), tid(t2, 'addcdiv_', 't2'), opts.value ?? 1);
   return this;
 };
 P.lerp_ = function (this: Tensor, end: Tensor, weight: number) {
-  N.lerp_(this.id, end.id, weight);
+  N.lerp_(this.id, tid(end, 'lerp_', 'end'), weight);
   return this;
 };
 P.sqrt_ = function (this: Tensor) {

@@ -2,7 +2,7 @@
 import { native as N } from '../native/binding';
 import { DType, dtypeCode } from './dtype';
 import { argError } from './errors';
-import { Tensor, wrap } from './tensor';
+import { Tensor, wrap, tid } from './tensor';
 
 type Dim = number | number[];
 /** A (values, indices) pair: destructure as an array or read the named fields. */
@@ -106,8 +106,8 @@ P.countNonzero = function (this: Tensor, dim?: number | null) {
   return wrap(N.countNonzero(this.id, dim ?? null));
 };
 P.allclose = function (this: Tensor, other: Tensor, opts = {}) {
-  return N.allclose(this.id, other.id, opts.rtol ?? 1e-5, opts.atol ?? 1e-8, opts.equalNan ?? false);
+  return N.allclose(this.id, tid(other, 'allclose', 'other'), opts.rtol ?? 1e-5, opts.atol ?? 1e-8, opts.equalNan ?? false);
 };
 P.equal = function (this: Tensor, other: Tensor) {
-  return N.equal(this.id, other.id);
+  return N.equal(this.id, tid(other, 'equal', 'other'));
 };

@@ -85,6 +85,7 @@ P.expand = function (this: Tensor, ...shape: Sizes) {
   return wrap(N.expand(this.id, sizes('expand', shape)));
 };
 P.expandAs = function (this: Tensor, other: Tensor) {
+  if (!(other instanceof Tensor)) argError('expandAs', 'other', 'a Tensor', other);
   return wrap(N.expand(this.id, other.shape));
 };
 P.repeat = function (this: Tensor, ...reps: Sizes) {

@@ -1,7 +1,7 @@
 /** Explicit memory management: tidy scopes, keep, memory accounting, grad-mode scopes. */
 import { native as N } from '../native/binding';
 import { TorchError } from './errors';
-import { Tensor, scopeState } from './tensor';
+import { Tensor, scopeState, tid } from './tensor';
 
 /** Collects the tensors inside a result (tensor, arrays, Maps, plain objects), without cycles. */
 function collect(value: unknown, out: Tensor[], seen: Set<unknown>): void {
@@ -47,7 +47,7 @@ export function tidy<T>(fn: () => T): T {
 
 /** Exempts a tensor from scope cleanup; it lives until dispose(). Returns it. */
 export function keep<T extends Tensor>(t: T): T {
-  N.keep(t.id);
+  N.keep(tid(t, 'keep', 't'));
   return t;
 }
 

@@ -94,7 +94,7 @@ export class Tensor {
     return g === null ? undefined : new Tensor(g);
   }
   set grad(g: Tensor | undefined | null) {
-    N.setGrad(this.id, g ? g.id : null);
+    N.setGrad(this.id, optTid(g, 'grad', 'value'));
   }
   get isLeaf(): boolean {
     return N.isLeaf(this.id);
@@ -104,7 +104,7 @@ export class Tensor {
   }
   /** Accumulates gradients into the leaves. `grad` is required for non-scalar outputs. */
   backward(grad?: Tensor, opts: { retainGraph?: boolean; createGraph?: boolean } = {}): void {
-    N.backward(this.id, grad ? grad.id : null, !!opts.retainGraph, !!opts.createGraph);
+    N.backward(this.id, optTid(grad, 'backward', 'grad'), !!opts.retainGraph, !!opts.createGraph);
   }
   retainGrad(): this {
     N.retainGrad(this.id);
@@ -120,7 +120,7 @@ export class Tensor {
   /** Makes this handle refer to src's data, dtype and device (torch's `param.data = src`): identity,
    *  requires-grad flag and everything that references this tensor (optimizers) stay. */
   setData_(src: Tensor): this {
-    N.setData_(this.id, src.id);
+    N.setData_(this.id, tid(src, 'setData_', 'src'));
     this.cachedShape = undefined;
     this.cachedDtype = undefined;
     return this;
@@ -198,7 +198,7 @@ export class Tensor {
   }
 
   toString(): string {
-    return `Tensor(${N.describe(this.id)})`;
+    return N.isLive(this.id) ? `Tensor(${N.describe(this.id)})` : 'Tensor(disposed)';
   }
   [Symbol.for('nodejs.util.inspect.custom')](): string {
     if (!N.isLive(this.id)) return 'Tensor(disposed)';
@@ -206,6 +206,20 @@ export class Tensor {
     const body = n <= 20 ? ` ${JSON.stringify(this.tolist())}` : '';
     return `Tensor(${N.describe(this.id)}${this.requiresGrad ? ', requiresGrad' : ''})${body}`;
   }
+}
+
+/** The id of a Tensor argument; anything else (undefined, numbers, strings, plain objects) is a
+ *  TorchError ERR_INVALID_ARG naming the function and the argument. */
+export function tid(x: unknown, fn: string, arg: string): Id {
+  if (x instanceof Tensor) return x.id;
+  return argError(fn, arg, 'a Tensor', x);
+}
+
+/** The same for optional arguments: null and undefined give null. */
+export function optTid(x: unknown, fn: string, arg: string): Id | null {
+  if (x === null || x === undefined) return null;
+  if (x instanceof Tensor) return x.id;
+  return argError(fn, arg, 'a Tensor or null', x);
 }
 
 /** Wraps a fresh native id. */

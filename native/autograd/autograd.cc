@@ -35,8 +35,17 @@ SMAE_OP(grad) {
 /** setGrad(t, g | null) */
 SMAE_OP(setGrad) {
   at::Tensor& t = a.t(0);
-  if (a.isNullish(1)) t.mutable_grad() = at::Tensor();
-  else t.mutable_grad() = a.t(1);
+  if (a.isNullish(1)) {
+    t.mutable_grad() = at::Tensor();
+  } else {
+    const at::Tensor& g = a.t(1);
+    // The checks Python's `x.grad = g` setter makes: a mismatched gradient would only fail (or broadcast
+    // silently) at the next accumulation.
+    if (g.sizes() != t.sizes() || g.scalar_type() != t.scalar_type() || g.device() != t.device())
+      throw JsError("ERR_SHAPE_MISMATCH", "setGrad: assigned grad " + smae::describe(g) + " does not match the tensor " +
+                                              smae::describe(t) + " (shape, dtype and device must agree)");
+    t.mutable_grad() = g;
+  }
   return a.undefined();
 }
 
@@ -45,7 +54,7 @@ SMAE_OP(requiresGrad_) {
   at::Tensor& t = a.t(0);
   bool flag = a.b(1);
   if (flag && !(t.is_floating_point() || t.is_complex()))
-    throw JsError("ERR_DTYPE", "requiresGrad_: only floating point and complex tensors can require gradients (got " + smae::describe(t) + ")");
+    throw JsError("ERR_DTYPE", "only floating point and complex tensors can require gradients (got " + smae::describe(t) + ")");
   t.requires_grad_(flag);
   return a.argv[0];
 }

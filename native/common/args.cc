@@ -2,6 +2,7 @@
 
 #include <c10/util/Exception.h>
 
+#include <algorithm>
 #include <cmath>
 #include <new>
 #include <sstream>
@@ -51,10 +52,17 @@ std::string describe(const at::Tensor& t) {
   return o.str();
 }
 
-Args::Args(napi_env e, napi_callback_info info, const char* name) : env(e), st(state(e)), op(name) {
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
-  for (size_t i = argc; i < kMaxArgs; i++) napi_get_undefined(env, &argv[i]);
+namespace {
+EnvState* envData(napi_env env, napi_callback_info info, size_t& argc, napi_value* argv) {
+  void* data = nullptr;
+  // Fills argv[argc..kMaxArgs) with undefined itself (Node-API contract), so readers may look at any slot.
+  napi_get_cb_info(env, info, &argc, argv, nullptr, &data);
+  return data ? static_cast<EnvState*>(data) : &state(env);
 }
+}  // namespace
+
+Args::Args(napi_env e, napi_callback_info info, const char* name)
+    : env(e), stp(envData(e, info, argc, argv)), st(*stp), op(name) {}
 
 napi_valuetype Args::type(size_t i) const {
   napi_valuetype t;
@@ -73,11 +81,13 @@ void Args::fail(size_t i, const std::string& expected) const {
 }
 
 at::Tensor& Args::t(size_t i) {
-  if (type(i) != napi_number) fail(i, "a tensor id");
   double id;
-  napi_get_value_double(env, argv[i], &id);
+  if (napi_get_value_double(env, argv[i], &id) != napi_ok) fail(i, "a tensor id");
   at::Tensor& r = lookup(st, id);
-  seen.push_back(&r);
+  if (nSeen < kMaxSeen) {
+    seenArg[nSeen] = static_cast<uint8_t>(i);
+    seen[nSeen++] = id;
+  }
   return r;
 }
 
@@ -93,13 +103,17 @@ std::vector<at::Tensor> Args::tensors(size_t i) {
   uint32_t n;
   napi_get_array_length(env, argv[i], &n);
   std::vector<at::Tensor> out;
-  out.reserve(n);
+  out.reserve(std::min<uint32_t>(n, 4096));  // a sparse JS array may claim 2^32 - 1 elements
   for (uint32_t k = 0; k < n; k++) {
     napi_value v;
     napi_get_element(env, argv[i], k, &v);
     double id;
     if (napi_get_value_double(env, v, &id) != napi_ok) fail(i, "an array of tensor ids");
     out.push_back(lookup(st, id));
+    if (nSeen < kMaxSeen) {
+      seenArg[nSeen] = static_cast<uint8_t>(i);
+      seen[nSeen++] = id;
+    }
   }
   return out;
 }
@@ -148,11 +162,14 @@ std::vector<double> Args::doubles(size_t i) const {
   if (!isArr) fail(i, "an array of numbers");
   uint32_t n;
   napi_get_array_length(env, argv[i], &n);
-  std::vector<double> out(n);
+  std::vector<double> out;
+  out.reserve(std::min<uint32_t>(n, 4096));  // a sparse JS array may claim 2^32 - 1 elements
   for (uint32_t k = 0; k < n; k++) {
     napi_value v;
+    double x;
     napi_get_element(env, argv[i], k, &v);
-    if (napi_get_value_double(env, v, &out[k]) != napi_ok) fail(i, "an array of numbers");
+    if (napi_get_value_double(env, v, &x) != napi_ok) fail(i, "an array of numbers");
+    out.push_back(x);
   }
   return out;
 }
@@ -202,7 +219,6 @@ at::Device Args::device(size_t i) const {
 }
 
 napi_value Args::ret(at::Tensor t) {
-  seen.clear();  // pointers into the slot table die with the insertion below
   napi_value v;
   napi_create_double(env, insert(st, std::move(t)), &v);
   return v;
@@ -247,11 +263,14 @@ std::vector<OpDef>& registry() {
 namespace {
 std::string withOperands(const Args& a, const std::string& msg) {
   std::string out = std::string(a.op) + ": " + msg;
-  if (!a.seen.empty()) {
-    out += " (operands:";
-    for (size_t k = 0; k < a.seen.size() && k < 6; k++) out += (k ? ", " : " ") + describe(*a.seen[k]);
-    out += ")";
+  std::string ops;
+  for (size_t pos = 0; pos < kMaxArgs; pos++) {  // in argument order
+    for (size_t k = 0; k < a.nSeen; k++) {
+      if (a.seenArg[k] != pos || !isLive(a.st, a.seen[k])) continue;
+      ops += (ops.empty() ? " " : ", ") + describe(lookup(a.st, a.seen[k]));
+    }
   }
+  if (!ops.empty()) out += " (operands:" + ops + ")";
   return out;
 }
 }  // namespace

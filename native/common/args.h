@@ -18,13 +18,21 @@ constexpr size_t kMaxArgs = 16;
 
 /** The arguments of one native call. Readers validate JS types and name the argument on error. */
 struct Args {
+  // Declaration order matters: argc/argv are filled while stp is initialised.
   napi_env env;
+  size_t argc = kMaxArgs;
+  napi_value argv[kMaxArgs];  // napi_get_cb_info fills the slots past the actual count with undefined
+  EnvState* stp;
   EnvState& st;
   const char* op;
-  size_t argc = kMaxArgs;
-  napi_value argv[kMaxArgs];
-  std::vector<const at::Tensor*> seen;  // tensors read so far, described in error messages
+  // Ids of the tensors read so far, described in error messages (ids, not pointers: the slot table may
+  // grow before an error is reported). A fixed array: no allocation on the hot path.
+  static constexpr size_t kMaxSeen = 6;
+  double seen[kMaxSeen];
+  uint8_t seenArg[kMaxSeen];  // argument position of each (C++ may read arguments in any order)
+  size_t nSeen = 0;
 
+  /** `data` is the EnvState registered as the function's data pointer (native/addon.cc). */
   Args(napi_env e, napi_callback_info info, const char* name);
 
   napi_valuetype type(size_t i) const;

@@ -12,13 +12,23 @@ const char* classifyTorchMessage(const std::string& m) {
   if (has(m, "out of memory") || has(m, "not enough memory") || has(m, "Failed to allocate") ||
       has(m, "can't allocate memory"))
     return "ERR_OOM";
+  if (has(m, "backward through the graph") || has(m, "inplace operation") || has(m, "in-place operation") ||
+      has(m, "does not require grad") || has(m, "differentiated Tensors") || has(m, "grad_fn") ||
+      has(m, "leaf Variable") || has(m, "Mismatch in shape: grad_output"))
+    return "ERR_AUTOGRAD";
   if (has(m, "same device") || has(m, "Expected all tensors to be on") || has(m, "device type") ||
       has(m, "CUDA") || has(m, "cuda"))
     return "ERR_DEVICE";
+  if (has(m, "complex types") || has(m, "real input tensor") || has(m, "used as indices must be long"))
+    return "ERR_DTYPE";
+  if (has(m, "must be a matrix") || has(m, "at least 1D") || has(m, "3D tensor") || has(m, "1-D argument") ||
+      has(m, "1D or 2D"))
+    return "ERR_SHAPE_MISMATCH";
   if (has(m, "dtype") || has(m, "scalar type") || has(m, "ScalarType") || has(m, "Expected object of scalar") ||
       has(m, "not implemented for") || has(m, "result type") || has(m, "can't be cast") ||
       has(m, "must be a floating point") || has(m, "only Tensors of floating point"))
     return "ERR_DTYPE";
+  if (has(m, "out of range") || has(m, "out of bounds")) return "ERR_INDEX";  // IndexError in Python
   if (has(m, "size") || has(m, "shape") || has(m, "dimension") || has(m, "Dimension") ||
       has(m, "must match") || has(m, "broadcast") || has(m, "numel") || has(m, "invalid for input of"))
     return "ERR_SHAPE_MISMATCH";

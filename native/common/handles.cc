@@ -1,5 +1,6 @@
 #include "handles.h"
 
+#include <algorithm>
 #include <unordered_set>
 
 #include "errors.h"
@@ -31,9 +32,10 @@ void freeSlot(EnvState& s, uint32_t slot) {
 }
 }  // namespace
 
-void initState(napi_env env) {
+EnvState* initState(napi_env env) {
   auto* s = new EnvState();
   napi_set_instance_data(env, s, finalizeState, nullptr);
+  return s;
 }
 
 EnvState& state(napi_env env) {
@@ -58,8 +60,27 @@ double insert(EnvState& s, at::Tensor t) {
   sl.kept = false;
   s.live++;
   double id = static_cast<double>(sl.gen) * kSlotSpan + slot;
-  if (!s.scopes.empty()) s.scopes.back().push_back(id);
+  if (!s.scopes.empty()) {
+    std::vector<double>& scope = s.scopes.back();
+    // A long loop that disposes its results inside one scope would otherwise grow the scope's id
+    // list without bound: drop the dead ids now and then (amortised O(1) per insertion).
+    if (scope.size() >= s.compactAt) {
+      size_t w = 0;
+      for (double x : scope) {
+        uint32_t sl;
+        if (decode(s, x, sl)) scope[w++] = x;
+      }
+      scope.resize(w);
+      s.compactAt = std::max<size_t>(4096, 2 * w);
+    }
+    scope.push_back(id);
+  }
   return id;
+}
+
+bool isLive(const EnvState& s, double id) {
+  uint32_t slot;
+  return decode(s, id, slot);
 }
 
 at::Tensor& lookup(EnvState& s, double id) {

@@ -22,18 +22,22 @@ struct EnvState {
   std::vector<Slot> slots;
   std::vector<uint32_t> freeList;
   std::vector<std::vector<double>> scopes;  // ids created while each scope was open
+  size_t compactAt = 4096;                   // innermost scope size that triggers dropping dead ids
   size_t live = 0;
   int64_t reportedBytes = 0;  // host bytes last reported to V8 (napi_adjust_external_memory)
   napi_ref errorClass = nullptr;
 };
 
 EnvState& state(napi_env env);
-void initState(napi_env env);
+/** Creates this environment's state (freed with the environment) and returns it. */
+EnvState* initState(napi_env env);
 
 /** Registers a tensor; it joins the innermost open scope. Returns its id. */
 double insert(EnvState& s, at::Tensor t);
 /** The tensor behind an id; throws ERR_TENSOR_DISPOSED for a freed, stale or forged id. */
 at::Tensor& lookup(EnvState& s, double id);
+/** Whether an id refers to a live tensor. */
+bool isLive(const EnvState& s, double id);
 /** Frees an id. Returns false (and does nothing) when it is not live. */
 bool release(EnvState& s, double id);
 /** Marks an id as kept: scopes no longer free it. */

@@ -76,7 +76,10 @@ SMAE_OP(randn) { return a.ret(at::randn(a.ints(0), checked(a, 0, 1, 2))); }
 SMAE_OP(rand) { return a.ret(at::rand(a.ints(0), checked(a, 0, 1, 2))); }
 /** randint(low, high, shape, dtype, device) */
 SMAE_OP(randint) { return a.ret(at::randint(a.i64(0), a.i64(1), a.ints(2), checked(a, 2, 3, 4))); }
-SMAE_OP(randperm) { return a.ret(at::randperm(a.i64(0), opts(a, 1, 2))); }
+SMAE_OP(randperm) {
+  checkAlloc({a.i64(0)}, a.dtype(1), a.device(2));
+  return a.ret(at::randperm(a.i64(0), opts(a, 1, 2)));
+}
 /** arange(start, end, step, dtype, device) */
 SMAE_OP(arange) {
   double start = a.d(0), end = a.d(1), step = a.d(2);

@@ -1,8 +1,9 @@
 // Lifetime (dispose, keep, scopes), metadata, library configuration.
 #include <ATen/Context.h>
+#include <dlfcn.h>
 #include <ATen/Parallel.h>
 #include <ATen/Version.h>
-#include <torch/csrc/api/include/torch/version.h>
+#include <string>
 
 #include "../common/args.h"
 
@@ -82,14 +83,35 @@ SMAE_OP(numel) { return a.retNumber(static_cast<double>(a.t(0).numel())); }
 SMAE_OP(isContiguous) { return a.retBool(a.t(0).is_contiguous()); }
 SMAE_OP(describe) { return a.retString(smae::describe(a.t(0))); }
 
-SMAE_OP(version) { return a.retString(TORCH_VERSION); }
+SMAE_OP(version) {
+  return a.retString(std::to_string(SMAE_TORCH_MAJOR) + "." + std::to_string(SMAE_TORCH_MINOR) + "." + std::to_string(SMAE_TORCH_PATCH));
+}
 
 SMAE_OP(config) { return a.retString(at::show_config() + at::get_parallel_info()); }
 
+namespace {
+/** OpenBLAS's own thread pool (Debian's libblas.so.3 is OpenBLAS): found if that library is loaded. */
+void setBlasThreads(int n) {
+  using Fn = void (*)(int);
+  static Fn fn = [] {
+    for (const char* lib : {"libopenblas.so.0", "libblas.so.3"}) {
+      if (void* h = dlopen(lib, RTLD_LAZY | RTLD_NOLOAD)) {
+        if (void* f = dlsym(h, "openblas_set_num_threads")) return reinterpret_cast<Fn>(f);
+      }
+    }
+    return static_cast<Fn>(nullptr);
+  }();
+  if (fn) fn(n);
+}
+}  // namespace
+
+/** setNumThreads(n): LibTorch's intra-op pool and OpenBLAS's pool get the same size, so that a BLAS
+ *  call does not add its own threads on top of LibTorch's (oversubscription). */
 SMAE_OP(setNumThreads) {
   int64_t n = a.i64(0);
-  if (n < 1) throw smae::JsError("ERR_INVALID_ARG", "setNumThreads: expected n >= 1, got " + std::to_string(n));
+  if (n < 1 || n > 4096) throw smae::JsError("ERR_INVALID_ARG", "setNumThreads: expected 1 <= n <= 4096, got " + std::to_string(n));
   at::set_num_threads(static_cast<int>(n));
+  setBlasThreads(static_cast<int>(n));
   return a.undefined();
 }
 
