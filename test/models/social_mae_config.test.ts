@@ -117,3 +117,26 @@ t.test('forward input validation names the argument and the expected shape', asy
   ft.dispose();
   mae.dispose();
 });
+
+t.test('configs the reference cannot build run end to end in the default mode', async (t) => {
+  const cfg = { ...TINY_ENCODER, nFrame: 4, stride: 1, patchSize: 8, modalitySpecificDepth: 1, unifiedDepth: 0, imgSize: [16, 24] as [number, number] };
+  const mae = new SocialMAE({ ...cfg, decoderEmbedDim: 32, decoderDepth: 1, decoderNumHeads: 2, normPixLoss: true });
+  const ft = new SocialMAEFT({ labelDim: 3, ...cfg });
+  const before = torch.memory().liveTensors;
+  torch.tidy(() => {
+    const a = torch.randn([1, 64, 128]), v = torch.randn([1, 3, 16, 24, 4]);
+    t.same([mae.config.numPatchesA, mae.config.numPatchesV], [16 * 8, 2 * 3 * 4]);
+    const out = mae.forward(a, v, { returnPred: true, bidirectionalContrast: true });
+    t.same(out.predA!.shape, [1, 128, 64]);
+    t.same(out.predV!.shape, [1, 24, 8 * 8 * 1 * 3]);
+    t.ok(Number.isFinite(out.loss.item()));
+    out.loss.backward();
+    for (const mode of ['multimodal', 'audioonly', 'videoonly', 'missingaudioonly', 'missingvideoonly'] as const) {
+      t.same(ft.forward(a, v, mode).shape, [1, 3], mode);
+    }
+  });
+  mae.zeroGrad();
+  t.equal(torch.memory().liveTensors, before);
+  mae.dispose();
+  ft.dispose();
+});

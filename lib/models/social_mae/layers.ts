@@ -6,6 +6,13 @@
 import { F, Tensor, TorchError, torch } from '../../tensor';
 import { Module, Conv2d, Conv3d, Linear, LayerNorm } from '../../nn';
 
+/**
+ * LibTorch >= 2: at::scaled_dot_product_attention (fused flash / memory-efficient kernels). 1.13 has only
+ * the math path, which is written out here with the scale applied to q when it is a power of two (exact,
+ * so bit-identical to timm's `(q @ k^T) * scale`, and one pass over [B, H, N, hd] instead of [B, H, N, N]).
+ */
+const FUSED_SDPA = Number(torch.version().split('.')[0]) >= 2;
+
 /** Which LayerNorm pair a Block uses: the shared one (undefined), audio ('a') or video ('v'). */
 export type Modality = 'a' | 'v' | undefined;
 
@@ -50,11 +57,13 @@ export class Attention extends Module {
   proj: Linear;
   readonly headDim: number;
   readonly scale: number;
+  private readonly scaleIsPow2: boolean;
   constructor(readonly dim: number, readonly numHeads: number) {
     super();
     if (dim % numHeads !== 0) throw new TorchError(`Attention: dim ${dim} is not divisible by numHeads ${numHeads}`, 'ERR_CONFIG');
     this.headDim = dim / numHeads;
     this.scale = this.headDim ** -0.5;
+    this.scaleIsPow2 = Number.isInteger(Math.log2(this.scale));
     this.qkv = new Linear(dim, dim * 3);
     this.proj = new Linear(dim, dim);
   }
@@ -64,7 +73,10 @@ export class Attention extends Module {
       const [B, N, C] = x.shape;
       const qkv = this.qkv.forward(x).reshape([B, N, 3, this.numHeads, this.headDim]).permute([2, 0, 3, 1, 4]);
       const [q, k, v] = qkv.unbind(0);
-      const o = F.scaledDotProductAttention(q, k, v, { scale: this.scale });
+      let o: Tensor;
+      if (FUSED_SDPA) o = F.scaledDotProductAttention(q, k, v, { scale: this.scale });
+      else if (this.scaleIsPow2) o = q.mul(this.scale).matmul(k.transpose(-2, -1)).softmax(-1).matmul(v);
+      else o = q.matmul(k.transpose(-2, -1)).mul(this.scale).softmax(-1).matmul(v);
       return this.proj.forward(o.transpose(1, 2).reshape([B, N, C]));
     });
   }
