@@ -3,7 +3,9 @@
  *
  *   import { torch, nn, optim, data, io, SocialMAE, SocialMAEFT } from 'social-mae';
  */
-export { torch, Tensor, TorchError, F } from './tensor';
+import { torch as tensorApi } from './tensor';
+import { load, save } from './io';
+export { Tensor, TorchError, F } from './tensor';
 export type { DType, IndexSpec, SliceSpec, ValuesIndices, MemoryInfo } from './tensor';
 export * as nn from './nn';
 export * as optim from './optim';
@@ -11,4 +13,7 @@ export * as data from './data';
 export * as io from './io';
 export * as models from './models';
 export { SocialMAE, SocialMAEFT } from './models';
+
+/** The torch namespace, with checkpoint I/O: `await torch.load(path, { mapLocation })`, `await torch.save(obj, path)`. */
+export const torch = { ...tensorApi, load, save };
 export type { FTMode, PretrainOutput, EncoderOutput, CompatMode } from './models';

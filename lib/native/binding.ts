@@ -61,6 +61,10 @@ export interface NativeBinding {
   toBuffer(x: Id): ArrayBuffer;
   copyFromBuffer_(x: Id, buf: ArrayBufferView | ArrayBuffer): Id;
   item(x: Id): number;
+  /** ArrayBuffer aliasing a contiguous CPU tensor's bytes (holds its own storage reference). */
+  hostView(x: Id): ArrayBuffer;
+  /** [storage id, storage bytes, element offset] */
+  storageInfo(x: Id): [number, number, number];
   // elementwise
   neg: U; abs: U; sqrt: U; rsqrt: U; exp: U; expm1: U; log: U; log10: U; log2: U; log1p: U; sin: U; cos: U;
   tan: U; asin: U; acos: U; atan: U; sinh: U; cosh: U; tanh: U; sigmoid: U; erf: U; erfinv: U; erfinv_: U; floor: U; ceil: U;
