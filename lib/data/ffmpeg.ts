@@ -30,6 +30,16 @@ export const DEFAULT_TIMEOUT_MS = 60_000;
 export interface ProcessOptions {
   /** Kill the child process and fail with ERR_MEDIA (reason 'timeout') after this many ms. */
   timeoutMs?: number;
+  /** Kill the child process and reject with an AbortError when this signal aborts. */
+  signal?: AbortSignal;
+}
+
+/** The error an aborted call rejects with (name 'AbortError', code 'ABORT_ERR', like Node's own). */
+export function abortError(file?: string): Error {
+  const e = new Error(file ? `${file}: aborted` : 'aborted');
+  e.name = 'AbortError';
+  (e as Error & { code: string }).code = 'ABORT_ERR';
+  return e;
 }
 
 function paths(): { ffmpeg: string; ffprobe: string } {
@@ -44,17 +54,20 @@ function timeoutError(file: string, ms: number, what: string): DataError {
 }
 
 /** Runs ffprobe with JSON output under a timeout; resolves to the parsed JSON. */
-function ffprobeJson(file: string, args: string[], task: MediaTask, timeoutMs: number): Promise<any> {
+function ffprobeJson(file: string, args: string[], task: MediaTask, timeoutMs: number, signal?: AbortSignal): Promise<any> {
   const { ffprobe } = paths();
+  if (signal?.aborted) return Promise.reject(abortError(file));
   return new Promise((resolve, reject) => {
     execFile(
       ffprobe,
       ['-v', 'error', '-print_format', 'json', ...args, file],
-      { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 64 * 1024 * 1024, encoding: 'utf8', windowsHide: true },
+      { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 64 * 1024 * 1024, encoding: 'utf8', windowsHide: true, ...(signal ? { signal } : {}) },
       (err, stdout, stderr) => {
         if (err) {
           const e = err as NodeJS.ErrnoException & { killed?: boolean; signal?: string };
-          if (e.code === 'ENOENT' || e.code === 'EACCES') {
+          if (signal?.aborted || e.name === 'AbortError') {
+            reject(abortError(file));
+          } else if (e.code === 'ENOENT' || e.code === 'EACCES') {
             reject(new DataError('ERR_FFMPEG_MISSING', `cannot run ${ffprobe} (${e.code})`));
           } else if (e.killed || e.signal === 'SIGKILL') {
             reject(timeoutError(file, timeoutMs, 'ffprobe'));
@@ -81,10 +94,12 @@ function ffprobeJson(file: string, args: string[], task: MediaTask, timeoutMs: n
 export async function probe(file: string, opts: ProcessOptions & { countFrames?: boolean } = {}): Promise<MediaInfo> {
   await checkMediaFile(file);
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const json = await ffprobeJson(file, ['-show_format', '-show_streams'], 'probe', timeoutMs);
+  const json = await ffprobeJson(file, ['-show_format', '-show_streams'], 'probe', timeoutMs, opts.signal);
   const info = parseProbe(json, file);
   if (info.streams.length === 0) throw new DataError('ERR_MEDIA', 'no streams (not a media file?)', { file });
-  if (opts.countFrames && info.video) info.video.decodableFrames = await countDecodableFrames(file, { timeoutMs, info });
+  if (opts.countFrames && info.video) {
+    info.video.decodableFrames = await countDecodableFrames(file, { timeoutMs, info, ...(opts.signal ? { signal: opts.signal } : {}) });
+  }
   return info;
 }
 
@@ -98,7 +113,7 @@ export async function countDecodableFrames(
   opts: ProcessOptions & { stream?: number; info?: MediaInfo } = {},
 ): Promise<number> {
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const info = opts.info ?? (await probe(file, { timeoutMs }));
+  const info = opts.info ?? (await probe(file, { timeoutMs, ...(opts.signal ? { signal: opts.signal } : {}) }));
   const vs = info.videoStreams[opts.stream ?? 0];
   if (!vs) throw new DataError('ERR_NO_VIDEO', noStream(info, 'video', opts.stream ?? 0), { file });
   const json = await ffprobeJson(
@@ -106,6 +121,7 @@ export async function countDecodableFrames(
     ['-count_frames', '-select_streams', String(vs.index), '-show_entries', 'stream=nb_read_frames'],
     'count',
     timeoutMs,
+    opts.signal,
   );
   const n = Number(json?.streams?.[0]?.nb_read_frames);
   if (!Number.isFinite(n)) throw new DataError('ERR_MEDIA', 'could not count frames', { file });
@@ -125,8 +141,9 @@ type OnData = (chunk: Buffer) => boolean;
  * as soon as `onData` returns true (ffmpeg is then killed: nothing more is decoded). Rejects with a
  * classified DataError on failure or timeout.
  */
-function runPipe(file: string, inputOptions: string[], outputOptions: string[], task: MediaTask, timeoutMs: number, onData: OnData): Promise<void> {
+function runPipe(file: string, inputOptions: string[], outputOptions: string[], task: MediaTask, timeoutMs: number, onData: OnData, signal?: AbortSignal): Promise<void> {
   paths();
+  if (signal?.aborted) return Promise.reject(abortError(file));
   return new Promise<void>((resolve, reject) => {
     let settled = false;
     let killWhenStarted = false;
@@ -134,10 +151,15 @@ function runPipe(file: string, inputOptions: string[], outputOptions: string[], 
       .input(file)
       .inputOptions(['-hide_banner', '-nostdin', '-v', 'error', ...inputOptions])
       .outputOptions(outputOptions);
-    const finish = (err: DataError | null) => {
+    const onAbort = () => {
+      kill();
+      finish(abortError(file));
+    };
+    const finish = (err: Error | null) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
       if (err) reject(err);
       else resolve();
     };
@@ -158,6 +180,7 @@ function runPipe(file: string, inputOptions: string[], outputOptions: string[], 
         cb();
       },
     });
+    signal?.addEventListener('abort', onAbort, { once: true });
     cmd.on('start', () => {
       if (killWhenStarted) cmd.kill('SIGKILL');
     });
@@ -246,7 +269,7 @@ export async function decodeAudio(file: string, opts: DecodeAudioOptions = {}): 
   await runPipe(file, input, out, 'audio', timeoutMs, (c) => {
     chunks.push(c);
     return false;
-  });
+  }, opts.signal);
   const buf = Buffer.concat(chunks);
   const h = parseWavHeader(buf, file);
   const { data, samples } = wavToPlanar(buf, h, file);
@@ -322,7 +345,7 @@ export async function decodeVideoFrames(file: string, opts: DecodeVideoOptions):
   if (pixelFormat !== 'bgr24' && pixelFormat !== 'rgb24') throw new DataError('ERR_INVALID_ARG', `pixelFormat must be bgr24 or rgb24, got ${String(pixelFormat)}`, { file });
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   if (opts.info) await checkMediaFile(file); // otherwise probe() checks it
-  const info = opts.info ?? (await probe(file, { timeoutMs }));
+  const info = opts.info ?? (await probe(file, { timeoutMs, ...(opts.signal ? { signal: opts.signal } : {}) }));
   const vs = info.videoStreams[streamOrdinal(opts.stream)];
   if (!vs) throw new DataError('ERR_NO_VIDEO', noStream(info, 'video', opts.stream ?? 0), { file });
   const { width, height } = vs;
@@ -358,7 +381,7 @@ export async function decodeVideoFrames(file: string, opts: DecodeVideoOptions):
       }
     }
     return frames.length === indices.length;
-  });
+  }, opts.signal);
   if (fill !== 0) {
     throw new DataError('ERR_MEDIA', `frame size mismatch: got ${fill} stray bytes, expected ${width}x${height}x3 frames`, { file });
   }

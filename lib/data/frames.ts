@@ -91,6 +91,8 @@ export interface LoadVideoFramesOptions extends FrameTransformOptions {
   threads?: number;
   timeoutMs?: number;
   colorMatrix?: DecodeVideoOptions['colorMatrix'];
+  /** Aborts decoding (child processes are killed). */
+  signal?: AbortSignal;
 }
 
 /** What sampleVideo returns. */
@@ -133,8 +135,8 @@ export interface VideoPlan {
 /** A RandomSource that always picks the middle of the range (deterministic centred windows). */
 export const centerRandom: RandomSource = { randint: (lo: number, hi: number) => Math.floor((lo + hi) / 2) };
 
-function processOpts(opts: LoadVideoFramesOptions): { timeoutMs?: number } {
-  return opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {};
+function processOpts(opts: LoadVideoFramesOptions): { timeoutMs?: number; signal?: AbortSignal } {
+  return { ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}), ...(opts.signal ? { signal: opts.signal } : {}) };
 }
 
 /** Probes (unless `info` is given) and plans which frames to decode. */

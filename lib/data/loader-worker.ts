@@ -1,0 +1,29 @@
+/**
+ * Worker-thread entry of the loader (see executor.ts): receives jobs `{ id, item, index, ctx }`, runs
+ * loadSample and posts `{ id, sample }` (audio/video buffers transferred) or `{ id, error }`.
+ * `{ abort: id }` aborts a running job (its ffmpeg children are killed).
+ */
+import { parentPort, workerData } from 'worker_threads';
+import { cacheFor, toWireError, type JobContext } from './executor';
+import { loadSample, type Recipe } from './sample';
+import type { DataItem } from './source-types';
+
+const recipe = (workerData as { recipe: Recipe }).recipe;
+const running = new Map<number, AbortController>();
+
+parentPort!.on('message', (m: { id: number; item: DataItem; index: number; ctx: JobContext } | { abort: number }) => {
+  if ('abort' in m) {
+    running.get(m.abort)?.abort();
+    return;
+  }
+  const ac = new AbortController();
+  running.set(m.id, ac);
+  loadSample(m.item, m.index, recipe, { ...m.ctx, cache: cacheFor(m.ctx.cacheDir), signal: ac.signal })
+    .then((sample) => {
+      const transfer: ArrayBuffer[] = [];
+      for (const a of [sample.audio, sample.video]) if (a && a.byteOffset === 0 && a.byteLength === a.buffer.byteLength) transfer.push(a.buffer as ArrayBuffer);
+      parentPort!.postMessage({ id: m.id, sample }, transfer);
+    })
+    .catch((e) => parentPort!.postMessage({ id: m.id, error: toWireError(e) }))
+    .finally(() => running.delete(m.id));
+});

@@ -1,0 +1,287 @@
+/**
+ * The data loader: dataset items -> batches of tensors
+ *   { audio [B, targetLength, 128], video [B, 3, size, size, T], label [B] (int64) or [B, K] (float32) }.
+ *
+ * - Seeded shuffling per epoch (Python's random.shuffle on PyRandom(seed, epoch)); dropLast.
+ * - `concurrency` items in flight (ffmpeg runs as child processes, so decodes overlap), at most
+ *   `prefetch` batches computed ahead of the consumer (bounded memory); batches come out in order.
+ * - `workers: n` moves decoding and feature math to n worker threads (the main thread only stacks).
+ * - Random video windows are reproducible: item i of epoch e always gets PyRandom(seed, e, i).
+ * - Cancellation: `signal`, or leaving the `for await` loop, kills in-flight ffmpeg processes.
+ * - `onError: 'raise'` (default) stops at the first broken item (error names the file and manifest
+ *   line); 'skip' leaves it out, fills the batch with the next items and reports `stats.skipped`.
+ * - `cacheDir`: safetensors feature cache keyed by file content + recipe (audio always; video when the
+ *   window is deterministic), so later epochs skip ffmpeg.
+ * Batch tensors belong to the caller: `batch.dispose()` (or dispose them inside a tidy).
+ */
+import * as os from 'os';
+import { torch, type Tensor } from '../tensor';
+import { DataError } from './errors';
+import { InlineExecutor, WorkerExecutor, type Executor, type JobContext } from './executor';
+import type { LabelMap } from './labels';
+import { PyRandom } from './pyrandom';
+import { itemSeed, type HostSample, type Recipe } from './sample';
+import type { DataItem, DataSource } from './source-types';
+
+/** Loader options. */
+export interface LoaderOptions {
+  batchSize?: number; // 8
+  shuffle?: boolean; // false
+  seed?: number; // 0
+  dropLast?: boolean; // false
+  /** What to compute per item (default: normalised fbank + 8 uniform BGR frames at 224). */
+  recipe?: Recipe;
+  /** Items processed at the same time (default: number of cores). */
+  concurrency?: number;
+  /** Batches prepared ahead of the consumer (default 2). */
+  prefetch?: number;
+  /** Worker threads for feature computation (default 0: the main thread). */
+  workers?: number;
+  onError?: 'raise' | 'skip';
+  /** Feature cache directory (default none). */
+  cacheDir?: string | null;
+  signal?: AbortSignal;
+  /** Per child process (ms). */
+  timeoutMs?: number;
+  /** ffmpeg decoder threads per decode (default 1 when several items run at once). */
+  threads?: number;
+  /** Classification labels as class indices (int64 [B], default) or one-hot float32 [B, K]. */
+  labelFormat?: 'index' | 'onehot';
+  /** Move batch tensors to this device (default 'cpu'). */
+  device?: string;
+  /** Receives warnings (short clips, lying metadata, skipped items); default process.emitWarning. */
+  onWarning?: (message: string, item?: DataItem) => void;
+}
+
+/** One batch. */
+export interface Batch {
+  audio?: Tensor;
+  video?: Tensor;
+  /** int64 [B] class indices, or float32 [B, K] (one-hot, multi-hot, regression targets). */
+  label?: Tensor;
+  ids: string[];
+  /** Item indices in the source. */
+  indices: number[];
+  /** Frames used per item (when video was loaded). */
+  frameIndices?: number[][];
+  dispose(): void;
+}
+
+/** A skipped item. */
+export interface SkippedRecord {
+  index: number;
+  id: string;
+  origin: string;
+  code: string;
+  message: string;
+}
+
+/** Loader statistics (cumulative). */
+export interface LoaderStats {
+  loaded: number;
+  skipped: SkippedRecord[];
+  warnings: number;
+  cacheHits: { audio: number; video: number };
+}
+
+/** Python's random.shuffle with a PyRandom. */
+export function pyShuffle<T>(xs: T[], rng: PyRandom): T[] {
+  for (let i = xs.length - 1; i > 0; i--) {
+    const j = rng.randbelow(i + 1);
+    [xs[i], xs[j]] = [xs[j]!, xs[i]!];
+  }
+  return xs;
+}
+
+/** Iterates a dataset in batches; `for await (const b of loader)` runs the next epoch. */
+export class DataLoader implements AsyncIterable<Batch> {
+  readonly items: DataItem[];
+  readonly labels: LabelMap | null;
+  readonly stats: LoaderStats = { loaded: 0, skipped: [], warnings: 0, cacheHits: { audio: 0, video: 0 } };
+  private readonly o: Required<Omit<LoaderOptions, 'signal' | 'timeoutMs' | 'threads' | 'cacheDir' | 'onWarning'>> & LoaderOptions;
+  private executor: Executor | null = null;
+  private nextEpoch = 0;
+
+  constructor(source: DataSource | DataItem[], opts: LoaderOptions = {}) {
+    this.items = Array.isArray(source) ? source : source.items;
+    this.labels = Array.isArray(source) ? null : source.labels;
+    const cores = Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
+    this.o = {
+      batchSize: 8, shuffle: false, seed: 0, dropLast: false, recipe: { audio: {}, video: {} }, concurrency: cores, prefetch: 2,
+      workers: 0, onError: 'raise', labelFormat: 'index', device: 'cpu', ...opts,
+    };
+    const { batchSize, concurrency, prefetch, workers } = this.o;
+    for (const [k, v, min] of [['batchSize', batchSize, 1], ['concurrency', concurrency, 1], ['prefetch', prefetch, 0], ['workers', workers, 0]] as const) {
+      if (!Number.isInteger(v) || v < min) throw new DataError('ERR_INVALID_ARG', `${k} must be an integer >= ${min}, got ${v}`);
+    }
+  }
+
+  /** Batches per epoch. */
+  get length(): number {
+    const n = this.items.length;
+    return this.o.dropLast ? Math.floor(n / this.o.batchSize) : Math.ceil(n / this.o.batchSize);
+  }
+
+  /** Item order of an epoch (a permutation of 0..n-1). */
+  order(epoch: number): number[] {
+    const idx = this.items.map((_, i) => i);
+    return this.o.shuffle ? pyShuffle(idx, new PyRandom(itemSeed(this.o.seed, epoch, 0x7fffffff))) : idx;
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Batch> {
+    return this.epoch(this.nextEpoch++);
+  }
+
+  /** Stops the worker threads (the loader can not be used afterwards with workers). */
+  async close(): Promise<void> {
+    await this.executor?.close();
+    this.executor = null;
+  }
+
+  private warn(message: string, item?: DataItem): void {
+    this.stats.warnings++;
+    if (this.o.onWarning) this.o.onWarning(message, item);
+    else process.emitWarning(message, { type: 'SocialMaeDataWarning' });
+  }
+
+  private getExecutor(): Executor {
+    if (!this.executor) this.executor = this.o.workers > 0 ? new WorkerExecutor(this.o.workers, this.o.recipe) : new InlineExecutor(this.o.recipe);
+    return this.executor;
+  }
+
+  /** The batches of one epoch, in order. */
+  async *epoch(epoch: number): AsyncGenerator<Batch> {
+    const o = this.o;
+    const order = this.order(epoch);
+    const ac = new AbortController();
+    const onOuterAbort = () => ac.abort();
+    o.signal?.addEventListener('abort', onOuterAbort, { once: true });
+    if (o.signal?.aborted) ac.abort();
+    const ctx: JobContext = {
+      seed: o.seed, epoch, cacheDir: o.cacheDir ?? null,
+      ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}),
+      ...(o.threads !== undefined ? { threads: o.threads } : o.concurrency > 1 ? { threads: 1 } : {}),
+    };
+    const exec = this.getExecutor();
+    const results = new Map<number, { sample?: HostSample; error?: unknown }>();
+    let consumed = 0; // positions handed to the consumer (or skipped)
+    let started = 0;
+    let wake: () => void = () => undefined;
+    let changed = new Promise<void>((r) => (wake = r));
+    const notify = () => {
+      wake();
+      changed = new Promise<void>((r) => (wake = r));
+    };
+    const limit = () => consumed + (o.prefetch + 1) * o.batchSize;
+    const runner = async () => {
+      while (!ac.signal.aborted && started < order.length) {
+        if (started >= limit()) {
+          await changed;
+          continue;
+        }
+        const pos = started++;
+        const index = order[pos]!;
+        try {
+          results.set(pos, { sample: await exec.run(this.items[index]!, index, ctx, ac.signal) });
+        } catch (error) {
+          results.set(pos, { error });
+        }
+        notify();
+      }
+    };
+    const runners = Array.from({ length: Math.min(o.concurrency, order.length) }, runner);
+    const settled = Promise.all(runners);
+    let batch: HostSample[] = [];
+    try {
+      for (let pos = 0; pos < order.length; pos++) {
+        while (!results.has(pos)) {
+          if (ac.signal.aborted) throw o.signal?.reason ?? new DataError('ERR_INVALID_ARG', 'loader aborted');
+          await changed;
+        }
+        const r = results.get(pos)!;
+        results.delete(pos);
+        consumed = pos + 1;
+        notify();
+        const item = this.items[order[pos]!]!;
+        if (r.error !== undefined) {
+          if ((r.error as Error)?.name === 'AbortError') throw o.signal?.reason ?? r.error;
+          if (o.onError === 'raise') throw r.error;
+          const e = r.error as Error & { code?: string };
+          this.stats.skipped.push({ index: order[pos]!, id: item.id, origin: item.origin, code: String(e?.code ?? 'ERR'), message: String(e?.message ?? e) });
+          continue;
+        }
+        const s = r.sample!;
+        this.stats.loaded++;
+        if (s.cached.audio) this.stats.cacheHits.audio++;
+        if (s.cached.video) this.stats.cacheHits.video++;
+        for (const w of s.warnings) this.warn(`${item.origin}: ${w}`, item);
+        batch.push(s);
+        if (batch.length === o.batchSize) {
+          yield this.collate(batch);
+          batch = [];
+        }
+      }
+      if (batch.length > 0 && !o.dropLast) yield this.collate(batch);
+      const skipped = this.stats.skipped.length;
+      if (skipped > 0 && o.onError === 'skip') this.warn(`epoch ${epoch}: ${skipped} item(s) skipped so far (see loader.stats.skipped)`);
+    } finally {
+      ac.abort();
+      o.signal?.removeEventListener('abort', onOuterAbort);
+      notify();
+      await settled;
+    }
+  }
+
+  /** Stacks host samples into batch tensors. */
+  collate(samples: HostSample[]): Batch {
+    const B = samples.length;
+    const stack = (get: (s: HostSample) => Float32Array | undefined, shape: number[] | undefined): Tensor | undefined => {
+      const first = get(samples[0]!);
+      if (!first || !shape) return undefined;
+      const all = new Float32Array(first.length * B);
+      samples.forEach((s, i) => all.set(get(s)!, i * first.length));
+      return torch.fromBuffer(all, 'float32', [B, ...shape], { device: this.o.device });
+    };
+    const batch: Batch = {
+      ids: samples.map((s) => s.id),
+      indices: samples.map((s) => s.index),
+      dispose() {
+        torch.dispose([batch.audio, batch.video, batch.label]);
+      },
+    };
+    const audio = stack((s) => s.audio, samples[0]!.audioShape);
+    const video = stack((s) => s.video, samples[0]!.videoShape);
+    if (audio) batch.audio = audio;
+    if (video) batch.video = video;
+    if (samples[0]!.frameIndices) batch.frameIndices = samples.map((s) => s.frameIndices ?? []);
+    const label = this.labelTensor(samples);
+    if (label) batch.label = label;
+    return batch;
+  }
+
+  private labelTensor(samples: HostSample[]): Tensor | undefined {
+    const dev = { device: this.o.device };
+    if (samples.every((s) => s.label !== undefined)) {
+      const idx = samples.map((s) => s.label!);
+      if (this.o.labelFormat === 'onehot') {
+        const k = this.labels?.size ?? Math.max(...idx) + 1;
+        const v = new Float32Array(samples.length * k);
+        idx.forEach((c, i) => (v[i * k + c] = 1));
+        return torch.fromBuffer(v, 'float32', [samples.length, k], dev);
+      }
+      return torch.fromBuffer(BigInt64Array.from(idx, (c) => BigInt(c)), 'int64', [samples.length], dev);
+    }
+    if (samples.every((s) => s.target !== undefined)) {
+      const k = samples[0]!.target!.length;
+      const v = new Float32Array(samples.length * k);
+      samples.forEach((s, i) => v.set(s.target!, i * k));
+      return torch.fromBuffer(v, 'float32', [samples.length, k], dev);
+    }
+    return undefined;
+  }
+}
+
+/** Shorthand: `new DataLoader(source, opts)`. */
+export function createLoader(source: DataSource | DataItem[], opts: LoaderOptions = {}): DataLoader {
+  return new DataLoader(source, opts);
+}
