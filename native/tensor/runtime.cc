@@ -19,13 +19,11 @@ SMAE_OP(setErrorClass) {
 
 SMAE_OP(dispose) { return a.retBool(smae::release(a.st, a.d(0))); }
 
+/** isLive(id): no exception on the way (it is called for every unscoped tensor, see lib/tensor/tensor.ts). */
 SMAE_OP(isLive) {
-  try {
-    smae::lookup(a.st, a.d(0));
-    return a.retBool(true);
-  } catch (const smae::JsError&) {
-    return a.retBool(false);
-  }
+  double id;
+  if (napi_get_value_double(a.env, a.argv[0], &id) != napi_ok) return a.retBool(false);
+  return a.retBool(smae::isLive(a.st, id));
 }
 
 SMAE_OP(keep) {
