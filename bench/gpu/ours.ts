@@ -35,7 +35,7 @@ function bench(kind: 'pretrain' | 'ft', batch: number, steps: number, warmup = 3
   const opt = new optim.AdamW(model.parameters(), { lr: 1e-4, betas: [0.95, 0.999], weightDecay: 5e-7, fused: GPU });
   const a = torch.keep(torch.randn([batch, 1024, 128], { device: DEVICE }));
   const v = torch.keep(torch.randn([batch, 3, 224, 224, 8], { device: DEVICE }));
-  const label = torch.keep(torch.randn([batch, 6], { device: DEVICE }).sigmoid());
+  const label = torch.keep(torch.tidy(() => torch.randn([batch, 6], { device: DEVICE }).sigmoid()));
   const times: number[] = [];
   let lossValue = NaN;
   if (GPU) torch.cuda.resetPeakMemoryStats();
