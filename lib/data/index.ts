@@ -28,3 +28,11 @@ export {
   loadVideoFrames, sampleVideo, planVideo, decodeVideoPlan, framesToTensor, centerRandom, IMAGENET_MEAN, IMAGENET_STD,
   type LoadVideoFramesOptions, type SampledVideo, type VideoPlan, type FrameTransformOptions,
 } from './frames';
+export {
+  DataLoader, createLoader, pyShuffle, type LoaderOptions, type Batch, type LoaderStats, type SkippedRecord,
+} from './loader';
+export { loadSample, itemSeed, REFERENCE_RECIPE, type Recipe, type AudioRecipe, type VideoRecipe, type HostSample, type SampleContext } from './sample';
+export { FeatureCache, fileContentHash, stableStringify, CACHE_VERSION, type CacheStats, type CachedArray } from './cache';
+export { abortError } from './ffmpeg';
+export { readWavFile, decodeWavBuffer, parseWavHeader, type WavData, type WavHeader } from './wav';
+export { parseProbe, parseRate } from './media-info';
