@@ -1,57 +1,65 @@
 /**
- * Per-op dispatch cost and big-kernel parity, ours vs Python torch on the same machine and LibTorch.
+ * Per-op dispatch cost and big-kernel parity: ours vs Python torch, same machine, same LibTorch
+ * (Debian python3-torch 1.13.1 at /usr/bin/python3, or $SMAE_PYTHON), same thread count.
  *
- *   npx tsc -p tsconfig.json && node dist/bench/ops_dispatch.js [--threads N] [--quick] [--no-py] [--out FILE]
+ *   npx tsc -p tsconfig.json && node dist/bench/ops_dispatch.js [--threads N] [--quick] [--only a,b] [--out FILE]
  *
- * Each case runs n calls per round; the figure is the median over rounds of µs per call. The Python
- * peer (bench/py/ops_dispatch.py, run with /usr/bin/python3 = Debian python3-torch 1.13.1) runs the
- * same cases with torch.set_num_threads(N). Rounds of ours and Python's are interleaved case by case
- * so that background load hits both alike. Results go to bench/results/ops_dispatch.json.
+ * The Python peer (bench/py/ops_dispatch.py --serve) runs as a child process; for every case the rounds
+ * alternate ours / Python so that background load falls on both alike. A round is n calls; we report the
+ * median and the minimum over rounds of µs per call, and ratio = ours / Python for both. Threads: LibTorch's
+ * intra-op pool and OpenBLAS's pool are set to N on both sides.
+ * Results: bench/results/ops_dispatch[_tN].json (see bench/RESULTS.md).
  */
-import { spawnSync } from 'child_process';
+import { spawn, ChildProcessWithoutNullStreams } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import * as readline from 'readline';
 import { torch, F, Tensor } from '../lib/tensor';
 import { native as N } from '../lib/native/binding';
 
 interface Case { name: string; n: number; rounds: number; run: (n: number) => void; py?: string; note: string }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const arg = (name: string) => { const i = process.argv.indexOf(name); return i >= 0 ? process.argv[i + 1] : undefined; };
+
+function timed(run: (n: number) => void, n: number): number {
+  const t0 = process.hrtime.bigint();
+  run(n);
+  return Number(process.hrtime.bigint() - t0) / n / 1000;
 }
 
-function bench(c: Case, q: number): { us: number; rounds: number[] } {
-  const n = Math.max(1, Math.round(c.n * q));
-  c.run(Math.max(1, Math.floor(n / 10)));
-  const per: number[] = [];
-  for (let r = 0; r < c.rounds; r++) {
-    const t0 = process.hrtime.bigint();
-    c.run(n);
-    per.push(Number(process.hrtime.bigint() - t0) / n / 1000);
+/** The Python peer as a line-protocol server. */
+class Peer {
+  private lines: AsyncIterableIterator<string>;
+  info: Record<string, unknown> = {};
+  private constructor(private proc: ChildProcessWithoutNullStreams) {
+    this.lines = readline.createInterface({ input: proc.stdout })[Symbol.asyncIterator]();
   }
-  return { us: median(per), rounds: per };
-}
-
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
-
-function python(threads: number, quick: boolean, only: string): Record<string, { us: number; rounds: number[] }> | null {
-  const py = process.env.SMAE_PYTHON ?? '/usr/bin/python3';
-  const script = path.join(__dirname, '..', '..', 'bench', 'py', 'ops_dispatch.py');
-  const r = spawnSync(py, [script, '--threads', String(threads), '--only', only, ...(quick ? ['--quick'] : [])],
-    { encoding: 'utf8', maxBuffer: 1 << 24 });
-  if (r.status !== 0) {
-    process.stderr.write(`python peer failed (${py}): ${r.error?.message ?? r.stderr}\n`);
-    return null;
+  static async start(threads: number): Promise<Peer | null> {
+    const py = process.env.SMAE_PYTHON ?? '/usr/bin/python3';
+    const script = path.join(__dirname, '..', '..', 'bench', 'py', 'ops_dispatch.py');
+    if (!fs.existsSync(py)) return null;
+    const proc = spawn(py, [script, '--threads', String(threads), '--serve']);
+    proc.stderr.on('data', (d) => process.stderr.write(`[python] ${d}`));
+    const p = new Peer(proc);
+    const first = await p.lines.next();
+    if (first.done) return null;
+    p.info = JSON.parse(first.value);
+    return p;
   }
-  return JSON.parse(r.stdout).results;
+  async run(name: string, n: number): Promise<number> {
+    this.proc.stdin.write(`${name} ${n}\n`);
+    const r = await this.lines.next();
+    if (r.done) throw new Error('python peer exited');
+    return JSON.parse(r.value).us;
+  }
+  stop(): void {
+    this.proc.stdin.end();
+  }
 }
 
-function main(): void {
+async function main(): Promise<void> {
   const threads = Number(arg('--threads') ?? 1);
   const quick = process.argv.includes('--quick');
   const noPy = process.argv.includes('--no-py');
@@ -60,71 +68,89 @@ function main(): void {
   torch.setNumThreads(threads);
   torch.manualSeed(0);
 
-  const keepAll = <T extends Tensor>(t: T) => torch.keep(t);
-  const a4 = keepAll(torch.randn([4])), b4 = keepAll(torch.randn([4]));
-  const m1 = keepAll(torch.randn([64, 64])), m2 = keepAll(torch.randn([64, 64]));
-  const lnX = keepAll(torch.randn([4, 16, 64])), lnW = keepAll(torch.randn([64])), lnB = keepAll(torch.randn([64]));
-  const smX = keepAll(torch.randn([4, 64]));
-  const big1 = keepAll(torch.randn([1024, 1024])), big2 = keepAll(torch.randn([1024, 1024]));
-  const cvX = keepAll(torch.randn([2, 3, 224, 224, 8]));
-  const cvW = keepAll(torch.tidy(() => torch.randn([768, 3, 16, 16, 2]).mul(0.02)));
-  const cvB = keepAll(torch.zeros([768]));
+  const k = <T extends Tensor>(t: T) => torch.keep(t);
+  const a4 = k(torch.randn([4])), b4 = k(torch.randn([4]));
+  const m1 = k(torch.randn([64, 64])), m2 = k(torch.randn([64, 64]));
+  const lnX = k(torch.randn([4, 16, 64])), lnW = k(torch.randn([64])), lnB = k(torch.randn([64]));
+  const smX = k(torch.randn([4, 64]));
+  const big1 = k(torch.randn([1024, 1024])), big2 = k(torch.randn([1024, 1024]));
+  const cvX = k(torch.randn([2, 3, 224, 224, 8]));
+  const cvW = k(torch.tidy(() => torch.randn([768, 3, 16, 16, 2]).mul(0.02)));
+  const cvB = k(torch.zeros([768]));
 
   /** op(); result disposed right away, outside any tidy scope (leak-net registration included). */
   const disposeEach = (op: () => Tensor) => (n: number) => {
     for (let i = 0; i < n; i++) op().dispose();
   };
-  /** op() inside tidy scopes of 1000 calls, results freed when each scope closes. */
+  /** op() inside tidy scopes of 1000 calls; results freed when each scope closes. */
   const tidyBatch = (op: () => Tensor) => (n: number) => {
     for (let done = 0; done < n;) {
-      const k = Math.min(1000, n - done);
+      const m = Math.min(1000, n - done);
       torch.tidy(() => {
-        for (let i = 0; i < k; i++) op();
+        for (let i = 0; i < m; i++) op();
       });
-      done += k;
+      done += m;
     }
   };
   const cases: Case[] = [
-    { name: 'add_4', n: 200000, rounds: 15, py: 'add_4', note: 'a.add(b), 4 elements, result disposed (outside tidy)',
+    { name: 'add_4', n: 50000, rounds: 21, py: 'add_4', note: 'c = a.add(b), 4 elements; ours: c.dispose() right away, outside tidy',
       run: disposeEach(() => a4.add(b4)) },
-    { name: 'add_4_tidy', n: 200000, rounds: 15, py: 'add_4', note: 'a.add(b) inside tidy (1000 ops per scope)',
+    { name: 'add_4_tidy', n: 50000, rounds: 21, py: 'add_4', note: 'a.add(b) inside torch.tidy (1000 ops per scope, freed at scope end)',
       run: tidyBatch(() => a4.add(b4)) },
-    { name: 'add_4_tidy_dispose', n: 200000, rounds: 15, py: 'add_4', note: 'a.add(b) inside one tidy, result disposed (no leak-net registration)',
+    { name: 'add_4_tidy_dispose', n: 50000, rounds: 21, py: 'add_4', note: 'a.add(b).dispose() inside one tidy (no leak-net registration)',
       run: (n) => torch.tidy(() => { for (let i = 0; i < n; i++) a4.add(b4).dispose(); }) },
-    { name: 'add_4_raw_ids', n: 200000, rounds: 15, py: 'add_4', note: 'native add + dispose on raw ids, no Tensor wrapper (lower bound)',
+    { name: 'add_4_raw_ids', n: 50000, rounds: 21, py: 'add_4', note: 'native add + dispose on raw ids, no Tensor wrapper (lower bound)',
       run: (n) => { const x = a4.id, y = b4.id; for (let i = 0; i < n; i++) N.dispose(N.add(x, y, 1)); } },
-    { name: 'matmul_64', n: 20000, rounds: 15, py: 'matmul_64', note: '64x64 @ 64x64 float32, disposed',
+    { name: 'add_4_scalar', n: 30000, rounds: 21, py: 'add_4_scalar', note: 'a.add(1): a Python-number operand (LibTorch wraps it in a 0-d tensor), disposed',
+      run: disposeEach(() => a4.add(1)) },
+    { name: 'matmul_64', n: 10000, rounds: 15, py: 'matmul_64', note: '[64,64] @ [64,64] float32, disposed',
       run: disposeEach(() => m1.matmul(m2)) },
-    { name: 'layer_norm_4x16x64', n: 20000, rounds: 15, py: 'layer_norm_4x16x64', note: 'F.layerNorm([4,16,64], [64], w, b), disposed',
+    { name: 'layer_norm_4x16x64', n: 10000, rounds: 15, py: 'layer_norm_4x16x64', note: 'layerNorm([4,16,64], [64], w, b, 1e-6), disposed',
       run: disposeEach(() => F.layerNorm(lnX, [64], lnW, lnB, 1e-6)) },
-    { name: 'softmax_4x64', n: 50000, rounds: 15, py: 'softmax_4x64', note: 'softmax([4,64], -1), disposed',
+    { name: 'softmax_4x64', n: 30000, rounds: 21, py: 'softmax_4x64', note: 'softmax([4,64], -1), disposed',
       run: disposeEach(() => smX.softmax(-1)) },
-    { name: 'matmul_1024', n: 10, rounds: 7, py: 'matmul_1024', note: '1024x1024 @ 1024x1024 float32',
+    { name: 'matmul_1024', n: 5, rounds: 9, py: 'matmul_1024', note: '[1024,1024] @ [1024,1024] float32',
       run: disposeEach(() => big1.matmul(big2)) },
-    { name: 'conv3d_patch_embed', n: 2, rounds: 5, py: 'conv3d_patch_embed',
-      note: 'conv3d x[2,3,224,224,8] w[768,3,16,16,2] stride (16,16,2) (Social-MAE video patch embedding)',
+    { name: 'conv3d_patch_embed', n: 1, rounds: 7, py: 'conv3d_patch_embed',
+      note: 'conv3d x[2,3,224,224,8] w[768,3,16,16,2] b[768] stride (16,16,2) -> [2,768,14,14,4] (Social-MAE video patch embedding)',
       run: disposeEach(() => F.conv3d(cvX, cvW, cvB, { stride: [16, 16, 2] })) },
   ];
 
+  const peer = noPy ? null : await Peer.start(threads);
+  if (!noPy && !peer) process.stderr.write('python peer unavailable: ours only\n');
   const live0 = torch.memory().liveTensors;
   const results: Record<string, unknown>[] = [];
   for (const c of cases) {
     if (only.size && !only.has(c.name)) continue;
-    const ours = bench(c, q);
-    const peer = noPy || !c.py ? null : python(threads, quick, c.py);
-    const py = peer?.[c.py!] ?? null;
-    const row = { name: c.name, note: c.note, ours_us: +ours.us.toFixed(3), py_us: py ? +py.us.toFixed(3) : null,
-      ratio: py ? +(ours.us / py.us).toFixed(3) : null, ours_rounds: ours.rounds.map((v) => +v.toFixed(3)),
-      py_rounds: py ? py.rounds.map((v) => +v.toFixed(3)) : null };
+    const n = Math.max(1, Math.round(c.n * q));
+    const warm = Math.max(1, Math.floor(n / 5));
+    c.run(warm);
+    if (peer && c.py) await peer.run(c.py, warm);
+    const ours: number[] = [], py: number[] = [];
+    for (let r = 0; r < c.rounds; r++) {
+      ours.push(timed(c.run, n));
+      if (peer && c.py) py.push(await peer.run(c.py, n));
+    }
+    const om = median(ours), omin = Math.min(...ours);
+    const pm = py.length ? median(py) : null, pmin = py.length ? Math.min(...py) : null;
+    const fix = (v: number | null, d = 3) => (v === null ? null : +v.toFixed(d));
+    const row = { name: c.name, note: c.note, n, rounds: c.rounds, ours_median_us: fix(om), py_median_us: fix(pm),
+      ratio_median: pm ? fix(om / pm) : null, ours_min_us: fix(omin), py_min_us: fix(pmin), ratio_min: pmin ? fix(omin / pmin) : null };
     results.push(row);
-    process.stdout.write(`${c.name.padEnd(22)} ours ${ours.us.toFixed(3).padStart(10)} µs   python ${py ? py.us.toFixed(3).padStart(10) : '       n/a'} µs   ratio ${row.ratio ?? 'n/a'}\n`);
+    const us = (v: number | null) => (v === null ? 'n/a' : v >= 1000 ? `${(v / 1000).toFixed(2)} ms` : `${v.toFixed(3)} µs`).padStart(11);
+    process.stdout.write(`${c.name.padEnd(20)} median ours ${us(om)} py ${us(pm)} ratio ${String(row.ratio_median ?? 'n/a').padEnd(6)}` +
+      `| min ours ${us(omin)} py ${us(pmin)} ratio ${row.ratio_min ?? 'n/a'}\n`);
   }
+  peer?.stop();
   if (torch.memory().liveTensors !== live0) throw new Error(`bench leaked ${torch.memory().liveTensors - live0} tensors`);
 
   const report = {
-    bench: 'ops_dispatch', date: new Date().toISOString(), machine: { cpu: os.cpus()[0]?.model, cores: os.cpus().length,
-      memGiB: +(os.totalmem() / 2 ** 30).toFixed(1), platform: `${os.platform()} ${os.release()}`, loadavg: os.loadavg() },
-    node: process.version, torch: torch.version(), threads, quick, method: 'median over rounds of mean µs per call; python peer interleaved per case',
+    bench: 'ops_dispatch', date: new Date().toISOString(),
+    machine: { cpu: os.cpus()[0]?.model, logicalCores: os.cpus().length, memGiB: +(os.totalmem() / 2 ** 30).toFixed(1),
+      platform: `${os.platform()} ${os.release()}`, loadavgAtEnd: os.loadavg().map((v) => +v.toFixed(2)) },
+    node: process.version, torch: torch.version(), python: peer?.info ?? null, threads, quick,
+    command: `node dist/bench/ops_dispatch.js ${process.argv.slice(2).join(' ')}`.trim(),
+    method: 'rounds of n calls alternate ours / python (child process); median and min over rounds of µs per call',
     results,
   };
   const out = arg('--out') ?? path.join(__dirname, '..', '..', 'bench', 'results', `ops_dispatch${threads === 1 ? '' : `_t${threads}`}.json`);
@@ -133,4 +159,7 @@ function main(): void {
   process.stdout.write(`wrote ${out}\n`);
 }
 
-main();
+main().catch((e) => {
+  process.stderr.write(`${e.stack ?? e}\n`);
+  process.exit(1);
+});

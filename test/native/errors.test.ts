@@ -454,6 +454,21 @@ t.test('failed calls inside tidy leak nothing', async (t) => {
   t.equal(N.scopeDepth(), 0, 'scope stack balanced');
 });
 
+t.test('hostile JS values (throwing getters, proxies) propagate their own error, never crash', async (t) => {
+  const evil: number[] = [1, 2];
+  Object.defineProperty(evil, 1, { get() { throw new Error('evil getter'); } });
+  t.throws(() => N.zeros(evil, 0, 'cpu'), /evil getter/, 'raw: the getter error propagates');
+  t.throws(() => torch.zeros(evil), /evil getter/, 'API: the getter error propagates');
+  const proxy = new Proxy([2, 2], { get(target, k) { if (k === '0') throw new Error('proxy trap'); return Reflect.get(target, k); } });
+  t.throws(() => N.zeros(proxy, 0, 'cpu'), { code: 'ERR_INVALID_ARG' }, 'a Proxy is not an array to the addon');
+  const ids = [x.id];
+  Object.defineProperty(ids, 1, { get() { throw new Error('id getter'); }, enumerable: true });
+  t.throws(() => N.cat(ids, 0), /id getter/);
+  const weird = { valueOf() { throw new Error('no coercion expected'); } };
+  t.throws(() => N.add(x.id, weird as Any, 1), { code: 'ERR_INVALID_ARG' }, 'objects are never coerced to numbers');
+  t.equal(torch.tidy(() => x.add(1).sum().item()) !== undefined, true, 'still working');
+});
+
 t.test('cleanup', async (t) => {
   torch.dispose([x, y, i, b, c, img, w2]);
   t.ok(torch.memory().liveTensors >= start);

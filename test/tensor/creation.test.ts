@@ -125,6 +125,10 @@ t.test('fromBuffer: raw little-endian bytes of every dtype', async (t) => {
   const pooled = Buffer.from([0, 0, 0, 0, 0, 0, 0x80, 0x3f]).subarray(4);
   t.same(values(torch.fromBuffer(pooled, 'float32', [1])), [1], 'Buffer slice honours byteOffset');
   t.same(Array.from(f32.toBuffer()), [0, 0, 0x80, 0x3f, 0, 0, 0, 0xc0], 'toBuffer gives the raw bytes back');
+  const dv = new DataView(new ArrayBuffer(12), 4, 8);
+  dv.setFloat32(0, 1.5, true);
+  dv.setFloat32(4, -3, true);
+  t.same(values(torch.fromBuffer(dv, 'float32', [2])), [1.5, -3], 'a DataView is raw bytes too (its own offset)');
   t.throws(() => torch.fromBuffer(le([1, 2, 3]), 'float32', [1]), { code: 'ERR_SHAPE_MISMATCH' }, 'byte count must match');
   t.throws(() => torch.fromBuffer(le([1, 2, 3, 4]), 'float31' as 'float32', [1]), { code: 'ERR_INVALID_ARG' });
   t.throws(() => torch.fromBuffer([1, 2] as unknown as Uint8Array, 'uint8', [2]), { code: 'ERR_INVALID_ARG' });
