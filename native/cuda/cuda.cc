@@ -20,8 +20,21 @@ SMAE_OP(cudaIsAvailable) { return a.retBool(at::globalContext().hasCUDA() && at:
 SMAE_OP(cudaDeviceCount) { return a.retNumber(at::globalContext().hasCUDA() ? at::detail::getCUDAHooks().getNumGPUs() : 0); }
 
 namespace {
+// CUDA's lazy initialisation (context, caching allocator), as torch.cuda.memory_stats() triggers it:
+// LibTorch >= 2.6 names it lazyInitDevice(type), older versions lazyInitCUDA(). Overload ranking picks
+// whichever this LibTorch has.
+template <class C>
+auto lazyInitCuda(C& c, int) -> decltype(c.lazyInitDevice(c10::DeviceType::CUDA), void()) {
+  c.lazyInitDevice(c10::DeviceType::CUDA);
+}
+template <class C>
+auto lazyInitCuda(C& c, long) -> decltype(c.lazyInitCUDA(), void()) {
+  c.lazyInitCUDA();
+}
+
 void requireCuda() {
   if (!at::globalContext().hasCUDA()) throw JsError("ERR_DEVICE", "CUDA is not available (this addon is linked against a CPU LibTorch or no GPU is visible)");
+  lazyInitCuda(at::globalContext(), 0);
 }
 }  // namespace
 
