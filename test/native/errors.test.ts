@@ -160,8 +160,9 @@ add('expand smaller', () => x.expand([1]));
 add('expand incompatible', () => x.expand([3, 5]));
 add('repeat fewer dims', () => x.repeat([1]));
 add('repeat negative', () => x.repeat([-1, 1]));
-add('repeat huge', () => y.repeat([1e5, 1e5]));
-add('expand huge then contiguous', () => y.expand([1e9, 1e9, 5]).contiguous());
+// huge requests are far beyond any address space (PB), so that no overcommit policy can grant them
+add('repeat huge', () => y.repeat([1e7, 1e7]));
+add('expand huge then contiguous', () => y.expand([1e7, 1e7, 5]).contiguous());
 add('cat empty list', () => torch.cat([]));
 add('cat mismatched', () => torch.cat([x, y]));
 add('cat string', () => torch.cat('a' as Any));

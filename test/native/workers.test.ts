@@ -72,7 +72,9 @@ t.test('two workers and the main thread use the addon concurrently', async (t) =
   for (const r of [a, b]) {
     torch.manualSeed(r.id === 1 ? 11 : 22);
     const w = torch.randn([32, 32]);
-    t.equal(r.checksum, torch.tidy(() => w.matmul(w).sum().item()), `worker ${r.id}: same numbers as the main thread`);
+    const here = torch.tidy(() => w.matmul(w).sum().item());
+    // equal up to summation order (a multi-threaded reduction may split the sum differently)
+    t.ok(Math.abs((r.checksum as number) - here) <= 1e-4 * Math.max(1, Math.abs(here)), `worker ${r.id}: same numbers as the main thread`);
     w.dispose();
   }
   t.equal(mainAcc, 3 * (1999 * 2000) / 2, 'main thread results unaffected');
