@@ -47,6 +47,20 @@ function makeDataset(dir: string): string {
   return path.join(dir, 'manifest.csv');
 }
 
+/** CPU seconds used by this process and its waited-for children (ffmpeg), from /proc/self/stat. */
+function cpuSeconds(): number {
+  try {
+    const f = fs.readFileSync('/proc/self/stat', 'utf8');
+    const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    // fields 14-17 of stat (utime, stime, cutime, cstime) are rest[11..14]
+    const ticks = [11, 12, 13, 14].reduce((a, i) => a + Number(rest[i]), 0);
+    return ticks / 100;
+  } catch {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1e6;
+  }
+}
+
 async function ours(manifest: string, label: string, opts: { workers: number; cacheDir: string | null; recipe: Recipe; concurrency?: number }) {
   const src = await loadManifest(manifest);
   const loader = new DataLoader(src, {
@@ -54,13 +68,18 @@ async function ours(manifest: string, label: string, opts: { workers: number; ca
     ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
   });
   const epochs: number[] = [];
+  const cpu: number[] = [];
   for (let e = 0; e < EPOCHS; e++) {
     const t0 = process.hrtime.bigint();
+    const c0 = cpuSeconds();
     for await (const b of loader) b.dispose();
     epochs.push(Number(process.hrtime.bigint() - t0) / 1e9);
+    cpu.push(cpuSeconds() - c0);
   }
   await loader.close();
-  const r = { label, epoch_s: epochs, clips_per_s: epochs.map((s) => CLIPS / s), cacheHits: loader.stats.cacheHits };
+  const r = {
+    label, epoch_s: epochs, clips_per_s: epochs.map((s) => CLIPS / s), cpu_s_per_clip: cpu.map((c) => c / CLIPS), cacheHits: loader.stats.cacheHits,
+  };
   console.log(JSON.stringify(r));
   return r;
 }

@@ -60,9 +60,10 @@ def main():
     base = os.path.dirname(os.path.abspath(manifest))
     rows = list(csv.DictReader(open(manifest)))
     random.seed(0)
-    times = []
+    times, cpu = [], []
     for _ in range(epochs):
         t0 = time.time()
+        c0 = time.process_time()
         batch_a, batch_v, n = [], [], 0
         for r in rows:
             v = os.path.join(base, r['video'])
@@ -74,7 +75,9 @@ def main():
                 n += bs
                 batch_a, batch_v = [], []
         times.append(time.time() - t0)
+        cpu.append(time.process_time() - c0)
     print(json.dumps({'clips': len(rows), 'epoch_s': times, 'clips_per_s': [len(rows) / t for t in times],
+                      'cpu_s_per_clip': [c / len(rows) for c in cpu],
                       'torch_threads': torch.get_num_threads()}))
 
 
