@@ -1,7 +1,15 @@
 /**
  * Adam and AdamW with torch.optim's exact update rules (torch/optim/adam.py `_single_tensor_adam`,
- * adamw.py), run natively per parameter (`native.adamStep`), or with LibTorch's fused multi-tensor
- * kernel (`fused: true`, LibTorch >= 2.0; CUDA, and CPU from 2.4).
+ * adamw.py), run natively: per parameter (`native.adamStep`), or with LibTorch's fused multi-tensor
+ * kernel (`native.fusedAdamStep` = at::_fused_adam_ / _fused_adamw_; LibTorch >= 2.0 on CUDA, >= 2.4 on
+ * the CPU).
+ *
+ * Which path: `fused: true` forces the fused kernel, `fused: false` the per-parameter step, and the
+ * default (`fused` unset / null) picks the fused kernel for a group whose parameters are all CUDA
+ * floating-point tensors on LibTorch >= 2.0 (where PyTorch itself defaults to a multi-tensor path), and
+ * the per-parameter step otherwise (the CPU default, which reproduces torch's default single-tensor
+ * numerics bit for bit on the same LibTorch 1.x). The fused kernel computes the same update with
+ * different rounding (within ~1e-6 after a few steps).
  *
  * Per parameter p with gradient g, at step t (after incrementing):
  *   g = maximize ? -g : g
@@ -25,13 +33,16 @@ export interface AdamOptions {
   weightDecay?: number;
   amsgrad?: boolean;
   maximize?: boolean;
-  /** Accepted for PyTorch compatibility; the per-parameter native step is always used. */
+  /** Accepted for PyTorch compatibility (state dicts); the implementation is chosen by `fused`. */
   foreach?: boolean | null;
   /** Accepted for state-dict compatibility; CUDA-graph capture is not supported. */
   capturable?: boolean;
   differentiable?: boolean;
-  /** LibTorch's fused multi-tensor kernel (LibTorch >= 2.0; CUDA, CPU from 2.4). */
-  fused?: boolean;
+  /**
+   * true: LibTorch's fused multi-tensor kernel (LibTorch >= 2.0 on CUDA, >= 2.4 on the CPU); false: the
+   * per-parameter native step; unset/null: fused for all-CUDA groups on LibTorch >= 2.0, else per-parameter.
+   */
+  fused?: boolean | null;
 }
 
 /** The state of one parameter. `step` is a JS number here (a float32 tensor in state dicts). */
@@ -40,9 +51,9 @@ export interface AdamState extends ParamState {
   expAvg: Tensor;
   expAvgSq: Tensor;
   maxExpAvgSq?: Tensor;
-  /** fused path only: the step as a float32 tensor on the parameter's device (the kernel reads it). */
-  stepTensor?: Tensor;
 }
+
+const FLOATING = ['float32', 'float16', 'bfloat16', 'float64'];
 
 function torchMajor(): number {
   return Number(torch.version().split('.')[0]);
@@ -60,17 +71,24 @@ abstract class AdamBase extends Optimizer {
     if (!(betas[0] >= 0 && betas[0] < 1)) invalidArg(`Invalid beta parameter at index 0: ${betas[0]}`);
     if (!(betas[1] >= 0 && betas[1] < 1)) invalidArg(`Invalid beta parameter at index 1: ${betas[1]}`);
     if (!(typeof wd === 'number' && wd >= 0)) invalidArg(`Invalid weight_decay value: ${wd}`);
-    if (g.fused) {
+    if (g.fused === true) {
       if (torchMajor() < 2) {
         throw new TorchError('Adam: fused=true needs LibTorch >= 2.0 (linked: ' + torch.version() + '); leave fused off', 'ERR_UNSUPPORTED');
       }
       if (g.differentiable) invalidArg('`fused` does not support `differentiable`');
       for (const p of g.params) {
-        if (!['float32', 'float16', 'bfloat16', 'float64'].includes(p.dtype)) {
+        if (!FLOATING.includes(p.dtype)) {
           invalidArg(`\`fused=true\` requires all the params to be floating point, got ${p.dtype}`);
         }
       }
     }
+  }
+
+  /** Whether a group's update uses the fused kernel (see the module comment). */
+  protected usesFused(group: ParamGroup, params: Tensor[]): boolean {
+    if (group.fused === true) return true;
+    if (group.fused === false || torchMajor() < 2) return false;
+    return params.every((p) => p.device.startsWith('cuda') && FLOATING.includes(p.dtype));
   }
 
   protected override updateGroup(group: ParamGroup): void {
@@ -78,36 +96,51 @@ abstract class AdamBase extends Optimizer {
     if (params.length === 0) return;
     try {
       const amsgrad = !!group.amsgrad;
-      const m: number[] = [], v: number[] = [], vmax: number[] = [], steps: number[] = [];
-      const stepTensors: number[] = [];
-      const fused = !!group.fused;
-      for (const p of params) {
+      const states = params.map((p) => {
         let s = this.state.get(p) as AdamState | undefined;
         if (!s) {
           s = { step: 0, expAvg: this.zerosLike(p), expAvgSq: this.zerosLike(p) };
-          if (amsgrad) s.maxExpAvgSq = this.zerosLike(p);
           this.state.set(p, s);
-        } else if (amsgrad && !s.maxExpAvgSq) {
-          s.maxExpAvgSq = this.zerosLike(p);
         }
+        if (amsgrad && !s.maxExpAvgSq) s.maxExpAvgSq = this.zerosLike(p);
         s.step += 1;
-        m.push(s.expAvg.id);
-        v.push(s.expAvgSq.id);
-        if (amsgrad) vmax.push(s.maxExpAvgSq!.id);
-        steps.push(s.step);
-        if (fused) {
-          // PyTorch increments the step tensors itself, then the kernel reads them.
-          if (!s.stepTensor) s.stepTensor = torch.keep(torch.full([], s.step, { dtype: 'float32', device: p.device }));
-          else s.stepTensor.fill_(s.step);
-          stepTensors.push(s.stepTensor.id);
-        }
-      }
+        return s;
+      });
       const [b1, b2] = group.betas as number[];
       const args = [group.lr as number, b1, b2, group.eps as number, group.weightDecay as number, amsgrad,
         !!group.maximize, this.decoupled] as const;
-      const ids = params.map((p) => p.id);
-      if (fused) N.fusedAdamStep(ids, grads, m, v, amsgrad ? vmax : null, stepTensors, ...args);
-      else N.adamStep(ids, grads, m, v, amsgrad ? vmax : null, steps, ...args);
+      if (!this.usesFused(group, params)) {
+        N.adamStep(params.map((p) => p.id), grads, states.map((s) => s.expAvg.id), states.map((s) => s.expAvgSq.id),
+          amsgrad ? states.map((s) => s.maxExpAvgSq!.id) : null, states.map((s) => s.step), ...args);
+        return;
+      }
+      // Fused: one kernel call per (device, dtype), as PyTorch groups them. The kernel reads each
+      // parameter's step from a float32 tensor on its device (PyTorch increments them before the call);
+      // parameters with the same step share one tensor, so there is one small fill per step, not one per
+      // parameter.
+      const buckets = new Map<string, number[]>();
+      params.forEach((p, i) => {
+        const key = `${p.device}|${p.dtype}`;
+        const b = buckets.get(key);
+        if (b) b.push(i);
+        else buckets.set(key, [i]);
+      });
+      const stepTensors = new Map<string, Tensor>();
+      try {
+        for (const idx of buckets.values()) {
+          const device = params[idx[0]].device;
+          const steps = idx.map((i) => {
+            const key = `${device}|${states[i].step}`;
+            let t = stepTensors.get(key);
+            if (!t) stepTensors.set(key, (t = torch.full([], states[i].step, { dtype: 'float32', device })));
+            return t.id;
+          });
+          N.fusedAdamStep(idx.map((i) => params[i].id), idx.map((i) => grads[i]), idx.map((i) => states[i].expAvg.id),
+            idx.map((i) => states[i].expAvgSq.id), amsgrad ? idx.map((i) => states[i].maxExpAvgSq!.id) : null, steps, ...args);
+        }
+      } finally {
+        for (const t of stepTensors.values()) t.dispose();
+      }
     } finally {
       for (const g of grads) N.dispose(g);
     }
@@ -156,7 +189,7 @@ export class Adam extends AdamBase {
       foreach: opts.foreach ?? null,
       capturable: opts.capturable ?? false,
       differentiable: opts.differentiable ?? false,
-      fused: opts.fused ?? false,
+      fused: opts.fused ?? null,
     });
   }
 }
@@ -175,7 +208,7 @@ export class AdamW extends AdamBase {
       maximize: opts.maximize ?? false,
       capturable: opts.capturable ?? false,
       differentiable: opts.differentiable ?? false,
-      fused: opts.fused ?? false,
+      fused: opts.fused ?? null,
     });
   }
 }

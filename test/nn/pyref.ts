@@ -1,8 +1,8 @@
 /**
  * Reference values from Debian's python3-torch (/usr/bin/python3), for parity tests only (never a
- * runtime dependency). Inputs go to Python as raw little-endian files; the script fills OUT (tensors)
- * and JSON (plain values); results come back the same way. Tests skip with a clear message when no
- * Python torch is available.
+ * runtime dependency). Inputs go to Python as raw little-endian files (read with torch.frombuffer,
+ * so numpy is not needed); the script fills OUT (tensors) and JSON (plain values); results come back
+ * the same way. Tests skip with a clear message when no Python torch is available.
  */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
@@ -18,8 +18,8 @@ let available: string | null | undefined;
 export function pythonTorchMissing(): string | null {
   if (available !== undefined) return available;
   if (!fs.existsSync(PYTHON)) return (available = `${PYTHON} not found (install Debian's python3-torch to run parity tests)`);
-  const r = spawnSync(PYTHON, ['-c', 'import torch, numpy; print(torch.__version__)'], { encoding: 'utf8' });
-  available = r.status === 0 ? null : `${PYTHON} cannot import torch/numpy (install python3-torch): ${(r.stderr || '').trim().split('\n').pop()}`;
+  const r = spawnSync(PYTHON, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' });
+  available = r.status === 0 ? null : `${PYTHON} cannot import torch (install python3-torch): ${(r.stderr || '').trim().split('\n').pop()}`;
   return available;
 }
 
@@ -31,24 +31,30 @@ export function skipWithoutPython(): false | string {
 
 const PRELUDE = `
 import json, os, sys, math
-import numpy as np
 import torch
 D = sys.argv[1]
-_NP = {'float32': np.float32, 'float64': np.float64, 'int64': np.int64, 'int32': np.int32, 'uint8': np.uint8, 'bool': np.bool_}
+_DT = {'float32': torch.float32, 'float64': torch.float64, 'int64': torch.int64, 'int32': torch.int32, 'uint8': torch.uint8, 'bool': torch.bool}
 _m = json.load(open(os.path.join(D, 'in.json')))
 IN = {}
 for _i, _e in enumerate(_m):
-    _a = np.fromfile(os.path.join(D, 'in_%d.bin' % _i), dtype=_NP[_e['dtype']]).copy()
-    IN[_e['name']] = torch.from_numpy(_a).reshape(_e['shape'])
+    with open(os.path.join(D, 'in_%d.bin' % _i), 'rb') as _f:
+        _b = bytearray(_f.read())
+    _t = torch.frombuffer(_b, dtype=_DT[_e['dtype']]) if len(_b) else torch.empty(0, dtype=_DT[_e['dtype']])
+    IN[_e['name']] = _t.clone().reshape(_e['shape'])
 OUT = {}
 JSON = {}
 `;
 
 const EPILOGUE = `
+def _bytes(t):
+    if hasattr(t, 'untyped_storage'):
+        return bytes(t.untyped_storage())
+    return t.numpy().tobytes()
 _om = []
 for _i, (_k, _t) in enumerate(OUT.items()):
-    _t = _t.detach().contiguous().cpu()
-    _t.numpy().tofile(os.path.join(D, 'out_%d.bin' % _i))
+    _t = _t.detach().cpu().contiguous().clone()
+    with open(os.path.join(D, 'out_%d.bin' % _i), 'wb') as _f:
+        _f.write(_bytes(_t))
     _om.append({'name': _k, 'dtype': str(_t.dtype).replace('torch.', ''), 'shape': list(_t.shape)})
 json.dump({'tensors': _om, 'json': JSON}, open(os.path.join(D, 'out.json'), 'w'))
 `;
