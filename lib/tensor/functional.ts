@@ -65,8 +65,9 @@ function expandArg(fn: string, name: string, v: number | number[] | undefined, n
 }
 function conv(fn: string, n: number, x: Tensor, w: Tensor, b: Tensor | null | undefined, o: ConvOptions,
   transposed = false, outputPadding: number | number[] = 0): Tensor {
+  const xid = tid(x, fn, 'input'), wid = tid(w, fn, 'weight');
   if (w.ndim !== n + 2) argError(fn, 'weight', `a ${n + 2}-D tensor`, w.shape);
-  return wrap(N.conv(tid(x, 'conv', 'x'), tid(w, 'conv', 'w'), idOf(b), expandArg(fn, 'stride', o.stride, n, 1), expandArg(fn, 'padding', o.padding, n, 0),
+  return wrap(N.conv(xid, wid, idOf(b), expandArg(fn, 'stride', o.stride, n, 1), expandArg(fn, 'padding', o.padding, n, 0),
     expandArg(fn, 'dilation', o.dilation, n, 1), transposed, expandArg(fn, 'outputPadding', outputPadding, n, 0), o.groups ?? 1));
 }
 export const conv1d = (x: Tensor, w: Tensor, b?: Tensor | null, o: ConvOptions = {}) => conv('conv1d', 1, x, w, b, o);
@@ -117,7 +118,9 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor,
 /** interpolate(x [N, C, H, W], { size: [h, w], mode, alignCorners, antialias }) */
 export function interpolate(x: Tensor, opts: { size: [number, number]; mode?: 'bilinear' | 'bicubic' | 'nearest';
   alignCorners?: boolean; antialias?: boolean }): Tensor {
-  return wrap(N.interpolate(tid(x, 'interpolate', 'x'), opts.size, opts.mode ?? 'nearest', !!opts.alignCorners, !!opts.antialias));
+  const xid = tid(x, 'interpolate', 'x');
+  if (!opts || !Array.isArray(opts.size)) argError('interpolate', 'opts.size', 'an [h, w] array', opts?.size);
+  return wrap(N.interpolate(xid, opts.size, opts.mode ?? 'nearest', !!opts.alignCorners, !!opts.antialias));
 }
 
 /** pad(x, pads as F.pad (last dimension first), mode, value) */
