@@ -255,13 +255,14 @@ def main():
     step = make_case(args.case)
     for _ in range(args.warmup):
         step()
-    times = []
+    times, cpu = [], []
     for _ in range(args.reps):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         step()
         times.append(time.perf_counter() - t0)
-    times_sorted = sorted(times)
-    print(json.dumps({'case': args.case, 'times_s': times, 'median_s': times_sorted[len(times) // 2],
+        cpu.append(time.process_time() - c0)
+    med = lambda xs: sorted(xs)[len(xs) // 2]
+    print(json.dumps({'case': args.case, 'times_s': times, 'median_s': med(times), 'cpu_s': cpu, 'median_cpu_s': med(cpu),
                       'max_rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                       'threads': torch.get_num_threads(), 'torch': torch.__version__}))
 
