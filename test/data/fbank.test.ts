@@ -6,7 +6,7 @@ import { torch } from '../../lib/tensor';
 import { readCheckpointRaw } from '../../lib/io';
 import { fbank, fbankBatch, numFrames, nextPowerOfTwo, type FbankOptions } from '../../lib/data/fbank';
 import { wav2fbank, normalizeFbank, loadAudio, waveformToFbank, padOrTrim, FBANK_MEAN, FBANK_STD } from '../../lib/data/audio';
-import { CLIP, WAV, FIX, referencePython, tmpDir } from './helpers';
+import { CLIP, WAV, FIX, referencePython, tmpDir, NO_FFMPEG } from './helpers';
 
 async function fixtureFloats(): Promise<Record<string, Float32Array>> {
   const m = (await readCheckpointRaw(path.join(FIX, 'audio_fbank.pt'))) as Map<string, any>;
@@ -44,7 +44,7 @@ t.test('wav2fbank reproduces the reference fbank of the fixture wav', async (t) 
   t.equal(torch.memory().liveTensors, live, 'no tensors leaked');
 });
 
-t.test('wav2fbank straight from the mp4', async (t) => {
+t.test('wav2fbank straight from the mp4', { skip: NO_FFMPEG }, async (t) => {
   const ref = await fixtureFloats();
   // the wav's own recipe (ffmpeg -ac 1 -ar 16000 pcm_s16le), without a temporary file: identical
   const s16 = await wav2fbank(CLIP, { decode: { sampleRate: 16000, channels: 1, sampleFormat: 's16' }, normalize: true });

@@ -5,7 +5,7 @@ import {
   probe, countDecodableFrames, decodeAudio, decodeVideoFrames, locateFfmpeg, resetFfmpegLocation, selectExpression,
 } from '../../lib/data/ffmpeg';
 import { frameToSeekTime } from '../../lib/data/sampling';
-import { CLIP, WAV, LYING, referenceRawFrames, tmpDir, ffmpegSync, childMediaProcesses } from './helpers';
+import { CLIP, WAV, LYING, referenceRawFrames, tmpDir, ffmpegSync, childMediaProcesses, NO_FFMPEG } from './helpers';
 
 const KEEP = [53, 59, 65, 71, 77, 83, 89, 95];
 
@@ -20,7 +20,7 @@ function wavInt16(file: string): Int16Array {
   return out;
 }
 
-t.test('locateFfmpeg finds the executables, and reports a missing one clearly', async (t) => {
+t.test('locateFfmpeg finds the executables, and reports a missing one clearly', { skip: NO_FFMPEG }, async (t) => {
   const p = locateFfmpeg();
   t.ok(fs.existsSync(p.ffmpeg) && fs.existsSync(p.ffprobe));
   const saved = process.env.FFMPEG_PATH;
@@ -39,7 +39,7 @@ t.test('locateFfmpeg finds the executables, and reports a missing one clearly', 
   }
 });
 
-t.test('probe reports OpenCV-style fps and frame counts', async (t) => {
+t.test('probe reports OpenCV-style fps and frame counts', { skip: NO_FFMPEG }, async (t) => {
   const a = await probe(CLIP);
   t.equal(a.video!.fps, 12.5);
   t.equal(a.video!.reportedFrames, 125);
@@ -60,12 +60,12 @@ t.test('probe reports OpenCV-style fps and frame counts', async (t) => {
   t.equal(w.audio!.reportedSamples, 160125);
 });
 
-t.test('countDecodableFrames', async (t) => {
+t.test('countDecodableFrames', { skip: NO_FFMPEG }, async (t) => {
   t.equal(await countDecodableFrames(CLIP), 125);
   t.equal(await countDecodableFrames(LYING), 299);
 });
 
-t.test('decodeAudio: wav values are int16/32768 exactly (torchaudio.load), both paths', async (t) => {
+t.test('decodeAudio: wav values are int16/32768 exactly (torchaudio.load), both paths', { skip: NO_FFMPEG }, async (t) => {
   const ref = wavInt16(WAV);
   for (const inProcessWav of [true, false]) {
     const a = await decodeAudio(WAV, { inProcessWav });
@@ -78,7 +78,7 @@ t.test('decodeAudio: wav values are int16/32768 exactly (torchaudio.load), both 
   }
 });
 
-t.test('decodeAudio from the mp4', async (t) => {
+t.test('decodeAudio from the mp4', { skip: NO_FFMPEG }, async (t) => {
   const ref = wavInt16(WAV);
   // the fixture wav was made with `ffmpeg -vn -ac 1 -ar 16000 -c:a pcm_s16le`: bit-identical
   const s16 = await decodeAudio(CLIP, { sampleRate: 16000, channels: 1, sampleFormat: 's16' });
@@ -101,7 +101,7 @@ t.test('decodeAudio from the mp4', async (t) => {
   t.equal(part.samples, 44100);
 });
 
-t.test('decodeVideoFrames matches the reference (cv2) frames bit for bit', async (t) => {
+t.test('decodeVideoFrames matches the reference (cv2) frames bit for bit', { skip: NO_FFMPEG }, async (t) => {
   const raw = referenceRawFrames();
   const v = await decodeVideoFrames(CLIP, { indices: KEEP });
   t.equal(v.width, 256);
@@ -121,7 +121,7 @@ t.test('decodeVideoFrames matches the reference (cv2) frames bit for bit', async
   t.ok(swapped, 'rgb24 = bgr24 with channels swapped');
 });
 
-t.test('decodeVideoFrames: seeking, runs of indices, the lying clip', async (t) => {
+t.test('decodeVideoFrames: seeking, runs of indices, the lying clip', { skip: NO_FFMPEG }, async (t) => {
   const all = await decodeVideoFrames(CLIP, { indices: [49, 50, 51, 52] });
   const seek = await decodeVideoFrames(CLIP, { indices: [0, 1, 2], startTime: frameToSeekTime(50, 12.5) });
   t.ok(Buffer.from(seek.frames[0]!).equals(Buffer.from(all.frames[1]!)), 'startTime -> frame 50 is index 0');
@@ -138,7 +138,7 @@ t.test('decodeVideoFrames: seeking, runs of indices, the lying clip', async (t) 
   await t.rejects(decodeVideoFrames(CLIP, { indices: [-1] }), { code: 'ERR_INVALID_ARG' });
 });
 
-t.test('decodeVideoFrames stops at the last requested frame', async (t) => {
+t.test('decodeVideoFrames stops at the last requested frame', { skip: NO_FFMPEG }, async (t) => {
   const info = await probe(LYING);
   const t0 = process.hrtime.bigint();
   await decodeVideoFrames(LYING, { indices: [0, 299 - 1], info });
@@ -150,7 +150,7 @@ t.test('decodeVideoFrames stops at the last requested frame', async (t) => {
   t.ok(early < full * 0.6, 'decoding 6 frames is much cheaper than decoding 299');
 });
 
-t.test('broken and partial files give clear errors', async (t) => {
+t.test('broken and partial files give clear errors', { skip: NO_FFMPEG }, async (t) => {
   const { dir, cleanup } = tmpDir();
   t.teardown(cleanup);
   const missing = path.join(dir, 'nope.mp4');
@@ -185,7 +185,7 @@ t.test('broken and partial files give clear errors', async (t) => {
   await t.rejects(decodeAudio(CLIP, { stream: 1 }), { code: 'ERR_NO_AUDIO' });
 });
 
-t.test('other containers: mkv (no frame count in the header), webm', async (t) => {
+t.test('other containers: mkv (no frame count in the header), webm', { skip: NO_FFMPEG }, async (t) => {
   const { dir, cleanup } = tmpDir();
   t.teardown(cleanup);
   const mkv = path.join(dir, 'clip.mkv');
@@ -205,7 +205,7 @@ t.test('other containers: mkv (no frame count in the header), webm', async (t) =
   t.equal(wv.decoded, 2);
 });
 
-t.test('timeouts kill the child process', async (t) => {
+t.test('timeouts kill the child process', { skip: NO_FFMPEG }, async (t) => {
   await t.rejects(decodeVideoFrames(LYING, { indices: [298], timeoutMs: 50 }), { code: 'ERR_MEDIA', reason: 'timeout', message: /KlsG1EnBEjc_000361\.mp4.*50 ms/ });
   await t.rejects(countDecodableFrames(LYING, { timeoutMs: 30 }), { code: 'ERR_MEDIA', reason: 'timeout' });
   await new Promise((r) => setTimeout(r, 300));

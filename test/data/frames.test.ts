@@ -4,7 +4,7 @@ import { torch } from '../../lib/tensor';
 import { readCheckpointRaw } from '../../lib/io';
 import { framesToTensor, loadVideoFrames, sampleVideo } from '../../lib/data/frames';
 import { PyRandom } from '../../lib/data/pyrandom';
-import { CLIP, LYING, FIX, tmpDir, ffmpegSync } from './helpers';
+import { CLIP, LYING, FIX, tmpDir, ffmpegSync, NO_FFMPEG } from './helpers';
 
 async function fixture() {
   const m = (await readCheckpointRaw(path.join(FIX, 'video_frames.pt'))) as Map<string, any>;
@@ -51,7 +51,7 @@ t.test('transform of the reference raw frames matches frames_f16 / first_frame_f
   t.equal(torch.memory().liveTensors, live, 'no tensors leaked');
 });
 
-t.test('end to end from the mp4 (reference sampling, startFrame 53)', async (t) => {
+t.test('end to end from the mp4 (reference sampling, startFrame 53)', { skip: NO_FFMPEG }, async (t) => {
   const fx = await fixture();
   const s = await sampleVideo(CLIP, { sampling: 'reference', startFrame: 53 });
   t.same(s.plan.frameIndices, [53, 59, 65, 71, 77, 83, 89, 95]);
@@ -75,7 +75,7 @@ t.test('end to end from the mp4 (reference sampling, startFrame 53)', async (t) 
   v.dispose();
 });
 
-t.test('channel order, sizes, uniform sampling', async (t) => {
+t.test('channel order, sizes, uniform sampling', { skip: NO_FFMPEG }, async (t) => {
   const bgr = await loadVideoFrames(CLIP, { sampling: 'reference', startFrame: 53, mean: null });
   const rgb = await loadVideoFrames(CLIP, { sampling: 'reference', startFrame: 53, mean: null, channelOrder: 'rgb' });
   torch.tidy(() => t.ok(rgb.equal(bgr.flip(0)), "'rgb' is 'bgr' with the channels reversed"));
@@ -87,7 +87,7 @@ t.test('channel order, sizes, uniform sampling', async (t) => {
   await t.rejects(loadVideoFrames(CLIP, { channelOrder: 'xyz' as never }), { code: 'ERR_INVALID_ARG' });
 });
 
-t.test('a clip whose real frame count is below its metadata never yields fewer frames', async (t) => {
+t.test('a clip whose real frame count is below its metadata never yields fewer frames', { skip: NO_FFMPEG }, async (t) => {
   const warnings: string[] = [];
   const ref = await sampleVideo(LYING, { sampling: 'reference', startFrame: 250, onWarning: (m) => warnings.push(m) });
   t.same(ref.plan.frameIndices, [250, 264, 278, 292, 250, 264, 278, 292], 'reference: frames that exist, tiled');
@@ -105,7 +105,7 @@ t.test('a clip whose real frame count is below its metadata never yields fewer f
   torch.dispose([ref.video, uni.video, far.video]);
 });
 
-t.test('short clips and broken files', async (t) => {
+t.test('short clips and broken files', { skip: NO_FFMPEG }, async (t) => {
   const { dir, cleanup } = tmpDir();
   t.teardown(cleanup);
   const short = path.join(dir, 'short.mp4');

@@ -73,3 +73,9 @@ export function childMediaProcesses(): string[] {
   if (r.status !== 0 && !r.stdout) return [];
   return r.stdout.split('\n').map((l) => l.trim()).filter((l) => /ffmpeg|ffprobe/.test(l));
 }
+
+/** A skip reason when ffmpeg/ffprobe are not installed (media tests), else false. */
+export const NO_FFMPEG: string | false = (() => {
+  const ok = (bin: string) => spawnSync(bin, ['-version'], { stdio: 'ignore' }).status === 0;
+  return ok(process.env.FFMPEG_PATH || 'ffmpeg') && ok(process.env.FFPROBE_PATH || 'ffprobe') ? false : 'ffmpeg/ffprobe not installed';
+})();
