@@ -9,22 +9,26 @@
  *   bigint (ints beyond 2^53), strings, booleans, null, Uint8Array (bytes), arrays (lists), frozen
  *   arrays (tuples), Sets
  * Tensors that share a storage in the file become views (`asStrided`) of one base tensor, so they
- * still share memory; strides and offsets are those of the file. Each storage is read, turned into
- * a tensor on its target device and released before the next one is read, so peak host memory
- * stays near one file's worth plus the largest storage.
+ * still share memory; strides and offsets are those of the file. A storage bound for the CPU is
+ * allocated as an empty tensor (`torch.empty([numel], { dtype })`) and the file bytes are read, or
+ * inflated, straight into its memory (`hostView`), with every check (CRC-32 included) done there:
+ * no intermediate copy, so peak host memory is that of the loaded tensors plus small buffers.
+ * A storage bound for a GPU goes through one host buffer, released before the next is read.
  *
  * save(obj, file) writes the zip `torch.save` format, readable by Python's
- * `torch.load(file, weights_only=True)`, atomically. Tensors are copied to the host one at a time
- * while writing. A top-level Map whose values are all tensors is written as an OrderedDict (what
- * `model.state_dict()` is in PyTorch).
+ * `torch.load(file, weights_only=True)`, atomically. Tensors that share a LibTorch storage are
+ * written as views of one storage, as PyTorch does. CPU storages are written from the tensors' own
+ * memory; others are copied to the host one storage at a time while writing. A top-level Map whose
+ * values are all tensors is written as an OrderedDict (what `model.state_dict()` is in PyTorch).
  */
 
 import { torch, Tensor } from '../tensor';
-import { CheckpointError, invalid } from './errors';
+import { native } from '../native/binding';
+import { CheckpointError, corrupt, invalid } from './errors';
 import { readCheckpointRawFile, writeCheckpointRaw, writeSafetensorsRaw, type WriteCheckpointOptions } from './checkpoint_raw';
 import {
-  PyOrderedDict, RawStorage, RawTensor, contiguousStrides, isRawDType, isTuple, numelOf,
-  type RawKey, type RawValue,
+  DTYPE_INFO, PyOrderedDict, RawStorage, RawTensor, contiguousStrides, isRawDType, isTuple, numelOf,
+  type RawDType, type RawKey, type RawValue,
 } from './raw';
 
 /**
@@ -38,9 +42,12 @@ export interface LoadOptions {
   mapLocation?: MapLocation;
   /** verify zip CRC-32s (default true) */
   verifyCrc?: boolean;
+  /** files up to this size (bytes) are read with one read first, larger ones storage by storage (default 32 MiB) */
+  wholeFileLimit?: number;
 }
 
 const DEVICE_RE = /^(cpu|cuda(:\d+)?)$/;
+const FLOAT_DTYPES: ReadonlySet<RawDType> = new Set(['float32', 'float64', 'float16', 'bfloat16']);
 
 function resolver(map: MapLocation | undefined): (location: string) => string {
   const norm = (d: string): string => (d === 'cuda' ? 'cuda:0' : d);
@@ -75,22 +82,65 @@ function resolver(map: MapLocation | undefined): (location: string) => string {
   };
 }
 
+/** A storage as loaded: the tensor holding it, and where its elements start (legacy slices). */
+interface Base {
+  t: Tensor;
+  offset: number;
+}
+
+/**
+ * An empty CPU tensor for `s` and a byte view of it for the reader to fill, or undefined when its
+ * memory cannot be exposed (an empty storage, or a runtime without external ArrayBuffers).
+ */
+function allocHost(s: RawStorage): { t: Tensor; view: Uint8Array } | undefined {
+  if (s.nbytes === 0) return undefined;
+  const t = torch.empty([s.numel], { dtype: s.dtype });
+  try {
+    return { t, view: new Uint8Array(native.hostView(t.id)) };
+  } catch {
+    t.dispose();
+    return undefined;
+  }
+}
+
 /**
  * Loads a checkpoint (see the module comment). The type parameter only names what the caller
  * expects at the root; a state dict file gives `Map<string, Tensor>`.
  */
 export async function load<T = Map<string, Tensor>>(file: string | Uint8Array, opts: LoadOptions = {}): Promise<T> {
   const resolve = resolver(opts.mapLocation);
-  const bases = new Map<RawStorage, Tensor>();
+  const bases = new Map<RawStorage, Base>();
+  /** CPU tensors allocated for storages being read, not yet delivered */
+  const staged = new Map<RawStorage, Tensor>();
   const kept = new Set<Tensor>();
   const made: Tensor[] = [];
   try {
     const { value } = await readCheckpointRawFile(file, {
       verifyCrc: opts.verifyCrc,
+      wholeFileLimit: opts.wholeFileLimit,
       keepBytes: false,
-      onStorage: (s, bytes) => {
+      // CPU storages are read straight into their tensors; others go through a host buffer.
+      allocStorage: (s) => {
+        if (resolve(s.location) !== 'cpu') return undefined;
+        const h = allocHost(s);
+        if (!h) return undefined;
+        staged.set(s, h.t);
+        return h.view;
+      },
+      onStorage: (s, bytes, view) => {
+        const root = view && bases.get(view.root);
+        if (root) {
+          bases.set(s, { t: root.t, offset: root.offset + view.offset });
+          return;
+        }
         const device = resolve(s.location);
-        bases.set(s, torch.fromBuffer(bytes, s.dtype, [s.numel], { device }));
+        const t = staged.get(s);
+        if (t) {
+          staged.delete(s);
+          bases.set(s, { t, offset: 0 });
+          return;
+        }
+        bases.set(s, { t: torch.fromBuffer(bytes, s.dtype, [s.numel], { device }), offset: 0 });
       },
     });
     const memo = new Map<unknown, unknown>();
@@ -100,18 +150,28 @@ export async function load<T = Map<string, Tensor>>(file: string | Uint8Array, o
       if (x instanceof RawTensor) {
         const base = bases.get(x.storage);
         if (!base) invalid('load: a tensor refers to a storage that was not read');
-        const t = base.asStrided([...x.shape], [...x.stride], x.storageOffset);
+        const t = base.t.asStrided([...x.shape], [...x.stride], base.offset + x.storageOffset);
         made.push(t);
-        if (x.requiresGrad) t.requiresGrad_(true);
+        if (x.requiresGrad) {
+          // PyTorch refuses this too ("only Tensors of floating point dtype can require gradients")
+          if (!FLOAT_DTYPES.has(x.dtype)) corrupt(`load: a ${x.dtype} tensor is marked requires_grad, which only floating-point tensors can be`);
+          t.requiresGrad_(true);
+        }
         memo.set(x, t);
         return t;
       }
       if (x instanceof RawStorage) {
         const base = bases.get(x);
         if (!base) invalid('load: a storage was not read');
-        kept.add(base);
-        memo.set(x, base);
-        return base;
+        let t = base.t;
+        if (base.offset !== 0 || t.numel() !== x.numel) {
+          t = t.asStrided([x.numel], [1], base.offset);
+          made.push(t);
+        } else {
+          kept.add(t);
+        }
+        memo.set(x, t);
+        return t;
       }
       if (Array.isArray(x)) {
         const out: unknown[] = [];
@@ -143,19 +203,90 @@ export async function load<T = Map<string, Tensor>>(file: string | Uint8Array, o
     throw e;
   } finally {
     // Views keep their storage alive; the base handles themselves are no longer needed.
-    for (const b of bases.values()) if (!kept.has(b)) b.dispose();
+    const seen = new Set<Tensor>();
+    for (const { t } of bases.values()) {
+      if (seen.has(t) || kept.has(t)) continue;
+      seen.add(t);
+      t.dispose();
+    }
+    for (const t of staged.values()) t.dispose(); // read but never delivered (a later failure)
   }
 }
 
-/** A RawTensor whose bytes are copied from `t` (to the host) only when written. */
-function rawOf(t: Tensor, where: string): RawTensor {
+/** The bytes of all of `owner`'s storage (`numel` elements of its dtype): aliased on the CPU, copied otherwise. */
+function wholeStorageBytes(owner: Tensor, numel: number): Uint8Array {
+  const d = owner.detach();
+  try {
+    const full = d.asStrided([numel], [1], 0);
+    try {
+      if (full.device === 'cpu') {
+        try {
+          return new Uint8Array(native.hostView(full.id));
+        } catch {
+          // no external ArrayBuffers here: copy
+        }
+      }
+      return full.toBuffer();
+    } finally {
+      full.dispose();
+    }
+  } finally {
+    d.dispose();
+  }
+}
+
+/** The row-major bytes of `t`: aliased for a contiguous CPU tensor, copied otherwise. */
+function tensorBytes(t: Tensor): Uint8Array {
+  if (t.device === 'cpu' && t.isContiguous() && t.numel() > 0) {
+    try {
+      return new Uint8Array(native.hostView(t.id));
+    } catch {
+      // fall through to a copy
+    }
+  }
+  return t.toBuffer();
+}
+
+function checkSavable(t: Tensor, where: string): RawDType {
   if (t.isDisposed) invalid(`save: the tensor at ${where} has been disposed`);
   const dtype = t.dtype;
   if (!isRawDType(dtype)) invalid(`save: dtype ${dtype} (at ${where}) cannot be written to a PyTorch checkpoint by this version`);
+  return dtype;
+}
+
+/** A RawTensor with its own contiguous storage whose bytes are taken from `t` (to the host) only when written. */
+function rawOf(t: Tensor, where: string): RawTensor {
+  const dtype = checkSavable(t, where);
   const shape = t.shape;
   const storage = new RawStorage('', dtype, numelOf(shape), null, t.device);
-  storage.provider = () => t.toBuffer();
+  storage.provider = () => tensorBytes(t);
   return new RawTensor({ storage, shape, stride: contiguousStrides(shape), requiresGrad: t.requiresGrad });
+}
+
+/**
+ * Converts tensors for `save`, keeping shared storages shared: tensors on one LibTorch storage
+ * (found with `storageInfo`) become views (size, stride, offset) of one {@link RawStorage} holding
+ * that whole storage, as PyTorch writes them. The storage's bytes are taken when written: aliased
+ * on the CPU, copied from other devices. Tensors without a storage, or viewing one storage as a
+ * different dtype, are written by value.
+ */
+function storageSharer(): (t: Tensor, where: string) => RawTensor {
+  const groups = new Map<string, RawStorage>();
+  return (t, where) => {
+    const dtype = checkSavable(t, where);
+    const [sid, sbytes, offset] = native.storageInfo(t.id);
+    const item = DTYPE_INFO[dtype].itemsize;
+    if (sid === 0 || sbytes === 0 || sbytes % item !== 0) return rawOf(t, where);
+    const key = `${sid}/${dtype}`;
+    let storage = groups.get(key);
+    if (!storage) {
+      const numel = sbytes / item;
+      storage = new RawStorage('', dtype, numel, null, t.device);
+      storage.provider = () => wholeStorageBytes(t, numel);
+      groups.set(key, storage);
+    }
+    return new RawTensor({ storage, shape: t.shape, stride: t.stride(), storageOffset: offset, requiresGrad: t.requiresGrad });
+  };
 }
 
 function isTensorMap(x: unknown): x is Map<unknown, Tensor> {
@@ -167,11 +298,12 @@ function isTensorMap(x: unknown): x is Map<unknown, Tensor> {
 /** Converts a tree with Tensor leaves into a RawValue tree (tensors copied lazily). */
 function toRawTree(obj: unknown): RawValue {
   const memo = new Map<unknown, unknown>();
+  const rawOfShared = storageSharer();
   const conv = (x: unknown, where: string): unknown => {
     if (x === null || typeof x !== 'object' || x instanceof Uint8Array) return x;
     if (memo.has(x)) return memo.get(x);
     if (x instanceof Tensor) {
-      const r = rawOf(x, where);
+      const r = rawOfShared(x, where);
       memo.set(x, r);
       return r;
     }
@@ -208,8 +340,11 @@ function toRawTree(obj: unknown): RawValue {
 
 /**
  * Saves `obj` (a state dict `Map<string, Tensor>`, or nested Maps / plain objects / arrays with
- * Tensor and plain leaves) in the zip `torch.save` format, atomically. Each tensor is written as
- * its own contiguous storage (views of one another are not detected, so they are stored apart).
+ * Tensor and plain leaves) in the zip `torch.save` format, atomically. Tensors that share a
+ * storage are written as views of one storage (with their sizes, strides and offsets), and a
+ * storage is written whole, as PyTorch does (so saving a small slice of a large tensor writes the
+ * large one). CPU bytes are written straight from the tensors' memory while the returned promise
+ * is pending: do not modify the tensors until it settles.
  */
 export async function save(obj: unknown, file: string, opts: WriteCheckpointOptions = {}): Promise<void> {
   await writeCheckpointRaw(file, toRawTree(obj), opts);

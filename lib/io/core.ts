@@ -8,7 +8,7 @@ export { CheckpointError, type CheckpointErrorCode } from './errors';
 export {
   DTYPE_INFO, RAW_DTYPES, MAX_DIMS, PyOrderedDict, RawStorage, RawTensor, checkView, contiguousStrides,
   dtypeFromSafetensors, dtypeFromStorageName, isRawDType, isTuple, numelOf, tuple,
-  type DTypeInfo, type RawDType, type RawKey, type RawTensorInit, type RawValue,
+  type DTypeInfo, type RawDType, type RawKey, type RawTensorInit, type RawValue, type StorageReadHooks, type StorageViewOf,
 } from './raw';
 export {
   archiveNameFor, detectFormat, readCheckpointRaw, readCheckpointRawFile, readCheckpointSource,

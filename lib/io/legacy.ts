@@ -13,13 +13,14 @@
  * 6. for each key in that order: `int64 numel` (little-endian) then `numel * itemsize` raw bytes
  *
  * The pickles are read from a prefix of the file that grows until they parse (they are small next
- * to the tensor data); each storage is then read into its own buffer. The older tar-based format
+ * to the tensor data); each storage is then read into its own buffer (or the caller's, see
+ * `allocStorage`); a view storage is handed over as a slice of its root. The older tar-based format
  * (PyTorch < 0.4) is not supported.
  */
 
 import { check, corrupt, unsupported } from './errors';
 import { PickleTruncatedError, unpickle, type StorageRef } from './pickle_reader';
-import { DTYPE_INFO, RawStorage, deliverStorage, type RawValue, type StorageReadHooks } from './raw';
+import { DTYPE_INFO, RawStorage, deliverStorage, storageTarget, type RawValue, type StorageReadHooks } from './raw';
 import type { ByteSource } from './source';
 
 export const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn;
@@ -111,13 +112,25 @@ export async function readLegacy(source: ByteSource, hooks: StorageReadHooks = {
     const numel = new DataView(hdr.buffer, hdr.byteOffset, 8).getBigInt64(0, true);
     check(numel === BigInt(s.numel), `legacy checkpoint: storage '${key}' has ${numel} elements in the file, ${s.numel} in the pickle`);
     offset += 8;
-    const bytes = await source.read(offset, s.nbytes, `legacy storage '${key}'`);
+    const what = `legacy storage '${key}'`;
+    // the claimed size is checked against the file before any memory is asked for
+    check(offset + s.nbytes <= source.size,
+      `${what}: bytes [${offset}, ${offset + s.nbytes}) lie outside the file (${source.size} bytes)`);
+    const dest = storageTarget(s, hooks);
+    let bytes: Uint8Array;
+    if (dest) {
+      await source.readInto(offset, dest, what);
+      bytes = dest;
+    } else {
+      bytes = await source.read(offset, s.nbytes, what);
+    }
     offset += s.nbytes;
     await deliverStorage(s, bytes, hooks);
     const item = DTYPE_INFO[s.dtype].itemsize;
     for (const v of views) {
       if (v.root !== s) continue;
-      await deliverStorage(v.storage, bytes.subarray(v.offset * item, (v.offset + v.storage.numel) * item), hooks);
+      await deliverStorage(v.storage, bytes.subarray(v.offset * item, (v.offset + v.storage.numel) * item), hooks,
+        { root: s, offset: v.offset });
     }
   }
   for (const [key, s] of roots) {

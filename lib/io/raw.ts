@@ -21,7 +21,7 @@
  */
 
 import { constants as bufferConstants } from 'buffer';
-import { corrupt, unsupported } from './errors';
+import { CheckpointError, corrupt, unsupported } from './errors';
 
 const MAX_BUFFER = bufferConstants.MAX_LENGTH;
 
@@ -137,19 +137,52 @@ export interface StorageReadHooks {
    * Called once per storage right after its bytes are read (in file order), e.g. to turn them
    * into a device tensor while the next storage is read.
    */
-  onStorage?: (storage: RawStorage, bytes: Uint8Array) => void | Promise<void>;
+  onStorage?: (storage: RawStorage, bytes: Uint8Array, view?: StorageViewOf) => void | Promise<void>;
   /**
    * Keep the bytes on `storage.bytes` (default true). With false they can be freed once
    * `onStorage` returns, so a large file is never held whole; `storage.loaded` stays false.
    */
   keepBytes?: boolean;
+  /**
+   * Supplies the memory a storage's bytes are read into: exactly `storage.nbytes` bytes (e.g. a
+   * view of a freshly allocated tensor), or undefined to let the reader allocate. It is called
+   * before the storage is read, in file order (possibly while the previous storage is still being
+   * checked); the same memory is then passed to `onStorage`. File bytes are read (or inflated)
+   * straight into it, with the same validation as otherwise; if reading fails, the memory is simply
+   * not delivered.
+   */
+  allocStorage?: (storage: RawStorage) => Uint8Array | undefined;
+}
+
+/**
+ * Passed to `onStorage` for a storage that is a slice of another (legacy-format storage views):
+ * its bytes are those of `root` from element `offset` on, and `root` was delivered before.
+ */
+export interface StorageViewOf {
+  root: RawStorage;
+  /** first element of the slice, in elements of the root */
+  offset: number;
 }
 
 /** Hands freshly read `bytes` of `storage` to the hooks (length-checked). */
-export async function deliverStorage(storage: RawStorage, bytes: Uint8Array, hooks: StorageReadHooks): Promise<void> {
+export async function deliverStorage(
+  storage: RawStorage, bytes: Uint8Array, hooks: StorageReadHooks, view?: StorageViewOf,
+): Promise<void> {
   storage.checkLength(bytes);
   if (hooks.keepBytes !== false) storage.bytes = bytes;
-  if (hooks.onStorage) await hooks.onStorage(storage, bytes);
+  if (hooks.onStorage) await (view ? hooks.onStorage(storage, bytes, view) : hooks.onStorage(storage, bytes));
+}
+
+/** The caller's memory for `storage` (see {@link StorageReadHooks.allocStorage}), length-checked, or undefined. */
+export function storageTarget(storage: RawStorage, hooks: StorageReadHooks): Uint8Array | undefined {
+  if (!hooks.allocStorage) return undefined;
+  const dest = hooks.allocStorage(storage);
+  if (dest === undefined) return undefined;
+  if (!(dest instanceof Uint8Array) || dest.length !== storage.nbytes) {
+    throw new CheckpointError('ERR_CHECKPOINT_INVALID',
+      `allocStorage gave ${dest instanceof Uint8Array ? `${dest.length} bytes` : typeof dest} for storage '${storage.key}', which needs ${storage.nbytes}`);
+  }
+  return dest;
 }
 
 /** Row-major strides for `shape`. */

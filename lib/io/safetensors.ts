@@ -12,7 +12,7 @@
 import { check, corrupt, invalid } from './errors';
 import { parseJsonStrict, type JsonValue } from './json_strict';
 import {
-  DTYPE_INFO, MAX_DIMS, RawStorage, RawTensor, deliverStorage, dtypeFromSafetensors, numelOf,
+  DTYPE_INFO, MAX_DIMS, RawStorage, RawTensor, deliverStorage, dtypeFromSafetensors, numelOf, storageTarget,
   type RawDType, type StorageReadHooks,
 } from './raw';
 import type { ByteSource } from './source';
@@ -98,7 +98,10 @@ export function parseSafetensorsHeader(
   return { entries, metadata };
 }
 
-/** Reads a safetensors file; each tensor is read into its own buffer (a view for in-memory input). */
+/**
+ * Reads a safetensors file; each tensor is read into its own buffer (a view for in-memory input), or
+ * into the caller's memory with `allocStorage`.
+ */
 export async function readSafetensors(source: ByteSource, hooks: StorageReadHooks = {}): Promise<SafetensorsContents> {
   check(source.size >= 8, `safetensors: file too short (${source.size} bytes)`);
   const head = await source.read(0, 8, 'safetensors header length');
@@ -111,9 +114,17 @@ export async function readSafetensors(source: ByteSource, hooks: StorageReadHook
   const { entries, metadata } = parseSafetensorsHeader(header, source.size - dataStart);
   const tensors = new Map<string, RawTensor>();
   for (const e of entries) {
-    const bytes = await source.read(dataStart + e.begin, e.end - e.begin, `safetensors tensor "${e.name}"`);
     const storage = new RawStorage(e.name, e.dtype, numelOf(e.shape), null);
     tensors.set(e.name, new RawTensor({ storage, shape: e.shape }));
+    const what = `safetensors tensor "${e.name}"`;
+    const dest = storageTarget(storage, hooks);
+    let bytes: Uint8Array;
+    if (dest) {
+      await source.readInto(dataStart + e.begin, dest, what);
+      bytes = dest;
+    } else {
+      bytes = await source.read(dataStart + e.begin, e.end - e.begin, what);
+    }
     await deliverStorage(storage, bytes, hooks);
   }
   return { tensors, metadata };

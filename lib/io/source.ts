@@ -1,6 +1,7 @@
 /**
  * Random-access byte sources for the readers: an in-memory buffer, or an open file read piece by
- * piece (so a 700 MB checkpoint is never held twice: each storage is read into its own buffer).
+ * piece (so a 700 MB checkpoint is never held twice: each storage is read into its own buffer, or
+ * with `readInto` straight into memory the caller provides, such as a tensor's).
  */
 
 import { promises as fsp } from 'fs';
@@ -15,6 +16,11 @@ export interface ByteSource {
    * returns a fresh buffer. Out-of-range requests throw `ERR_CHECKPOINT_CORRUPT` naming `what`.
    */
   read(offset: number, length: number, what: string): Promise<Uint8Array>;
+  /**
+   * Reads bytes `[offset, offset + dest.length)` into `dest` (range-checked as {@link read}), e.g. a
+   * view of a freshly allocated tensor, so that file bytes reach their destination in one copy.
+   */
+  readInto(offset: number, dest: Uint8Array, what: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -37,6 +43,9 @@ export class BufferSource implements ByteSource {
   readSync(offset: number, length: number, what: string): Uint8Array {
     checkRange(this.size, offset, length, what);
     return this.bytes.subarray(offset, offset + length);
+  }
+  async readInto(offset: number, dest: Uint8Array, what: string): Promise<void> {
+    dest.set(this.readSync(offset, dest.length, what));
   }
   async close(): Promise<void> {}
 }
@@ -71,6 +80,17 @@ export class FileSource implements ByteSource {
   async read(offset: number, length: number, what: string): Promise<Uint8Array> {
     checkRange(this.size, offset, length, what);
     const out = Buffer.allocUnsafe(length);
+    await this.fill(offset, out, what);
+    return out;
+  }
+
+  async readInto(offset: number, dest: Uint8Array, what: string): Promise<void> {
+    checkRange(this.size, offset, dest.length, what);
+    await this.fill(offset, dest, what);
+  }
+
+  private async fill(offset: number, out: Uint8Array, what: string): Promise<void> {
+    const length = out.length;
     let done = 0;
     while (done < length) {
       const chunk = Math.min(length - done, 1 << 30);
@@ -78,7 +98,6 @@ export class FileSource implements ByteSource {
       if (bytesRead === 0) corrupt(`${what}: file ${this.path} ended early (it shrank while being read?)`);
       done += bytesRead;
     }
-    return out;
   }
 
   async close(): Promise<void> {

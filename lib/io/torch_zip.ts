@@ -14,9 +14,9 @@
 import { check, corrupt, unsupported } from './errors';
 import { unpickle, type StorageRef } from './pickle_reader';
 import { pickle } from './pickle_writer';
-import { RawStorage, deliverStorage, type RawValue, type StorageReadHooks } from './raw';
+import { RawStorage, deliverStorage, storageTarget, type RawValue, type StorageReadHooks } from './raw';
 import type { ByteSource } from './source';
-import { ZipReader, type ZipReadOptions } from './zip';
+import { ZipReader, type ZipEntry, type ZipReadOptions } from './zip';
 import { zipChunks, type ZipWriteOptions } from './zip_writer';
 
 export interface TorchZipReadOptions extends ZipReadOptions, StorageReadHooks {}
@@ -76,20 +76,40 @@ export async function readTorchZip(source: ByteSource, opts: TorchZipReadOptions
       `zip checkpoint: ${entry.name} holds ${entry.uncompressedSize} bytes, storage '${key}' (${s.dtype} x ${s.numel}) needs ${s.nbytes}`);
     return { s, entry };
   });
-  const start = (i: number): Promise<Uint8Array> | null => {
+  // With `allocStorage`, bytes go straight into the caller's memory and the CRC check of one
+  // storage runs while the next one is read. Each read goes out together with a read of the next
+  // entry's local header, so that the next read can be issued the moment the main thread gets to it.
+  interface Fetched { bytes: Uint8Array; verify?: () => void }
+  const start = (i: number): Promise<Fetched> | null => {
     if (i >= jobs.length) return null;
-    const p = zip.read(jobs[i].entry, opts);
+    const { s, entry } = jobs[i];
+    if (opts.allocStorage && i + 1 < jobs.length) zip.locate(jobs[i + 1].entry).catch(() => undefined);
+    const dest = plausibleSize(entry) ? storageTarget(s, opts) : undefined;
+    const p: Promise<Fetched> = dest
+      ? zip.readIntoDeferred(entry, dest, opts).then((verify) => ({ bytes: dest, verify }))
+      : zip.read(entry, opts).then((bytes) => ({ bytes }));
     p.catch(() => undefined); // handled below, or abandoned after an earlier failure
     return p;
   };
   let pending = start(0);
   for (let i = 0; i < jobs.length; i++) {
-    const bytes = await (pending as Promise<Uint8Array>);
+    const { bytes, verify } = await (pending as Promise<Fetched>);
     pending = start(i + 1);
+    verify?.();
     const { s } = jobs[i];
     await deliverStorage(s, bytes.length === s.nbytes ? bytes : bytes.subarray(0, s.nbytes), opts);
   }
   return value;
+}
+
+/**
+ * Whether memory may be set aside for `entry`'s declared size before reading it: always for stored
+ * entries (their size is bounded by the file), for deflated ones only at a compression ratio that
+ * tensor data plausibly has. A larger claim is inflated first (bounded by what it really holds)
+ * and copied, so a small hostile file cannot make the caller allocate gigabytes.
+ */
+function plausibleSize(entry: ZipEntry): boolean {
+  return entry.method === 0 || entry.uncompressedSize <= entry.compressedSize * 16 + (1 << 20);
 }
 
 /** The bytes to write for `s`: its own, or its provider's (length-checked). */

@@ -13,7 +13,7 @@
 
 import * as zlib from 'zlib';
 import { crc32 } from './crc32';
-import { check, corrupt, unsupported } from './errors';
+import { CheckpointError, check, corrupt, unsupported } from './errors';
 import type { ByteSource } from './source';
 
 export const SIG_LOCAL = 0x04034b50;
@@ -131,48 +131,129 @@ export class ZipReader {
     return this.byName.get(name);
   }
 
+  private readonly offsets = new Map<ZipEntry, number>();
+  private readonly locating = new Map<ZipEntry, Promise<number>>();
+
   /**
-   * Reads the local header of `entry` together with its data in one read (the region up to the next
-   * record, capped by the largest possible header) and returns the raw (still compressed) data.
+   * Reads and checks the local header of `entry` (signature, name, data range inside the entry's
+   * region) and returns the file offset of its (still compressed) data. The result is remembered,
+   * so a caller can locate an entry ahead of reading it: the read of a located entry is issued at
+   * once, without waiting for a header read first (used to keep the next storage's read in flight
+   * while the previous one's CRC is checked).
    */
-  private async rawData(entry: ZipEntry): Promise<Uint8Array> {
+  locate(entry: ZipEntry): Promise<number> {
+    const known = this.offsets.get(entry);
+    if (known !== undefined) return Promise.resolve(known);
+    let p = this.locating.get(entry);
+    if (!p) {
+      p = (async () => {
+        check(this.byName.get(entry.name) === entry, `zip: '${entry.name}' is not an entry of this archive`);
+        return this.dataOffset(entry);
+      })().then((off) => {
+        this.offsets.set(entry, off);
+        this.locating.delete(entry);
+        return off;
+      }, (e: unknown) => {
+        this.locating.delete(entry);
+        throw e;
+      });
+      this.locating.set(entry, p);
+    }
+    return p;
+  }
+
+  private async dataOffset(entry: ZipEntry): Promise<number> {
     const at = entry.localHeaderOffset;
-    const span = Math.min(entry.limit - at, LOCAL_SIZE + 2 * U16_MAX + entry.compressedSize);
-    const region = await this.source.read(at, span, `zip entry '${entry.name}'`);
-    const dv = view(region);
+    const nameBytes = Buffer.byteLength(entry.name, 'utf8');
+    const head = await this.source.read(at, Math.min(entry.limit - at, LOCAL_SIZE + nameBytes), `zip entry '${entry.name}'`);
+    check(head.length >= LOCAL_SIZE, `zip: local header of '${entry.name}' is truncated`);
+    const dv = view(head);
     check(dv.getUint32(0, true) === SIG_LOCAL, `zip: bad local header signature for '${entry.name}'`);
     const nameLen = dv.getUint16(26, true);
     const extraLen = dv.getUint16(28, true);
-    const start = LOCAL_SIZE + nameLen + extraLen;
-    check(at + start + entry.compressedSize <= entry.limit,
-      `zip: data of '${entry.name}' [${at + start}, ${at + start + entry.compressedSize}) overlaps the next record at ${entry.limit}`);
-    check(utf8.decode(region.subarray(LOCAL_SIZE, LOCAL_SIZE + nameLen)) === entry.name,
+    const start = at + LOCAL_SIZE + nameLen + extraLen;
+    check(start + entry.compressedSize <= entry.limit,
+      `zip: data of '${entry.name}' [${start}, ${start + entry.compressedSize}) overlaps the next record at ${entry.limit}`);
+    check(nameLen === nameBytes && utf8.decode(head.subarray(LOCAL_SIZE, LOCAL_SIZE + nameLen)) === entry.name,
       `zip: local header name differs from the central directory for '${entry.name}'`);
-    return region.subarray(start, start + entry.compressedSize);
+    return start;
+  }
+
+  /** The raw (still compressed) data of `entry`. */
+  private async rawData(entry: ZipEntry): Promise<Uint8Array> {
+    return this.source.read(await this.locate(entry), entry.compressedSize, `zip entry '${entry.name}'`);
+  }
+
+  /** Checks the method, encryption and size claims of `entry` before anything is decompressed. */
+  private static checkEntry(entry: ZipEntry): void {
+    if (entry.flags & 1) unsupported(`zip: entry '${entry.name}' is encrypted`);
+    if (entry.method === 0) {
+      check(entry.compressedSize === entry.uncompressedSize,
+        `zip: stored entry '${entry.name}' has compressed size ${entry.compressedSize} != size ${entry.uncompressedSize}`);
+    } else if (entry.method === 8) {
+      check(entry.uncompressedSize <= entry.compressedSize * MAX_DEFLATE_RATIO + 64,
+        `zip: deflated entry '${entry.name}' claims an impossible size ${entry.uncompressedSize} from ${entry.compressedSize} bytes`);
+    } else {
+      unsupported(`zip: entry '${entry.name}' uses compression method ${entry.method} (only stored and deflate are supported)`);
+    }
   }
 
   /** The uncompressed bytes of `entry` (validated; see the module comment). */
   async read(entry: ZipEntry, opts: ZipReadOptions = {}): Promise<Uint8Array> {
-    if (entry.flags & 1) unsupported(`zip: entry '${entry.name}' is encrypted`);
-    let data: Uint8Array;
-    if (entry.method === 0) {
-      check(entry.compressedSize === entry.uncompressedSize,
-        `zip: stored entry '${entry.name}' has compressed size ${entry.compressedSize} != size ${entry.uncompressedSize}`);
-      data = await this.rawData(entry);
-    } else if (entry.method === 8) {
-      check(entry.uncompressedSize <= entry.compressedSize * MAX_DEFLATE_RATIO + 64,
-        `zip: deflated entry '${entry.name}' claims an impossible size ${entry.uncompressedSize} from ${entry.compressedSize} bytes`);
-      data = inflate(await this.rawData(entry), entry);
-    } else {
-      unsupported(`zip: entry '${entry.name}' uses compression method ${entry.method} (only stored and deflate are supported)`);
-    }
+    ZipReader.checkEntry(entry);
+    const raw = await this.rawData(entry);
+    const data = entry.method === 0 ? raw : inflate(raw, entry);
     if (opts.verifyCrc !== false && !(entry.crc32 === 0 && data.length > 0)) {
       const c = crc32(data);
       check(c === entry.crc32, `zip: CRC-32 mismatch in '${entry.name}' (stored ${entry.crc32}, computed ${c})`);
     }
     return data;
   }
+
+  /**
+   * Reads the first `dest.length` uncompressed bytes of `entry` straight into `dest` (stored data
+   * is read into it, deflated data inflated into it) with the validation of {@link read}: the whole
+   * entry is read and CRC-checked, bytes past `dest.length` are checked and dropped.
+   */
+  async readInto(entry: ZipEntry, dest: Uint8Array, opts: ZipReadOptions = {}): Promise<void> {
+    (await this.readIntoDeferred(entry, dest, opts))();
+  }
+
+  /**
+   * {@link readInto} in two steps: the returned promise settles once the bytes are in `dest`; the
+   * function it gives runs the CRC check (synchronously, throwing `ERR_CHECKPOINT_CORRUPT`), so a
+   * caller can start the next read before checking this one. `dest` must not be trusted before.
+   */
+  async readIntoDeferred(entry: ZipEntry, dest: Uint8Array, opts: ZipReadOptions = {}): Promise<() => void> {
+    ZipReader.checkEntry(entry);
+    check(dest.length <= entry.uncompressedSize,
+      `zip: '${entry.name}' holds ${entry.uncompressedSize} bytes, ${dest.length} were asked for`);
+    const verify = opts.verifyCrc !== false;
+    let crcOf: () => number;
+    if (entry.method === 0) {
+      const start = this.offsets.get(entry) ?? await this.locate(entry);
+      const what = `zip entry '${entry.name}'`;
+      await this.source.readInto(start, dest, what);
+      // Bytes beyond what the caller needs still count for the CRC (PyTorch never writes any).
+      const rest: Uint8Array[] = [];
+      for (let p = dest.length; p < entry.uncompressedSize; p += REST_CHUNK) {
+        rest.push(await this.source.read(start + p, Math.min(REST_CHUNK, entry.uncompressedSize - p), what));
+      }
+      crcOf = () => rest.reduce((c, b) => crc32(b, c), crc32(dest));
+    } else {
+      const c = await inflateInto(await this.rawData(entry), entry, dest, verify);
+      crcOf = () => c;
+    }
+    return () => {
+      if (!verify || (entry.crc32 === 0 && entry.uncompressedSize > 0)) return;
+      const c = crcOf();
+      check(c === entry.crc32, `zip: CRC-32 mismatch in '${entry.name}' (stored ${entry.crc32}, computed ${c})`);
+    };
+  }
 }
+
+/** Size of the pieces in which bytes past the caller's buffer are read (stored entries). */
+const REST_CHUNK = 1 << 24;
 
 function inflate(packed: Uint8Array, entry: ZipEntry): Uint8Array {
   let out: Buffer;
@@ -184,6 +265,47 @@ function inflate(packed: Uint8Array, entry: ZipEntry): Uint8Array {
   check(out.length === entry.uncompressedSize,
     `zip: '${entry.name}' inflated to ${out.length} bytes, expected ${entry.uncompressedSize}`);
   return out;
+}
+
+/**
+ * Inflates `packed` (the data of `entry`) in pieces, copying the first `dest.length` bytes of the
+ * output into `dest`; the output must be exactly `entry.uncompressedSize` bytes (inflating stops
+ * as soon as it exceeds that). Returns the CRC-32 of the whole output (0 unless `withCrc`).
+ */
+function inflateInto(packed: Uint8Array, entry: ZipEntry, dest: Uint8Array, withCrc: boolean): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    const z = zlib.createInflateRaw({ chunkSize: 1 << 20 });
+    let pos = 0;
+    let crc = 0;
+    let done = false;
+    const fail = (message: string): void => {
+      if (done) return;
+      done = true;
+      z.destroy();
+      reject(new CheckpointError('ERR_CHECKPOINT_CORRUPT', message));
+    };
+    z.on('data', (chunk: Buffer) => {
+      if (done) return;
+      if (pos + chunk.length > entry.uncompressedSize) {
+        fail(`zip: '${entry.name}' inflates to more than the ${entry.uncompressedSize} bytes it declares`);
+        return;
+      }
+      if (pos < dest.length) dest.set(chunk.subarray(0, dest.length - pos), pos);
+      if (withCrc) crc = crc32(chunk, crc);
+      pos += chunk.length;
+    });
+    z.on('error', (e: Error) => fail(`zip: cannot inflate '${entry.name}': ${e.message}`));
+    z.on('end', () => {
+      if (done) return;
+      if (pos !== entry.uncompressedSize) {
+        fail(`zip: '${entry.name}' inflated to ${pos} bytes, expected ${entry.uncompressedSize}`);
+        return;
+      }
+      done = true;
+      resolve(withCrc ? crc : 0);
+    });
+    z.end(packed);
+  });
 }
 
 /** Parses `count` central-directory records from `cd` (which starts at file offset `cdOffset`). */

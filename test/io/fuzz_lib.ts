@@ -287,16 +287,21 @@ function exercise(v: RawValue, seen = new Set<unknown>()): void {
 }
 
 /** Loads `bytes` (from memory, or through a temp file when `viaFile`) and classifies the result. */
-export async function runCase(bytes: Uint8Array, opts: { verifyCrc?: boolean; viaFile?: string } = {}): Promise<CaseOutcome> {
+export async function runCase(
+  bytes: Uint8Array, opts: { verifyCrc?: boolean; viaFile?: string; intoBuffers?: boolean } = {},
+): Promise<CaseOutcome> {
   const t0 = process.hrtime.bigint();
   let outcome: string;
   let message: string | undefined;
+  // `intoBuffers`: the readers read each storage into memory handed to them (as io.load does with
+  // tensor memory) instead of allocating their own.
+  const into = opts.intoBuffers ? { allocStorage: (s: { nbytes: number }) => new Uint8Array(s.nbytes) } : {};
   try {
     let v: RawValue;
     if (opts.viaFile) {
       fs.writeFileSync(opts.viaFile, bytes);
-      v = (await readCheckpointRawFile(opts.viaFile, { verifyCrc: opts.verifyCrc, wholeFileLimit: 0 })).value;
-    } else v = await readCheckpointRaw(bytes, { verifyCrc: opts.verifyCrc });
+      v = (await readCheckpointRawFile(opts.viaFile, { verifyCrc: opts.verifyCrc, wholeFileLimit: 0, ...into })).value;
+    } else v = await readCheckpointRaw(bytes, { verifyCrc: opts.verifyCrc, ...into });
     exercise(v);
     outcome = 'ok';
   } catch (e) {
@@ -341,6 +346,7 @@ export async function fuzz(
       const res = await runCase(bytes, {
         verifyCrc: r() < 0.7,
         viaFile: r() < 0.02 ? path.join(tmp, `case.bin`) : undefined,
+        intoBuffers: r() < 0.5,
       });
       s.cases++;
       s.outcomes[res.outcome] = (s.outcomes[res.outcome] ?? 0) + 1;

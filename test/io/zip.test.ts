@@ -93,6 +93,62 @@ t.test('deflated entries are inflated and checked', async (t) => {
   await t.rejects(bomb.read(bomb.get('x')!), { code: 'ERR_CHECKPOINT_CORRUPT', message: /impossible size/ });
 });
 
+t.test('readInto: stored and deflated entries straight into the caller\'s memory, with the same checks', async (t) => {
+  const { dir, cleanup } = tmpDir();
+  t.teardown(cleanup);
+  const buf = Buffer.from(zipToBuffer(entries));
+  const f = path.join(dir, 'r.zip');
+  fs.writeFileSync(f, buf);
+  const file = await FileSource.open(f);
+  t.teardown(() => file.close());
+  for (const [what, src] of [['memory', new BufferSource(buf)], ['file', file]] as const) {
+    const zip = await ZipReader.open(src);
+    for (const e of entries) {
+      const dest = new Uint8Array(e.data.length).fill(0xee);
+      await zip.readInto(zip.get(e.name)!, dest);
+      t.same(Buffer.from(dest), e.data, `${what}: ${e.name} read into the given buffer`);
+    }
+    const head = new Uint8Array(10);
+    await zip.readInto(zip.get('a/data/0')!, head);
+    t.same(Buffer.from(head), Buffer.alloc(10, 7), `${what}: a prefix (the rest still read for the CRC)`);
+    await t.rejects(zip.readInto(zip.get('a/data/1')!, new Uint8Array(4)), { code: 'ERR_CHECKPOINT_CORRUPT', message: /holds 3 bytes, 4 were asked for/ });
+  }
+  // CRC: checked over the whole entry, also when only a prefix is wanted; deferred variant
+  const bad = Buffer.from(buf);
+  const cdOff = bad.readUInt32LE(bad.length - 22 + 16);
+  const second = cdOff + 46 + Buffer.byteLength('a/data.pkl'); // central record of a/data/0
+  bad.writeUInt32LE(12345, second + 16);
+  const zb = await ZipReader.open(new BufferSource(bad));
+  await t.rejects(zb.readInto(zb.get('a/data/0')!, new Uint8Array(10)), { code: 'ERR_CHECKPOINT_CORRUPT', message: /CRC-32 mismatch in 'a\/data\/0'/ });
+  const verify = await zb.readIntoDeferred(zb.get('a/data/0')!, new Uint8Array(1000));
+  t.throws(verify, { code: 'ERR_CHECKPOINT_CORRUPT', message: /CRC-32 mismatch/ }, 'the deferred check reports the mismatch');
+  await zb.readInto(zb.get('a/data/0')!, new Uint8Array(1000), { verifyCrc: false });
+  t.pass('verifyCrc: false skips it');
+
+  const data = Buffer.from('abcabcabc'.repeat(100000));
+  const zd = await ZipReader.open(new BufferSource(deflatedZip('x', data)));
+  const out = new Uint8Array(data.length);
+  await zd.readInto(zd.get('x')!, out);
+  t.same(Buffer.compare(Buffer.from(out), data), 0, 'deflated entry inflated into the buffer (in pieces)');
+  const part = new Uint8Array(5);
+  await zd.readInto(zd.get('x')!, part);
+  t.same(Buffer.from(part).toString(), 'abcab', 'a prefix of a deflated entry');
+  const liar = await ZipReader.open(new BufferSource(deflatedZip('x', data, data.length + 5)));
+  await t.rejects(liar.readInto(liar.get('x')!, new Uint8Array(data.length)), { code: 'ERR_CHECKPOINT_CORRUPT', message: /inflated to 900000 bytes, expected 900005/ });
+  const short = await ZipReader.open(new BufferSource(deflatedZip('x', data, data.length - 5)));
+  await t.rejects(short.readInto(short.get('x')!, new Uint8Array(10)), { code: 'ERR_CHECKPOINT_CORRUPT', message: /inflates to more than the 899995 bytes/ });
+  const bomb = await ZipReader.open(new BufferSource(deflatedZip('x', Buffer.alloc(10), 0x7fffffff)));
+  await t.rejects(bomb.readInto(bomb.get('x')!, new Uint8Array(10)), { code: 'ERR_CHECKPOINT_CORRUPT', message: /impossible size/ });
+  const garbled = deflatedZip('x', data);
+  garbled.fill(0xff, 40, 60);
+  const zg = await ZipReader.open(new BufferSource(garbled));
+  await t.rejects(zg.readInto(zg.get('x')!, new Uint8Array(data.length)), { code: 'ERR_CHECKPOINT_CORRUPT', message: /cannot inflate|inflated to|inflates to more|CRC-32/ });
+  const crcBad = deflatedZip('x', data);
+  crcBad.writeUInt32LE(1, crcBad.length - 22 - 46 - 1 + 16);
+  const zc = await ZipReader.open(new BufferSource(crcBad));
+  await t.rejects(zc.readInto(zc.get('x')!, new Uint8Array(data.length)), { code: 'ERR_CHECKPOINT_CORRUPT', message: /CRC-32 mismatch/ });
+});
+
 t.test('lying or broken headers give ERR_CHECKPOINT_CORRUPT', async (t) => {
   const good = Buffer.from(zipToBuffer(entries));
   const eocd = good.length - 22;
@@ -115,6 +171,10 @@ t.test('lying or broken headers give ERR_CHECKPOINT_CORRUPT', async (t) => {
       const zip = await ZipReader.open(new BufferSource(b));
       for (const e of zip.entries) await zip.read(e);
     })(), { code: 'ERR_CHECKPOINT_CORRUPT', message: re }, what);
+    await t.rejects((async () => {
+      const zip = await ZipReader.open(new BufferSource(b));
+      for (const e of zip.entries) await zip.readInto(e, new Uint8Array(Math.min(e.uncompressedSize, 1 << 20)));
+    })(), { code: 'ERR_CHECKPOINT_CORRUPT', message: re }, `${what} (readInto)`);
   }
   const dup = Buffer.from(zipToBuffer([{ name: 'a', data: Buffer.from('1') }, { name: 'b', data: Buffer.from('2') }]));
   const cd2 = dup.readUInt32LE(dup.length - 22 + 16);
