@@ -5,7 +5,7 @@ import {
   probe, countDecodableFrames, decodeAudio, decodeVideoFrames, locateFfmpeg, resetFfmpegLocation, selectExpression,
 } from '../../lib/data/ffmpeg';
 import { frameToSeekTime } from '../../lib/data/sampling';
-import { CLIP, WAV, LYING, referenceRawFrames, tmpDir, ffmpegSync, childMediaProcesses, NO_FFMPEG } from './helpers';
+import { CLIP, WAV, LYING, referenceRawFrames, tmpDir, ffmpegSync, noMediaChildren, NO_FFMPEG } from './helpers';
 
 const KEEP = [53, 59, 65, 71, 77, 83, 89, 95];
 
@@ -208,6 +208,5 @@ t.test('other containers: mkv (no frame count in the header), webm', { skip: NO_
 t.test('timeouts kill the child process', { skip: NO_FFMPEG }, async (t) => {
   await t.rejects(decodeVideoFrames(LYING, { indices: [298], timeoutMs: 50 }), { code: 'ERR_MEDIA', reason: 'timeout', message: /KlsG1EnBEjc_000361\.mp4.*50 ms/ });
   await t.rejects(countDecodableFrames(LYING, { timeoutMs: 30 }), { code: 'ERR_MEDIA', reason: 'timeout' });
-  await new Promise((r) => setTimeout(r, 300));
-  t.same(childMediaProcesses(), [], 'no ffmpeg/ffprobe left running');
+  t.same(await noMediaChildren(), [], 'no ffmpeg/ffprobe left running');
 });

@@ -67,9 +67,20 @@ export function referencePython(): string | null {
   return r.status === 0 ? py : null;
 }
 
+/** Waits (up to `ms`) until this process has no ffmpeg/ffprobe children; returns those left. */
+export async function noMediaChildren(ms = 5000): Promise<string[]> {
+  const end = Date.now() + ms;
+  let left = childMediaProcesses();
+  while (left.length > 0 && Date.now() < end) {
+    await new Promise((r) => setTimeout(r, 50));
+    left = childMediaProcesses();
+  }
+  return left;
+}
+
 /** Child process ids of this process whose command is ffmpeg/ffprobe (Linux). */
 export function childMediaProcesses(): string[] {
-  const r = spawnSync('ps', ['-o', 'pid=,comm=', '--ppid', String(process.pid)], { encoding: 'utf8' });
+  const r = spawnSync('ps', ['-o', 'pid=,stat=,comm=', '--ppid', String(process.pid)], { encoding: 'utf8' });
   if (r.status !== 0 && !r.stdout) return [];
   return r.stdout.split('\n').map((l) => l.trim()).filter((l) => /ffmpeg|ffprobe/.test(l));
 }

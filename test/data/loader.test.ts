@@ -8,7 +8,7 @@ import { loadManifest } from '../../lib/data/manifest';
 import type { Executor } from '../../lib/data/executor';
 import type { HostSample, Recipe } from '../../lib/data/sample';
 import type { DataItem } from '../../lib/data/source-types';
-import { CLIP, WAV, LYING, tmpDir, childMediaProcesses, NO_FFMPEG } from './helpers';
+import { CLIP, WAV, LYING, tmpDir, noMediaChildren, NO_FFMPEG } from './helpers';
 
 /** A small recipe so the tests decode little: 64 fbank frames, 2 frames of 32x32. */
 const SMALL: Recipe = { audio: { targetLength: 64 }, video: { fps: 2, duration: 1, size: 32 } };
@@ -212,14 +212,12 @@ t.test('cancellation kills in-flight decodes', { skip: NO_FFMPEG }, async (t) =>
     { message: 'stop' },
   );
   t.equal(batches, 1);
-  await new Promise((r) => setTimeout(r, 200));
-  t.same(childMediaProcesses(), [], 'no ffmpeg left running');
+  t.same(await noMediaChildren(), [], 'no ffmpeg left running');
   // leaving the loop early also stops the work
   const l2 = new DataLoader(items, { recipe: { audio: false, video: { size: 32, duration: 1 } }, batchSize: 2, concurrency: 4, onWarning: () => undefined });
   for await (const b of l2) {
     b.dispose();
     break;
   }
-  await new Promise((r) => setTimeout(r, 200));
-  t.same(childMediaProcesses(), []);
+  t.same(await noMediaChildren(), []);
 });
