@@ -6,6 +6,8 @@
  * a log line alone tells which clip of a dataset is broken and why.
  */
 
+import { TorchError } from '../tensor/errors';
+
 /** Stable error codes of lib/data. */
 export type DataErrorCode =
   /** ffmpeg/ffprobe could not be found or started (message holds the install line). */
@@ -24,8 +26,8 @@ export type DataErrorCode =
   | 'ERR_INVALID_ARG';
 
 /** An Error with a stable `code`, the `file` concerned and a short `reason`. */
-export class DataError extends Error {
-  readonly code: DataErrorCode;
+export class DataError extends TorchError {
+  declare readonly code: DataErrorCode;
   /** The file this error is about, when there is one. */
   readonly file?: string;
   /** Short reason, e.g. 'empty file', 'timeout', 'no decoder', 'ffmpeg exited with code 1'. */
@@ -35,9 +37,8 @@ export class DataError extends Error {
 
   constructor(code: DataErrorCode, reason: string, opts: { file?: string; details?: string; message?: string } = {}) {
     const where = opts.file !== undefined ? `${opts.file}: ` : '';
-    super(opts.message ?? `${where}${reason}${opts.details ? ` (${opts.details})` : ''}`);
+    super(opts.message ?? `${where}${reason}${opts.details ? ` (${opts.details})` : ''}`, code);
     this.name = 'DataError';
-    this.code = code;
     this.reason = reason;
     if (opts.file !== undefined) this.file = opts.file;
     if (opts.details !== undefined) this.details = opts.details;

@@ -14,6 +14,8 @@
  * File-system failures keep Node's own codes (`ENOENT`, `EACCES`, ...).
  */
 
+import { TorchError } from '../tensor/errors';
+
 export type CheckpointErrorCode =
   | 'ERR_CHECKPOINT_CORRUPT'
   | 'ERR_UNSAFE_PICKLE'
@@ -21,13 +23,12 @@ export type CheckpointErrorCode =
   | 'ERR_CHECKPOINT_INVALID'
   | 'ERR_CHECKPOINT_DEVICE';
 
-/** An Error with a stable `code` (see the table above). */
-export class CheckpointError extends Error {
-  readonly code: CheckpointErrorCode;
+/** A TorchError (the package's one error base) with a checkpoint `code` (see the table above). */
+export class CheckpointError extends TorchError {
+  declare readonly code: CheckpointErrorCode;
   constructor(code: CheckpointErrorCode, message: string) {
-    super(message);
+    super(message, code);
     this.name = 'CheckpointError';
-    this.code = code;
   }
 }
 
