@@ -8,3 +8,4 @@ export { ModuleList, Sequential, ModuleDict } from './containers';
 export { Linear, LayerNorm, Conv1d, Conv2d, Conv3d, GELU, ReLU, Identity, Dropout, DropPath, Embedding } from './layers';
 export * as init from './init';
 export { F as functional } from '../tensor';
+export * as utils from './utils';
