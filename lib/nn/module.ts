@@ -84,7 +84,8 @@ export abstract class Module {
    * Copies a state dict into this module's parameters and buffers (values are converted to each
    * parameter's dtype and device). Keys may all carry the `module.` prefix of DataParallel/DDP.
    * strict (default): throws one StateDictError listing every missing, unexpected and shape-mismatched
-   * key. Non-strict: loads what matches by name and shape and reports the rest.
+   * key. Non-strict: loads what matches by name and reports missing and unexpected keys; a shape
+   * mismatch is still an error (as in PyTorch).
    */
   loadStateDict(sd: Map<string, Tensor> | Record<string, Tensor>, opts: { strict?: boolean } = {}):
     { missingKeys: string[]; unexpectedKeys: string[]; mismatchedKeys: string[] } {
@@ -123,7 +124,8 @@ export abstract class Module {
         issues.push({ code: 'missing_key', key, message: `missing key ${key}` });
       }
     }
-    const fatal = strict ? issues : issues.filter((i) => i.code === 'invalid_value');
+    // As PyTorch: a shape mismatch is an error even when strict is off.
+    const fatal = strict ? issues : issues.filter((i) => i.code === 'invalid_value' || i.code === 'shape_mismatch');
     if (fatal.length > 0) throw new StateDictError(this.constructor.name, fatal);
     const skip = new Set(mismatchedKeys);
     torch.noGrad(() => {
