@@ -2,7 +2,7 @@
  * The allowlist of the unpickler (see pickle_reader.ts): which globals may appear, and what
  * calling them (REDUCE / NEWOBJ) builds. Everything else is refused with `ERR_UNSAFE_PICKLE`.
  *
- * - `collections.OrderedDict` -> {@link PyOrderedDict}
+ * - `collections.OrderedDict` -> {@link PyOrderedDict}; `collections.Counter` -> a Map of counts
  * - `torch._utils._rebuild_tensor_v2(storage, offset, size, stride, requires_grad, hooks[, metadata])`,
  *   `_rebuild_tensor(storage, offset, size, stride)` -> {@link RawTensor} (bounds-checked)
  * - `torch._utils._rebuild_parameter(data, requires_grad, hooks)` and `_with_state(..., state)`
@@ -30,7 +30,7 @@ export interface StorageRef {
 }
 
 type GlobalKind =
-  | 'ordered_dict' | 'size' | 'rebuild_tensor_v2' | 'rebuild_tensor' | 'rebuild_parameter'
+  | 'ordered_dict' | 'counter' | 'size' | 'rebuild_tensor_v2' | 'rebuild_tensor' | 'rebuild_parameter'
   | 'rebuild_parameter_with_state' | 'storage_type' | 'codecs_encode' | 'bytes' | 'bytearray';
 
 /** An allowlisted global on the stack. */
@@ -43,6 +43,8 @@ export class PyGlobal {
 
 const FIXED_GLOBALS: Record<string, GlobalKind> = {
   'collections.OrderedDict': 'ordered_dict',
+  // LR scheduler states (MultiStepLR.milestones) hold a Counter: a dict of counts.
+  'collections.Counter': 'counter',
   'torch.Size': 'size',
   'torch._utils._rebuild_tensor_v2': 'rebuild_tensor_v2',
   'torch._utils._rebuild_tensor': 'rebuild_tensor',
@@ -167,6 +169,11 @@ export function call(g: PyGlobal, args: unknown[]): unknown {
   const what = g.fullName;
   const n = args.length;
   switch (g.kind) {
+    case 'counter': {
+      check(n <= 1, `${what}: too many arguments`);
+      check(n === 0 || args[0] instanceof Map, `${what}: expected a dict of counts`);
+      return new Map(n === 1 ? (args[0] as Map<RawKey, RawValue>) : []);
+    }
     case 'ordered_dict': {
       const d = new PyOrderedDict();
       check(n <= 1, `${what}: too many arguments`);
