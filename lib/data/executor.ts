@@ -144,6 +144,23 @@ export class WorkerExecutor implements Executor {
     this.closed = true;
     for (const [, p] of this.pending) p.reject(abortError());
     this.pending.clear();
+    // Let each worker reap its ffmpeg children first (a terminated thread leaves zombies), 5 s at most.
+    await Promise.all(
+      this.workers.map(
+        (w) =>
+          new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, 5000);
+            w.on('message', (m: { closed?: boolean }) => {
+              if (m && m.closed) {
+                clearTimeout(timer);
+                resolve();
+              }
+            });
+            w.ref();
+            w.postMessage({ close: true });
+          }),
+      ),
+    );
     await Promise.all(this.workers.map((w) => w.terminate()));
   }
 }

@@ -133,6 +133,17 @@ function noStream(info: MediaInfo, kind: 'audio' | 'video', ordinal: number): st
   return n === 0 ? `no ${kind} stream` : `no ${kind} stream #${ordinal} (the file has ${n})`;
 }
 
+/** Exits of ffmpeg processes started by runPipe that have not been reaped yet. */
+const unreaped = new Set<Promise<void>>();
+
+/**
+ * Resolves once every ffmpeg process this thread started has exited and been reaped. A worker thread must
+ * wait for this before it is terminated, or a killed child stays a zombie.
+ */
+export async function settleChildren(): Promise<void> {
+  while (unreaped.size > 0) await Promise.all([...unreaped]);
+}
+
 /** What runPipe's data callback returns: true once it has everything it needs. */
 type OnData = (chunk: Buffer) => boolean;
 
@@ -181,6 +192,15 @@ function runPipe(file: string, inputOptions: string[], outputOptions: string[], 
       },
     });
     signal?.addEventListener('abort', onAbort, { once: true });
+    let reaped: () => void = () => undefined;
+    const exited = new Promise<void>((r) => (reaped = r));
+    unreaped.add(exited);
+    const onExit = () => {
+      unreaped.delete(exited);
+      reaped();
+    };
+    cmd.on('end', onExit);
+    cmd.on('error', onExit);
     cmd.on('start', () => {
       if (killWhenStarted) cmd.kill('SIGKILL');
     });

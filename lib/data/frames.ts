@@ -186,6 +186,7 @@ export async function decodeVideoPlan(path: string, vp: VideoPlan, opts: LoadVid
     // Uniform sampling (or a window entirely past the real end): plan again inside the frames that exist.
     const real = await countDecodableFrames(path, { info, ...processOpts(opts) });
     if (real === 0) throw new DataError('ERR_MEDIA', 'the video stream has no decodable frames', { file: path });
+    vs.decodableFrames = real; // remembered in `info` (the loader reuses it: later epochs plan inside the real count)
     const was = plan.decodeIndices;
     const keepStart = !reference && (opts.startFrame !== undefined || opts.startTime !== undefined);
     plan = makePlan(keepStart ? opts : { ...opts, startFrame: undefined, startTime: undefined }, vs.fps!, real, rng);
