@@ -224,6 +224,12 @@ export interface NativeBinding {
     maximize: boolean, decoupled: boolean): void;
   totalNorm(grads: Id[], normType: number): Id;
   scaleAll_(grads: Id[], factor: Id): void;
+  // TorchScript
+  jitLoad(path: string, device: string): number;
+  jitMethods(module: number): string[];
+  jitCall(module: number, method: string, args: Id[]): unknown;
+  jitTrain(module: number, flag: boolean): void;
+  jitDispose(module: number): void;
   // cuda
   cudaIsAvailable(): boolean;
   cudaDeviceCount(): number;

@@ -8,6 +8,7 @@ import * as creation from './creation';
 import * as F from './functional';
 import { cuda, autocast } from './cuda';
 import { grad } from './autograd';
+import { jit, ScriptModule } from './jit';
 import { tidy, keep, dispose, memory, noGrad, enableGrad, isGradEnabled } from './scope';
 import { Tensor, wrap, isTensor, TorchError } from './tensor';
 import { argError } from './errors';
@@ -18,7 +19,8 @@ import './ops_reduce';
 import './ops_shape';
 import './ops_index';
 
-export { Tensor, TorchError, F, isTensor };
+export { Tensor, TorchError, F, isTensor, ScriptModule };
+export type { ScriptValue } from './jit';
 export type { DType } from './dtype';
 export type { IndexSpec, SliceSpec } from './ops_index';
 export type { ValuesIndices } from './ops_reduce';
@@ -83,6 +85,7 @@ const core = {
   enableGrad,
   isGradEnabled,
   autograd: { grad },
+  jit,
   cuda,
   autocast,
   fft: F.fft,

@@ -6,6 +6,7 @@
 #include <node_api.h>
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 namespace smae {
@@ -26,6 +27,8 @@ struct EnvState {
   size_t live = 0;
   int64_t reportedBytes = 0;  // host bytes last reported to V8 (napi_adjust_external_memory)
   napi_ref errorClass = nullptr;
+  // TorchScript modules loaded in this environment (native/jit; type-erased to keep this header lean).
+  std::vector<std::shared_ptr<void>> jitModules;
 };
 
 EnvState& state(napi_env env);
