@@ -2,6 +2,8 @@
 export { Optimizer } from './optimizer';
 export type { ParamGroup, ParamGroupInit, Params, ParamState, OptimizerStateDict } from './optimizer';
 export { Adam, AdamW } from './adam';
+export { GradScaler } from './grad_scaler';
+export type { GradScalerOptions } from './grad_scaler';
 export type { AdamOptions, AdamState } from './adam';
 export { SGD } from './sgd';
 export type { SGDOptions, SGDState } from './sgd';
