@@ -12,14 +12,8 @@ import { FIX, PT_FILES, dumpRaw, f32, noTorchReason, py, pyDump, sha256, tmpDir,
 
 const live = (): number => torch.memory().liveTensors;
 
-function disposeTree(x: unknown, seen = new Set<unknown>()): void {
-  if (x === null || typeof x !== 'object' || seen.has(x)) return;
-  seen.add(x);
-  if (x instanceof Tensor) x.dispose();
-  else if (Array.isArray(x)) x.forEach((v) => disposeTree(v, seen));
-  else if (x instanceof Map) for (const [k, v] of x) { disposeTree(k, seen); disposeTree(v, seen); }
-  else for (const v of Object.values(x)) disposeTree(v, seen);
-}
+/** Every tensor of a loaded tree (Maps, arrays, plain objects). */
+const disposeTree = (x: unknown): void => torch.dispose(x);
 
 /** The dump rows of a Tensor tree, in the format of helpers.dumpRaw (for comparisons). */
 function dumpTensors(x: unknown): DumpRow[] {

@@ -21,14 +21,8 @@ import { KNOWN_CODES, MUTATIONS, MUTATION_NAMES, loadSeeds, makeRng } from './fu
 const live = (): number => torch.memory().liveTensors;
 const storageId = (x: Tensor): number => native.storageInfo(x.id)[0];
 
-function disposeTree(x: unknown, seen = new Set<unknown>()): void {
-  if (x === null || typeof x !== 'object' || seen.has(x)) return;
-  seen.add(x);
-  if (x instanceof Tensor) x.dispose();
-  else if (Array.isArray(x)) x.forEach((v) => disposeTree(v, seen));
-  else if (x instanceof Map) for (const [k, v] of x) { disposeTree(k, seen); disposeTree(v, seen); }
-  else for (const v of Object.values(x)) disposeTree(v, seen);
-}
+/** Every tensor of a loaded tree (Maps, arrays, plain objects). */
+const disposeTree = (x: unknown): void => torch.dispose(x);
 
 /**
  * The dump rows (helpers.dumpRaw format) of a tree with Tensor leaves, with the tensors' own
