@@ -9,7 +9,7 @@ import { describeValue } from '../../tensor/errors';
 
 /**
  * 'reference' reproduces every quirk of the reference implementation (fixtures README); 'none' (the
- * default) is the corrected model. COMPAT.md lists the differences.
+ * default) is the corrected model. README.md ("Reference compatibility") lists the differences.
  */
 export type CompatMode = 'none' | 'reference';
 
