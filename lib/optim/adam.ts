@@ -198,6 +198,8 @@ export class Adam extends AdamBase {
 export class AdamW extends AdamBase {
   protected readonly decoupled = true;
   constructor(params: Params, opts: AdamOptions = {}) {
+    // Not shared with Adam's: the key order is the state dict's param_group order, and torch.optim
+    // orders `foreach` and `maximize` differently in the two (test/optim/state_dict.test.ts pins it).
     super(params, {
       lr: opts.lr ?? 1e-3,
       betas: opts.betas ?? [0.9, 0.999],
