@@ -154,9 +154,6 @@ export class DataLoader implements AsyncIterable<Batch> {
     const o = this.o;
     const order = this.order(epoch);
     const ac = new AbortController();
-    const onOuterAbort = () => ac.abort();
-    o.signal?.addEventListener('abort', onOuterAbort, { once: true });
-    if (o.signal?.aborted) ac.abort();
     const ctx: JobContext = {
       seed: o.seed, epoch, cacheDir: o.cacheDir ?? null,
       ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}),
@@ -173,6 +170,13 @@ export class DataLoader implements AsyncIterable<Batch> {
       changed = new Promise<void>((r) => (wake = r));
     };
     const limit = () => consumed + (o.prefetch + 1) * o.batchSize;
+    const onOuterAbort = () => {
+      ac.abort();
+      notify();
+    };
+    o.signal?.addEventListener('abort', onOuterAbort, { once: true });
+    if (o.signal?.aborted) ac.abort();
+    const aborted = () => o.signal?.reason ?? new DataError('ERR_INVALID_ARG', 'loader aborted');
     const runner = async () => {
       while (!ac.signal.aborted && started < order.length) {
         if (started >= limit()) {
@@ -194,9 +198,11 @@ export class DataLoader implements AsyncIterable<Batch> {
     let batch: HostSample[] = [];
     try {
       for (let pos = 0; pos < order.length; pos++) {
+        // An abort stops the epoch at once, also when later samples are already decoded.
+        if (ac.signal.aborted) throw aborted();
         while (!results.has(pos)) {
-          if (ac.signal.aborted) throw o.signal?.reason ?? new DataError('ERR_INVALID_ARG', 'loader aborted');
           await changed;
+          if (ac.signal.aborted) throw aborted();
         }
         const r = results.get(pos)!;
         results.delete(pos);

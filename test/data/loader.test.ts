@@ -10,6 +10,9 @@ import type { HostSample, Recipe } from '../../lib/data/sample';
 import type { DataItem } from '../../lib/data/source-types';
 import { CLIP, WAV, LYING, tmpDir, noMediaChildren, NO_FFMPEG } from './helpers';
 
+/** Per-subtest limit, so that a hang names its subtest instead of timing out the whole file. */
+const HANG_MS = 240_000;
+
 /** A small recipe so the tests decode little: 64 fbank frames, 2 frames of 32x32. */
 const SMALL: Recipe = { audio: { targetLength: 64 }, video: { fps: 2, duration: 1, size: 32 } };
 
@@ -114,7 +117,7 @@ t.test('onError raise and skip (synthetic)', async (t) => {
   t.ok(warnings.some((w) => /2 item\(s\) skipped/.test(w)));
 });
 
-t.test('real clips: features, labels, reproducible windows, broken files', { skip: NO_FFMPEG }, async (t) => {
+t.test('real clips: features, labels, reproducible windows, broken files', { skip: NO_FFMPEG, timeout: HANG_MS }, async (t) => {
   const { dir, cleanup } = tmpDir();
   t.teardown(cleanup);
   fs.copyFileSync(CLIP, path.join(dir, 'a.mp4'));
@@ -156,7 +159,7 @@ t.test('real clips: features, labels, reproducible windows, broken files', { ski
   t.equal(torch.memory().liveTensors, live, 'no tensors leaked');
 });
 
-t.test('feature cache', { skip: NO_FFMPEG }, async (t) => {
+t.test('feature cache', { skip: NO_FFMPEG, timeout: HANG_MS }, async (t) => {
   const { dir, cleanup } = tmpDir();
   t.teardown(cleanup);
   const items: DataItem[] = [
@@ -196,7 +199,7 @@ t.test('feature cache', { skip: NO_FFMPEG }, async (t) => {
   t.same(l3.stats.cacheHits, { audio: 2, video: 0 }, 'audio (already cached) hits, random video windows are never cached');
 });
 
-t.test('cancellation kills in-flight decodes', { skip: NO_FFMPEG }, async (t) => {
+t.test('cancellation kills in-flight decodes', { skip: NO_FFMPEG, timeout: HANG_MS }, async (t) => {
   const items: DataItem[] = Array.from({ length: 12 }, (_, i) => ({ id: `k${i}`, video: LYING, audio: LYING, audioFromVideo: true, origin: `k${i}` }));
   const ac = new AbortController();
   const l = new DataLoader(items, { recipe: { audio: false, video: { size: 32, duration: 1 } }, batchSize: 2, concurrency: 4, signal: ac.signal, onWarning: () => undefined });
