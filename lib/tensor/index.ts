@@ -3,6 +3,7 @@
  * random seeding, threads and library information.
  */
 import * as os from 'os';
+import { isMainThread } from 'worker_threads';
 import { native as N } from '../native/binding';
 import * as creation from './creation';
 import * as F from './functional';
@@ -33,7 +34,9 @@ function defaultThreads(): number {
   const env = Number(process.env.SOCIAL_MAE_NUM_THREADS);
   return Number.isInteger(env) && env > 0 ? env : Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
 }
-N.setNumThreads(defaultThreads());
+// Only the main thread sizes the pools at load: OpenBLAS's pool is process-wide, and resizing it from a
+// worker thread (a data-loader worker) while another thread is inside a BLAS call is not safe.
+if (isMainThread) N.setNumThreads(defaultThreads());
 
 /** Methods that also exist as torch.fn(x, ...args). */
 const FUNCTIONAL_FORMS = ['add', 'sub', 'mul', 'div', 'pow', 'remainder', 'fmod', 'maximum', 'minimum', 'atan2', 'eq', 'ne',

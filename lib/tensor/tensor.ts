@@ -55,12 +55,22 @@ export class Tensor {
     }
   }
 
+  /**
+   * The cached sizes (no op changes a tensor's shape in place). A disposed tensor goes to the native
+   * side again, which throws ERR_TENSOR_DISPOSED.
+   */
+  private dims(): number[] {
+    if (this.cachedShape === undefined || !N.isLive(this.id)) this.cachedShape = N.shape(this.id);
+    return this.cachedShape;
+  }
+
   /** Sizes of each dimension (a fresh array). */
   get shape(): number[] {
-    return (this.cachedShape ??= N.shape(this.id)).slice();
+    return this.dims().slice();
   }
   get dtype(): DType {
-    return (this.cachedDtype ??= DTYPES[N.dtype(this.id)]);
+    if (this.cachedDtype === undefined || !N.isLive(this.id)) this.cachedDtype = DTYPES[N.dtype(this.id)];
+    return this.cachedDtype;
   }
   /** 'cpu' or 'cuda:N' */
   get device(): string {
@@ -68,7 +78,7 @@ export class Tensor {
     return d === 'cuda' ? 'cuda:0' : d;
   }
   get ndim(): number {
-    return (this.cachedShape ??= N.shape(this.id)).length;
+    return this.dims().length;
   }
   dim(): number {
     return this.ndim;
@@ -80,7 +90,7 @@ export class Tensor {
   size(): number[];
   size(dim: number): number;
   size(dim?: number): number[] | number {
-    const s = (this.cachedShape ??= N.shape(this.id));
+    const s = this.dims();
     if (dim === undefined) return s.slice();
     const d = dim < 0 ? dim + s.length : dim;
     if (!Number.isInteger(d) || d < 0 || d >= s.length) argError('size', 'dim', `an integer in [${-s.length}, ${s.length})`, dim);

@@ -38,6 +38,20 @@ t.test('dispose is idempotent; use after dispose throws ERR_TENSOR_DISPOSED', as
     }
     t.ok(err instanceof TorchError && (err as TorchError).code === 'ERR_TENSOR_DISPOSED', `${name} after dispose: ${(err as Error)?.message}`);
   }
+  // shape and dtype are cached on first read; the cache must not outlive the tensor (dispose or tidy)
+  const seen = torch.ones([2, 5]);
+  const inTidy = torch.tidy(() => {
+    const y = torch.zeros([4]);
+    t.same([y.shape, y.dtype, y.ndim], [[4], 'float32', 1]);
+    return () => y;
+  })();
+  t.same([seen.shape, seen.dtype, seen.size(1)], [[2, 5], 'float32', 5]);
+  seen.dispose();
+  for (const [name, z] of [['disposed', seen], ['freed by tidy', inTidy]] as const) {
+    for (const [what, f] of [['shape', () => z.shape], ['ndim', () => z.ndim], ['size()', () => z.size()], ['size(0)', () => z.size(0)], ['dtype', () => z.dtype]] as const) {
+      t.throws(f, { code: 'ERR_TENSOR_DISPOSED' }, `${what} of a ${name} tensor whose ${what} was read before`);
+    }
+  }
   t.match(String((() => { try { x.add(1); } catch (e) { return (e as Error).message; } })()), /disposed/);
   t.equal(x.toString(), 'Tensor(disposed)', 'toString of a disposed tensor does not throw');
   other.dispose();
