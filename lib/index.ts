@@ -1,7 +1,7 @@
 /**
  * social-mae: the curated public API. Everything users import comes from here.
  *
- *   import { torch, nn, optim, data, io, SocialMAE, SocialMAEFT } from 'social-mae';
+ *   import { torch, nn, optim, data, io, train, SocialMAE, SocialMAEFT } from 'social-mae';
  */
 import { torch as tensorApi } from './tensor';
 import { load, save } from './io';
@@ -12,6 +12,7 @@ export * as optim from './optim';
 export * as data from './data';
 export * as io from './io';
 export * as models from './models';
+export * as train from './train';
 export { SocialMAE, SocialMAEFT } from './models';
 
 /** The torch namespace, with checkpoint I/O: `await torch.load(path, { mapLocation })`, `await torch.save(obj, path)`. */

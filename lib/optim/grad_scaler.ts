@@ -51,13 +51,16 @@ export class GradScaler {
     const inv = 1 / this.scaleValue;
     let bad = false;
     torch.noGrad(() => torch.tidy(() => {
+      // One flag per gradient, gathered on the first gradient's device: a single host sync per step.
       const flags: Tensor[] = [];
+      let device: string | null = null;
       for (const group of opt.paramGroups) {
         for (const p of group.params) {
           const g = p.grad;
           if (!g) continue;
           g.mul_(inv);
-          flags.push(g.isfinite().all().logicalNot().to('cpu').view([1]));
+          device ??= g.device;
+          flags.push(g.isfinite().all().logicalNot().to(device).view([1]));
         }
       }
       if (flags.length) bad = torch.cat(flags).any().item() !== 0;

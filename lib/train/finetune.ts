@@ -1,0 +1,125 @@
+/**
+ * Supervised finetuning of SocialMAEFT, as the reference's traintest_ft.py: Adam with two parameter
+ * groups (the new head `mlp_head.*` at lr * headLr, everything else at lr; or the head alone with
+ * `freezeBase`), cross-entropy or BCE with optional label smoothing, SpecAugment (`freqm`, `timem`) on the
+ * training batches, and per epoch accuracy / mAP / mAUC on the validation set; the best epoch is the one
+ * with the highest `metric`.
+ */
+import { torch, F, type Tensor } from '../tensor';
+import { Adam } from '../optim';
+import type { SocialMAEFT, FTMode } from '../models';
+import type { Batch, DataLoader } from '../data/loader';
+import { TrainError } from './errors';
+import { specAugment } from './augment';
+import { fit, withAmp, type FitOptions } from './fit';
+import { classificationStats } from './metrics';
+import type { EpochRecord } from './run_dir';
+
+export interface FinetuneLoopOptions extends FitOptions {
+  lr?: number; // 1e-5
+  /** The head's lr multiplier (the reference's head_lr; default 100). */
+  headLr?: number;
+  weightDecay?: number; // 5e-7
+  betas?: [number, number]; // [0.95, 0.999]
+  mode?: FTMode; // 'multimodal'
+  /** 'CE' (default for single-label classes) or 'BCE' (default for multi-label). */
+  loss?: 'CE' | 'BCE';
+  labelSmooth?: number; // 0
+  /** SpecAugment widths for training batches (0 = off). */
+  freqm?: number;
+  timem?: number;
+  /** Train the head only. */
+  freezeBase?: boolean;
+  /** Validation metric that picks the best epoch: 'acc' (default for single-label) or 'mAP'. */
+  metric?: 'acc' | 'mAP';
+  val?: DataLoader;
+  config?: Record<string, unknown>;
+}
+
+/** Inputs of one batch on `device` for `mode` (a missing modality is passed as null). */
+function inputs(batch: Batch, device: string, mode: FTMode): [Tensor | null, Tensor | null] {
+  const needA = mode !== 'videoonly' && mode !== 'missingaudioonly';
+  const needV = mode !== 'audioonly' && mode !== 'missingvideoonly';
+  if ((needA && !batch.audio) || (needV && !batch.video)) throw new TrainError('ERR_INVALID_ARG', `finetune: mode '${mode}' needs ${needA ? 'audio' : ''}${needA && needV ? ' and ' : ''}${needV ? 'video' : ''} in every batch`);
+  return [batch.audio ? batch.audio.to(device) : null, batch.video ? batch.video.to(device) : null];
+}
+
+/** Targets as float32 [B, K] on `device` (class indices become one-hot). */
+function targetMatrix(batch: Batch, K: number, device: string): Tensor {
+  if (!batch.label) throw new TrainError('ERR_INVALID_ARG', 'finetune: batches need labels (a labelled manifest or folder layout)');
+  const y = batch.label.dtype === 'int64' ? F.oneHot(batch.label, K).to('float32') : batch.label.to('float32');
+  if (y.ndim !== 2 || y.size(1) !== K) throw new TrainError('ERR_INVALID_ARG', `finetune: labels must be [B] class indices or [B, ${K}], got ${JSON.stringify(batch.label.shape)}`);
+  return y.to(device);
+}
+
+export async function finetune(model: SocialMAEFT, train: DataLoader, o: FinetuneLoopOptions): Promise<EpochRecord[]> {
+  const device = model.parameters()[0]?.device ?? 'cpu';
+  const K = model.config.labelDim;
+  const multilabel = train.labels?.task === 'multilabel';
+  const lossKind = o.loss ?? (multilabel ? 'BCE' : 'CE');
+  const metric = o.metric ?? (multilabel ? 'mAP' : 'acc');
+  const mode = o.mode ?? 'multimodal';
+  const ls = o.labelSmooth ?? 0;
+  if (!(ls >= 0 && ls < 1)) throw new TrainError('ERR_INVALID_ARG', `finetune: labelSmooth must be in [0, 1), got ${ls}`);
+  if (lossKind !== 'CE' && lossKind !== 'BCE') throw new TrainError('ERR_INVALID_ARG', `finetune: loss must be 'CE' or 'BCE', got ${String(lossKind)}`);
+  const hyper = { lr: o.lr ?? 1e-5, headLr: o.headLr ?? 100, weightDecay: o.weightDecay ?? 5e-7, betas: o.betas ?? ([0.95, 0.999] as [number, number]) };
+  const named = model.namedParameters();
+  const head = named.filter(([k]) => k.startsWith('mlp_head.')).map(([, p]) => p);
+  const base = named.filter(([k]) => !k.startsWith('mlp_head.')).map(([, p]) => p);
+  if (o.freezeBase) for (const p of base) p.requiresGrad = false;
+  const headGroup = { params: head, lr: hyper.lr * hyper.headLr };
+  const opt = new Adam(o.freezeBase ? [headGroup] : [{ params: base, lr: hyper.lr }, headGroup], { lr: hyper.lr, betas: hyper.betas, weightDecay: hyper.weightDecay });
+  const lossOf = (logits: Tensor, y: Tensor) => {
+    const target = ls > 0 ? y.mul(1 - ls).add(ls / K) : y;
+    return lossKind === 'CE' ? F.crossEntropy(logits.to('float32'), target) : F.binaryCrossEntropyWithLogits(logits.to('float32'), target);
+  };
+  try {
+    return await fit(
+      {
+        model, opt, train, device,
+        ...(o.val ? { val: o.val } : {}),
+        step: (batch) => {
+          let [a, v] = inputs(batch, device, mode);
+          if (a && ((o.freqm ?? 0) > 0 || (o.timem ?? 0) > 0)) a = specAugment(a, { freqm: o.freqm ?? 0, timem: o.timem ?? 0 });
+          return { loss: lossOf(model.forward(a, v, mode), targetMatrix(batch, K, device)) };
+        },
+        evaluate: async (loader) => {
+          const r = await predictScores(model, loader, { mode, amp: o.amp ?? 'off' });
+          const stats = classificationStats(r.scores, r.targets, K);
+          const loss = torch.tidy(() => lossOf(torch.tensor(r.scores, { shape: [r.ids.length, K] }), torch.tensor(r.targets, { shape: [r.ids.length, K] })).item());
+          return { loss, acc: stats.acc, mAP: stats.mAP, mAUC: stats.mAUC };
+        },
+        best: { key: metric, higherIsBetter: true },
+        config: { task: 'finetune', ...hyper, mode, loss: lossKind, labelSmooth: ls, freqm: o.freqm ?? 0, timem: o.timem ?? 0, freezeBase: !!o.freezeBase, metric, amp: o.amp ?? 'off', schedule: o.schedule ?? {}, ...(o.config ?? {}) },
+      },
+      o,
+    );
+  } finally {
+    opt.dispose();
+  }
+}
+
+/** Logits of every item of a loader (eval mode, no grad): scores [N, K] and targets [N, K] row-major. */
+export async function predictScores(model: SocialMAEFT, loader: DataLoader, o: { mode?: FTMode; amp?: FitOptions['amp'] } = {}): Promise<{ ids: string[]; scores: Float32Array; targets: Float32Array }> {
+  const device = model.parameters()[0]?.device ?? 'cpu';
+  const mode = o.mode ?? 'multimodal';
+  const K = model.config.labelDim;
+  model.eval();
+  const ids: string[] = [];
+  const scores: number[] = [];
+  const targets: number[] = [];
+  for await (const batch of loader.epoch(0)) {
+    try {
+      torch.noGrad(() => torch.tidy(() => {
+        const [a, v] = inputs(batch, device, mode);
+        const logits = withAmp(device, o.amp, () => model.forward(a, v, mode));
+        scores.push(...(logits.to('float32').toArray() as Float32Array));
+        if (batch.label) targets.push(...(targetMatrix(batch, K, 'cpu').toArray() as Float32Array));
+      }));
+      ids.push(...batch.ids);
+    } finally {
+      batch.dispose();
+    }
+  }
+  return { ids, scores: Float32Array.from(scores), targets: Float32Array.from(targets) };
+}

@@ -1,0 +1,166 @@
+/**
+ * The epoch loop shared by pretraining and finetuning, in the reference's order: for every batch
+ * warm-up lr, forward (under autocast when `amp` is on), zero_grad, backward, optimizer step (through a
+ * GradScaler for fp16); after every epoch validation, the MultiStepLR step, checkpoints, progress record.
+ * Losses are summed on the device (weighted by batch size, as the reference's meters) and read back
+ * every `logEvery` steps, not after every step.
+ */
+import { torch, type Tensor } from '../tensor';
+import { GradScaler, type Optimizer } from '../optim';
+import type { Module } from '../nn';
+import type { Batch, DataLoader } from '../data/loader';
+import { TrainError } from './errors';
+import { ReferenceSchedule, type LrScheduleOptions } from './schedule';
+import { RunDir, type EpochRecord } from './run_dir';
+
+/** Options every training loop takes. */
+export interface FitOptions {
+  epochs: number;
+  /** Mixed precision on CUDA: 'bf16' (autocast), 'fp16' (autocast + GradScaler, the reference's) or 'off'
+   *  (default 'off'; ignored on the CPU). */
+  amp?: 'off' | 'bf16' | 'fp16';
+  /** Learning-rate policy (reference warm-up and MultiStepLR). */
+  schedule?: LrScheduleOptions;
+  /** Run directory for checkpoints and progress (see run_dir.ts); none when omitted. */
+  runDir?: string;
+  /** Continue from the last complete epoch in runDir (its config must match). */
+  resume?: boolean;
+  /** Steps between progress messages (default 50). */
+  logEvery?: number;
+  /** Receives progress lines (default: none). */
+  onLog?: (line: string) => void;
+  /** Stops between steps; the epoch in progress is not saved. */
+  signal?: AbortSignal;
+}
+
+/** What a concrete loop (pretrain, finetune) plugs into fit(). */
+export interface FitTask {
+  model: Module;
+  opt: Optimizer;
+  train: DataLoader;
+  val?: DataLoader;
+  /** The device the model lives on. */
+  device: string;
+  /** Scalars to log for one batch in train mode; `loss` is the one trained. */
+  step(batch: Batch): Record<string, Tensor> & { loss: Tensor };
+  /** Validation metrics over a loader (eval mode, no grad). */
+  evaluate(loader: DataLoader): Promise<Record<string, number>>;
+  /** The validation metric that picks the best epoch, and its direction. */
+  best: { key: string; higherIsBetter: boolean };
+  /** Written to config.json; a resumed run must have written the same. */
+  config: unknown;
+}
+
+/** Runs autocast on CUDA when amp is on; plain otherwise. */
+export function withAmp<T>(device: string, amp: FitOptions['amp'], fn: () => T): T {
+  if (!amp || amp === 'off' || !device.startsWith('cuda')) return fn();
+  return torch.autocast(fn, { dtype: amp === 'fp16' ? 'float16' : 'bfloat16' });
+}
+
+export async function fit(task: FitTask, o: FitOptions): Promise<EpochRecord[]> {
+  if (!Number.isInteger(o.epochs) || o.epochs < 1) throw new TrainError('ERR_INVALID_ARG', `fit: epochs must be an integer >= 1, got ${o.epochs}`);
+  const amp = o.amp ?? 'off';
+  if (!['off', 'bf16', 'fp16'].includes(amp)) throw new TrainError('ERR_INVALID_ARG', `fit: amp must be 'off', 'bf16' or 'fp16', got ${String(amp)}`);
+  const logEvery = o.logEvery ?? 50;
+  const log = o.onLog ?? (() => undefined);
+  const { model, opt } = task;
+  const schedule = new ReferenceSchedule(opt, o.schedule);
+  const scaler = amp === 'fp16' && task.device.startsWith('cuda') ? new GradScaler() : null;
+  const run = o.runDir ? new RunDir(o.runDir) : null;
+  let first = 1;
+  let globalStep = 0;
+  let best: number | null = null;
+  if (run && o.resume && run.lastEpoch() > 0) {
+    const saved = JSON.stringify(await run.readConfig());
+    if (saved !== JSON.stringify(task.config)) throw new TrainError('ERR_BAD_STATE', `${run.dir}: config.json describes another run; resume with the same model and training options (or use a new directory)`);
+    const last = run.lastEpoch();
+    const st = await run.restore(last, model, opt);
+    schedule.loadStateDict(st.schedule);
+    if (scaler && st.scaler) scaler.loadStateDict(st.scaler);
+    first = last + 1;
+    globalStep = st.globalStep;
+    best = st.best;
+    log(`resumed ${run.dir} after epoch ${last} (step ${globalStep})`);
+  } else if (run) {
+    await run.init(task.config);
+  }
+  const history = run ? (await run.progress()).filter((r) => r.epoch < first) : [];
+  for (let epoch = first; epoch <= o.epochs; epoch++) {
+    const t0 = Date.now();
+    model.train();
+    const sums = new Map<string, Tensor>();
+    let steps = 0;
+    let samples = 0;
+    try {
+      for await (const batch of task.train.epoch(epoch - 1)) {
+        try {
+          if (o.signal?.aborted) throw o.signal.reason ?? new Error('aborted');
+          schedule.beforeStep(globalStep);
+          torch.tidy(() => {
+            const out = withAmp(task.device, amp, () => task.step(batch));
+            opt.zeroGrad();
+            if (scaler) {
+              scaler.scale(out.loss).backward();
+              scaler.step(opt);
+              scaler.update();
+            } else {
+              out.loss.backward();
+              opt.step();
+            }
+            torch.noGrad(() => accumulate(sums, out, batch.ids.length));
+          });
+        } finally {
+          batch.dispose();
+        }
+        globalStep++;
+        steps++;
+        samples += batch.ids.length;
+        if (steps % logEvery === 0) {
+          const means = readMeans(sums, samples, epoch, globalStep);
+          log(`epoch ${epoch} step ${steps} (global ${globalStep}): ${fmt(means)} lr ${schedule.lrs().map((x) => x.toExponential(2)).join('/')}`);
+        }
+      }
+      if (steps === 0) throw new TrainError('ERR_INVALID_ARG', `epoch ${epoch}: the training loader produced no batch`);
+      const train = readMeans(sums, samples, epoch, globalStep);
+      const lr = schedule.lrs();
+      const val = task.val ? await task.evaluate(task.val) : undefined;
+      const score = val?.[task.best.key] ?? (task.best.key === 'loss' ? train.loss : undefined);
+      const better = score !== undefined && !Number.isNaN(score) && (best === null || (task.best.higherIsBetter ? score > best : score < best));
+      if (better) best = score!;
+      schedule.afterEpoch();
+      const record: EpochRecord = { epoch, globalStep, lr, seconds: (Date.now() - t0) / 1000, train, ...(val ? { val } : {}) };
+      history.push(record);
+      log(`epoch ${epoch} done in ${record.seconds.toFixed(1)} s: train ${fmt(train)}${val ? `, val ${fmt(val)}` : ''}${better ? ' (best)' : ''}`);
+      if (run) {
+        const state = { epoch, globalStep, best, schedule: schedule.stateDict(), scaler: scaler ? scaler.stateDict() : null };
+        await run.saveEpoch(model, opt, state, record, better);
+      }
+    } finally {
+      torch.dispose([...sums.values()]);
+    }
+  }
+  return history;
+}
+
+/** Adds each scalar of `out` times the batch size into its running sum (float32, kept across tidy scopes). */
+function accumulate(sums: Map<string, Tensor>, out: Record<string, Tensor>, batchSize: number): void {
+  for (const [k, v] of Object.entries(out)) {
+    if (v.numel() !== 1) continue;
+    const x = v.detach().to('float32').reshape([]).mul(batchSize);
+    const s = sums.get(k);
+    if (s) s.add_(x);
+    else sums.set(k, torch.keep(x));
+  }
+}
+
+/** Per-sample means of the running sums (one sync each); a non-finite loss is an error naming where. */
+function readMeans(sums: Map<string, Tensor>, samples: number, epoch: number, globalStep: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, s] of sums) out[k] = s.item() / samples;
+  if (!Number.isFinite(out.loss)) throw new TrainError('ERR_NONFINITE_LOSS', `epoch ${epoch}, global step ${globalStep}: the mean training loss is ${out.loss}`);
+  return out;
+}
+
+function fmt(m: Record<string, number>): string {
+  return Object.entries(m).map(([k, v]) => `${k} ${Number.isInteger(v) ? v : v.toFixed(4)}`).join(', ');
+}

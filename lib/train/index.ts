@@ -1,0 +1,13 @@
+/**
+ * Training loops: pretraining (SocialMAE) and finetuning (SocialMAEFT) over DataLoaders, with the
+ * reference's optimiser, lr policy, augmentation and metrics, checkpoints in the reference's layout,
+ * resume, and mixed precision on CUDA.
+ */
+export { pretrain, type PretrainLoopOptions } from './pretrain';
+export { finetune, predictScores, type FinetuneLoopOptions } from './finetune';
+export { fit, withAmp, type FitOptions, type FitTask } from './fit';
+export { ReferenceSchedule, type LrScheduleOptions } from './schedule';
+export { specAugment, MASKED_FBANK_FILL, type SpecAugmentOptions } from './augment';
+export { classificationStats, averagePrecision, rocAuc, type ClassificationStats } from './metrics';
+export { RunDir, type EpochRecord, type TrainerState } from './run_dir';
+export { TrainError, type TrainErrorCode } from './errors';

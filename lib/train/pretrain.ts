@@ -1,0 +1,78 @@
+/**
+ * Self-supervised pretraining of SocialMAE, as the reference's traintest_cavmae.py: Adam over the
+ * trainable parameters (betas (0.95, 0.999), weight decay 5e-7), reconstruction + contrastive loss with
+ * random masking, validation loss every epoch, best epoch = lowest validation (else training) loss.
+ */
+import type { Tensor } from '../tensor';
+import { torch } from '../tensor';
+import { Adam } from '../optim';
+import type { SocialMAE, PretrainForwardOptions } from '../models';
+import type { Batch, DataLoader } from '../data/loader';
+import { TrainError } from './errors';
+import { fit, withAmp, type FitOptions } from './fit';
+import type { EpochRecord } from './run_dir';
+
+export interface PretrainLoopOptions extends FitOptions {
+  lr?: number; // 1e-4
+  weightDecay?: number; // 5e-7
+  betas?: [number, number]; // [0.95, 0.999]
+  /** Masking ratios and loss weights passed to every forward (model defaults otherwise). */
+  forward?: Omit<PretrainForwardOptions, 'noiseA' | 'noiseV' | 'returnPred'>;
+  val?: DataLoader;
+  /** Anything else to record in config.json (model options, data recipe). */
+  config?: Record<string, unknown>;
+}
+
+/** Batch tensors on the model's device: audio [B, T, 128], video [B, 3, H, W, T']. */
+export function batchInputs(batch: Batch, device: string, fn: string): { audio: Tensor; video: Tensor } {
+  if (!batch.audio || !batch.video) throw new TrainError('ERR_INVALID_ARG', `${fn}: batches need audio and video (the loader's recipe has one of them off)`);
+  return { audio: batch.audio.to(device), video: batch.video.to(device) };
+}
+
+const LOSS_KEYS = ['loss', 'lossMae', 'lossMaeA', 'lossMaeV', 'lossC', 'cAcc'] as const;
+
+export async function pretrain(model: SocialMAE, train: DataLoader, o: PretrainLoopOptions): Promise<EpochRecord[]> {
+  const device = model.parameters()[0]?.device ?? 'cpu';
+  const fwd = o.forward ?? {};
+  const hyper = { lr: o.lr ?? 1e-4, weightDecay: o.weightDecay ?? 5e-7, betas: o.betas ?? ([0.95, 0.999] as [number, number]) };
+  const opt = new Adam(model.parameters().filter((p) => p.requiresGrad), hyper);
+  const forward = (batch: Batch) => {
+    const { audio, video } = batchInputs(batch, device, 'pretrain');
+    const out = model.forward(audio, video, fwd);
+    return Object.fromEntries(LOSS_KEYS.map((k) => [k, out[k]])) as Record<(typeof LOSS_KEYS)[number], Tensor>;
+  };
+  try {
+    return await fit(
+      {
+        model, opt, train, device,
+        ...(o.val ? { val: o.val } : {}),
+        step: forward,
+        evaluate: async (loader) => {
+          model.eval();
+          const sums = new Map<string, number>();
+          let n = 0;
+          for await (const batch of loader.epoch(0)) {
+            try {
+              const B = batch.ids.length;
+              const values = torch.noGrad(() => torch.tidy(() => {
+                const out = withAmp(device, o.amp, () => forward(batch));
+                return Object.entries(out).map(([k, v]) => [k, v.item()] as const);
+              }));
+              for (const [k, v] of values) sums.set(k, (sums.get(k) ?? 0) + v * B);
+              n += B;
+            } finally {
+              batch.dispose();
+            }
+          }
+          if (n === 0) throw new TrainError('ERR_INVALID_ARG', 'pretrain: the validation loader produced no batch');
+          return Object.fromEntries([...sums].map(([k, v]) => [k, v / n]));
+        },
+        best: { key: 'loss', higherIsBetter: false },
+        config: { task: 'pretrain', ...hyper, forward: fwd, amp: o.amp ?? 'off', schedule: o.schedule ?? {}, ...(o.config ?? {}) },
+      },
+      o,
+    );
+  } finally {
+    opt.dispose();
+  }
+}
