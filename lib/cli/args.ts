@@ -4,7 +4,8 @@ export interface ParsedArgs {
   flags: Map<string, string | true>;
 }
 
-export function parseArgs(argv: string[]): ParsedArgs {
+/** `booleans`: flags that never take a value (`--json a.mp4` is a flag and a positional). */
+export function parseArgs(argv: string[], booleans: readonly string[] = []): ParsedArgs {
   const positionals: string[] = [];
   const flags = new Map<string, string | true>();
   for (let i = 0; i < argv.length; i++) {
@@ -15,7 +16,7 @@ export function parseArgs(argv: string[]): ParsedArgs {
     }
     const eq = a.indexOf('=');
     if (eq > 0) flags.set(a.slice(2, eq), a.slice(eq + 1));
-    else if (i + 1 < argv.length && !argv[i + 1].startsWith('--')) flags.set(a.slice(2), argv[++i]);
+    else if (!booleans.includes(a.slice(2)) && i + 1 < argv.length && !argv[i + 1].startsWith('--')) flags.set(a.slice(2), argv[++i]);
     else flags.set(a.slice(2), true);
   }
   return { positionals, flags };
@@ -38,4 +39,32 @@ export function stringFlag(args: ParsedArgs, name: string, dflt: string): string
   if (v === undefined) return dflt;
   if (v === true) throw new UsageError(`--${name} expects a value`);
   return v;
+}
+
+export function floatFlag(args: ParsedArgs, name: string, dflt: number): number {
+  const v = args.flags.get(name);
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (v === true || v.trim() === '' || !Number.isFinite(n)) throw new UsageError(`--${name} expects a number, got ${String(v)}`);
+  return n;
+}
+
+export function choiceFlag<T extends string>(args: ParsedArgs, name: string, choices: readonly T[], dflt: T): T {
+  const v = stringFlag(args, name, dflt);
+  if (!(choices as readonly string[]).includes(v)) throw new UsageError(`--${name} expects one of ${choices.join(', ')}, got ${v}`);
+  return v as T;
+}
+
+/** A required `--name value`. */
+export function requiredFlag(args: ParsedArgs, name: string): string {
+  const v = args.flags.get(name);
+  if (v === undefined || v === true) throw new UsageError(`--${name} is required`);
+  return v;
+}
+
+/** Rejects flags the command does not know (a typo must not silently train with defaults), and
+ *  positionals when it takes none. */
+export function checkFlags(args: ParsedArgs, known: readonly string[], opts: { positionals?: boolean } = {}): void {
+  for (const k of args.flags.keys()) if (!known.includes(k)) throw new UsageError(`unknown option --${k}`);
+  if (!opts.positionals && args.positionals.length > 0) throw new UsageError(`unexpected argument '${args.positionals[0]}'`);
 }

@@ -3,12 +3,24 @@
  * The social-mae command. One file per command under lib/cli/commands; each exports `run(args)`.
  *   social-mae demo [--full] [--steps N] [--out DIR]
  *   social-mae inspect CHECKPOINT
+ *   social-mae pretrain --train DATA --out DIR [options]
+ *   social-mae finetune --train DATA --val DATA --out DIR [--init PRETRAIN.pth] [options]
+ *   social-mae predict --run DIR INPUT...
  */
 import { parseArgs, UsageError } from './args';
 
-const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run: (a: ReturnType<typeof parseArgs>) => Promise<void> }> }> = {
+/** A command module: `run`, and the flags that take no value. */
+interface Command {
+  run: (a: ReturnType<typeof parseArgs>) => Promise<void>;
+  BOOLEAN_FLAGS?: readonly string[];
+}
+
+const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
   demo: { summary: 'decode the bundled clips, pretrain a few steps, save, reload into the finetuning model', load: () => import('./commands/demo') },
   inspect: { summary: 'list the tensors of a .pth / .safetensors checkpoint and recognise the model', load: () => import('./commands/inspect') },
+  pretrain: { summary: 'self-supervised pretraining on a dataset; checkpoints per epoch, --resume', load: () => import('./commands/pretrain') },
+  finetune: { summary: 'supervised finetuning from a pretraining checkpoint; accuracy/mAP per epoch', load: () => import('./commands/finetune') },
+  predict: { summary: 'class probabilities for media files (or a labelled dataset) from a finetune run', load: () => import('./commands/predict') },
 };
 
 function usage(): string {
@@ -28,7 +40,8 @@ async function main(argv: string[]): Promise<number> {
     return 1;
   }
   try {
-    await (await cmd.load()).run(parseArgs(rest));
+    const mod = await cmd.load();
+    await mod.run(parseArgs(rest, mod.BOOLEAN_FLAGS));
     return 0;
   } catch (e) {
     const err = e as Error & { code?: string };

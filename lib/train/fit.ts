@@ -82,6 +82,7 @@ export async function fit(task: FitTask, o: FitOptions): Promise<EpochRecord[]> 
     best = st.best;
     log(`resumed ${run.dir} after epoch ${last} (step ${globalStep})`);
   } else if (run) {
+    if (run.lastEpoch() > 0) throw new TrainError('ERR_BAD_STATE', `${run.dir} already holds a run (up to epoch ${run.lastEpoch()}): resume it or use another directory`);
     await run.init(task.config);
   }
   const history = run ? (await run.progress()).filter((r) => r.epoch < first) : [];

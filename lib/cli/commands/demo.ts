@@ -16,14 +16,10 @@ import * as io from '../../io';
 import { Adam } from '../../optim';
 import { SocialMAE, SocialMAEFT, initFinetuneFromPretrain } from '../../models';
 import { ParsedArgs, intFlag, stringFlag } from '../args';
+import { SMALL_DECODER, SMALL_ENCODER, log } from '../training';
 
 const SAMPLES = path.resolve(__dirname, '..', '..', '..', '..', 'data', 'samples');
 
-/** A configuration that trains in seconds on 2 cores; `--full` uses the released one. */
-const SMALL_ENCODER = { embedDim: 192, numHeads: 3, modalitySpecificDepth: 2, unifiedDepth: 1 } as const;
-const SMALL_DECODER = { decoderEmbedDim: 128, decoderDepth: 2, decoderNumHeads: 4 } as const;
-
-const log = (msg: string) => process.stdout.write(`${msg}\n`);
 
 async function features(clip: string): Promise<{ audio: Tensor; video: Tensor }> {
   const fbank = await data.wav2fbank(clip);
@@ -34,6 +30,9 @@ async function features(clip: string): Promise<{ audio: Tensor; video: Tensor }>
   for (const w of windows) w.dispose();
   return { audio, video };
 }
+
+/** Flags that take no value. */
+export const BOOLEAN_FLAGS = ['full'];
 
 export async function run(args: ParsedArgs): Promise<void> {
   const full = args.flags.has('full');
