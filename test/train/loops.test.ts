@@ -75,6 +75,15 @@ t.test('pretrain: epochs, checkpoints in the reference layout, resume, refusals'
   t.equal(h3[2]!.lr[0], 2.5e-4);
   t.ok(logs.some((l) => /resumed .* after epoch 2 \(step 4\)/.test(l)));
 
+  // an abort between steps stops the run; the unfinished epoch is not saved
+  const ac = new AbortController();
+  const stopped = path.join(dir, 'stopped');
+  await t.rejects(
+    train.pretrain(mae, loader, { epochs: 2, runDir: stopped, signal: ac.signal, logEvery: 1, onLog: () => ac.abort(new Error('stop now')) }),
+    { message: 'stop now' },
+  );
+  t.same(fs.readdirSync(path.join(stopped, 'models')), [], 'nothing saved for the aborted epoch');
+
   await t.rejects(train.pretrain(mae, loader, { epochs: 0 }), { code: 'ERR_INVALID_ARG', message: /epochs must be an integer >= 1, got 0/ });
   await t.rejects(train.pretrain(mae, loader, { epochs: 1, amp: 'fp8' as 'bf16' }), { code: 'ERR_INVALID_ARG', message: /amp/ });
   const audioOnly = new data.DataLoader(src, { recipe: { audio: RECIPE.audio, video: false }, batchSize: 2, ...quiet });
