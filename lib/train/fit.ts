@@ -45,7 +45,8 @@ export interface FitTask {
   step(batch: Batch): Record<string, Tensor> & { loss: Tensor };
   /** Validation metrics over a loader (eval mode, no grad). */
   evaluate(loader: DataLoader): Promise<Record<string, number>>;
-  /** The validation metric that picks the best epoch, and its direction. */
+  /** The validation metric that picks the best epoch, and its direction (no validation set: the
+   *  lowest training loss). */
   best: { key: string; higherIsBetter: boolean };
   /** Written to config.json; a resumed run must have written the same. */
   config: unknown;
@@ -125,8 +126,9 @@ export async function fit(task: FitTask, o: FitOptions): Promise<EpochRecord[]> 
       const train = readMeans(sums, samples, epoch, globalStep);
       const lr = schedule.lrs();
       const val = task.val ? await task.evaluate(task.val) : undefined;
-      const score = val?.[task.best.key] ?? (task.best.key === 'loss' ? train.loss : undefined);
-      const better = score !== undefined && !Number.isNaN(score) && (best === null || (task.best.higherIsBetter ? score > best : score < best));
+      // Without a validation set the best epoch is the one with the lowest training loss.
+      const [score, higher] = val ? [val[task.best.key], task.best.higherIsBetter] : [train.loss, false];
+      const better = score !== undefined && !Number.isNaN(score) && (best === null || (higher ? score > best : score < best));
       if (better) best = score!;
       schedule.afterEpoch();
       const record: EpochRecord = { epoch, globalStep, lr, seconds: (Date.now() - t0) / 1000, train, ...(val ? { val } : {}) };

@@ -131,7 +131,8 @@ t.test('finetune: head lr group, smoothing, SpecAugment, metrics, best epoch, pr
   const frozen = new SocialMAEFT({ ...ENCODER, labelDim: 2 });
   const before = torch.keep(frozen.blocks_a[0]!.attn.qkv.weight.clone());
   const headBefore = torch.keep((frozen.mlp_head.at(1) as unknown as { weight: Tensor }).weight.clone());
-  await train.finetune(frozen, loader, { epochs: 1, freezeBase: true, lr: 1e-2, headLr: 1 });
+  await train.finetune(frozen, loader, { epochs: 1, freezeBase: true, lr: 1e-2, headLr: 1, runDir: path.join(dir, 'frozen') });
+  t.ok(fs.existsSync(path.join(dir, 'frozen', 'models', 'best_audio_model.pth')), 'without validation the best epoch is the lowest training loss');
   t.ok(torch.tidy(() => frozen.blocks_a[0]!.attn.qkv.weight.equal(before)), 'frozen encoder unchanged');
   t.notOk(torch.tidy(() => (frozen.mlp_head.at(1) as unknown as { weight: Tensor }).weight.equal(headBefore)), 'head trained');
   torch.dispose([before, headBefore]);
