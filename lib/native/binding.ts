@@ -2,9 +2,10 @@
  * The only file that loads the native addon, and the typed interface of everything it exports.
  * Tensors cross the boundary as numeric ids into a per-environment handle table (DESIGN.md).
  *
- * Load order: `SOCIAL_MAE_ADDON` (explicit path), a local build (`build/Release`), then the prebuilt
- * variants under `prebuilds/<variant>` (one directory per LibTorch variant, e.g. `cpu-torch1.13`),
- * the variant matching `$LIBTORCH` first. When nothing loads, one error lists every path tried.
+ * Load order: `SOCIAL_MAE_ADDON` (an explicit path: used alone, an error if it does not load), else a
+ * local build (`build/Release`), then the prebuilt variants under `prebuilds/<variant>` (one directory
+ * per LibTorch variant, e.g. `cpu-torch1.13`), the variant matching `$LIBTORCH` first. When nothing
+ * loads, one error lists every path tried.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -270,13 +271,14 @@ function variantDirs(): string[] {
 
 function load(): NativeBinding {
   const attempts: Attempt[] = [];
-  const candidates: string[] = [];
-  if (process.env.SOCIAL_MAE_ADDON) candidates.push(path.resolve(process.env.SOCIAL_MAE_ADDON));
-  candidates.push(path.join(ROOT, 'build', 'Release', 'social_mae.node'));
-  for (const c of candidates) {
-    const b = tryLoad(c, attempts);
+  if (process.env.SOCIAL_MAE_ADDON) {
+    // An explicit choice: failing to load it is an error, not a reason to load something else.
+    const b = tryLoad(path.resolve(process.env.SOCIAL_MAE_ADDON), attempts);
     if (b) return b;
+    throw loadError(attempts, 'Fix: point SOCIAL_MAE_ADDON at a built social_mae.node, or unset it.');
   }
+  const b = tryLoad(path.join(ROOT, 'build', 'Release', 'social_mae.node'), attempts);
+  if (b) return b;
   for (const dir of variantDirs()) {
     let file: string;
     try {
@@ -290,12 +292,15 @@ function load(): NativeBinding {
     const b = tryLoad(file, attempts);
     if (b) return b;
   }
+  throw loadError(attempts, 'Fix: install LibTorch (Debian 12: apt-get install libtorch-dev libopenblas0-pthread), or set LIBTORCH to an ' +
+    'unpacked LibTorch, then rebuild with `npm run build:native`.');
+}
+
+function loadError(attempts: Attempt[], fix: string): Error {
   const lines = attempts.map((a) => `  ${a.path}: ${a.error}`).join('\n');
-  const err = new Error(`social-mae: could not load the native addon. Tried:\n${lines}\n` +
-    'Fix: install LibTorch (Debian 12: apt-get install libtorch-dev libopenblas0-pthread), or set LIBTORCH to an ' +
-    'unpacked LibTorch, then rebuild with `npm run build:native`.') as Error & { code: string };
+  const err = new Error(`social-mae: could not load the native addon. Tried:\n${lines}\n${fix}`) as Error & { code: string };
   err.code = 'ERR_ADDON_LOAD';
-  throw err;
+  return err;
 }
 
 /** The addon, loaded once per environment (each worker thread loads its own instance state). */
