@@ -6,7 +6,7 @@
  * with the highest `metric`.
  */
 import { torch, F, type Tensor } from '../tensor';
-import { Adam } from '../optim';
+import { Adam, type Optimizer } from '../optim';
 import type { SocialMAEFT, FTMode } from '../models';
 import type { Batch, DataLoader } from '../data/loader';
 import { TrainError } from './errors';
@@ -33,6 +33,8 @@ export interface FinetuneLoopOptions extends FitOptions {
   /** Validation metric that picks the best epoch: 'acc' (default for single-label) or 'mAP'. */
   metric?: 'acc' | 'mAP';
   val?: DataLoader;
+  /** Use this optimizer (owned by the caller) instead of the reference's two-group Adam. */
+  optimizer?: Optimizer;
   config?: Record<string, unknown>;
 }
 
@@ -68,7 +70,7 @@ export async function finetune(model: SocialMAEFT, train: DataLoader, o: Finetun
   const base = named.filter(([k]) => !k.startsWith('mlp_head.')).map(([, p]) => p);
   if (o.freezeBase) for (const p of base) p.requiresGrad = false;
   const headGroup = { params: head, lr: hyper.lr * hyper.headLr };
-  const opt = new Adam(o.freezeBase ? [headGroup] : [{ params: base, lr: hyper.lr }, headGroup], { lr: hyper.lr, betas: hyper.betas, weightDecay: hyper.weightDecay });
+  const opt = o.optimizer ?? new Adam(o.freezeBase ? [headGroup] : [{ params: base, lr: hyper.lr }, headGroup], { lr: hyper.lr, betas: hyper.betas, weightDecay: hyper.weightDecay });
   const lossOf = (logits: Tensor, y: Tensor) => {
     const target = ls > 0 ? y.mul(1 - ls).add(ls / K) : y;
     return lossKind === 'CE' ? F.crossEntropy(logits.to('float32'), target) : F.binaryCrossEntropyWithLogits(logits.to('float32'), target);
@@ -90,12 +92,12 @@ export async function finetune(model: SocialMAEFT, train: DataLoader, o: Finetun
           return { loss, acc: stats.acc, mAP: stats.mAP, mAUC: stats.mAUC };
         },
         best: { key: metric, higherIsBetter: true },
-        config: { task: 'finetune', ...hyper, mode, loss: lossKind, labelSmooth: ls, freqm: o.freqm ?? 0, timem: o.timem ?? 0, freezeBase: !!o.freezeBase, metric, amp: o.amp ?? 'off', schedule: o.schedule ?? {}, ...(o.config ?? {}) },
+        config: { task: 'finetune', ...(o.optimizer ? { optimizer: o.optimizer.constructor.name } : hyper), mode, loss: lossKind, labelSmooth: ls, freqm: o.freqm ?? 0, timem: o.timem ?? 0, freezeBase: !!o.freezeBase, metric, amp: o.amp ?? 'off', schedule: o.schedule ?? {}, ...(o.config ?? {}) },
       },
       o,
     );
   } finally {
-    opt.dispose();
+    if (!o.optimizer) opt.dispose();
   }
 }
 

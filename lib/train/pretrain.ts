@@ -5,7 +5,7 @@
  */
 import type { Tensor } from '../tensor';
 import { torch } from '../tensor';
-import { Adam } from '../optim';
+import { Adam, type Optimizer } from '../optim';
 import type { SocialMAE, PretrainForwardOptions } from '../models';
 import type { Batch, DataLoader } from '../data/loader';
 import { TrainError } from './errors';
@@ -19,6 +19,8 @@ export interface PretrainLoopOptions extends FitOptions {
   /** Masking ratios and loss weights passed to every forward (model defaults otherwise). */
   forward?: Omit<PretrainForwardOptions, 'noiseA' | 'noiseV' | 'returnPred'>;
   val?: DataLoader;
+  /** Use this optimizer (owned by the caller) instead of the reference's Adam built from lr/betas/weightDecay. */
+  optimizer?: Optimizer;
   /** Anything else to record in config.json (model options, data recipe). */
   config?: Record<string, unknown>;
 }
@@ -35,7 +37,7 @@ export async function pretrain(model: SocialMAE, train: DataLoader, o: PretrainL
   const device = model.parameters()[0]?.device ?? 'cpu';
   const fwd = o.forward ?? {};
   const hyper = { lr: o.lr ?? 1e-4, weightDecay: o.weightDecay ?? 5e-7, betas: o.betas ?? ([0.95, 0.999] as [number, number]) };
-  const opt = new Adam(model.parameters().filter((p) => p.requiresGrad), hyper);
+  const opt = o.optimizer ?? new Adam(model.parameters().filter((p) => p.requiresGrad), hyper);
   const forward = (batch: Batch) => {
     const { audio, video } = batchInputs(batch, device, 'pretrain');
     const out = model.forward(audio, video, fwd);
@@ -68,11 +70,11 @@ export async function pretrain(model: SocialMAE, train: DataLoader, o: PretrainL
           return Object.fromEntries([...sums].map(([k, v]) => [k, v / n]));
         },
         best: { key: 'loss', higherIsBetter: false },
-        config: { task: 'pretrain', ...hyper, forward: fwd, amp: o.amp ?? 'off', schedule: o.schedule ?? {}, ...(o.config ?? {}) },
+        config: { task: 'pretrain', ...(o.optimizer ? { optimizer: o.optimizer.constructor.name } : hyper), forward: fwd, amp: o.amp ?? 'off', schedule: o.schedule ?? {}, ...(o.config ?? {}) },
       },
       o,
     );
   } finally {
-    opt.dispose();
+    if (!o.optimizer) opt.dispose();
   }
 }

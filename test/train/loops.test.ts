@@ -6,7 +6,7 @@
 import t from 'tap';
 import * as fs from 'fs';
 import * as path from 'path';
-import { torch, io, data, train, SocialMAE, SocialMAEFT, models, type Tensor } from '../../lib';
+import { torch, io, data, optim, train, SocialMAE, SocialMAEFT, models, Tensor } from '../../lib';
 import { CLIP, LYING, tmpDir, NO_FFMPEG } from '../data/helpers';
 
 const RECIPE: data.Recipe = { audio: { targetLength: 64 }, video: { fps: 2, duration: 1, size: 32, start: 'center' } };
@@ -151,7 +151,13 @@ t.test('a finetuning model initialised from a pretraining run directory', { skip
   const src = await dataset(dir);
   const loader = new data.DataLoader(src, { recipe: RECIPE, batchSize: 3, ...quiet });
   const mae = new SocialMAE({ ...ENCODER, ...DECODER });
-  await train.pretrain(mae, loader, { epochs: 1, runDir: path.join(dir, 'pre') });
+  const adamw = new optim.AdamW(mae.parameters(), { lr: 1e-3 });
+  await train.pretrain(mae, loader, { epochs: 1, runDir: path.join(dir, 'pre'), optimizer: adamw });
+  const st = adamw.stateDict();
+  t.equal(torch.tidy(() => (st.state.get(0)!.step as Tensor).item()), 1, 'a caller-supplied optimizer is used and left alive');
+  torch.dispose([...st.state.values()].flatMap((m) => Object.values(m).filter((v): v is Tensor => v instanceof Tensor)));
+  adamw.dispose();
+  t.match(JSON.parse(fs.readFileSync(path.join(dir, 'pre', 'config.json'), 'utf8')), { optimizer: 'AdamW' });
   const ft = new SocialMAEFT({ ...ENCODER, labelDim: 2 });
   const sd = (await io.load(path.join(dir, 'pre', 'models', 'best_audio_model.pth'))) as Map<string, Tensor>;
   const r = models.initFinetuneFromPretrain(ft, sd);
