@@ -17,23 +17,52 @@ const FLAGS = ['train', 'val', 'out', 'init', 'epochs', 'lr', 'head-lr', 'size',
 export const BOOLEAN_FLAGS = ['resume', 'warmup', 'skip-broken', 'freeze-base'];
 
 export async function run(args: ParsedArgs): Promise<void> {
+  // Every flag is read before any data is opened or any model is built: a bad value fails at once.
   checkFlags(args, FLAGS);
   const size = sizeFlag(args);
   const device = deviceFlag(args);
   const out = requiredFlag(args, 'out');
-  const trainSource = await openData(args, requiredFlag(args, 'train'));
+  const trainSpec = requiredFlag(args, 'train');
+  const valSpec = args.flags.get('val');
+  const init = args.flags.get('init');
+  const seed = intFlag(args, 'seed', 0);
+  // Without --loss / --metric the loop picks them from the label task (single- or multi-label).
+  const loss = args.flags.has('loss') ? choiceFlag(args, 'loss', ['CE', 'BCE'] as const, 'CE') : undefined;
+  const metric = args.flags.has('metric') ? choiceFlag(args, 'metric', ['acc', 'mAP'] as const, 'acc') : undefined;
+  const options = {
+    epochs: intFlag(args, 'epochs', 10),
+    lr: floatFlag(args, 'lr', 1e-5),
+    headLr: floatFlag(args, 'head-lr', 100),
+    mode: choiceFlag(args, 'mode', FT_MODES, 'multimodal'),
+    ...(loss ? { loss } : {}),
+    ...(metric ? { metric } : {}),
+    labelSmooth: floatFlag(args, 'label-smooth', 0),
+    freqm: intFlag(args, 'freqm', 0),
+    timem: intFlag(args, 'timem', 0),
+    freezeBase: args.flags.has('freeze-base'),
+    amp: choiceFlag(args, 'amp', ['off', 'bf16', 'fp16'] as const, 'off'),
+    schedule: {
+      warmup: args.flags.has('warmup'),
+      start: intFlag(args, 'lr-start', 2),
+      step: intFlag(args, 'lr-step', 1),
+      decay: floatFlag(args, 'lr-decay', 0.5),
+    },
+    runDir: out,
+    resume: args.flags.has('resume'),
+    logEvery: intFlag(args, 'log-every', 50),
+    onLog: log,
+  };
+  const trainSource = await openData(args, trainSpec);
   const labels = trainSource.labels;
   if (!labels || labels.task === 'regression') throw new UsageError('finetune needs class labels in the training data (a label column or the folder layout)');
   const train = makeLoader(args, trainSource, { train: true, device });
-  const valSpec = args.flags.get('val');
   const val = typeof valSpec === 'string' ? makeLoader(args, await openData(args, valSpec, labels), { train: false, device }) : undefined;
   const modelOptions = { ...encoderPreset(size), labelDim: labels.size };
-  torch.manualSeed(intFlag(args, 'seed', 0));
+  torch.manualSeed(seed);
   const model = new SocialMAEFT(modelOptions).to(device);
   try {
     log(`social-mae finetune: ${size} model on ${device}, ${labels.size} classes (${labels.names.join(', ')}), ${train.items.length} training items${val ? `, ${val.items.length} validation items` : ''}`);
-    const init = args.flags.get('init');
-    if (typeof init === 'string' && !args.flags.has('resume')) {
+    if (typeof init === 'string' && !options.resume) {
       const sd = (await io.load(init)) as Map<string, Tensor>;
       try {
         const r = initFinetuneFromPretrain(model, sd);
@@ -42,32 +71,8 @@ export async function run(args: ParsedArgs): Promise<void> {
         torch.dispose(sd);
       }
     }
-    const loss = args.flags.get('loss');
-    if (loss !== undefined && loss !== 'CE' && loss !== 'BCE') throw new UsageError(`--loss expects CE or BCE, got ${String(loss)}`);
-    const metric = args.flags.get('metric');
-    if (metric !== undefined && metric !== 'acc' && metric !== 'mAP') throw new UsageError(`--metric expects acc or mAP, got ${String(metric)}`);
     await finetune(model, train, {
-      epochs: intFlag(args, 'epochs', 10),
-      lr: floatFlag(args, 'lr', 1e-5),
-      headLr: floatFlag(args, 'head-lr', 100),
-      mode: choiceFlag(args, 'mode', FT_MODES, 'multimodal'),
-      ...(loss ? { loss } : {}),
-      ...(metric ? { metric } : {}),
-      labelSmooth: floatFlag(args, 'label-smooth', 0),
-      freqm: intFlag(args, 'freqm', 0),
-      timem: intFlag(args, 'timem', 0),
-      freezeBase: args.flags.has('freeze-base'),
-      amp: choiceFlag(args, 'amp', ['off', 'bf16', 'fp16'] as const, 'off'),
-      schedule: {
-        warmup: args.flags.has('warmup'),
-        start: intFlag(args, 'lr-start', 2),
-        step: intFlag(args, 'lr-step', 1),
-        decay: floatFlag(args, 'lr-decay', 0.5),
-      },
-      runDir: out,
-      resume: args.flags.has('resume'),
-      logEvery: intFlag(args, 'log-every', 50),
-      onLog: log,
+      ...options,
       ...(val ? { val } : {}),
       config: { model: modelOptions, size, labels: labels.toJSON(), init: typeof init === 'string' ? init : null },
     });

@@ -34,39 +34,42 @@ async function initFrom(model: SocialMAE, file: string): Promise<string> {
 export const BOOLEAN_FLAGS = ['resume', 'warmup', 'skip-broken'];
 
 export async function run(args: ParsedArgs): Promise<void> {
+  // Every flag is read before any data is opened or any model is built: a bad value fails at once.
   checkFlags(args, FLAGS);
   const size = sizeFlag(args);
   const device = deviceFlag(args);
   const out = requiredFlag(args, 'out');
-  const train = makeLoader(args, await openData(args, requiredFlag(args, 'train')), { train: true, device });
+  const trainSpec = requiredFlag(args, 'train');
   const valSpec = args.flags.get('val');
-  const val = typeof valSpec === 'string' ? makeLoader(args, await openData(args, valSpec), { train: false, device }) : undefined;
+  const init = args.flags.get('init');
+  const seed = intFlag(args, 'seed', 0);
+  const ratio = floatFlag(args, 'mask-ratio', 0.75);
   const modelOptions = { ...encoderPreset(size), ...(size === 'small' ? SMALL_DECODER : {}) };
-  torch.manualSeed(intFlag(args, 'seed', 0));
+  const options = {
+    epochs: intFlag(args, 'epochs', 25),
+    lr: floatFlag(args, 'lr', 1e-4),
+    forward: { maskRatioA: ratio, maskRatioV: ratio, contrastLossWeight: floatFlag(args, 'contrast-weight', 0.01) },
+    amp: choiceFlag(args, 'amp', ['off', 'bf16', 'fp16'] as const, 'off'),
+    schedule: {
+      warmup: args.flags.has('warmup'),
+      start: intFlag(args, 'lr-start', 10),
+      step: intFlag(args, 'lr-step', 5),
+      decay: floatFlag(args, 'lr-decay', 0.5),
+    },
+    runDir: out,
+    resume: args.flags.has('resume'),
+    logEvery: intFlag(args, 'log-every', 50),
+    onLog: log,
+    config: { model: modelOptions, size, init: typeof init === 'string' ? init : null },
+  };
+  const train = makeLoader(args, await openData(args, trainSpec), { train: true, device });
+  const val = typeof valSpec === 'string' ? makeLoader(args, await openData(args, valSpec), { train: false, device }) : undefined;
+  torch.manualSeed(seed);
   const model = new SocialMAE(modelOptions).to(device);
   try {
     log(`social-mae pretrain: ${size} model (${model.numParameters().toLocaleString('en')} parameters) on ${device}, ${train.items.length} training items${val ? `, ${val.items.length} validation items` : ''}`);
-    const init = args.flags.get('init');
-    if (typeof init === 'string' && !args.flags.has('resume')) log(await initFrom(model, init));
-    const ratio = floatFlag(args, 'mask-ratio', 0.75);
-    await pretrain(model, train, {
-      epochs: intFlag(args, 'epochs', 25),
-      lr: floatFlag(args, 'lr', 1e-4),
-      forward: { maskRatioA: ratio, maskRatioV: ratio, contrastLossWeight: floatFlag(args, 'contrast-weight', 0.01) },
-      amp: choiceFlag(args, 'amp', ['off', 'bf16', 'fp16'] as const, 'off'),
-      schedule: {
-        warmup: args.flags.has('warmup'),
-        start: intFlag(args, 'lr-start', 10),
-        step: intFlag(args, 'lr-step', 5),
-        decay: floatFlag(args, 'lr-decay', 0.5),
-      },
-      runDir: out,
-      resume: args.flags.has('resume'),
-      logEvery: intFlag(args, 'log-every', 50),
-      onLog: log,
-      ...(val ? { val } : {}),
-      config: { model: modelOptions, size, init: typeof init === 'string' ? init : null },
-    });
+    if (typeof init === 'string' && !options.resume) log(await initFrom(model, init));
+    await pretrain(model, train, { ...options, ...(val ? { val } : {}) });
     log(`checkpoints in ${out}/models (best: best_audio_model.pth)`);
   } finally {
     model.dispose();
