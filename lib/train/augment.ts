@@ -1,4 +1,6 @@
 /**
+ * Training-time audio augmentation of the reference dataloader, on loader batches.
+ *
  * SpecAugment as the reference dataloader applies it during finetuning (`freqm`, `timem`): one
  * torchaudio FrequencyMasking and one TimeMasking per example (iid_masks=False on [1, 128, T]):
  *   width = floor(u1 * param), start = floor(u2 * (size - u1 * param)), bins [start, start + width) := 0.
@@ -54,5 +56,23 @@ export function specAugment(audio: Tensor, opts: SpecAugmentOptions): Tensor {
     const fm = torch.tensor(freq, { shape: [B, 1, F], dtype: 'bool', device: audio.device });
     const tm = torch.tensor(time, { shape: [B, T, 1], dtype: 'bool', device: audio.device });
     return audio.maskedFill(fm.logicalOr(tm), fill);
+  });
+}
+
+/**
+ * The reference dataloader's `noise` option, per example, on the normalised fbank:
+ *   x += rand(T, F) * u / 10 (u uniform in [0, 1), one per example), then x = roll(x, k, time) with k a
+ *   uniform integer in [-T, T).
+ * audio: [B, T, F] -> a new [B, T, F]. Draws come from torch's generator.
+ */
+export function fbankNoise(audio: Tensor): Tensor {
+  if (audio.ndim !== 3) throw new TrainError('ERR_INVALID_ARG', `fbankNoise: audio must be [B, T, F], got ${JSON.stringify(audio.shape)}`);
+  const [B, T, F] = audio.shape as [number, number, number];
+  return torch.tidy(() => {
+    const u = torch.rand([B, 2]).toArray() as Float32Array;
+    const scale = torch.tensor(Array.from({ length: B }, (_, i) => u[2 * i]! / 10), { shape: [B, 1, 1], device: audio.device });
+    const noisy = audio.add(torch.rand([B, T, F], { device: audio.device }).mul(scale));
+    const rolled = Array.from({ length: B }, (_, i) => noisy.select(0, i).roll(Math.floor(u[2 * i + 1]! * 2 * T) - T, 0));
+    return torch.stack(rolled);
   });
 }

@@ -1,8 +1,8 @@
 /**
  * Supervised finetuning of SocialMAEFT, as the reference's traintest_ft.py: Adam with two parameter
  * groups (the new head `mlp_head.*` at lr * headLr, everything else at lr; or the head alone with
- * `freezeBase`), cross-entropy or BCE with optional label smoothing, SpecAugment (`freqm`, `timem`) on the
- * training batches, and per epoch accuracy / mAP / mAUC on the validation set; the best epoch is the one
+ * `freezeBase`), cross-entropy or BCE with optional label smoothing, SpecAugment (`freqm`, `timem`) and
+ * the fbank noise/roll (`noise`) on the training batches, and per epoch accuracy / mAP / mAUC on the validation set; the best epoch is the one
  * with the highest `metric`.
  */
 import { torch, F, type Tensor } from '../tensor';
@@ -10,7 +10,7 @@ import { Adam, type Optimizer } from '../optim';
 import type { SocialMAEFT, FTMode } from '../models';
 import type { Batch, DataLoader } from '../data/loader';
 import { TrainError } from './errors';
-import { specAugment } from './augment';
+import { fbankNoise, specAugment } from './augment';
 import { fit, withAmp, type FitOptions } from './fit';
 import { classificationStats } from './metrics';
 import type { EpochRecord } from './run_dir';
@@ -28,6 +28,8 @@ export interface FinetuneLoopOptions extends FitOptions {
   /** SpecAugment widths for training batches (0 = off). */
   freqm?: number;
   timem?: number;
+  /** The reference's fbank noise + random time roll on training batches (after SpecAugment). */
+  noise?: boolean;
   /** Train the head only. */
   freezeBase?: boolean;
   /** Validation metric that picks the best epoch: 'acc' (default for single-label) or 'mAP'. */
@@ -83,6 +85,7 @@ export async function finetune(model: SocialMAEFT, train: DataLoader, o: Finetun
         step: (batch) => {
           let [a, v] = inputs(batch, device, mode);
           if (a && ((o.freqm ?? 0) > 0 || (o.timem ?? 0) > 0)) a = specAugment(a, { freqm: o.freqm ?? 0, timem: o.timem ?? 0 });
+          if (a && o.noise) a = fbankNoise(a);
           return { loss: lossOf(model.forward(a, v, mode), targetMatrix(batch, K, device)) };
         },
         evaluate: async (loader) => {
@@ -92,7 +95,7 @@ export async function finetune(model: SocialMAEFT, train: DataLoader, o: Finetun
           return { loss, acc: stats.acc, mAP: stats.mAP, mAUC: stats.mAUC };
         },
         best: { key: metric, higherIsBetter: true },
-        config: { task: 'finetune', ...(o.optimizer ? { optimizer: o.optimizer.constructor.name } : hyper), mode, loss: lossKind, labelSmooth: ls, freqm: o.freqm ?? 0, timem: o.timem ?? 0, freezeBase: !!o.freezeBase, metric, amp: o.amp ?? 'off', schedule: o.schedule ?? {}, ...(o.config ?? {}) },
+        config: { task: 'finetune', ...(o.optimizer ? { optimizer: o.optimizer.constructor.name } : hyper), mode, loss: lossKind, labelSmooth: ls, freqm: o.freqm ?? 0, timem: o.timem ?? 0, noise: !!o.noise, freezeBase: !!o.freezeBase, metric, amp: o.amp ?? 'off', schedule: o.schedule ?? {}, ...(o.config ?? {}) },
       },
       o,
     );

@@ -7,7 +7,7 @@ export { pretrain, type PretrainLoopOptions } from './pretrain';
 export { finetune, predictScores, type FinetuneLoopOptions } from './finetune';
 export { fit, withAmp, type FitOptions, type FitTask } from './fit';
 export { ReferenceSchedule, type LrScheduleOptions } from './schedule';
-export { specAugment, MASKED_FBANK_FILL, type SpecAugmentOptions } from './augment';
+export { specAugment, fbankNoise, MASKED_FBANK_FILL, type SpecAugmentOptions } from './augment';
 export { classificationStats, averagePrecision, rocAuc, type ClassificationStats } from './metrics';
 export { RunDir, type EpochRecord, type TrainerState } from './run_dir';
 export { TrainError, type TrainErrorCode } from './errors';

@@ -9,6 +9,7 @@ import { Adam, type Optimizer } from '../optim';
 import type { SocialMAE, PretrainForwardOptions } from '../models';
 import type { Batch, DataLoader } from '../data/loader';
 import { TrainError } from './errors';
+import { fbankNoise } from './augment';
 import { fit, withAmp, type FitOptions } from './fit';
 import type { EpochRecord } from './run_dir';
 
@@ -19,6 +20,8 @@ export interface PretrainLoopOptions extends FitOptions {
   /** Masking ratios and loss weights passed to every forward (model defaults otherwise). */
   forward?: Omit<PretrainForwardOptions, 'noiseA' | 'noiseV' | 'returnPred'>;
   val?: DataLoader;
+  /** The reference's fbank noise + random time roll on training batches. */
+  noise?: boolean;
   /** Use this optimizer (owned by the caller) instead of the reference's Adam built from lr/betas/weightDecay. */
   optimizer?: Optimizer;
   /** Anything else to record in config.json (model options, data recipe). */
@@ -38,9 +41,9 @@ export async function pretrain(model: SocialMAE, train: DataLoader, o: PretrainL
   const fwd = o.forward ?? {};
   const hyper = { lr: o.lr ?? 1e-4, weightDecay: o.weightDecay ?? 5e-7, betas: o.betas ?? ([0.95, 0.999] as [number, number]) };
   const opt = o.optimizer ?? new Adam(model.parameters().filter((p) => p.requiresGrad), hyper);
-  const forward = (batch: Batch) => {
+  const forward = (batch: Batch, augment = false) => {
     const { audio, video } = batchInputs(batch, device, 'pretrain');
-    const out = model.forward(audio, video, fwd);
+    const out = model.forward(augment && o.noise ? fbankNoise(audio) : audio, video, fwd);
     return Object.fromEntries(LOSS_KEYS.map((k) => [k, out[k]])) as Record<(typeof LOSS_KEYS)[number], Tensor>;
   };
   try {
@@ -48,7 +51,7 @@ export async function pretrain(model: SocialMAE, train: DataLoader, o: PretrainL
       {
         model, opt, train, device,
         ...(o.val ? { val: o.val } : {}),
-        step: forward,
+        step: (batch) => forward(batch, true),
         evaluate: async (loader) => {
           model.eval();
           const sums = new Map<string, number>();
@@ -70,7 +73,7 @@ export async function pretrain(model: SocialMAE, train: DataLoader, o: PretrainL
           return Object.fromEntries([...sums].map(([k, v]) => [k, v / n]));
         },
         best: { key: 'loss', higherIsBetter: false },
-        config: { task: 'pretrain', ...(o.optimizer ? { optimizer: o.optimizer.constructor.name } : hyper), forward: fwd, amp: o.amp ?? 'off', schedule: o.schedule ?? {}, ...(o.config ?? {}) },
+        config: { task: 'pretrain', ...(o.optimizer ? { optimizer: o.optimizer.constructor.name } : hyper), forward: fwd, noise: !!o.noise, amp: o.amp ?? 'off', schedule: o.schedule ?? {}, ...(o.config ?? {}) },
       },
       o,
     );

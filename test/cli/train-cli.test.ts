@@ -16,11 +16,12 @@ t.test('pretrain, finetune from it, predict with the finetune run', { skip: NO_F
   fs.writeFileSync(path.join(dir, 'm.csv'), 'video,label\na.mp4,happy\nb.mp4,sad\n');
   const common = ['--size', 'small', '--batch-size', '2', '--cache', 'cache'];
 
-  const pre = run(dir, ['pretrain', '--train', 'm.csv', '--out', 'pre', '--epochs', '1', ...common]);
+  const pre = run(dir, ['pretrain', '--train', 'm.csv', '--out', 'pre', '--noise', '--epochs', '1', ...common]);
   t.equal(pre.status, 0, pre.stderr);
   t.match(pre.stdout, /social-mae pretrain: small model \([\d,]+ parameters\) on cpu, 2 training items/);
   t.match(pre.stdout, /epoch 1 done in [\d.]+ s: train loss [\d.]+, lossMae/);
   t.ok(fs.existsSync(path.join(dir, 'pre', 'models', 'best_audio_model.pth')));
+  t.match(JSON.parse(fs.readFileSync(path.join(dir, 'pre', 'config.json'), 'utf8')), { noise: true, size: 'small' }, '--noise is a flag, --epochs still read');
 
   const ft = run(dir, ['finetune', '--train', 'm.csv', '--val', 'm.csv', '--out', 'ft', '--init', 'pre/models/best_audio_model.pth',
     '--epochs', '1', '--freqm', '48', '--timem', '192', '--label-smooth', '0.1', ...common]);

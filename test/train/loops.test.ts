@@ -103,7 +103,7 @@ t.test('finetune: head lr group, smoothing, SpecAugment, metrics, best epoch, pr
   torch.manualSeed(2);
   const ft = new SocialMAEFT({ ...ENCODER, labelDim: 2 });
   const runDir = path.join(dir, 'ft');
-  const h = await train.finetune(ft, loader, { epochs: 3, val: loader, runDir, lr: 1e-4, headLr: 10, labelSmooth: 0.1, freqm: 8, timem: 16 });
+  const h = await train.finetune(ft, loader, { epochs: 3, val: loader, runDir, lr: 1e-4, headLr: 10, labelSmooth: 0.1, freqm: 8, timem: 16, noise: true });
   t.equal(h.length, 3);
   for (const r of h) {
     t.ok(r.val && ['loss', 'acc', 'mAP', 'mAUC'].every((k) => Number.isFinite(r.val![k]) && r.val![k]! >= 0), `epoch ${r.epoch}: ${JSON.stringify(r.val)}`);
@@ -111,7 +111,7 @@ t.test('finetune: head lr group, smoothing, SpecAugment, metrics, best epoch, pr
     t.same(r.lr, [1e-4, 1e-3], 'base group at lr, head at lr * headLr (the first default milestone is epoch 10)');
   }
   const cfg = JSON.parse(fs.readFileSync(path.join(runDir, 'config.json'), 'utf8'));
-  t.match(cfg, { task: 'finetune', loss: 'CE', metric: 'acc', labelSmooth: 0.1, freqm: 8, timem: 16, headLr: 10 });
+  t.match(cfg, { task: 'finetune', loss: 'CE', metric: 'acc', labelSmooth: 0.1, freqm: 8, timem: 16, noise: true, headLr: 10 });
   const bestEpoch = h.reduce((b, r) => (r.val!.acc > b.val!.acc ? r : b), h[0]!).epoch;
   const best = (await io.load(path.join(runDir, 'models', 'best_audio_model.pth'))) as Map<string, Tensor>;
   const atBest = (await io.load(path.join(runDir, 'models', `audio_model.${bestEpoch}.pth`))) as Map<string, Tensor>;
@@ -152,12 +152,12 @@ t.test('a finetuning model initialised from a pretraining run directory', { skip
   const loader = new data.DataLoader(src, { recipe: RECIPE, batchSize: 3, ...quiet });
   const mae = new SocialMAE({ ...ENCODER, ...DECODER });
   const adamw = new optim.AdamW(mae.parameters(), { lr: 1e-3 });
-  await train.pretrain(mae, loader, { epochs: 1, runDir: path.join(dir, 'pre'), optimizer: adamw });
+  await train.pretrain(mae, loader, { epochs: 1, runDir: path.join(dir, 'pre'), optimizer: adamw, noise: true });
   const st = adamw.stateDict();
   t.equal(torch.tidy(() => (st.state.get(0)!.step as Tensor).item()), 1, 'a caller-supplied optimizer is used and left alive');
   torch.dispose([...st.state.values()].flatMap((m) => Object.values(m).filter((v): v is Tensor => v instanceof Tensor)));
   adamw.dispose();
-  t.match(JSON.parse(fs.readFileSync(path.join(dir, 'pre', 'config.json'), 'utf8')), { optimizer: 'AdamW' });
+  t.match(JSON.parse(fs.readFileSync(path.join(dir, 'pre', 'config.json'), 'utf8')), { optimizer: 'AdamW', noise: true });
   const ft = new SocialMAEFT({ ...ENCODER, labelDim: 2 });
   const sd = (await io.load(path.join(dir, 'pre', 'models', 'best_audio_model.pth'))) as Map<string, Tensor>;
   const r = models.initFinetuneFromPretrain(ft, sd);

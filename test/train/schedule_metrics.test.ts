@@ -112,3 +112,39 @@ t.test('SpecAugment: one frequency and one time band per example, filled with no
   torch.dispose([x, y, y2, off]);
   t.equal(torch.memory().liveTensors, live);
 });
+
+t.test('fbank noise: x + rand * u/10 per example, then a time roll in [-T, T)', async (t) => {
+  const live = torch.memory().liveTensors;
+  const B = 4;
+  const T = 20;
+  const F = 6;
+  const x = torch.randn([B, T, F]);
+  torch.manualSeed(3);
+  const y = train.fbankNoise(x);
+  torch.manualSeed(3);
+  const y2 = train.fbankNoise(x);
+  t.ok(torch.tidy(() => y.equal(y2)), 'reproducible under manualSeed');
+  t.same(y.shape, [B, T, F]);
+  const xs = x.toArray() as Float32Array;
+  const ys = y.toArray() as Float32Array;
+  const shifts: number[] = [];
+  for (let b = 0; b < B; b++) {
+    // the shift k for which y[b] rolled back is x[b] plus noise in [0, 0.1)
+    const fits = (k: number) => {
+      for (let tt = 0; tt < T; tt++) {
+        for (let f = 0; f < F; f++) {
+          const d = ys[(b * T + ((tt + k + T) % T)) * F + f]! - xs[(b * T + tt) * F + f]!;
+          if (!(d >= -1e-6 && d < 0.1 + 1e-6)) return false;
+        }
+      }
+      return true;
+    };
+    const ks = Array.from({ length: T }, (_, k) => k).filter(fits);
+    t.equal(ks.length, 1, `example ${b}: exactly one roll explains the output (${ks})`);
+    shifts.push(ks[0]!);
+  }
+  t.ok(new Set(shifts).size > 1, `shifts differ between examples (${shifts})`);
+  t.throws(() => torch.tidy(() => train.fbankNoise(x.reshape([B * T, F]))), { code: 'ERR_INVALID_ARG' });
+  torch.dispose([x, y, y2]);
+  t.equal(torch.memory().liveTensors, live);
+});

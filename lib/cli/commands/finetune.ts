@@ -11,10 +11,10 @@ import { ParsedArgs, UsageError, checkFlags, choiceFlag, floatFlag, intFlag, req
 import { LOADER_FLAGS, deviceFlag, encoderPreset, log, makeLoader, openData, sizeFlag } from '../training';
 
 const FLAGS = ['train', 'val', 'out', 'init', 'epochs', 'lr', 'head-lr', 'size', 'mode', 'loss', 'label-smooth', 'freqm', 'timem',
-  'metric', 'freeze-base', 'amp', 'resume', 'warmup', 'lr-start', 'lr-step', 'lr-decay', 'log-every', ...LOADER_FLAGS] as const;
+  'metric', 'freeze-base', 'amp', 'resume', 'warmup', 'noise', 'lr-start', 'lr-step', 'lr-decay', 'log-every', ...LOADER_FLAGS] as const;
 
 /** Flags that take no value. */
-export const BOOLEAN_FLAGS = ['resume', 'warmup', 'skip-broken', 'freeze-base'];
+export const BOOLEAN_FLAGS = ['resume', 'warmup', 'noise', 'skip-broken', 'freeze-base'];
 
 export async function run(args: ParsedArgs): Promise<void> {
   // Every flag is read before any data is opened or any model is built: a bad value fails at once.
@@ -47,6 +47,7 @@ export async function run(args: ParsedArgs): Promise<void> {
       step: intFlag(args, 'lr-step', 1),
       decay: floatFlag(args, 'lr-decay', 0.5),
     },
+    noise: args.flags.has('noise'),
     runDir: out,
     resume: args.flags.has('resume'),
     logEvery: intFlag(args, 'log-every', 50),

@@ -11,7 +11,7 @@ import { pretrain } from '../../train';
 import { ParsedArgs, checkFlags, choiceFlag, floatFlag, intFlag, requiredFlag } from '../args';
 import { LOADER_FLAGS, SMALL_DECODER, deviceFlag, encoderPreset, log, makeLoader, openData, sizeFlag } from '../training';
 
-const FLAGS = ['train', 'val', 'out', 'epochs', 'lr', 'size', 'init', 'amp', 'resume', 'warmup', 'mask-ratio', 'contrast-weight',
+const FLAGS = ['train', 'val', 'out', 'epochs', 'lr', 'size', 'init', 'amp', 'resume', 'warmup', 'noise', 'mask-ratio', 'contrast-weight',
   'lr-start', 'lr-step', 'lr-decay', 'log-every', ...LOADER_FLAGS] as const;
 
 /** Loads a pretraining checkpoint as is, or initialises from CAV-MAE (4-D video patch embedding). */
@@ -31,7 +31,7 @@ async function initFrom(model: SocialMAE, file: string): Promise<string> {
 }
 
 /** Flags that take no value. */
-export const BOOLEAN_FLAGS = ['resume', 'warmup', 'skip-broken'];
+export const BOOLEAN_FLAGS = ['resume', 'warmup', 'noise', 'skip-broken'];
 
 export async function run(args: ParsedArgs): Promise<void> {
   // Every flag is read before any data is opened or any model is built: a bad value fails at once.
@@ -56,6 +56,7 @@ export async function run(args: ParsedArgs): Promise<void> {
       step: intFlag(args, 'lr-step', 5),
       decay: floatFlag(args, 'lr-decay', 0.5),
     },
+    noise: args.flags.has('noise'),
     runDir: out,
     resume: args.flags.has('resume'),
     logEvery: intFlag(args, 'log-every', 50),
