@@ -7,7 +7,8 @@ import t from 'tap';
 import * as fs from 'fs';
 import * as path from 'path';
 import { torch, io, data, optim, train, SocialMAE, SocialMAEFT, models, Tensor } from '../../lib';
-import { CLIP, LYING, tmpDir, NO_FFMPEG } from '../data/helpers';
+import { spawnSync } from 'child_process';
+import { CLIP, LYING, tmpDir, NO_FFMPEG, referencePython } from '../data/helpers';
 
 const RECIPE: data.Recipe = { audio: { targetLength: 64 }, video: { fps: 2, duration: 1, size: 32, start: 'center' } };
 const ENCODER = { imgSize: 32, audioLength: 64, nFrame: 2, embedDim: 32, numHeads: 2, modalitySpecificDepth: 1 } as const;
@@ -64,6 +65,24 @@ t.test('pretrain: epochs, checkpoints in the reference layout, resume, refusals'
     else if (v && typeof v === 'object' && 'dispose' in v) (v as Tensor).dispose();
   };
   disposeAll(osd);
+
+  // PyTorch reads the run directory: the model as a DataParallel state dict, the optimizer state into
+  // a torch.optim.Adam over parameters of the same shapes, the trainer state as plain values
+  const py = referencePython();
+  if (py) {
+    const script = [
+      'import sys, torch',
+      'd = sys.argv[1]',
+      "sd = torch.load(d + '/audio_model.2.pth')",
+      "ps = [torch.nn.Parameter(v.clone()) for v in sd.values() if v.dtype == torch.float32]",
+      "opt = torch.optim.Adam(ps, lr=1.0)",
+      "opt.load_state_dict(torch.load(d + '/optim_state.2.pth'))",
+      "ts = torch.load(d + '/trainer_state.2.pth')",
+      "print(len(sd), all(k.startswith('module.') for k in sd), opt.param_groups[0]['lr'], int(opt.state[ps[0]]['step']), ts['epoch'], ts['global_step'])",
+    ].join('\n');
+    const r = spawnSync(py, ['-c', script, path.join(runDir, 'models')], { encoding: 'utf8' });
+    t.equal(r.stdout.trim(), `${mae.namedParameters().length + mae.namedBuffers().length} True 0.00025 4 2 4`, r.stderr);
+  }
 
   await t.rejects(train.pretrain(mae, loader, { epochs: 3, runDir, schedule }), { code: 'ERR_BAD_STATE', message: /already holds a run \(up to epoch 2\)/ }, 'no silent overwrite');
   await t.rejects(train.pretrain(mae, loader, { epochs: 3, runDir, schedule, resume: true, lr: 5e-3 }), { code: 'ERR_BAD_STATE', message: /config\.json describes another run/ });
