@@ -37,7 +37,7 @@ export async function openData(args: ParsedArgs, spec: string, labels?: data.Lab
 }
 
 /** A loader over `source` with the reference recipe; training shuffles and samples random windows. */
-export function makeLoader(args: ParsedArgs, source: data.DataSource, o: { train: boolean; device: string }): DataLoader {
+export function makeLoader(args: ParsedArgs, source: data.DataSource, o: { train: boolean; device: string; mixup?: number }): DataLoader {
   const recipe: data.Recipe = { audio: { ...data.REFERENCE_RECIPE.audio }, video: { ...data.REFERENCE_RECIPE.video, start: o.train ? 'random' : 'center' } };
   const cache = args.flags.get('cache');
   return new data.DataLoader(source, {
@@ -48,6 +48,7 @@ export function makeLoader(args: ParsedArgs, source: data.DataSource, o: { train
     workers: intFlag(args, 'workers', 0),
     onError: args.flags.has('skip-broken') ? 'skip' : 'raise',
     device: o.device,
+    ...(o.mixup ? { mixup: o.mixup } : {}),
     ...(typeof cache === 'string' ? { cacheDir: cache } : {}),
   });
 }

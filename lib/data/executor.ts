@@ -10,6 +10,7 @@ import { DataError, type DataErrorCode } from './errors';
 import { abortError } from './ffmpeg';
 import { loadSample, type HostSample, type Recipe } from './sample';
 import type { DataItem } from './source-types';
+import type { MixPlan } from './mixup';
 
 /** Context passed with every job (plain data, it crosses thread boundaries). */
 export interface JobContext {
@@ -22,7 +23,8 @@ export interface JobContext {
 
 /** Runs item pipelines. */
 export interface Executor {
-  run(item: DataItem, index: number, ctx: JobContext, signal: AbortSignal): Promise<HostSample>;
+  /** `mix`: the item's mixup partner (the sample is then the mix of both). */
+  run(item: DataItem, index: number, ctx: JobContext, signal: AbortSignal, mix?: MixPlan | null): Promise<HostSample>;
   close(): Promise<void>;
 }
 
@@ -38,8 +40,8 @@ export function cacheFor(dir: string | null): FeatureCache | null {
 /** Runs jobs in the calling thread. */
 export class InlineExecutor implements Executor {
   constructor(private readonly recipe: Recipe) {}
-  run(item: DataItem, index: number, ctx: JobContext, signal: AbortSignal): Promise<HostSample> {
-    return loadSample(item, index, this.recipe, { ...ctx, cache: cacheFor(ctx.cacheDir), signal });
+  run(item: DataItem, index: number, ctx: JobContext, signal: AbortSignal, mix?: MixPlan | null): Promise<HostSample> {
+    return loadSample(item, index, this.recipe, { ...ctx, cache: cacheFor(ctx.cacheDir), signal }, mix);
   }
   async close(): Promise<void> {}
 }
@@ -120,7 +122,7 @@ export class WorkerExecutor implements Executor {
     }
   }
 
-  run(item: DataItem, index: number, ctx: JobContext, signal: AbortSignal): Promise<HostSample> {
+  run(item: DataItem, index: number, ctx: JobContext, signal: AbortSignal, mix?: MixPlan | null): Promise<HostSample> {
     if (this.closed) return Promise.reject(new Error('executor closed'));
     if (signal.aborted) return Promise.reject(abortError());
     let w = 0;
@@ -135,7 +137,7 @@ export class WorkerExecutor implements Executor {
       const p = this.pending.get(id)!;
       p.resolve = (s) => (done(), resolve(s));
       p.reject = (e) => (done(), reject(e));
-      this.workers[w]!.postMessage({ id, item, index, ctx });
+      this.workers[w]!.postMessage({ id, item, index, ctx, mix: mix ?? null });
     });
   }
 

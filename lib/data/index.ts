@@ -9,7 +9,8 @@ export {
   type FfmpegPaths, type ProcessOptions, type DecodeAudioOptions, type DecodedAudio, type DecodeVideoOptions, type DecodedFrames,
 } from './ffmpeg';
 export type { MediaInfo, VideoStreamInfo, AudioStreamInfo, StreamSummary } from './media-info';
-export { PyRandom, type RandomSource } from './pyrandom';
+export { PyRandom, betavariate, gammavariate, type RandomSource } from './pyrandom';
+export { planMixup, mixWaveforms, mixTargets, type MixPlan } from './mixup';
 export {
   referenceIndices, uniformIndices, padPlan, frameToSeekTime, pyFloorDiv, npArange, mathRandom,
   type FramePlan, type PaddedPlan, type PadMode, type SamplingOptions, type ReferenceSamplingOptions, type UniformSamplingOptions,

@@ -1,5 +1,5 @@
 /**
- * Worker-thread entry of the loader (see executor.ts): receives jobs `{ id, item, index, ctx }`, runs
+ * Worker-thread entry of the loader (see executor.ts): receives jobs `{ id, item, index, ctx, mix }`, runs
  * loadSample and posts `{ id, sample }` (audio/video buffers transferred) or `{ id, error }`.
  * `{ abort: id }` aborts a running job (its ffmpeg children are killed); `{ close: true }` aborts all and
  * answers `{ closed: true }` once every child process has been reaped.
@@ -9,11 +9,12 @@ import { cacheFor, toWireError, type JobContext } from './executor';
 import { settleChildren } from './ffmpeg';
 import { loadSample, type Recipe } from './sample';
 import type { DataItem } from './source-types';
+import type { MixPlan } from './mixup';
 
 const recipe = (workerData as { recipe: Recipe }).recipe;
 const running = new Map<number, AbortController>();
 
-parentPort!.on('message', (m: { id: number; item: DataItem; index: number; ctx: JobContext } | { abort: number } | { close: true }) => {
+parentPort!.on('message', (m: { id: number; item: DataItem; index: number; ctx: JobContext; mix: MixPlan | null } | { abort: number } | { close: true }) => {
   if ('close' in m) {
     // Abort what runs, wait until every ffmpeg child has been reaped, then let the main thread terminate us.
     for (const ac of running.values()) ac.abort();
@@ -26,7 +27,7 @@ parentPort!.on('message', (m: { id: number; item: DataItem; index: number; ctx: 
   }
   const ac = new AbortController();
   running.set(m.id, ac);
-  loadSample(m.item, m.index, recipe, { ...m.ctx, cache: cacheFor(m.ctx.cacheDir), signal: ac.signal })
+  loadSample(m.item, m.index, recipe, { ...m.ctx, cache: cacheFor(m.ctx.cacheDir), signal: ac.signal }, m.mix)
     .then((sample) => {
       const transfer: ArrayBuffer[] = [];
       for (const a of [sample.audio, sample.video]) if (a && a.byteOffset === 0 && a.byteLength === a.buffer.byteLength) transfer.push(a.buffer as ArrayBuffer);

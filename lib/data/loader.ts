@@ -16,6 +16,7 @@
  */
 import * as os from 'os';
 import { torch, type Tensor } from '../tensor';
+import { planMixup } from './mixup';
 import { DataError } from './errors';
 import { InlineExecutor, WorkerExecutor, type Executor, type JobContext } from './executor';
 import type { LabelMap } from './labels';
@@ -47,6 +48,11 @@ export interface LoaderOptions {
   threads?: number;
   /** Classification labels as class indices (int64 [B], default) or one-hot float32 [B, K]. */
   labelFormat?: 'index' | 'onehot';
+  /**
+   * Mixup probability (default 0): an item is mixed with a random partner, lambda ~ Beta(10, 10), as the
+   * reference dataloader does (mixup.ts); labels become float vectors [B, K]. For training loaders.
+   */
+  mixup?: number;
   /** Move batch tensors to this device (default 'cpu'). */
   device?: string;
   /** Receives warnings (short clips, lying metadata, skipped items); default process.emitWarning. */
@@ -108,12 +114,14 @@ export class DataLoader implements AsyncIterable<Batch> {
     const cores = Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
     this.o = {
       batchSize: 8, shuffle: false, seed: 0, dropLast: false, recipe: { audio: {}, video: {} }, concurrency: cores, prefetch: 2,
-      workers: 0, onError: 'raise', labelFormat: 'index', device: 'cpu', ...opts,
+      workers: 0, onError: 'raise', labelFormat: 'index', device: 'cpu', ...opts, mixup: opts.mixup ?? 0,
     };
     const { batchSize, concurrency, prefetch, workers } = this.o;
     for (const [k, v, min] of [['batchSize', batchSize, 1], ['concurrency', concurrency, 1], ['prefetch', prefetch, 0], ['workers', workers, 0]] as const) {
       if (!Number.isInteger(v) || v < min) throw new DataError('ERR_INVALID_ARG', `${k} must be an integer >= ${min}, got ${v}`);
     }
+    const mixup = this.o.mixup;
+    if (typeof mixup !== 'number' || !(mixup >= 0 && mixup <= 1)) throw new DataError('ERR_INVALID_ARG', `mixup must be a probability in [0, 1], got ${String(mixup)}`);
   }
 
   /** Batches per epoch. */
@@ -186,7 +194,8 @@ export class DataLoader implements AsyncIterable<Batch> {
         const pos = started++;
         const index = order[pos]!;
         try {
-          results.set(pos, { sample: await exec.run(this.items[index]!, index, ctx, ac.signal) });
+          const mix = planMixup(this.items, index, { seed: o.seed, epoch, probability: o.mixup, labelCount: this.labels?.size ?? 0 });
+          results.set(pos, { sample: await exec.run(this.items[index]!, index, ctx, ac.signal, mix) });
         } catch (error) {
           results.set(pos, { error });
         }
@@ -267,6 +276,13 @@ export class DataLoader implements AsyncIterable<Batch> {
 
   private labelTensor(samples: HostSample[]): Tensor | undefined {
     const dev = { device: this.o.device };
+    // With mixup some samples carry a mixed float target: the others become one-hot rows.
+    const K = this.labels?.size;
+    if (K && samples.some((s) => s.target !== undefined) && samples.every((s) => s.target !== undefined || s.label !== undefined)) {
+      const v = new Float32Array(samples.length * K);
+      samples.forEach((s, i) => (s.target !== undefined ? v.set(s.target, i * K) : (v[i * K + s.label!] = 1)));
+      return torch.fromBuffer(v, 'float32', [samples.length, K], dev);
+    }
     if (samples.every((s) => s.label !== undefined)) {
       const idx = samples.map((s) => s.label!);
       if (this.o.labelFormat === 'onehot') {

@@ -140,6 +140,58 @@ export class PyRandom implements RandomSource {
   }
 }
 
+/** A 32-bit seed from (seed, epoch, index), so windows do not depend on load order. */
+export function itemSeed(seed: number, epoch: number, index: number): number {
+  let h = 0x811c9dc5;
+  for (const v of [seed, epoch, index]) {
+    for (let k = 0; k < 4; k++) {
+      h ^= (Math.floor(v / 2 ** (8 * k)) & 0xff) >>> 0;
+      h = Math.imul(h, 0x01000193) >>> 0;
+    }
+  }
+  return h >>> 0;
+}
+
+const LOG4 = Math.log(4);
+const SG_MAGICCONST = 1 + Math.log(4.5);
+
+/** `random.gammavariate(alpha, beta)` (CPython 3.11's algorithms, the same draws for the same state). */
+export function gammavariate(rng: PyRandom, alpha: number, beta: number): number {
+  if (!(alpha > 0) || !(beta > 0)) throw new RangeError(`gammavariate: alpha and beta must be > 0, got ${alpha}, ${beta}`);
+  if (alpha > 1) {
+    // R.C.H. Cheng, "The generation of Gamma variables with non-integral shape parameters"
+    const ainv = Math.sqrt(2 * alpha - 1);
+    const bbb = alpha - LOG4;
+    const ccc = alpha + ainv;
+    for (;;) {
+      const u1 = rng.random();
+      if (!(u1 > 1e-7 && u1 < 0.9999999)) continue;
+      const u2 = 1 - rng.random();
+      const v = Math.log(u1 / (1 - u1)) / ainv;
+      const x = alpha * Math.exp(v);
+      const z = u1 * u1 * u2;
+      const r = bbb + ccc * v - x;
+      if (r + SG_MAGICCONST - 4.5 * z >= 0 || r >= Math.log(z)) return x * beta;
+    }
+  }
+  if (alpha === 1) return -Math.log(1 - rng.random()) * beta;
+  // Algorithm GS of Kennedy & Gentle, Statistical Computing
+  for (;;) {
+    const u = rng.random();
+    const b = (Math.E + alpha) / Math.E;
+    const p = b * u;
+    const x = p <= 1 ? p ** (1 / alpha) : -Math.log((b - p) / alpha);
+    const u1 = rng.random();
+    if (p > 1 ? u1 <= x ** (alpha - 1) : u1 <= Math.exp(-x)) return x * beta;
+  }
+}
+
+/** `random.betavariate(alpha, beta)` (CPython 3.11). */
+export function betavariate(rng: PyRandom, alpha: number, beta: number): number {
+  const y = gammavariate(rng, alpha, 1);
+  return y ? y / (y + gammavariate(rng, beta, 1)) : 0;
+}
+
 /** Python's int.bit_length() for a positive safe integer. */
 function bitLength(n: number): number {
   let k = 0;

@@ -11,8 +11,11 @@ import { DataError } from './errors';
 import { decodeAudio, probe } from './ffmpeg';
 import { centerRandom, decodeVideoPlan, planVideo, type LoadVideoFramesOptions } from './frames';
 import type { MediaInfo } from './media-info';
-import { PyRandom } from './pyrandom';
+import { PyRandom, itemSeed } from './pyrandom';
+import { mixTargets, mixWaveforms, type MixPlan } from './mixup';
 import type { DataItem } from './source-types';
+
+export { itemSeed };
 
 /** Audio part of a recipe. */
 export interface AudioRecipe {
@@ -109,22 +112,38 @@ async function probeCached(file: string, ctx: SampleContext): Promise<MediaInfo>
   return info;
 }
 
-/** A 32-bit seed from (seed, epoch, index), so windows do not depend on load order. */
-export function itemSeed(seed: number, epoch: number, index: number): number {
-  let h = 0x811c9dc5;
-  for (const v of [seed, epoch, index]) {
-    for (let k = 0; k < 4; k++) {
-      h ^= (Math.floor(v / 2 ** (8 * k)) & 0xff) >>> 0;
-      h = Math.imul(h, 0x01000193) >>> 0;
-    }
-  }
-  return h >>> 0;
+type FullAudioRecipe = AudioRecipe & Required<Pick<AudioRecipe, 'targetLength' | 'numMelBins' | 'frameShift' | 'normalize'>>;
+
+function fullAudioRecipe(r: AudioRecipe): FullAudioRecipe {
+  return { ...r, targetLength: r.targetLength ?? 1024, numMelBins: r.numMelBins ?? 128, frameShift: r.frameShift ?? 10, normalize: r.normalize ?? true };
+}
+
+function audioSource(item: DataItem): string {
+  if (!item.audio) throw new DataError('ERR_NO_AUDIO', 'the item has no audio source', { file: item.origin });
+  return item.audio;
+}
+
+/** The recipe's (normalised) fbank of a decoded waveform [channels, samples]. */
+function fbankOf(data: Float32Array, channels: number, sampleRate: number, recipe: FullAudioRecipe): Float32Array {
+  return torch.tidy(() => {
+    const w = torch.fromBuffer(data, 'float32', [channels, data.length / channels]);
+    let f = waveformToFbank(w, sampleRate, { targetLength: recipe.targetLength, numMelBins: recipe.numMelBins, frameShift: recipe.frameShift, ...(recipe.mono ? { mono: recipe.mono } : {}) });
+    if (recipe.normalize) f = f.sub(recipe.mean ?? -6.2943).div(recipe.std ?? 12.26344);
+    return f.toArray() as Float32Array;
+  });
+}
+
+function decodeFor(file: string, ctx: SampleContext, sampleRate?: number) {
+  return decodeAudio(file, {
+    ...(sampleRate !== undefined ? { sampleRate } : {}),
+    ...(ctx.timeoutMs !== undefined ? { timeoutMs: ctx.timeoutMs } : {}),
+    ...(ctx.signal ? { signal: ctx.signal } : {}),
+  });
 }
 
 async function audioFeatures(item: DataItem, r: AudioRecipe, ctx: SampleContext, out: HostSample): Promise<void> {
-  const file = item.audio;
-  if (!file) throw new DataError('ERR_NO_AUDIO', 'the item has no audio source', { file: item.origin });
-  const recipe = { ...r, targetLength: r.targetLength ?? 1024, numMelBins: r.numMelBins ?? 128, frameShift: r.frameShift ?? 10, normalize: r.normalize ?? true };
+  const file = audioSource(item);
+  const recipe = fullAudioRecipe(r);
   let key: string | null = null;
   if (ctx.cache) {
     key = ctx.cache.key(await fileContentHash(file), 'audio', recipe);
@@ -137,17 +156,8 @@ async function audioFeatures(item: DataItem, r: AudioRecipe, ctx: SampleContext,
       return;
     }
   }
-  const dec = await decodeAudio(file, {
-    ...(recipe.resample !== undefined ? { sampleRate: recipe.resample } : {}),
-    ...(ctx.timeoutMs !== undefined ? { timeoutMs: ctx.timeoutMs } : {}),
-    ...(ctx.signal ? { signal: ctx.signal } : {}),
-  });
-  const data = torch.tidy(() => {
-    const w = torch.fromBuffer(dec.data, 'float32', [dec.channels, dec.samples]);
-    let f = waveformToFbank(w, dec.sampleRate, { targetLength: recipe.targetLength, numMelBins: recipe.numMelBins, frameShift: recipe.frameShift, ...(recipe.mono ? { mono: recipe.mono } : {}) });
-    if (recipe.normalize) f = f.sub(recipe.mean ?? -6.2943).div(recipe.std ?? 12.26344);
-    return f.toArray() as Float32Array;
-  });
+  const dec = await decodeFor(file, ctx, recipe.resample);
+  const data = fbankOf(dec.data, dec.channels, dec.sampleRate, recipe);
   out.audio = data;
   out.audioShape = [recipe.targetLength, recipe.numMelBins];
   if (ctx.cache && key) await ctx.cache.put(key, { audio: { data, shape: out.audioShape } }, { id: item.id });
@@ -206,15 +216,18 @@ async function videoFeatures(item: DataItem, index: number, r: VideoRecipe, ctx:
  * Computes the recipe's features of one item. Errors name the item's file and origin
  * (e.g. "train.csv:12") and keep their DataError code.
  */
-export async function loadSample(item: DataItem, index: number, recipe: Recipe, ctx: SampleContext): Promise<HostSample> {
+export async function loadSample(item: DataItem, index: number, recipe: Recipe, ctx: SampleContext, mix?: MixPlan | null): Promise<HostSample> {
   const out: HostSample = { index, id: item.id, warnings: [], cached: { audio: false, video: false } };
   if (item.label !== undefined) out.label = item.label;
   if (item.target !== undefined) out.target = item.target;
   try {
-    await Promise.all([
-      recipe.audio === false ? null : audioFeatures(item, recipe.audio ?? {}, ctx, out),
-      recipe.video === false ? null : videoFeatures(item, index, recipe.video ?? {}, ctx, out),
-    ]);
+    if (mix) await mixedFeatures(item, index, mix, recipe, ctx, out);
+    else {
+      await Promise.all([
+        recipe.audio === false ? null : audioFeatures(item, recipe.audio ?? {}, ctx, out),
+        recipe.video === false ? null : videoFeatures(item, index, recipe.video ?? {}, ctx, out),
+      ]);
+    }
   } catch (e) {
     if (e instanceof DataError && !e.message.includes(item.origin)) {
       const err = new DataError(e.code, e.reason, { ...(e.file !== undefined ? { file: e.file } : {}), message: `${e.message} [item ${item.origin}]` });
@@ -223,4 +236,41 @@ export async function loadSample(item: DataItem, index: number, recipe: Recipe, 
     throw e;
   }
   return out;
+}
+
+/**
+ * Features of an item mixed with its partner (mixup.ts): mixed waveforms -> fbank, mixed frames, mixed
+ * label vector. Nothing of a mixed sample is cached (the partner and lambda change every epoch).
+ */
+async function mixedFeatures(item: DataItem, index: number, mix: MixPlan, recipe: Recipe, ctx: SampleContext, out: HostSample): Promise<void> {
+  const { partner, partnerIndex, lambda } = mix;
+  const audio = async () => {
+    if (recipe.audio === false) return;
+    const r = fullAudioRecipe(recipe.audio ?? {});
+    const a = await decodeFor(audioSource(item), ctx, r.resample);
+    const b = await decodeFor(audioSource(partner), ctx, a.sampleRate);
+    const m = mixWaveforms(a.data, a.channels, b.data, b.channels, lambda);
+    out.audio = fbankOf(m.data, m.channels, a.sampleRate, r);
+    out.audioShape = [r.targetLength, r.numMelBins];
+  };
+  const video = async () => {
+    if (recipe.video === false) return;
+    const own: HostSample = { ...out, warnings: [], cached: { audio: false, video: false } };
+    const other: HostSample = { index: partnerIndex, id: partner.id, warnings: [], cached: { audio: false, video: false } };
+    await Promise.all([videoFeatures(item, index, recipe.video ?? {}, { ...ctx, cache: null }, own), videoFeatures(partner, partnerIndex, recipe.video ?? {}, { ...ctx, cache: null }, other)]);
+    const v = own.video!;
+    const w = other.video!;
+    for (let i = 0; i < v.length; i++) v[i] = lambda * v[i]! + (1 - lambda) * w[i]!;
+    out.video = v;
+    out.videoShape = own.videoShape!;
+    out.frameIndices = own.frameIndices!;
+    out.warnings.push(...own.warnings, ...other.warnings.map((m) => `mixup partner ${partner.origin}: ${m}`));
+  };
+  await Promise.all([audio(), video()]);
+  const y1 = item.target ?? item.label;
+  const y2 = partner.target ?? partner.label;
+  if (y1 !== undefined && y2 !== undefined && mix.labelCount > 0) {
+    out.target = mixTargets(y1, y2, lambda, mix.labelCount);
+    delete out.label;
+  }
 }

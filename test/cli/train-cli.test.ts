@@ -24,7 +24,7 @@ t.test('pretrain, finetune from it, predict with the finetune run', { skip: NO_F
   t.match(JSON.parse(fs.readFileSync(path.join(dir, 'pre', 'config.json'), 'utf8')), { noise: true, size: 'small' }, '--noise is a flag, --epochs still read');
 
   const ft = run(dir, ['finetune', '--train', 'm.csv', '--val', 'm.csv', '--out', 'ft', '--init', 'pre/models/best_audio_model.pth',
-    '--epochs', '1', '--freqm', '48', '--timem', '192', '--label-smooth', '0.1', ...common]);
+    '--epochs', '1', '--freqm', '48', '--timem', '192', '--label-smooth', '0.1', '--mixup', '0.5', ...common]);
   t.equal(ft.status, 0, ft.stderr);
   t.match(ft.stdout, /2 classes \(happy, sad\)/);
   t.match(ft.stdout, /initialised from pre\/models\/best_audio_model\.pth: \d+ loaded, \d+ unused, fresh: mlp_head\.0\.weight/);

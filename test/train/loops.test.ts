@@ -156,6 +156,13 @@ t.test('finetune: head lr group, smoothing, SpecAugment, metrics, best epoch, pr
   t.notOk(torch.tidy(() => (frozen.mlp_head.at(1) as unknown as { weight: Tensor }).weight.equal(headBefore)), 'head trained');
   torch.dispose([before, headBefore]);
 
+  // mixup batches carry float label rows; BCE and CE both train on them
+  const mixLoader = new data.DataLoader(src, { recipe: RECIPE, batchSize: 3, mixup: 1, seed: 5, ...quiet });
+  for (const loss of ['BCE', 'CE'] as const) {
+    const r = await train.finetune(ft, mixLoader, { epochs: 1, loss });
+    t.ok(Number.isFinite(r[0]!.train.loss), `${loss} on mixed labels: ${r[0]!.train.loss}`);
+  }
+
   await t.rejects(train.finetune(ft, loader, { epochs: 1, labelSmooth: 1 }), { code: 'ERR_INVALID_ARG', message: /labelSmooth/ });
   const unlabelled = new data.DataLoader(src.items.map(({ label: _l, ...it }) => it), { recipe: RECIPE, batchSize: 2, ...quiet });
   await t.rejects(train.finetune(ft, unlabelled, { epochs: 1 }), { code: 'ERR_INVALID_ARG', message: /need labels/ });

@@ -11,7 +11,7 @@ import { ParsedArgs, UsageError, checkFlags, choiceFlag, floatFlag, intFlag, req
 import { LOADER_FLAGS, deviceFlag, encoderPreset, log, makeLoader, openData, sizeFlag } from '../training';
 
 const FLAGS = ['train', 'val', 'out', 'init', 'epochs', 'lr', 'head-lr', 'size', 'mode', 'loss', 'label-smooth', 'freqm', 'timem',
-  'metric', 'freeze-base', 'amp', 'resume', 'warmup', 'noise', 'lr-start', 'lr-step', 'lr-decay', 'log-every', ...LOADER_FLAGS] as const;
+  'metric', 'mixup', 'freeze-base', 'amp', 'resume', 'warmup', 'noise', 'lr-start', 'lr-step', 'lr-decay', 'log-every', ...LOADER_FLAGS] as const;
 
 /** Flags that take no value. */
 export const BOOLEAN_FLAGS = ['resume', 'warmup', 'noise', 'skip-broken', 'freeze-base'];
@@ -26,6 +26,7 @@ export async function run(args: ParsedArgs): Promise<void> {
   const valSpec = args.flags.get('val');
   const init = args.flags.get('init');
   const seed = intFlag(args, 'seed', 0);
+  const mixup = floatFlag(args, 'mixup', 0);
   // Without --loss / --metric the loop picks them from the label task (single- or multi-label).
   const loss = args.flags.has('loss') ? choiceFlag(args, 'loss', ['CE', 'BCE'] as const, 'CE') : undefined;
   const metric = args.flags.has('metric') ? choiceFlag(args, 'metric', ['acc', 'mAP'] as const, 'acc') : undefined;
@@ -56,7 +57,7 @@ export async function run(args: ParsedArgs): Promise<void> {
   const trainSource = await openData(args, trainSpec);
   const labels = trainSource.labels;
   if (!labels || labels.task === 'regression') throw new UsageError('finetune needs class labels in the training data (a label column or the folder layout)');
-  const train = makeLoader(args, trainSource, { train: true, device });
+  const train = makeLoader(args, trainSource, { train: true, device, mixup });
   const val = typeof valSpec === 'string' ? makeLoader(args, await openData(args, valSpec, labels), { train: false, device }) : undefined;
   const modelOptions = { ...encoderPreset(size), labelDim: labels.size };
   torch.manualSeed(seed);
@@ -75,7 +76,7 @@ export async function run(args: ParsedArgs): Promise<void> {
     await finetune(model, train, {
       ...options,
       ...(val ? { val } : {}),
-      config: { model: modelOptions, size, labels: labels.toJSON(), init: typeof init === 'string' ? init : null },
+      config: { model: modelOptions, size, labels: labels.toJSON(), mixup, init: typeof init === 'string' ? init : null },
     });
     log(`checkpoints in ${out}/models (best: best_audio_model.pth); predict with: social-mae predict --run ${out} FILES...`);
   } finally {
