@@ -4,61 +4,47 @@
  * mAUC. Host-side, on flat row-major arrays: scores [N, K], targets [N, K] (one-/multi-hot or soft).
  */
 
+/**
+ * Cumulative true/false positive counts at each distinct score, from the highest down (the points of
+ * scikit-learn's precision-recall and ROC curves: a run of tied scores is one threshold).
+ */
+function thresholdCounts(scores: ArrayLike<number>, positive: ArrayLike<boolean>): { tp: number[]; fp: number[] } {
+  const order = Array.from({ length: scores.length }, (_, i) => i).sort((a, b) => scores[b]! - scores[a]! || a - b);
+  const tp: number[] = [];
+  const fp: number[] = [];
+  let t = 0;
+  let f = 0;
+  order.forEach((j, i) => {
+    if (positive[j]) t++;
+    else f++;
+    if (i + 1 < order.length && scores[order[i + 1]!] === scores[j]) return;
+    tp.push(t);
+    fp.push(f);
+  });
+  return { tp, fp };
+}
+
 /** scikit-learn's average_precision_score for one class: sum over distinct thresholds (descending) of
  *  (R_k - R_{k-1}) * P_k. NaN when the class has no positive example. */
 export function averagePrecision(scores: ArrayLike<number>, positive: ArrayLike<boolean>): number {
-  const order = descending(scores);
-  let totalPos = 0;
-  for (let i = 0; i < positive.length; i++) if (positive[i]) totalPos++;
-  if (totalPos === 0) return NaN;
-  let tp = 0;
-  let fp = 0;
+  const { tp, fp } = thresholdCounts(scores, positive);
+  const P = tp[tp.length - 1] ?? 0;
+  if (P === 0) return NaN;
   let ap = 0;
-  let prevRecall = 0;
-  for (let i = 0; i < order.length; i++) {
-    const j = order[i]!;
-    if (positive[j]) tp++;
-    else fp++;
-    // one point per distinct score: only at the last element of a run of ties
-    if (i + 1 < order.length && scores[order[i + 1]!] === scores[j]) continue;
-    const recall = tp / totalPos;
-    ap += (recall - prevRecall) * (tp / (tp + fp));
-    prevRecall = recall;
-  }
+  tp.forEach((t, k) => (ap += ((t - (tp[k - 1] ?? 0)) / P) * (t / (t + fp[k]!))));
   return ap;
 }
 
 /** scikit-learn's roc_auc_score for one class (trapezoids over distinct thresholds; ties count half).
  *  NaN when only one class is present. */
 export function rocAuc(scores: ArrayLike<number>, positive: ArrayLike<boolean>): number {
-  const order = descending(scores);
-  let P = 0;
-  for (let i = 0; i < positive.length; i++) if (positive[i]) P++;
-  const N = positive.length - P;
+  const { tp, fp } = thresholdCounts(scores, positive);
+  const P = tp[tp.length - 1] ?? 0;
+  const N = fp[fp.length - 1] ?? 0;
   if (P === 0 || N === 0) return NaN;
-  let tp = 0;
-  let fp = 0;
   let area = 0;
-  let prevTpr = 0;
-  let prevFpr = 0;
-  for (let i = 0; i < order.length; i++) {
-    const j = order[i]!;
-    if (positive[j]) tp++;
-    else fp++;
-    if (i + 1 < order.length && scores[order[i + 1]!] === scores[j]) continue;
-    const tpr = tp / P;
-    const fpr = fp / N;
-    area += ((fpr - prevFpr) * (tpr + prevTpr)) / 2;
-    prevTpr = tpr;
-    prevFpr = fpr;
-  }
+  tp.forEach((t, k) => (area += ((fp[k]! - (fp[k - 1] ?? 0)) / N) * ((t + (tp[k - 1] ?? 0)) / P) / 2));
   return area;
-}
-
-/** Indices sorted by descending score (stable). */
-function descending(scores: ArrayLike<number>): number[] {
-  const idx = Array.from({ length: scores.length }, (_, i) => i);
-  return idx.sort((a, b) => scores[b]! - scores[a]! || a - b);
 }
 
 /** Index of the first maximum of row r of a [N, K] array (numpy's argmax). */
