@@ -12,7 +12,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { torch, Tensor } from '../tensor';
+import { torch, type Tensor } from '../tensor';
 import * as io from '../io';
 import { writeFileAtomic } from '../io/atomic';
 import type { Module } from '../nn';
@@ -82,7 +82,7 @@ export class RunDir {
       }
     } finally {
       torch.dispose(sd);
-      disposeTree(osd);
+      torch.dispose(osd);
     }
     const history = (await this.progress()).filter((r) => r.epoch < record.epoch);
     await writeJson(path.join(this.dir, 'progress.json'), [...history, record]);
@@ -105,7 +105,7 @@ export class RunDir {
     try {
       opt.loadStateDict(osd as Map<string, unknown>);
     } finally {
-      disposeTree(osd);
+      torch.dispose(osd);
     }
     const st = (await io.load(this.file('trainer_state', epoch))) as Map<string, unknown>;
     const get = (k: string) => (st instanceof Map ? st.get(k) : (st as Record<string, unknown>)[k]);
@@ -124,17 +124,6 @@ export class RunDir {
     const f = path.join(this.dir, 'progress.json');
     return fs.existsSync(f) ? readJson<EpochRecord[]>(f) : [];
   }
-}
-
-/** Disposes every tensor inside nested Maps / arrays / objects (a loaded or built state). */
-function disposeTree(v: unknown): void {
-  if (v === null || typeof v !== 'object') return;
-  if (v instanceof Tensor) {
-    v.dispose();
-    return;
-  }
-  const values = v instanceof Map ? [...v.values()] : Array.isArray(v) ? v : Object.values(v);
-  for (const x of values) disposeTree(x);
 }
 
 async function writeJson(file: string, value: unknown): Promise<void> {

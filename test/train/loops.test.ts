@@ -59,12 +59,7 @@ t.test('pretrain: epochs, checkpoints in the reference layout, resume, refusals'
   t.equal(groups[0]!.get('weight_decay'), 5e-7);
   const state = osd.get('state') as Map<number, Map<string, Tensor>>;
   t.equal(torch.tidy(() => state.get(0)!.get('step')!.item()), 4, 'four Adam steps');
-  const disposeAll = (v: unknown): void => {
-    if (v instanceof Map) for (const x of v.values()) disposeAll(x);
-    else if (Array.isArray(v)) v.forEach(disposeAll);
-    else if (v && typeof v === 'object' && 'dispose' in v) (v as Tensor).dispose();
-  };
-  disposeAll(osd);
+  torch.dispose(osd);
 
   // PyTorch reads the run directory: the model as a DataParallel state dict, the optimizer state into
   // a torch.optim.Adam over parameters of the same shapes, the trainer state as plain values
@@ -176,12 +171,13 @@ t.test('a finetuning model initialised from a pretraining run directory', { skip
   t.teardown(cleanup);
   const src = await dataset(dir);
   const loader = new data.DataLoader(src, { recipe: RECIPE, batchSize: 3, ...quiet });
+  const live = torch.memory().liveTensors;
   const mae = new SocialMAE({ ...ENCODER, ...DECODER });
   const adamw = new optim.AdamW(mae.parameters(), { lr: 1e-3 });
   await train.pretrain(mae, loader, { epochs: 1, runDir: path.join(dir, 'pre'), optimizer: adamw, noise: true });
   const st = adamw.stateDict();
   t.equal(torch.tidy(() => (st.state.get(0)!.step as Tensor).item()), 1, 'a caller-supplied optimizer is used and left alive');
-  torch.dispose([...st.state.values()].flatMap((m) => Object.values(m).filter((v): v is Tensor => v instanceof Tensor)));
+  torch.dispose(st);
   adamw.dispose();
   t.match(JSON.parse(fs.readFileSync(path.join(dir, 'pre', 'config.json'), 'utf8')), { optimizer: 'AdamW', noise: true });
   const ft = new SocialMAEFT({ ...ENCODER, labelDim: 2 });
@@ -193,4 +189,5 @@ t.test('a finetuning model initialised from a pretraining run directory', { skip
   t.ok(torch.tidy(() => ft.blocks_v[0]!.mlp.fc1.weight.equal(mae.blocks_v[0]!.mlp.fc1.weight)), 'encoder weights carried over');
   mae.dispose();
   ft.dispose();
+  t.equal(torch.memory().liveTensors, live, 'no tensors left (run directory, caller-supplied optimizer, FT init)');
 });
