@@ -6,7 +6,7 @@ import { torch } from '../tensor';
 import * as data from '../data';
 import type { DataLoader } from '../data/loader';
 import type { EncoderOptions } from '../models';
-import { ParsedArgs, UsageError, choiceFlag, intFlag, stringFlag } from './args';
+import { ParsedArgs, UsageError, choiceFlag, floatFlag, intFlag, requiredFlag, stringFlag } from './args';
 
 /** 'full': the released configuration; 'small': trains in seconds on a laptop CPU (the demo's). */
 export const SIZES = ['full', 'small'] as const;
@@ -18,8 +18,48 @@ export function encoderPreset(size: Size): EncoderOptions {
   return size === 'small' ? { ...SMALL_ENCODER } : {};
 }
 
-/** Options every loop command takes (besides its own). */
-export const LOADER_FLAGS = ['batch-size', 'workers', 'cache', 'device', 'seed', 'skip-broken', 'partition'] as const;
+/** The loader flags (makeLoader, openData, deviceFlag). */
+const LOADER_FLAGS = ['batch-size', 'workers', 'cache', 'device', 'seed', 'skip-broken', 'partition'] as const;
+/** The flags pretrain and finetune share (read by loopFlags), and those of them that take no value. */
+export const LOOP_FLAGS = ['train', 'val', 'out', 'init', 'epochs', 'lr', 'size', 'amp', 'resume', 'warmup', 'noise',
+  'lr-start', 'lr-step', 'lr-decay', 'log-every', ...LOADER_FLAGS] as const;
+export const LOOP_BOOLEAN_FLAGS = ['resume', 'warmup', 'noise', 'skip-broken'] as const;
+
+/**
+ * The shared flags of pretrain and finetune, read before any data is opened or any model is built (a bad
+ * value fails at once). `defaults`: the command's epochs, lr and MultiStepLR start/step.
+ */
+export function loopFlags(args: ParsedArgs, defaults: { epochs: number; lr: number; lrStart: number; lrStep: number }) {
+  const size = sizeFlag(args);
+  const device = deviceFlag(args);
+  const out = requiredFlag(args, 'out');
+  const trainSpec = requiredFlag(args, 'train');
+  const valSpec = args.flags.get('val');
+  const init = args.flags.get('init');
+  return {
+    size, device, out, trainSpec,
+    valSpec: typeof valSpec === 'string' ? valSpec : null,
+    init: typeof init === 'string' ? init : null,
+    seed: intFlag(args, 'seed', 0),
+    /** Options of train.pretrain / train.finetune. */
+    fit: {
+      epochs: intFlag(args, 'epochs', defaults.epochs),
+      lr: floatFlag(args, 'lr', defaults.lr),
+      amp: choiceFlag(args, 'amp', ['off', 'bf16', 'fp16'] as const, 'off'),
+      schedule: {
+        warmup: args.flags.has('warmup'),
+        start: intFlag(args, 'lr-start', defaults.lrStart),
+        step: intFlag(args, 'lr-step', defaults.lrStep),
+        decay: floatFlag(args, 'lr-decay', 0.5),
+      },
+      noise: args.flags.has('noise'),
+      runDir: out,
+      resume: args.flags.has('resume'),
+      logEvery: intFlag(args, 'log-every', 50),
+      onLog: log,
+    },
+  };
+}
 
 /** --device: 'cpu' (default) or 'cuda' / 'cuda:N', checked against what this LibTorch has. */
 export function deviceFlag(args: ParsedArgs): string {

@@ -7,32 +7,23 @@ import * as io from '../../io';
 import { torch, type Tensor } from '../../tensor';
 import { SocialMAEFT, FT_MODES, initFinetuneFromPretrain } from '../../models';
 import { finetune } from '../../train';
-import { ParsedArgs, UsageError, checkFlags, choiceFlag, floatFlag, intFlag, requiredFlag } from '../args';
-import { LOADER_FLAGS, deviceFlag, encoderPreset, log, makeLoader, openData, sizeFlag } from '../training';
+import { ParsedArgs, UsageError, checkFlags, choiceFlag, floatFlag, intFlag } from '../args';
+import { LOOP_BOOLEAN_FLAGS, LOOP_FLAGS, encoderPreset, log, loopFlags, makeLoader, openData } from '../training';
 
-const FLAGS = ['train', 'val', 'out', 'init', 'epochs', 'lr', 'head-lr', 'size', 'mode', 'loss', 'label-smooth', 'freqm', 'timem',
-  'metric', 'mixup', 'freeze-base', 'amp', 'resume', 'warmup', 'noise', 'lr-start', 'lr-step', 'lr-decay', 'log-every', ...LOADER_FLAGS] as const;
+const FLAGS = [...LOOP_FLAGS, 'head-lr', 'mode', 'loss', 'label-smooth', 'freqm', 'timem', 'metric', 'mixup', 'freeze-base'] as const;
 
 /** Flags that take no value. */
-export const BOOLEAN_FLAGS = ['resume', 'warmup', 'noise', 'skip-broken', 'freeze-base'];
+export const BOOLEAN_FLAGS = [...LOOP_BOOLEAN_FLAGS, 'freeze-base'];
 
 export async function run(args: ParsedArgs): Promise<void> {
-  // Every flag is read before any data is opened or any model is built: a bad value fails at once.
   checkFlags(args, FLAGS);
-  const size = sizeFlag(args);
-  const device = deviceFlag(args);
-  const out = requiredFlag(args, 'out');
-  const trainSpec = requiredFlag(args, 'train');
-  const valSpec = args.flags.get('val');
-  const init = args.flags.get('init');
-  const seed = intFlag(args, 'seed', 0);
+  const { size, device, out, trainSpec, valSpec, init, seed, fit } = loopFlags(args, { epochs: 10, lr: 1e-5, lrStart: 2, lrStep: 1 });
   const mixup = floatFlag(args, 'mixup', 0);
   // Without --loss / --metric the loop picks them from the label task (single- or multi-label).
   const loss = args.flags.has('loss') ? choiceFlag(args, 'loss', ['CE', 'BCE'] as const, 'CE') : undefined;
   const metric = args.flags.has('metric') ? choiceFlag(args, 'metric', ['acc', 'mAP'] as const, 'acc') : undefined;
   const options = {
-    epochs: intFlag(args, 'epochs', 10),
-    lr: floatFlag(args, 'lr', 1e-5),
+    ...fit,
     headLr: floatFlag(args, 'head-lr', 100),
     mode: choiceFlag(args, 'mode', FT_MODES, 'multimodal'),
     ...(loss ? { loss } : {}),
@@ -41,30 +32,18 @@ export async function run(args: ParsedArgs): Promise<void> {
     freqm: intFlag(args, 'freqm', 0),
     timem: intFlag(args, 'timem', 0),
     freezeBase: args.flags.has('freeze-base'),
-    amp: choiceFlag(args, 'amp', ['off', 'bf16', 'fp16'] as const, 'off'),
-    schedule: {
-      warmup: args.flags.has('warmup'),
-      start: intFlag(args, 'lr-start', 2),
-      step: intFlag(args, 'lr-step', 1),
-      decay: floatFlag(args, 'lr-decay', 0.5),
-    },
-    noise: args.flags.has('noise'),
-    runDir: out,
-    resume: args.flags.has('resume'),
-    logEvery: intFlag(args, 'log-every', 50),
-    onLog: log,
   };
   const trainSource = await openData(args, trainSpec);
   const labels = trainSource.labels;
   if (!labels || labels.task === 'regression') throw new UsageError('finetune needs class labels in the training data (a label column or the folder layout)');
   const train = makeLoader(args, trainSource, { train: true, device, mixup });
-  const val = typeof valSpec === 'string' ? makeLoader(args, await openData(args, valSpec, labels), { train: false, device }) : undefined;
+  const val = valSpec !== null ? makeLoader(args, await openData(args, valSpec, labels), { train: false, device }) : undefined;
   const modelOptions = { ...encoderPreset(size), labelDim: labels.size };
   torch.manualSeed(seed);
   const model = new SocialMAEFT(modelOptions).to(device);
   try {
     log(`social-mae finetune: ${size} model on ${device}, ${labels.size} classes (${labels.names.join(', ')}), ${train.items.length} training items${val ? `, ${val.items.length} validation items` : ''}`);
-    if (typeof init === 'string' && !options.resume) {
+    if (init !== null && !fit.resume) {
       const sd = (await io.load(init)) as Map<string, Tensor>;
       try {
         const r = initFinetuneFromPretrain(model, sd);
@@ -76,7 +55,7 @@ export async function run(args: ParsedArgs): Promise<void> {
     await finetune(model, train, {
       ...options,
       ...(val ? { val } : {}),
-      config: { model: modelOptions, size, labels: labels.toJSON(), mixup, init: typeof init === 'string' ? init : null },
+      config: { model: modelOptions, size, labels: labels.toJSON(), mixup, init },
     });
     log(`checkpoints in ${out}/models (best: best_audio_model.pth); predict with: social-mae predict --run ${out} FILES...`);
   } finally {
