@@ -9,7 +9,7 @@ export {
   type FfmpegPaths, type ProcessOptions, type DecodeAudioOptions, type DecodedAudio, type DecodeVideoOptions, type DecodedFrames,
 } from './ffmpeg';
 export type { MediaInfo, VideoStreamInfo, AudioStreamInfo, StreamSummary } from './media-info';
-export { PyRandom, betavariate, gammavariate, type RandomSource } from './pyrandom';
+export { PyRandom, betavariate, gammavariate, itemSeed, type RandomSource } from './pyrandom';
 export { planMixup, mixWaveforms, mixTargets, type MixPlan } from './mixup';
 export {
   referenceIndices, uniformIndices, padPlan, frameToSeekTime, pyFloorDiv, npArange, mathRandom,
@@ -32,7 +32,7 @@ export {
 export {
   DataLoader, createLoader, pyShuffle, type LoaderOptions, type Batch, type LoaderStats, type SkippedRecord,
 } from './loader';
-export { loadSample, itemSeed, REFERENCE_RECIPE, type Recipe, type AudioRecipe, type VideoRecipe, type HostSample, type SampleContext } from './sample';
+export { loadSample, REFERENCE_RECIPE, type Recipe, type AudioRecipe, type VideoRecipe, type HostSample, type SampleContext } from './sample';
 export { FeatureCache, fileContentHash, stableStringify, CACHE_VERSION, type CacheStats, type CachedArray } from './cache';
 export { abortError } from './ffmpeg';
 export { readWavFile, decodeWavBuffer, parseWavHeader, type WavData, type WavHeader } from './wav';

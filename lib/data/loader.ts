@@ -20,8 +20,8 @@ import { planMixup } from './mixup';
 import { DataError } from './errors';
 import { InlineExecutor, WorkerExecutor, type Executor, type JobContext } from './executor';
 import type { LabelMap } from './labels';
-import { PyRandom } from './pyrandom';
-import { itemSeed, type HostSample, type Recipe } from './sample';
+import { PyRandom, itemSeed } from './pyrandom';
+import type { HostSample, Recipe } from './sample';
 import type { DataItem, DataSource } from './source-types';
 
 /** Loader options. */
@@ -274,32 +274,23 @@ export class DataLoader implements AsyncIterable<Batch> {
     return batch;
   }
 
+  /**
+   * int64 [B] class indices (labelFormat 'index'), else float32 [B, K] rows: the one-hot of each label
+   * ('onehot'), or each sample's target vector, where samples without one (mixup leaves some unmixed)
+   * contribute the one-hot of their label.
+   */
   private labelTensor(samples: HostSample[]): Tensor | undefined {
     const dev = { device: this.o.device };
-    // With mixup some samples carry a mixed float target: the others become one-hot rows.
-    const K = this.labels?.size;
-    if (K && samples.some((s) => s.target !== undefined) && samples.every((s) => s.target !== undefined || s.label !== undefined)) {
-      const v = new Float32Array(samples.length * K);
-      samples.forEach((s, i) => (s.target !== undefined ? v.set(s.target, i * K) : (v[i * K + s.label!] = 1)));
-      return torch.fromBuffer(v, 'float32', [samples.length, K], dev);
+    const allLabels = samples.every((s) => s.label !== undefined);
+    if (allLabels && this.o.labelFormat === 'index') {
+      return torch.fromBuffer(BigInt64Array.from(samples, (s) => BigInt(s.label!)), 'int64', [samples.length], dev);
     }
-    if (samples.every((s) => s.label !== undefined)) {
-      const idx = samples.map((s) => s.label!);
-      if (this.o.labelFormat === 'onehot') {
-        const k = this.labels?.size ?? Math.max(...idx) + 1;
-        const v = new Float32Array(samples.length * k);
-        idx.forEach((c, i) => (v[i * k + c] = 1));
-        return torch.fromBuffer(v, 'float32', [samples.length, k], dev);
-      }
-      return torch.fromBuffer(BigInt64Array.from(idx, (c) => BigInt(c)), 'int64', [samples.length], dev);
-    }
-    if (samples.every((s) => s.target !== undefined)) {
-      const k = samples[0]!.target!.length;
-      const v = new Float32Array(samples.length * k);
-      samples.forEach((s, i) => v.set(s.target!, i * k));
-      return torch.fromBuffer(v, 'float32', [samples.length, k], dev);
-    }
-    return undefined;
+    const withTarget = allLabels ? undefined : samples.find((s) => s.target !== undefined);
+    if (!allLabels && (!withTarget || !samples.every((s) => s.target !== undefined || s.label !== undefined))) return undefined;
+    const k = withTarget ? withTarget.target!.length : this.labels?.size ?? Math.max(...samples.map((s) => s.label!)) + 1;
+    const v = new Float32Array(samples.length * k);
+    samples.forEach((s, i) => (withTarget && s.target !== undefined ? v.set(s.target, i * k) : (v[i * k + s.label!] = 1)));
+    return torch.fromBuffer(v, 'float32', [samples.length, k], dev);
   }
 }
 

@@ -8,8 +8,7 @@
  * The draws (whether, partner, lambda) come from a per-(seed, epoch, index) Python Random, separate from
  * the one that picks video windows, so they are reproducible and independent of load order.
  */
-import { PyRandom, betavariate } from './pyrandom';
-import { itemSeed } from './sample';
+import { PyRandom, betavariate, itemSeed } from './pyrandom';
 import type { DataItem } from './source-types';
 
 /** The partner of one mixed item (plain data: it crosses to worker threads). */

@@ -15,8 +15,6 @@ import { PyRandom, itemSeed } from './pyrandom';
 import { mixTargets, mixWaveforms, type MixPlan } from './mixup';
 import type { DataItem } from './source-types';
 
-export { itemSeed };
-
 /** Audio part of a recipe. */
 export interface AudioRecipe {
   /** Frames (default 1024), mel bins (128), frame shift in ms (10). */

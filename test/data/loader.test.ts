@@ -7,7 +7,8 @@ import { PyRandom } from '../../lib/data/pyrandom';
 import { loadManifest } from '../../lib/data/manifest';
 import type { Executor } from '../../lib/data/executor';
 import type { HostSample, Recipe } from '../../lib/data/sample';
-import type { DataItem } from '../../lib/data/source-types';
+import type { DataItem, DataSource } from '../../lib/data/source-types';
+import { LabelMap } from '../../lib/data/labels';
 import { CLIP, WAV, LYING, tmpDir, noMediaChildren, NO_FFMPEG } from './helpers';
 
 /** Per-subtest limit, so that a hang names its subtest instead of timing out the whole file. */
@@ -79,6 +80,41 @@ t.test('batching, order, dropLast, labels, bounded prefetch (synthetic items)', 
     b.dispose();
   }
   t.equal(torch.memory().liveTensors, live);
+});
+
+t.test('label tensors: indices, one-hot, target vectors, targets beside labels (mixup)', async (t) => {
+  const rows = async (l: DataLoader) => {
+    const out: { shape: number[]; dtype: string; values: number[] }[] = [];
+    for await (const b of l) {
+      out.push({ shape: b.label!.shape, dtype: b.label!.dtype, values: Array.from(b.label!.toArray() as Float32Array, Number) });
+      b.dispose();
+    }
+    return out;
+  };
+  /** Samples whose items in `targets` carry a target vector instead of (or beside) their label. */
+  const executor = (targets: Map<number, number[]>, keepLabel: boolean): Executor => ({
+    async run(item, index) {
+      const s: HostSample = { index, id: item.id, warnings: [], cached: { audio: false, video: false } };
+      const target = targets.get(index);
+      if (target) s.target = target;
+      if (!target || keepLabel) s.label = item.label!;
+      return s;
+    },
+    async close() {},
+  });
+  const items = fakeItems(3); // labels 0, 1, 2
+  const source = { items, labels: LabelMap.fromNames(['a', 'b', 'c']) } as unknown as DataSource;
+  const idx = await rows(withExecutor(new DataLoader(source, { batchSize: 3 }), executor(new Map(), false)));
+  t.same(idx, [{ shape: [3], dtype: 'int64', values: [0, 1, 2] }]);
+  const onehot = await rows(withExecutor(new DataLoader(source, { batchSize: 3, labelFormat: 'onehot' }), executor(new Map(), false)));
+  t.same(onehot[0]!.values, [1, 0, 0, 0, 1, 0, 0, 0, 1]);
+  const all = new Map([[0, [0.5, 0.5, 0]], [1, [0, 1, 0]], [2, [0.25, 0, 0.75]]]);
+  const targets = await rows(withExecutor(new DataLoader(source, { batchSize: 3 }), executor(all, false)));
+  t.same(targets, [{ shape: [3, 3], dtype: 'float32', values: [0.5, 0.5, 0, 0, 1, 0, 0.25, 0, 0.75] }], 'every sample a target vector');
+  const mixed = await rows(withExecutor(new DataLoader(source, { batchSize: 3 }), executor(new Map([[1, [0.75, 0.25, 0]]]), false)));
+  t.same(mixed[0]!.values, [1, 0, 0, 0.75, 0.25, 0, 0, 0, 1], 'a mixed target beside one-hot labels');
+  const both = await rows(withExecutor(new DataLoader(source, { batchSize: 3 }), executor(all, true)));
+  t.same(both, idx, 'labels win when every sample has one');
 });
 
 t.test('seeded shuffling', async (t) => {
