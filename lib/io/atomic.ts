@@ -4,7 +4,7 @@
  * complete new one, never a torn mix.
  */
 
-import { promises as fsp } from 'fs';
+import { constants, promises as fsp } from 'fs';
 import * as path from 'path';
 import { randomBytes } from 'crypto';
 
@@ -20,29 +20,23 @@ async function writeAll(fh: fsp.FileHandle, chunk: Uint8Array): Promise<void> {
   }
 }
 
-/**
- * Writes `chunks` (in order) to `file` atomically. The temporary file is removed on failure.
- * If `file` already exists its permission bits are kept.
- */
-export async function writeFileAtomic(file: string, chunks: Iterable<Uint8Array>): Promise<void> {
+/** A temporary name next to `file` (same directory, so the final rename stays on one filesystem). */
+function tempName(file: string): { dir: string; tmp: string } {
   const dir = path.dirname(path.resolve(file));
-  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  let mode = 0o666;
+  return { dir, tmp: path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`) };
+}
+
+/** The existing file's permission bits, or null for a new file. */
+async function modeOf(file: string): Promise<number | null> {
   try {
-    mode = (await fsp.stat(file)).mode & 0o777;
+    return (await fsp.stat(file)).mode & 0o777;
   } catch {
-    // new file: default mode (minus umask)
+    return null;
   }
-  const fh = await fsp.open(tmp, 'wx', mode);
-  try {
-    for (const c of chunks) await writeAll(fh, c);
-    await fh.sync();
-  } catch (e) {
-    await fh.close().catch(() => undefined);
-    await fsp.unlink(tmp).catch(() => undefined);
-    throw e;
-  }
-  await fh.close();
+}
+
+/** Renames the complete, synced `tmp` over `file` (removing tmp on failure) and syncs the directory. */
+async function commit(tmp: string, file: string, dir: string): Promise<void> {
   try {
     await fsp.rename(tmp, file);
   } catch (e) {
@@ -60,4 +54,43 @@ export async function writeFileAtomic(file: string, chunks: Iterable<Uint8Array>
   } catch {
     // EISDIR / EPERM / EINVAL on platforms without directory fsync
   }
+}
+
+/**
+ * Writes `chunks` (in order) to `file` atomically. The temporary file is removed on failure.
+ * If `file` already exists its permission bits are kept.
+ */
+export async function writeFileAtomic(file: string, chunks: Iterable<Uint8Array>): Promise<void> {
+  const { dir, tmp } = tempName(file);
+  const fh = await fsp.open(tmp, 'wx', (await modeOf(file)) ?? 0o666); // new file: default mode (minus umask)
+  try {
+    for (const c of chunks) await writeAll(fh, c);
+    await fh.sync();
+  } catch (e) {
+    await fh.close().catch(() => undefined);
+    await fsp.unlink(tmp).catch(() => undefined);
+    throw e;
+  }
+  await fh.close();
+  await commit(tmp, file, dir);
+}
+
+/** Copies `src` to `file` atomically (the kernel copies the bytes; nothing is re-serialised). */
+export async function copyFileAtomic(src: string, file: string): Promise<void> {
+  const { dir, tmp } = tempName(file);
+  try {
+    await fsp.copyFile(src, tmp, constants.COPYFILE_EXCL);
+    const mode = await modeOf(file);
+    if (mode !== null) await fsp.chmod(tmp, mode); // else the source's bits, as a new file
+    const fh = await fsp.open(tmp, 'r+');
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  } catch (e) {
+    await fsp.unlink(tmp).catch(() => undefined);
+    throw e;
+  }
+  await commit(tmp, file, dir);
 }

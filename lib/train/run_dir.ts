@@ -14,7 +14,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { torch, type Tensor } from '../tensor';
 import * as io from '../io';
-import { writeFileAtomic } from '../io/atomic';
+import { copyFileAtomic, writeFileAtomic } from '../io/atomic';
 import type { Module } from '../nn';
 import type { Optimizer } from '../optim';
 import { TrainError } from './errors';
@@ -76,13 +76,14 @@ export class RunDir {
     try {
       await io.save(prefixed, this.file('audio_model', state.epoch));
       await io.save(osd, this.file('optim_state', state.epoch));
-      if (isBest) {
-        await io.save(prefixed, path.join(this.models, 'best_audio_model.pth'));
-        await io.save(osd, path.join(this.models, 'best_optim_state.pth'));
-      }
     } finally {
       torch.dispose(sd);
       torch.dispose(osd);
+    }
+    if (isBest) {
+      // the best epoch's files are copies of what was just written, not a second serialisation
+      await copyFileAtomic(this.file('audio_model', state.epoch), path.join(this.models, 'best_audio_model.pth'));
+      await copyFileAtomic(this.file('optim_state', state.epoch), path.join(this.models, 'best_optim_state.pth'));
     }
     const history = (await this.progress()).filter((r) => r.epoch < record.epoch);
     await writeJson(path.join(this.dir, 'progress.json'), [...history, record]);

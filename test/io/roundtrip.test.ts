@@ -5,6 +5,7 @@ import {
   PyOrderedDict, RawStorage, RawTensor, checkView, readCheckpointRaw, readCheckpointRawFile, serializeCheckpointRaw,
   writeCheckpointRaw, writeFileAtomic, type RawValue,
 } from '../../lib/io/core';
+import { copyFileAtomic } from '../../lib/io/atomic';
 import { FIX, PT_FILES, dumpRaw, noTorchReason, py, rng, tmpDir } from './helpers';
 
 t.test('every fixture: read -> write -> read is unchanged (memory and file)', async (t) => {
@@ -46,6 +47,24 @@ t.test('atomic writes: a failed save leaves the previous file intact', async (t)
   t.equal(fs.statSync(file).mode & 0o777, 0o640, 'permissions of the replaced file are kept');
   t.ok(((await readCheckpointRaw(file)) as Map<string, RawValue>).has('y'));
   await t.rejects(readCheckpointRaw(path.join(dir, 'missing.pt')), { code: 'ENOENT' });
+});
+
+t.test('atomic copies: same bytes, kept permissions, nothing left behind on failure', async (t) => {
+  const { dir, cleanup } = tmpDir();
+  t.teardown(cleanup);
+  const src = path.join(dir, 'a.pt');
+  const dst = path.join(dir, 'best.pt');
+  fs.writeFileSync(src, Buffer.from('first'));
+  await copyFileAtomic(src, dst);
+  t.same(fs.readFileSync(dst), Buffer.from('first'));
+  fs.chmodSync(dst, 0o640);
+  fs.writeFileSync(src, Buffer.from('second, longer'));
+  await copyFileAtomic(src, dst);
+  t.same(fs.readFileSync(dst), Buffer.from('second, longer'), 'replaced');
+  t.equal(fs.statSync(dst).mode & 0o777, 0o640, 'permissions of the replaced file are kept');
+  await t.rejects(copyFileAtomic(path.join(dir, 'missing.pt'), dst), { code: 'ENOENT' });
+  t.same(fs.readFileSync(dst), Buffer.from('second, longer'), 'a failed copy leaves the previous file');
+  t.same(fs.readdirSync(dir).sort(), ['a.pt', 'best.pt'], 'no temporary files left');
 });
 
 t.test('strided views: bounds checks and contiguous gathering', async (t) => {
