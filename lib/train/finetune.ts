@@ -7,7 +7,7 @@
  */
 import { torch, F, type Tensor } from '../tensor';
 import { Adam, type Optimizer } from '../optim';
-import type { SocialMAEFT, FTMode } from '../models';
+import { modeInputs, type SocialMAEFT, type FTMode } from '../models';
 import type { Batch, DataLoader } from '../data/loader';
 import { TrainError } from './errors';
 import { fbankNoise, specAugment } from './augment';
@@ -42,10 +42,9 @@ export interface FinetuneLoopOptions extends FitOptions {
 
 /** Inputs of one batch on `device` for `mode` (a missing modality is passed as null). */
 function inputs(batch: Batch, device: string, mode: FTMode): [Tensor | null, Tensor | null] {
-  const needA = mode !== 'videoonly' && mode !== 'missingaudioonly';
-  const needV = mode !== 'audioonly' && mode !== 'missingvideoonly';
-  if ((needA && !batch.audio) || (needV && !batch.video)) throw new TrainError('ERR_INVALID_ARG', `finetune: mode '${mode}' needs ${needA ? 'audio' : ''}${needA && needV ? ' and ' : ''}${needV ? 'video' : ''} in every batch`);
-  return [batch.audio ? batch.audio.to(device) : null, batch.video ? batch.video.to(device) : null];
+  const need = modeInputs(mode, 'finetune');
+  if ((need.audio && !batch.audio) || (need.video && !batch.video)) throw new TrainError('ERR_INVALID_ARG', `finetune: mode '${mode}' needs ${need.audio ? 'audio' : ''}${need.audio && need.video ? ' and ' : ''}${need.video ? 'video' : ''} in every batch`);
+  return [need.audio ? batch.audio!.to(device) : null, need.video ? batch.video!.to(device) : null];
 }
 
 /** Targets as float32 [B, K] on `device` (class indices become one-hot). */

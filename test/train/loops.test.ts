@@ -166,6 +166,34 @@ t.test('finetune: head lr group, smoothing, SpecAugment, metrics, best epoch, pr
   t.equal(torch.memory().liveTensors, live, 'no tensors left');
 });
 
+t.test('finetune: each mode reads the inputs models.FT_MODE_INPUTS names, and only those', { skip: NO_FFMPEG, timeout: 240_000 }, async (t) => {
+  const { dir, cleanup } = tmpDir('smae-modes-');
+  t.teardown(cleanup);
+  const src = await dataset(dir);
+  const live = torch.memory().liveTensors;
+  const cacheDir = path.join(dir, 'cache');
+  const audioOnly = new data.DataLoader(src, { recipe: { audio: RECIPE.audio, video: false }, batchSize: 3, cacheDir, ...quiet });
+  const videoOnly = new data.DataLoader(src, { recipe: { audio: false, video: RECIPE.video }, batchSize: 3, cacheDir, ...quiet });
+  const ft = new SocialMAEFT({ ...ENCODER, labelDim: 2 });
+  for (const mode of models.FT_MODES) {
+    const need = models.modeInputs(mode);
+    for (const [loader, has] of [[audioOnly, 'audio'], [videoOnly, 'video']] as const) {
+      if (need.audio === (has === 'audio') && need.video === (has === 'video')) {
+        const r = await train.finetune(ft, loader, { epochs: 1, mode });
+        t.ok(Number.isFinite(r[0]!.train.loss), `${mode} trains on ${has} alone: ${r[0]!.train.loss}`);
+        const p = await train.predictScores(ft, loader, { mode });
+        t.equal(p.scores.length, 6, `${mode} predicts from ${has} alone`);
+      } else {
+        await t.rejects(train.finetune(ft, loader, { epochs: 1, mode }), { code: 'ERR_INVALID_ARG', message: new RegExp(`mode '${mode}' needs .*${has === 'audio' ? 'video' : 'audio'}`) }, `${mode} refuses ${has} alone`);
+      }
+    }
+  }
+  t.same(models.modeInputs('missingaudioonly'), { audio: true, video: false }, 'missingaudioonly: the audio is what is given');
+  t.throws(() => models.modeInputs('both' as models.FTMode), { code: 'ERR_INVALID_ARG', message: /'mode' expected one of multimodal, audioonly/ });
+  ft.dispose();
+  t.equal(torch.memory().liveTensors, live, 'no tensors left');
+});
+
 t.test('a finetuning model initialised from a pretraining run directory', { skip: NO_FFMPEG, timeout: 240_000 }, async (t) => {
   const { dir, cleanup } = tmpDir('smae-chain-');
   t.teardown(cleanup);

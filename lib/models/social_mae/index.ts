@@ -1,7 +1,7 @@
 /** Social-MAE: pretraining (SocialMAE) and finetuning (SocialMAEFT) models and their pieces. */
 export { SocialMAE } from './social_mae';
 export type { MaskingOptions, PretrainForwardOptions, EncoderOutput, PretrainOutput } from './social_mae';
-export { SocialMAEFT, FT_MODES } from './social_mae_ft';
+export { SocialMAEFT, FT_MODES, FT_MODE_INPUTS, modeInputs } from './social_mae_ft';
 export type { FTMode } from './social_mae_ft';
 export { SocialMAEEncoder } from './encoder';
 export type { DebugHook, Embeddings } from './encoder';

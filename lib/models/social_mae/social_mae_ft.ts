@@ -19,6 +19,23 @@ import { FTConfig, FTOptions, ftConfig } from './options';
 export type FTMode = 'multimodal' | 'audioonly' | 'videoonly' | 'missingaudioonly' | 'missingvideoonly';
 export const FT_MODES: readonly FTMode[] = ['multimodal', 'audioonly', 'videoonly', 'missingaudioonly', 'missingvideoonly'];
 
+/** Which inputs each mode reads (the other one may be null); the one table the model and the loops share. */
+export const FT_MODE_INPUTS: Readonly<Record<FTMode, Readonly<{ audio: boolean; video: boolean }>>> = {
+  multimodal: { audio: true, video: true },
+  audioonly: { audio: true, video: false },
+  videoonly: { audio: false, video: true },
+  missingaudioonly: { audio: true, video: false },
+  missingvideoonly: { audio: false, video: true },
+};
+
+/** The inputs `mode` needs; ERR_INVALID_ARG naming `fn` for a mode that is not one of FT_MODES. */
+export function modeInputs(mode: FTMode, fn = 'SocialMAEFT.forward'): Readonly<{ audio: boolean; video: boolean }> {
+  if (!FT_MODES.includes(mode)) {
+    throw new TorchError(`${fn}: argument 'mode' expected one of ${FT_MODES.join(', ')}, got ${describeValue(mode)}`, 'ERR_INVALID_ARG');
+  }
+  return FT_MODE_INPUTS[mode];
+}
+
 export class SocialMAEFT extends SocialMAEEncoder {
   mlp_head: Sequential;
   declare readonly config: FTConfig;
@@ -44,13 +61,9 @@ export class SocialMAEFT extends SocialMAEEncoder {
   /** The classifier head's input [B, D] for a mode (see the class comment). */
   pooled(audio: Tensor | null, video: Tensor | null, mode: FTMode = 'multimodal'): Tensor {
     const fn = 'SocialMAEFT.forward';
-    if (!FT_MODES.includes(mode)) {
-      throw new TorchError(`${fn}: argument 'mode' expected one of ${FT_MODES.join(', ')}, got ${describeValue(mode)}`, 'ERR_INVALID_ARG');
-    }
-    const needA = mode !== 'videoonly' && mode !== 'missingvideoonly';
-    const needV = mode !== 'audioonly' && mode !== 'missingaudioonly';
-    const a = needA ? this.checkAudio(fn, audio) : null;
-    const v = needV ? this.checkVideo(fn, video, a?.shape[0]) : null;
+    const need = modeInputs(mode, fn);
+    const a = need.audio ? this.checkAudio(fn, audio) : null;
+    const v = need.video ? this.checkVideo(fn, video, a?.shape[0]) : null;
     return torch.tidy(() => {
       const A = a ? this.audioStream(this.embedAudio(a)) : null;
       const V = v ? this.videoStream(this.embedVideo(v)) : null;
