@@ -1,4 +1,6 @@
 /** A small argv parser for the CLI: positionals, `--flag`, `--key value` and `--key=value`. */
+import { TorchError } from '../tensor';
+
 export interface ParsedArgs {
   positionals: string[];
   flags: Map<string, string | true>;
@@ -22,8 +24,13 @@ export function parseArgs(argv: string[], booleans: readonly string[] = []): Par
   return { positionals, flags };
 }
 
-export class UsageError extends Error {
-  readonly code = 'ERR_USAGE';
+/** A bad command line (unknown flag, missing or malformed value): a TorchError with code ERR_USAGE. */
+export class UsageError extends TorchError {
+  declare readonly code: 'ERR_USAGE';
+  constructor(message: string) {
+    super(message, 'ERR_USAGE');
+    this.name = 'UsageError';
+  }
 }
 
 export function intFlag(args: ParsedArgs, name: string, dflt: number): number {

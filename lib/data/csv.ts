@@ -83,7 +83,7 @@ export function parseCsv(text: string, opts: { delimiter?: string; file?: string
     }
   }
   if (quoted) {
-    throw new DataError('ERR_DATASET', `unterminated quoted field starting on line ${rowLine}`, opts.file === undefined ? {} : { file: opts.file });
+    throw new DataError(`unterminated quoted field starting on line ${rowLine}`, 'ERR_DATASET', opts.file === undefined ? {} : { file: opts.file });
   }
   endRow();
   return rows;

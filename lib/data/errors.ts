@@ -35,7 +35,7 @@ export class DataError extends TorchError {
   /** Extra diagnostic text (ffmpeg's stderr tail), when available. */
   readonly details?: string;
 
-  constructor(code: DataErrorCode, reason: string, opts: { file?: string; details?: string; message?: string } = {}) {
+  constructor(reason: string, code: DataErrorCode, opts: { file?: string; details?: string; message?: string } = {}) {
     const where = opts.file !== undefined ? `${opts.file}: ` : '';
     super(opts.message ?? `${where}${reason}${opts.details ? ` (${opts.details})` : ''}`, code);
     this.name = 'DataError';

@@ -67,7 +67,7 @@ export function toWireError(e: unknown): WireError {
 function fromWireError(w: WireError): Error {
   if (w.name === 'AbortError') return abortError();
   if (w.name === 'DataError' && w.code) {
-    return new DataError(w.code as DataErrorCode, w.reason ?? w.message, { ...(w.file !== undefined ? { file: w.file } : {}), message: w.message });
+    return new DataError(w.reason ?? w.message, w.code as DataErrorCode, { ...(w.file !== undefined ? { file: w.file } : {}), message: w.message });
   }
   const e = new Error(w.message) as Error & { code?: string };
   e.name = w.name;

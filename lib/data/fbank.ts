@@ -64,7 +64,7 @@ const DEFAULTS: Full = {
 export const FBANK_EPSILON = 1.1920928955078125e-7;
 
 function invalid(msg: string): never {
-  throw new DataError('ERR_INVALID_ARG', `fbank: ${msg}`);
+  throw new DataError(`fbank: ${msg}`, 'ERR_INVALID_ARG');
 }
 
 /** 2 ** (x - 1).bit_length(), as torchaudio's _next_power_of_2. */

@@ -46,7 +46,7 @@ function locateOne(name: 'ffmpeg' | 'ffprobe', envVar: string, siblingOf: string
   const fromEnv = process.env[envVar];
   if (fromEnv !== undefined && fromEnv !== '') {
     if (!isExecutable(fromEnv)) {
-      throw new DataError('ERR_FFMPEG_MISSING', `${envVar}=${fromEnv} is not an executable file`, {
+      throw new DataError(`${envVar}=${fromEnv} is not an executable file`, 'ERR_FFMPEG_MISSING', {
         message: `${name} not found: ${envVar}=${fromEnv} is not an executable file. ${FFMPEG_INSTALL_HINT}`,
       });
     }
@@ -54,7 +54,7 @@ function locateOne(name: 'ffmpeg' | 'ffprobe', envVar: string, siblingOf: string
   }
   const found = searchPath(name, siblingOf ? [path.dirname(siblingOf)] : []);
   if (!found) {
-    throw new DataError('ERR_FFMPEG_MISSING', `${name} not found`, {
+    throw new DataError(`${name} not found`, 'ERR_FFMPEG_MISSING', {
       message: `${name} not found (looked at ${envVar} and PATH). ${FFMPEG_INSTALL_HINT}`,
     });
   }
@@ -90,13 +90,13 @@ export async function checkMediaFile(file: string): Promise<number> {
     st = await fs.promises.stat(file);
   } catch (e: any) {
     if (e && (e.code === 'ENOENT' || e.code === 'ENOTDIR')) {
-      throw new DataError('ERR_FILE_NOT_FOUND', 'file not found', { file });
+      throw new DataError('file not found', 'ERR_FILE_NOT_FOUND', { file });
     }
-    throw new DataError('ERR_MEDIA', `cannot stat file (${e?.code ?? e})`, { file });
+    throw new DataError(`cannot stat file (${e?.code ?? e})`, 'ERR_MEDIA', { file });
   }
-  if (st.isDirectory()) throw new DataError('ERR_MEDIA', 'is a directory, not a media file', { file });
-  if (!st.isFile()) throw new DataError('ERR_MEDIA', 'not a regular file', { file });
-  if (st.size === 0) throw new DataError('ERR_MEDIA', 'empty file (0 bytes)', { file });
+  if (st.isDirectory()) throw new DataError('is a directory, not a media file', 'ERR_MEDIA', { file });
+  if (!st.isFile()) throw new DataError('not a regular file', 'ERR_MEDIA', { file });
+  if (st.size === 0) throw new DataError('empty file (0 bytes)', 'ERR_MEDIA', { file });
   return st.size;
 }
 
@@ -126,17 +126,17 @@ export function classifyFfmpegError(stderr: string, file: string, task: MediaTas
   const details = stderrTail(stderr, 300, file);
   const opts = details ? { file, details } : { file };
   const has = (re: RegExp) => re.test(stderr);
-  if (has(/No such file or directory/i)) return new DataError('ERR_FILE_NOT_FOUND', 'file not found', { file });
+  if (has(/No such file or directory/i)) return new DataError('file not found', 'ERR_FILE_NOT_FOUND', { file });
   if (has(/matches no streams|does not contain any stream|Output file #\d+ does not contain any stream/i)) {
-    if (task === 'audio') return new DataError('ERR_NO_AUDIO', 'no audio stream', opts);
-    if (task === 'video' || task === 'count') return new DataError('ERR_NO_VIDEO', 'no video stream', opts);
+    if (task === 'audio') return new DataError('no audio stream', 'ERR_NO_AUDIO', opts);
+    if (task === 'video' || task === 'count') return new DataError('no video stream', 'ERR_NO_VIDEO', opts);
   }
-  if (has(/moov atom not found/i)) return new DataError('ERR_MEDIA', 'truncated or corrupt MP4 (moov atom not found)', opts);
+  if (has(/moov atom not found/i)) return new DataError('truncated or corrupt MP4 (moov atom not found)', 'ERR_MEDIA', opts);
   if (has(/Invalid data found when processing input/i)) {
-    return new DataError('ERR_MEDIA', 'invalid data: corrupt or not a media file', opts);
+    return new DataError('invalid data: corrupt or not a media file', 'ERR_MEDIA', opts);
   }
   const dec = /Decoder \(codec ([\w-]+)\) not found|Unsupported codec with id \d+ for input stream|Could not find codec parameters/i.exec(stderr);
-  if (dec) return new DataError('ERR_MEDIA', dec[1] ? `no decoder for codec ${dec[1]}` : 'unreadable codec', opts);
-  if (has(/Permission denied/i)) return new DataError('ERR_MEDIA', 'permission denied', opts);
-  return new DataError('ERR_MEDIA', fallback, opts);
+  if (dec) return new DataError(dec[1] ? `no decoder for codec ${dec[1]}` : 'unreadable codec', 'ERR_MEDIA', opts);
+  if (has(/Permission denied/i)) return new DataError('permission denied', 'ERR_MEDIA', opts);
+  return new DataError(fallback, 'ERR_MEDIA', opts);
 }

@@ -50,7 +50,7 @@ function paths(): { ffmpeg: string; ffprobe: string } {
 }
 
 function timeoutError(file: string, ms: number, what: string): DataError {
-  return new DataError('ERR_MEDIA', 'timeout', { file, message: `${file}: ${what} did not finish within ${ms} ms (killed)` });
+  return new DataError('timeout', 'ERR_MEDIA', { file, message: `${file}: ${what} did not finish within ${ms} ms (killed)` });
 }
 
 /** Runs ffprobe with JSON output under a timeout; resolves to the parsed JSON. */
@@ -68,7 +68,7 @@ function ffprobeJson(file: string, args: string[], task: MediaTask, timeoutMs: n
           if (signal?.aborted || e.name === 'AbortError') {
             reject(abortError(file));
           } else if (e.code === 'ENOENT' || e.code === 'EACCES') {
-            reject(new DataError('ERR_FFMPEG_MISSING', `cannot run ${ffprobe} (${e.code})`));
+            reject(new DataError(`cannot run ${ffprobe} (${e.code})`, 'ERR_FFMPEG_MISSING'));
           } else if (e.killed || e.signal === 'SIGKILL') {
             reject(timeoutError(file, timeoutMs, 'ffprobe'));
           } else {
@@ -79,7 +79,7 @@ function ffprobeJson(file: string, args: string[], task: MediaTask, timeoutMs: n
         try {
           resolve(JSON.parse(stdout));
         } catch {
-          reject(new DataError('ERR_MEDIA', 'ffprobe printed invalid JSON', { file }));
+          reject(new DataError('ffprobe printed invalid JSON', 'ERR_MEDIA', { file }));
         }
       },
     );
@@ -96,7 +96,7 @@ export async function probe(file: string, opts: ProcessOptions & { countFrames?:
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const json = await ffprobeJson(file, ['-show_format', '-show_streams'], 'probe', timeoutMs, opts.signal);
   const info = parseProbe(json, file);
-  if (info.streams.length === 0) throw new DataError('ERR_MEDIA', 'no streams (not a media file?)', { file });
+  if (info.streams.length === 0) throw new DataError('no streams (not a media file?)', 'ERR_MEDIA', { file });
   if (opts.countFrames && info.video) {
     info.video.decodableFrames = await countDecodableFrames(file, { timeoutMs, info, ...(opts.signal ? { signal: opts.signal } : {}) });
   }
@@ -115,7 +115,7 @@ export async function countDecodableFrames(
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const info = opts.info ?? (await probe(file, { timeoutMs, ...(opts.signal ? { signal: opts.signal } : {}) }));
   const vs = info.videoStreams[opts.stream ?? 0];
-  if (!vs) throw new DataError('ERR_NO_VIDEO', noStream(info, 'video', opts.stream ?? 0), { file });
+  if (!vs) throw new DataError(noStream(info, 'video', opts.stream ?? 0), 'ERR_NO_VIDEO', { file });
   const json = await ffprobeJson(
     file,
     ['-count_frames', '-select_streams', String(vs.index), '-show_entries', 'stream=nb_read_frames'],
@@ -124,7 +124,7 @@ export async function countDecodableFrames(
     opts.signal,
   );
   const n = Number(json?.streams?.[0]?.nb_read_frames);
-  if (!Number.isFinite(n)) throw new DataError('ERR_MEDIA', 'could not count frames', { file });
+  if (!Number.isFinite(n)) throw new DataError('could not count frames', 'ERR_MEDIA', { file });
   return n;
 }
 
@@ -208,7 +208,7 @@ function runPipe(file: string, inputOptions: string[], outputOptions: string[], 
       if (settled) return;
       const msg = String(err?.message ?? err);
       if (/ENOENT|Cannot find ffmpeg/.test(msg)) {
-        finish(new DataError('ERR_FFMPEG_MISSING', `cannot run ffmpeg (${msg})`));
+        finish(new DataError(`cannot run ffmpeg (${msg})`, 'ERR_FFMPEG_MISSING'));
       } else {
         finish(classifyFfmpegError(String(stderr ?? '') + '\n' + msg, file, task, msg.split('\n')[0] ?? 'ffmpeg failed'));
       }
@@ -260,7 +260,7 @@ export async function decodeAudio(file: string, opts: DecodeAudioOptions = {}): 
   await checkMediaFile(file);
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const fmt = opts.sampleFormat ?? 'f32';
-  if (fmt !== 'f32' && fmt !== 's16') throw new DataError('ERR_INVALID_ARG', `sampleFormat must be 'f32' or 's16', got ${String(fmt)}`);
+  if (fmt !== 'f32' && fmt !== 's16') throw new DataError(`sampleFormat must be 'f32' or 's16', got ${String(fmt)}`, 'ERR_INVALID_ARG');
   const stream = streamOrdinal(opts.stream);
   const sampleRate = opts.sampleRate === undefined ? undefined : positiveInt(opts.sampleRate, 'sampleRate');
   const channels = opts.channels === undefined ? undefined : positiveInt(opts.channels, 'channels');
@@ -293,7 +293,7 @@ export async function decodeAudio(file: string, opts: DecodeAudioOptions = {}): 
   const buf = Buffer.concat(chunks);
   const h = parseWavHeader(buf, file);
   const { data, samples } = wavToPlanar(buf, h, file);
-  if (samples === 0) throw new DataError('ERR_MEDIA', 'audio stream decoded to 0 samples', { file });
+  if (samples === 0) throw new DataError('audio stream decoded to 0 samples', 'ERR_MEDIA', { file });
   return { data, channels: h.channels, samples, sampleRate: h.sampleRate };
 }
 
@@ -354,29 +354,29 @@ export function selectExpression(indices: number[]): string {
  */
 export async function decodeVideoFrames(file: string, opts: DecodeVideoOptions): Promise<DecodedFrames> {
   const indices = opts.indices;
-  if (!Array.isArray(indices) || indices.length === 0) throw new DataError('ERR_INVALID_ARG', 'indices must be a non-empty array', { file });
+  if (!Array.isArray(indices) || indices.length === 0) throw new DataError('indices must be a non-empty array', 'ERR_INVALID_ARG', { file });
   for (let i = 0; i < indices.length; i++) {
     const v = indices[i]!;
     if (!Number.isInteger(v) || v < 0 || (i > 0 && v <= indices[i - 1]!)) {
-      throw new DataError('ERR_INVALID_ARG', `indices must be strictly increasing non-negative integers (got ${v} at position ${i})`, { file });
+      throw new DataError(`indices must be strictly increasing non-negative integers (got ${v} at position ${i})`, 'ERR_INVALID_ARG', { file });
     }
   }
   const pixelFormat = opts.pixelFormat ?? 'bgr24';
-  if (pixelFormat !== 'bgr24' && pixelFormat !== 'rgb24') throw new DataError('ERR_INVALID_ARG', `pixelFormat must be bgr24 or rgb24, got ${String(pixelFormat)}`, { file });
+  if (pixelFormat !== 'bgr24' && pixelFormat !== 'rgb24') throw new DataError(`pixelFormat must be bgr24 or rgb24, got ${String(pixelFormat)}`, 'ERR_INVALID_ARG', { file });
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   if (opts.info) await checkMediaFile(file); // otherwise probe() checks it
   const info = opts.info ?? (await probe(file, { timeoutMs, ...(opts.signal ? { signal: opts.signal } : {}) }));
   const vs = info.videoStreams[streamOrdinal(opts.stream)];
-  if (!vs) throw new DataError('ERR_NO_VIDEO', noStream(info, 'video', opts.stream ?? 0), { file });
+  if (!vs) throw new DataError(noStream(info, 'video', opts.stream ?? 0), 'ERR_NO_VIDEO', { file });
   const { width, height } = vs;
-  if (!(width > 0 && height > 0)) throw new DataError('ERR_MEDIA', `video stream has no frame size (${width}x${height})`, { file });
+  if (!(width > 0 && height > 0)) throw new DataError(`video stream has no frame size (${width}x${height})`, 'ERR_MEDIA', { file });
   const frameBytes = width * height * 3;
   const input: string[] = [];
   if (opts.threads !== undefined) input.push('-threads', String(positiveInt(opts.threads, 'threads')));
   if (opts.startTime !== undefined && opts.startTime > 0) input.push('-ss', seconds(opts.startTime, 'startTime'));
   const filters = [`select='${selectExpression(indices)}'`];
   if ((opts.colorMatrix ?? 'bt601') === 'bt601') filters.push('scale=in_color_matrix=bt601:flags=bicubic');
-  else if (opts.colorMatrix !== 'auto') throw new DataError('ERR_INVALID_ARG', `colorMatrix must be 'bt601' or 'auto'`, { file });
+  else if (opts.colorMatrix !== 'auto') throw new DataError(`colorMatrix must be 'bt601' or 'auto'`, 'ERR_INVALID_ARG', { file });
   const out = [
     '-map', `0:${vs.index}`, '-an', '-sn', '-dn',
     '-fps_mode', 'passthrough',
@@ -403,7 +403,7 @@ export async function decodeVideoFrames(file: string, opts: DecodeVideoOptions):
     return frames.length === indices.length;
   }, opts.signal);
   if (fill !== 0) {
-    throw new DataError('ERR_MEDIA', `frame size mismatch: got ${fill} stray bytes, expected ${width}x${height}x3 frames`, { file });
+    throw new DataError(`frame size mismatch: got ${fill} stray bytes, expected ${width}x${height}x3 frames`, 'ERR_MEDIA', { file });
   }
   return {
     frames,
@@ -417,16 +417,16 @@ export async function decodeVideoFrames(file: string, opts: DecodeVideoOptions):
 
 function streamOrdinal(s: number | undefined): number {
   if (s === undefined) return 0;
-  if (!Number.isInteger(s) || s < 0) throw new DataError('ERR_INVALID_ARG', `stream must be a non-negative integer, got ${s}`);
+  if (!Number.isInteger(s) || s < 0) throw new DataError(`stream must be a non-negative integer, got ${s}`, 'ERR_INVALID_ARG');
   return s;
 }
 
 function positiveInt(v: number, name: string): number {
-  if (!Number.isInteger(v) || v <= 0) throw new DataError('ERR_INVALID_ARG', `${name} must be a positive integer, got ${v}`);
+  if (!Number.isInteger(v) || v <= 0) throw new DataError(`${name} must be a positive integer, got ${v}`, 'ERR_INVALID_ARG');
   return v;
 }
 
 function seconds(v: number, name: string): string {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new DataError('ERR_INVALID_ARG', `${name} must be a non-negative number of seconds, got ${v}`);
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new DataError(`${name} must be a non-negative number of seconds, got ${v}`, 'ERR_INVALID_ARG');
   return v.toFixed(6);
 }

@@ -91,12 +91,12 @@ export async function scanFolderLayout(root: string, opts: FolderLayoutOptions):
   if (!(await isDir(videoRoot))) {
     const parts = await subdirs(path.join(root, 'video'));
     const hint = parts.length ? ` (partitions found: ${parts.join(', ')})` : ` (expected ${path.join(root, 'video', '<partition>', '<label>', '<group>', '<name>.mp4')})`;
-    throw new DataError('ERR_FILE_NOT_FOUND', `partition folder not found${hint}`, { file: videoRoot });
+    throw new DataError(`partition folder not found${hint}`, 'ERR_FILE_NOT_FOUND', { file: videoRoot });
   }
   const vext = (opts.videoExtensions ?? VIDEO_EXTENSIONS).map((e) => e.toLowerCase());
   const aext = (opts.audioExtensions ?? AUDIO_EXTENSIONS).map((e) => e.toLowerCase());
   const labels = opts.labels ?? LabelMap.fromNames(await folderLabelNames(root));
-  if (labels.task === 'regression') throw new DataError('ERR_DATASET', 'the folder layout gives class labels; a regression label map does not apply', { file: root });
+  if (labels.task === 'regression') throw new DataError('the folder layout gives class labels; a regression label map does not apply', 'ERR_DATASET', { file: root });
   const items: DataItem[] = [];
   const warnings: string[] = [];
   const skipped: SkippedItem[] = [];
@@ -104,7 +104,7 @@ export async function scanFolderLayout(root: string, opts: FolderLayoutOptions):
   const usedAudio = new Set<string>();
   for (const label of await subdirs(videoRoot)) {
     if (!labels.has(label)) {
-      throw new DataError('ERR_DATASET', `label folder ${JSON.stringify(label)} is not in the label map (${labels.names.join(', ')})`, { file: path.join(videoRoot, label) });
+      throw new DataError(`label folder ${JSON.stringify(label)} is not in the label map (${labels.names.join(', ')})`, 'ERR_DATASET', { file: path.join(videoRoot, label) });
     }
     const index = labels.index(label);
     for (const rel of await walk(path.join(videoRoot, label))) {
@@ -134,12 +134,12 @@ export async function scanFolderLayout(root: string, opts: FolderLayoutOptions):
     }
   }
   if (items.length === 0) {
-    throw new DataError('ERR_DATASET', `no video files (${vext.join(', ')}) below the partition folder`, { file: videoRoot });
+    throw new DataError(`no video files (${vext.join(', ')}) below the partition folder`, 'ERR_DATASET', { file: videoRoot });
   }
   if (missingAudio.length > 0) {
     if (opts.requireAudio) {
       const list = missingAudio.slice(0, 10).map((i) => i.origin).join(', ');
-      throw new DataError('ERR_FILE_NOT_FOUND', `${missingAudio.length} videos have no audio file`, {
+      throw new DataError(`${missingAudio.length} videos have no audio file`, 'ERR_FILE_NOT_FOUND', {
         file: audioRoot,
         message: `${audioRoot}: ${missingAudio.length} of ${items.length} videos have no matching audio file (${aext.join('/')}): ${list}${missingAudio.length > 10 ? ', …' : ''}`,
       });

@@ -42,10 +42,10 @@ export function framesToTensor(frames: Uint8Array[] | Tensor, width: number, hei
     let u8: Tensor;
     if (Array.isArray(frames)) {
       const fb = width * height * 3;
-      if (frames.length === 0) throw new DataError('ERR_INVALID_ARG', 'framesToTensor: no frames');
+      if (frames.length === 0) throw new DataError('framesToTensor: no frames', 'ERR_INVALID_ARG');
       const all = new Uint8Array(fb * frames.length);
       frames.forEach((f, i) => {
-        if (f.length !== fb) throw new DataError('ERR_INVALID_ARG', `framesToTensor: frame ${i} has ${f.length} bytes, expected ${width}x${height}x3`);
+        if (f.length !== fb) throw new DataError(`framesToTensor: frame ${i} has ${f.length} bytes, expected ${width}x${height}x3`, 'ERR_INVALID_ARG');
         all.set(f, i * fb);
       });
       u8 = torch.fromBuffer(all, 'uint8', [frames.length, height, width, 3]);
@@ -114,7 +114,7 @@ function makePlan(opts: LoadVideoFramesOptions, fps: number, count: number, rng:
   if ((opts.sampling ?? 'uniform') === 'reference') {
     return referenceIndices({ ...common, reportedFrames: count, ...(opts.startFrame !== undefined ? { startFrame: opts.startFrame } : {}) });
   }
-  if ((opts.sampling ?? 'uniform') !== 'uniform') throw new DataError('ERR_INVALID_ARG', `sampling must be 'uniform' or 'reference', got ${String(opts.sampling)}`);
+  if ((opts.sampling ?? 'uniform') !== 'uniform') throw new DataError(`sampling must be 'uniform' or 'reference', got ${String(opts.sampling)}`, 'ERR_INVALID_ARG');
   return uniformIndices({
     ...common,
     frameCount: count,
@@ -143,10 +143,10 @@ function processOpts(opts: LoadVideoFramesOptions): { timeoutMs?: number; signal
 export async function planVideo(path: string, opts: LoadVideoFramesOptions = {}): Promise<VideoPlan> {
   const info = opts.info ?? (await probe(path, processOpts(opts)));
   const vs = info.videoStreams[opts.stream ?? 0];
-  if (!vs) throw new DataError('ERR_NO_VIDEO', 'no video stream', { file: path });
-  if (vs.fps === null) throw new DataError('ERR_MEDIA', 'unknown frame rate', { file: path });
+  if (!vs) throw new DataError('no video stream', 'ERR_NO_VIDEO', { file: path });
+  if (vs.fps === null) throw new DataError('unknown frame rate', 'ERR_MEDIA', { file: path });
   if (opts.channelOrder !== undefined && opts.channelOrder !== 'bgr' && opts.channelOrder !== 'rgb') {
-    throw new DataError('ERR_INVALID_ARG', `channelOrder must be 'bgr' or 'rgb', got ${String(opts.channelOrder)}`);
+    throw new DataError(`channelOrder must be 'bgr' or 'rgb', got ${String(opts.channelOrder)}`, 'ERR_INVALID_ARG');
   }
   const rng: RandomSource = opts.rng ?? (opts.seed !== undefined ? new PyRandom(opts.seed) : mathRandom);
   const reference = (opts.sampling ?? 'uniform') === 'reference';
@@ -185,7 +185,7 @@ export async function decodeVideoPlan(path: string, vp: VideoPlan, opts: LoadVid
   if (frames.endOfStream && (frames.decoded === 0 || !reference)) {
     // Uniform sampling (or a window entirely past the real end): plan again inside the frames that exist.
     const real = await countDecodableFrames(path, { info, ...processOpts(opts) });
-    if (real === 0) throw new DataError('ERR_MEDIA', 'the video stream has no decodable frames', { file: path });
+    if (real === 0) throw new DataError('the video stream has no decodable frames', 'ERR_MEDIA', { file: path });
     vs.decodableFrames = real; // remembered in `info` (the loader reuses it: later epochs plan inside the real count)
     const was = plan.decodeIndices;
     const keepStart = !reference && (opts.startFrame !== undefined || opts.startTime !== undefined);
@@ -194,7 +194,7 @@ export async function decodeVideoPlan(path: string, vp: VideoPlan, opts: LoadVid
       `only ${real} frames decode but ${vs.reportedFrames} are reported; the planned frames ${was[frames.decoded]}.. do not exist, re-planned within ${real} frames`,
     );
     frames = await decodeVideoFrames(path, { ...dec, indices: plan.decodeIndices });
-    if (frames.decoded === 0) throw new DataError('ERR_MEDIA', 'no frames decoded', { file: path });
+    if (frames.decoded === 0) throw new DataError('no frames decoded', 'ERR_MEDIA', { file: path });
   }
   const padded = padPlan(plan, frames.decoded, reference ? 'tile' : 'repeat-last');
   for (const w of padded.warnings) warn(w);

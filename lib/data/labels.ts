@@ -45,8 +45,8 @@ export class LabelMap {
     this.task = task;
     this.names = Object.freeze([...names]);
     this.byName = new Map(names.map((n, i) => [n, i] as [string, number]));
-    if (this.byName.size !== names.length) throw new DataError('ERR_DATASET', `duplicate label names in ${JSON.stringify(names)}`);
-    for (const n of names) if (typeof n !== 'string' || n.length === 0) throw new DataError('ERR_DATASET', `label names must be non-empty strings, got ${JSON.stringify(n)}`);
+    if (this.byName.size !== names.length) throw new DataError(`duplicate label names in ${JSON.stringify(names)}`, 'ERR_DATASET');
+    for (const n of names) if (typeof n !== 'string' || n.length === 0) throw new DataError(`label names must be non-empty strings, got ${JSON.stringify(n)}`, 'ERR_DATASET');
   }
 
   /** Classes from any collection of names (duplicates merged), sorted by code point. */
@@ -56,7 +56,7 @@ export class LabelMap {
 
   /** Classes that are already indices 0..k-1 (named '0', '1', ... in numeric order). */
   static fromCount(k: number, task: Task = 'classification'): LabelMap {
-    if (!Number.isInteger(k) || k < 1) throw new DataError('ERR_DATASET', `label count must be a positive integer, got ${k}`);
+    if (!Number.isInteger(k) || k < 1) throw new DataError(`label count must be a positive integer, got ${k}`, 'ERR_DATASET');
     return new LabelMap(task, Array.from({ length: k }, (_, i) => String(i)));
   }
 
@@ -79,7 +79,7 @@ export class LabelMap {
     const i = this.byName.get(name);
     if (i === undefined) {
       const known = this.names.length > 20 ? `${this.names.slice(0, 20).join(', ')}, … (${this.names.length})` : this.names.join(', ');
-      throw new DataError('ERR_DATASET', `unknown label ${JSON.stringify(name)} (known: ${known})`);
+      throw new DataError(`unknown label ${JSON.stringify(name)} (known: ${known})`, 'ERR_DATASET');
     }
     return i;
   }
@@ -87,7 +87,7 @@ export class LabelMap {
   /** Name of output i. */
   name(i: number): string {
     const n = this.names[i];
-    if (n === undefined) throw new DataError('ERR_DATASET', `label index ${i} out of range [0, ${this.size})`);
+    if (n === undefined) throw new DataError(`label index ${i} out of range [0, ${this.size})`, 'ERR_DATASET');
     return n;
   }
 
@@ -112,10 +112,10 @@ export class LabelMap {
     const where = file === undefined ? {} : { file };
     if (Array.isArray(obj)) return new LabelMap('classification', obj as string[]);
     const o = obj as Partial<LabelMapJSON> | null;
-    if (!o || typeof o !== 'object' || !Array.isArray(o.names)) throw new DataError('ERR_DATASET', 'not a label map (expected {"names": [...]})', where);
+    if (!o || typeof o !== 'object' || !Array.isArray(o.names)) throw new DataError('not a label map (expected {"names": [...]})', 'ERR_DATASET', where);
     const task = o.task ?? 'classification';
-    if (!['classification', 'multilabel', 'regression'].includes(task)) throw new DataError('ERR_DATASET', `unknown task ${JSON.stringify(task)}`, where);
-    if (o.version !== undefined && o.version !== 1) throw new DataError('ERR_DATASET', `unsupported label map version ${o.version}`, where);
+    if (!['classification', 'multilabel', 'regression'].includes(task)) throw new DataError(`unknown task ${JSON.stringify(task)}`, 'ERR_DATASET', where);
+    if (o.version !== undefined && o.version !== 1) throw new DataError(`unsupported label map version ${o.version}`, 'ERR_DATASET', where);
     // The stored order is authoritative (it is the order of the trained outputs): never re-sort here.
     return new LabelMap(task, o.names);
   }
@@ -133,14 +133,14 @@ export class LabelMap {
     try {
       text = await fs.promises.readFile(file, 'utf8');
     } catch (e: any) {
-      if (e?.code === 'ENOENT') throw new DataError('ERR_FILE_NOT_FOUND', 'label map not found', { file });
+      if (e?.code === 'ENOENT') throw new DataError('label map not found', 'ERR_FILE_NOT_FOUND', { file });
       throw e;
     }
     let obj: unknown;
     try {
       obj = JSON.parse(text);
     } catch (e: any) {
-      throw new DataError('ERR_DATASET', `label map is not valid JSON (${e?.message ?? e})`, { file });
+      throw new DataError(`label map is not valid JSON (${e?.message ?? e})`, 'ERR_DATASET', { file });
     }
     return LabelMap.fromJSON(obj, file);
   }

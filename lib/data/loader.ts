@@ -118,10 +118,10 @@ export class DataLoader implements AsyncIterable<Batch> {
     };
     const { batchSize, concurrency, prefetch, workers } = this.o;
     for (const [k, v, min] of [['batchSize', batchSize, 1], ['concurrency', concurrency, 1], ['prefetch', prefetch, 0], ['workers', workers, 0]] as const) {
-      if (!Number.isInteger(v) || v < min) throw new DataError('ERR_INVALID_ARG', `${k} must be an integer >= ${min}, got ${v}`);
+      if (!Number.isInteger(v) || v < min) throw new DataError(`${k} must be an integer >= ${min}, got ${v}`, 'ERR_INVALID_ARG');
     }
     const mixup = this.o.mixup;
-    if (typeof mixup !== 'number' || !(mixup >= 0 && mixup <= 1)) throw new DataError('ERR_INVALID_ARG', `mixup must be a probability in [0, 1], got ${String(mixup)}`);
+    if (typeof mixup !== 'number' || !(mixup >= 0 && mixup <= 1)) throw new DataError(`mixup must be a probability in [0, 1], got ${String(mixup)}`, 'ERR_INVALID_ARG');
   }
 
   /** Batches per epoch. */
@@ -184,7 +184,7 @@ export class DataLoader implements AsyncIterable<Batch> {
     };
     o.signal?.addEventListener('abort', onOuterAbort, { once: true });
     if (o.signal?.aborted) ac.abort();
-    const aborted = () => o.signal?.reason ?? new DataError('ERR_INVALID_ARG', 'loader aborted');
+    const aborted = () => o.signal?.reason ?? new DataError('loader aborted', 'ERR_INVALID_ARG');
     const runner = async () => {
       while (!ac.signal.aborted && started < order.length) {
         if (started >= limit()) {

@@ -58,7 +58,7 @@ const ALIASES: Record<string, string> = {
 };
 
 function fail(origin: string, why: string, file: string): never {
-  throw new DataError('ERR_DATASET', `${origin}: ${why}`, { file, message: `${origin}: ${why}` });
+  throw new DataError(`${origin}: ${why}`, 'ERR_DATASET', { file, message: `${origin}: ${why}` });
 }
 
 function parseNumberList(s: string, origin: string, file: string): number[] {
@@ -267,7 +267,7 @@ export async function loadManifest(file: string, opts: ManifestOptions = {}): Pr
   try {
     text = await fs.promises.readFile(file, 'utf8');
   } catch (e: any) {
-    if (e?.code === 'ENOENT') throw new DataError('ERR_FILE_NOT_FOUND', 'manifest not found', { file });
+    if (e?.code === 'ENOENT') throw new DataError('manifest not found', 'ERR_FILE_NOT_FOUND', { file });
     throw e;
   }
   const format = opts.format ?? (/\.(jsonl|ndjson)$/i.test(file) ? 'jsonl' : 'csv');

@@ -91,7 +91,7 @@ const probeMemo = new Map<string, { size: number; mtimeMs: number; info: MediaIn
 /** probe() memoised per (path, size, mtime), and through the feature cache when there is one. */
 async function probeCached(file: string, ctx: SampleContext): Promise<MediaInfo> {
   const st = await fs.promises.stat(file).catch(() => null);
-  if (!st) throw new DataError('ERR_FILE_NOT_FOUND', 'file not found', { file });
+  if (!st) throw new DataError('file not found', 'ERR_FILE_NOT_FOUND', { file });
   const m = probeMemo.get(file);
   const memo = m && m.size === st.size && m.mtimeMs === st.mtimeMs ? m.info : null;
   if (!ctx.cache) {
@@ -117,7 +117,7 @@ function fullAudioRecipe(r: AudioRecipe): FullAudioRecipe {
 }
 
 function audioSource(item: DataItem): string {
-  if (!item.audio) throw new DataError('ERR_NO_AUDIO', 'the item has no audio source', { file: item.origin });
+  if (!item.audio) throw new DataError('the item has no audio source', 'ERR_NO_AUDIO', { file: item.origin });
   return item.audio;
 }
 
@@ -163,7 +163,7 @@ async function audioFeatures(item: DataItem, r: AudioRecipe, ctx: SampleContext,
 
 async function videoFeatures(item: DataItem, index: number, r: VideoRecipe, ctx: SampleContext, out: HostSample): Promise<void> {
   const file = item.video;
-  if (!file) throw new DataError('ERR_NO_VIDEO', 'the item has no video file', { file: item.origin });
+  if (!file) throw new DataError('the item has no video file', 'ERR_NO_VIDEO', { file: item.origin });
   const fixedStart = item.startFrame !== undefined || item.startTime !== undefined;
   const deterministic = fixedStart || r.start === 'center';
   const opts: LoadVideoFramesOptions = {
@@ -228,7 +228,7 @@ export async function loadSample(item: DataItem, index: number, recipe: Recipe, 
     }
   } catch (e) {
     if (e instanceof DataError && !e.message.includes(item.origin)) {
-      const err = new DataError(e.code, e.reason, { ...(e.file !== undefined ? { file: e.file } : {}), message: `${e.message} [item ${item.origin}]` });
+      const err = new DataError(e.reason, e.code, { ...(e.file !== undefined ? { file: e.file } : {}), message: `${e.message} [item ${item.origin}]` });
       throw err;
     }
     throw e;

@@ -102,18 +102,18 @@ export function npArange(start: number, stop: number, step: number): number[] {
 function slotCount(targetFps: number, duration: number): number {
   const T = targetFps * duration;
   if (!(targetFps > 0) || !(duration > 0) || !Number.isInteger(T)) {
-    throw new DataError('ERR_INVALID_ARG', `targetFps * duration must be a positive integer (got ${targetFps} * ${duration})`);
+    throw new DataError(`targetFps * duration must be a positive integer (got ${targetFps} * ${duration})`, 'ERR_INVALID_ARG');
   }
   return T;
 }
 
 function checkFps(fps: number): void {
-  if (!(typeof fps === 'number' && Number.isFinite(fps) && fps > 0)) throw new DataError('ERR_INVALID_ARG', `fps must be a positive number, got ${fps}`);
+  if (!(typeof fps === 'number' && Number.isFinite(fps) && fps > 0)) throw new DataError(`fps must be a positive number, got ${fps}`, 'ERR_INVALID_ARG');
 }
 
 /** Builds a plan from the per-slot list, tiling a shorter list cyclically to T slots. */
 function finish(keep: number[], T: number, start: number, interval: number, warnings: string[]): FramePlan {
-  if (keep.length === 0) throw new DataError('ERR_MEDIA', 'the video has no frames to sample');
+  if (keep.length === 0) throw new DataError('the video has no frames to sample', 'ERR_MEDIA');
   const frameIndices = Array.from({ length: T }, (_, t) => keep[t % keep.length]!);
   const decodeIndices = [...new Set(frameIndices)].sort((a, b) => a - b);
   return { frameIndices, decodeIndices, start, interval, length: T, padded: decodeIndices.length < T, warnings };
@@ -130,7 +130,7 @@ export function referenceIndices(opts: ReferenceSamplingOptions): FramePlan {
   const duration = opts.duration ?? 4;
   const T = slotCount(targetFps, duration);
   if (!(typeof reportedFrames === 'number' && Number.isFinite(reportedFrames) && reportedFrames >= 0)) {
-    throw new DataError('ERR_INVALID_ARG', `reportedFrames must be a non-negative number, got ${reportedFrames}`);
+    throw new DataError(`reportedFrames must be a non-negative number, got ${reportedFrames}`, 'ERR_INVALID_ARG');
   }
   const warnings: string[] = [];
   let interval = Math.trunc(pyFloorDiv(fps, targetFps));
@@ -157,7 +157,7 @@ export function referenceIndices(opts: ReferenceSamplingOptions): FramePlan {
 }
 
 function checkStart(s: number): number {
-  if (!Number.isInteger(s) || s < 0) throw new DataError('ERR_INVALID_ARG', `startFrame must be a non-negative integer, got ${s}`);
+  if (!Number.isInteger(s) || s < 0) throw new DataError(`startFrame must be a non-negative integer, got ${s}`, 'ERR_INVALID_ARG');
   return s;
 }
 
@@ -173,7 +173,7 @@ export function uniformIndices(opts: UniformSamplingOptions): FramePlan {
   const targetFps = opts.targetFps ?? 2;
   const duration = opts.duration ?? 4;
   const T = slotCount(targetFps, duration);
-  if (!(Number.isFinite(frameCount) && frameCount >= 0)) throw new DataError('ERR_INVALID_ARG', `frameCount must be a non-negative number, got ${frameCount}`);
+  if (!(Number.isFinite(frameCount) && frameCount >= 0)) throw new DataError(`frameCount must be a non-negative number, got ${frameCount}`, 'ERR_INVALID_ARG');
   const count = Math.floor(frameCount);
   const step = fps / targetFps;
   const offsets = Array.from({ length: T }, (_, k) => Math.floor(k * step + 0.5));
@@ -183,7 +183,7 @@ export function uniformIndices(opts: UniformSamplingOptions): FramePlan {
   let requested: number | undefined;
   if (opts.startFrame !== undefined) requested = checkStart(opts.startFrame);
   else if (opts.startTime !== undefined) {
-    if (!(opts.startTime >= 0)) throw new DataError('ERR_INVALID_ARG', `startTime must be >= 0, got ${opts.startTime}`);
+    if (!(opts.startTime >= 0)) throw new DataError(`startTime must be >= 0, got ${opts.startTime}`, 'ERR_INVALID_ARG');
     requested = Math.floor(opts.startTime * fps + 0.5);
   }
   if (count >= span) {
@@ -203,7 +203,7 @@ export function uniformIndices(opts: UniformSamplingOptions): FramePlan {
     const i = start + o;
     frameIndices.push(i < count ? i : frameIndices.length > 0 ? frameIndices[frameIndices.length - 1]! : Math.max(0, count - 1));
   }
-  if (count === 0) throw new DataError('ERR_MEDIA', 'the video has no frames to sample');
+  if (count === 0) throw new DataError('the video has no frames to sample', 'ERR_MEDIA');
   const decodeIndices = [...new Set(frameIndices)].sort((a, b) => a - b);
   return { frameIndices, decodeIndices, start, interval: step, length: T, padded: decodeIndices.length < T, warnings };
 }
@@ -226,7 +226,7 @@ export interface PaddedPlan extends FramePlan {
  */
 export function padPlan(plan: FramePlan, delivered: number, mode: PadMode = 'tile'): PaddedPlan {
   const have = plan.decodeIndices.slice(0, Math.max(0, Math.min(delivered, plan.decodeIndices.length)));
-  if (have.length === 0) throw new DataError('ERR_MEDIA', `none of the planned frames decoded (first planned frame ${plan.decodeIndices[0]})`);
+  if (have.length === 0) throw new DataError(`none of the planned frames decoded (first planned frame ${plan.decodeIndices[0]})`, 'ERR_MEDIA');
   const pos = new Map(have.map((f, i) => [f, i] as [number, number]));
   let frameIndices = plan.frameIndices;
   const warnings = [...plan.warnings];

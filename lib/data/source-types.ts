@@ -114,7 +114,7 @@ export async function verifyItems(
     .map((p) => `${p.item.origin}: ${p.files.join(', ')}`)
     .join('; ');
   const more = problems.length > 10 ? ` and ${problems.length - 10} more` : '';
-  throw new DataError('ERR_FILE_NOT_FOUND', `${problems.length} of ${items.length} items reference missing files`, {
+  throw new DataError(`${problems.length} of ${items.length} items reference missing files`, 'ERR_FILE_NOT_FOUND', {
     file: where,
     message: `${where}: ${problems.length} of ${items.length} items reference missing files: ${list}${more} (pass missing: 'skip' to leave them out)`,
   });

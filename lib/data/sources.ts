@@ -36,11 +36,11 @@ export async function openSource(spec: string, opts: OpenSourceOptions = {}): Pr
   try {
     st = await fs.promises.stat(spec);
   } catch {
-    throw new DataError('ERR_FILE_NOT_FOUND', 'dataset path not found (expected a folder in the reference layout or a CSV/JSONL manifest)', { file: path.resolve(spec) });
+    throw new DataError('dataset path not found (expected a folder in the reference layout or a CSV/JSONL manifest)', 'ERR_FILE_NOT_FOUND', { file: path.resolve(spec) });
   }
   if (st.isDirectory()) {
     if (!opts.partition) {
-      throw new DataError('ERR_INVALID_ARG', 'a dataset folder needs a partition (e.g. "train"): video/<partition>/<label>/<group>/<name>.mp4', { file: path.resolve(spec) });
+      throw new DataError('a dataset folder needs a partition (e.g. "train"): video/<partition>/<label>/<group>/<name>.mp4', 'ERR_INVALID_ARG', { file: path.resolve(spec) });
     }
     return scanFolderLayout(spec, { ...opts, partition: opts.partition });
   }

@@ -28,7 +28,7 @@ export interface WavHeader {
 export function parseWavHeader(buf: Uint8Array, file?: string): WavHeader {
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const tag = (o: number) => String.fromCharCode(buf[o]!, buf[o + 1]!, buf[o + 2]!, buf[o + 3]!);
-  const bad = (why: string) => new DataError('ERR_MEDIA', `bad WAV stream from ffmpeg: ${why}`, file === undefined ? {} : { file });
+  const bad = (why: string) => new DataError(`bad WAV stream from ffmpeg: ${why}`, 'ERR_MEDIA', file === undefined ? {} : { file });
   if (buf.byteLength < 12 || (tag(0) !== 'RIFF' && tag(0) !== 'RF64') || tag(8) !== 'WAVE') throw bad('no RIFF/WAVE header');
   let off = 12;
   let fmt: Omit<WavHeader, 'dataOffset' | 'dataLength'> | null = null;
@@ -70,7 +70,7 @@ export function wavToPlanar(buf: Uint8Array, h: WavHeader, file?: string): { dat
   const bytesPer = bits / 8;
   const kind = h.format === 3 && (bits === 32 || bits === 64) ? 'float' : h.format === 1 && [8, 16, 24, 32].includes(bits) ? 'int' : null;
   if (!kind || h.blockAlign !== C * bytesPer) {
-    throw new DataError('ERR_MEDIA', `unsupported WAV sample format (format tag ${h.format}, ${bits} bits)`, file === undefined ? {} : { file });
+    throw new DataError(`unsupported WAV sample format (format tag ${h.format}, ${bits} bits)`, 'ERR_MEDIA', file === undefined ? {} : { file });
   }
   const N = Math.floor(h.dataLength / h.blockAlign);
   const out = new Float32Array(C * N);

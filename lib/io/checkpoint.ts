@@ -61,8 +61,8 @@ function resolver(map: MapLocation | undefined): (location: string) => string {
     const d = f(location);
     if (typeof d !== 'string' || !DEVICE_RE.test(d)) {
       if (map === undefined) {
-        throw new CheckpointError('ERR_CHECKPOINT_DEVICE',
-          `load: the checkpoint holds tensors saved on '${location}', which is not available here; pass { mapLocation: 'cpu' }`);
+        throw new CheckpointError(`load: the checkpoint holds tensors saved on '${location}', which is not available here; pass { mapLocation: 'cpu' }`,
+          'ERR_CHECKPOINT_DEVICE');
       }
       invalid(`load: mapLocation gave ${JSON.stringify(d)} for location '${location}' (expected 'cpu' or 'cuda[:N]')`);
     }
@@ -70,12 +70,12 @@ function resolver(map: MapLocation | undefined): (location: string) => string {
     if (dev.startsWith('cuda')) {
       const index = Number(dev.slice(5));
       if (!torch.cuda.isAvailable()) {
-        throw new CheckpointError('ERR_CHECKPOINT_DEVICE',
-          `load: tensors are to be placed on ${dev} (saved on '${location}') but CUDA is not available; ` +
-          "pass { mapLocation: 'cpu' } to load them on the CPU");
+        throw new CheckpointError(`load: tensors are to be placed on ${dev} (saved on '${location}') but CUDA is not available; ` +
+          "pass { mapLocation: 'cpu' } to load them on the CPU",
+          'ERR_CHECKPOINT_DEVICE');
       }
       if (index >= torch.cuda.deviceCount()) {
-        throw new CheckpointError('ERR_CHECKPOINT_DEVICE', `load: ${dev} does not exist (${torch.cuda.deviceCount()} CUDA devices)`);
+        throw new CheckpointError(`load: ${dev} does not exist (${torch.cuda.deviceCount()} CUDA devices)`, 'ERR_CHECKPOINT_DEVICE');
       }
     }
     return dev;

@@ -26,7 +26,7 @@ export type CheckpointErrorCode =
 /** A TorchError (the package's one error base) with a checkpoint `code` (see the table above). */
 export class CheckpointError extends TorchError {
   declare readonly code: CheckpointErrorCode;
-  constructor(code: CheckpointErrorCode, message: string) {
+  constructor(message: string, code: CheckpointErrorCode) {
     super(message, code);
     this.name = 'CheckpointError';
   }
@@ -34,22 +34,22 @@ export class CheckpointError extends TorchError {
 
 /** Throws `ERR_CHECKPOINT_CORRUPT` with `message`. */
 export function corrupt(message: string): never {
-  throw new CheckpointError('ERR_CHECKPOINT_CORRUPT', message);
+  throw new CheckpointError(message, 'ERR_CHECKPOINT_CORRUPT');
 }
 
 /** Throws `ERR_CHECKPOINT_UNSUPPORTED` with `message`. */
 export function unsupported(message: string): never {
-  throw new CheckpointError('ERR_CHECKPOINT_UNSUPPORTED', message);
+  throw new CheckpointError(message, 'ERR_CHECKPOINT_UNSUPPORTED');
 }
 
 /** Throws `ERR_CHECKPOINT_INVALID` with `message` (writer-side input errors). */
 export function invalid(message: string): never {
-  throw new CheckpointError('ERR_CHECKPOINT_INVALID', message);
+  throw new CheckpointError(message, 'ERR_CHECKPOINT_INVALID');
 }
 
 /** Throws `ERR_UNSAFE_PICKLE` with `message`. */
 export function unsafe(message: string): never {
-  throw new CheckpointError('ERR_UNSAFE_PICKLE', message);
+  throw new CheckpointError(message, 'ERR_UNSAFE_PICKLE');
 }
 
 /** Asserts `cond`, otherwise throws `ERR_CHECKPOINT_CORRUPT`. */

@@ -45,7 +45,7 @@ export interface UnpickleResult {
  */
 export class PickleTruncatedError extends CheckpointError {
   constructor(message: string) {
-    super('ERR_CHECKPOINT_CORRUPT', message);
+    super(message, 'ERR_CHECKPOINT_CORRUPT');
   }
 }
 

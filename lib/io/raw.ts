@@ -179,8 +179,8 @@ export function storageTarget(storage: RawStorage, hooks: StorageReadHooks): Uin
   const dest = hooks.allocStorage(storage);
   if (dest === undefined) return undefined;
   if (!(dest instanceof Uint8Array) || dest.length !== storage.nbytes) {
-    throw new CheckpointError('ERR_CHECKPOINT_INVALID',
-      `allocStorage gave ${dest instanceof Uint8Array ? `${dest.length} bytes` : typeof dest} for storage '${storage.key}', which needs ${storage.nbytes}`);
+    throw new CheckpointError(`allocStorage gave ${dest instanceof Uint8Array ? `${dest.length} bytes` : typeof dest} for storage '${storage.key}', which needs ${storage.nbytes}`,
+      'ERR_CHECKPOINT_INVALID');
   }
   return dest;
 }

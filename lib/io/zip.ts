@@ -282,7 +282,7 @@ function inflateInto(packed: Uint8Array, entry: ZipEntry, dest: Uint8Array, with
       if (done) return;
       done = true;
       z.destroy();
-      reject(new CheckpointError('ERR_CHECKPOINT_CORRUPT', message));
+      reject(new CheckpointError(message, 'ERR_CHECKPOINT_CORRUPT'));
     };
     z.on('data', (chunk: Buffer) => {
       if (done) return;

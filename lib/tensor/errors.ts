@@ -2,6 +2,9 @@
  * The one error class of social-mae: a JS Error with a stable `code` (ERR_INVALID_ARG, ERR_SHAPE_MISMATCH,
  * ERR_DTYPE, ERR_DEVICE, ERR_OOM, ERR_TORCH, ERR_TENSOR_DISPOSED, ...). Native code constructs it too
  * (registered once at start-up), so every error carries the JS stack of its call site.
+ *
+ * Every subclass keeps this argument order: the text first, the code second, anything else after
+ * (CheckpointError, DataError, TrainError, UsageError).
  */
 export class TorchError extends Error {
   readonly code: string;

@@ -29,9 +29,9 @@ export const MASKED_FBANK_FILL = 6.2943 / 12.26344;
 export function specAugment(audio: Tensor, opts: SpecAugmentOptions): Tensor {
   const { freqm, timem } = opts;
   for (const [k, v] of [['freqm', freqm], ['timem', timem]] as const) {
-    if (!Number.isInteger(v) || v < 0) throw new TrainError('ERR_INVALID_ARG', `specAugment: ${k} must be an integer >= 0, got ${v}`);
+    if (!Number.isInteger(v) || v < 0) throw new TrainError(`specAugment: ${k} must be an integer >= 0, got ${v}`, 'ERR_INVALID_ARG');
   }
-  if (audio.ndim !== 3) throw new TrainError('ERR_INVALID_ARG', `specAugment: audio must be [B, T, F], got ${JSON.stringify(audio.shape)}`);
+  if (audio.ndim !== 3) throw new TrainError(`specAugment: audio must be [B, T, F], got ${JSON.stringify(audio.shape)}`, 'ERR_INVALID_ARG');
   const [B, T, F] = audio.shape as [number, number, number];
   const fill = opts.fill ?? MASKED_FBANK_FILL;
   return torch.tidy(() => {
@@ -66,7 +66,7 @@ export function specAugment(audio: Tensor, opts: SpecAugmentOptions): Tensor {
  * audio: [B, T, F] -> a new [B, T, F]. Draws come from torch's generator.
  */
 export function fbankNoise(audio: Tensor): Tensor {
-  if (audio.ndim !== 3) throw new TrainError('ERR_INVALID_ARG', `fbankNoise: audio must be [B, T, F], got ${JSON.stringify(audio.shape)}`);
+  if (audio.ndim !== 3) throw new TrainError(`fbankNoise: audio must be [B, T, F], got ${JSON.stringify(audio.shape)}`, 'ERR_INVALID_ARG');
   const [B, T, F] = audio.shape as [number, number, number];
   return torch.tidy(() => {
     const u = torch.rand([B, 2]).toArray() as Float32Array;

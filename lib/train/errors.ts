@@ -11,7 +11,7 @@ export type TrainErrorCode =
 
 export class TrainError extends TorchError {
   declare readonly code: TrainErrorCode;
-  constructor(code: TrainErrorCode, message: string) {
+  constructor(message: string, code: TrainErrorCode) {
     super(message, code);
     this.name = 'TrainError';
   }

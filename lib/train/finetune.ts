@@ -43,15 +43,15 @@ export interface FinetuneLoopOptions extends FitOptions {
 /** Inputs of one batch on `device` for `mode` (a missing modality is passed as null). */
 function inputs(batch: Batch, device: string, mode: FTMode): [Tensor | null, Tensor | null] {
   const need = modeInputs(mode, 'finetune');
-  if ((need.audio && !batch.audio) || (need.video && !batch.video)) throw new TrainError('ERR_INVALID_ARG', `finetune: mode '${mode}' needs ${need.audio ? 'audio' : ''}${need.audio && need.video ? ' and ' : ''}${need.video ? 'video' : ''} in every batch`);
+  if ((need.audio && !batch.audio) || (need.video && !batch.video)) throw new TrainError(`finetune: mode '${mode}' needs ${need.audio ? 'audio' : ''}${need.audio && need.video ? ' and ' : ''}${need.video ? 'video' : ''} in every batch`, 'ERR_INVALID_ARG');
   return [need.audio ? batch.audio!.to(device) : null, need.video ? batch.video!.to(device) : null];
 }
 
 /** Targets as float32 [B, K] on `device` (class indices become one-hot). */
 function targetMatrix(batch: Batch, K: number, device: string): Tensor {
-  if (!batch.label) throw new TrainError('ERR_INVALID_ARG', 'finetune: batches need labels (a labelled manifest or folder layout)');
+  if (!batch.label) throw new TrainError('finetune: batches need labels (a labelled manifest or folder layout)', 'ERR_INVALID_ARG');
   const y = batch.label.dtype === 'int64' ? F.oneHot(batch.label, K).to('float32') : batch.label.to('float32');
-  if (y.ndim !== 2 || y.size(1) !== K) throw new TrainError('ERR_INVALID_ARG', `finetune: labels must be [B] class indices or [B, ${K}], got ${JSON.stringify(batch.label.shape)}`);
+  if (y.ndim !== 2 || y.size(1) !== K) throw new TrainError(`finetune: labels must be [B] class indices or [B, ${K}], got ${JSON.stringify(batch.label.shape)}`, 'ERR_INVALID_ARG');
   return y.to(device);
 }
 
@@ -63,8 +63,8 @@ export async function finetune(model: SocialMAEFT, train: DataLoader, o: Finetun
   const metric = o.metric ?? (multilabel ? 'mAP' : 'acc');
   const mode = o.mode ?? 'multimodal';
   const ls = o.labelSmooth ?? 0;
-  if (!(ls >= 0 && ls < 1)) throw new TrainError('ERR_INVALID_ARG', `finetune: labelSmooth must be in [0, 1), got ${ls}`);
-  if (lossKind !== 'CE' && lossKind !== 'BCE') throw new TrainError('ERR_INVALID_ARG', `finetune: loss must be 'CE' or 'BCE', got ${String(lossKind)}`);
+  if (!(ls >= 0 && ls < 1)) throw new TrainError(`finetune: labelSmooth must be in [0, 1), got ${ls}`, 'ERR_INVALID_ARG');
+  if (lossKind !== 'CE' && lossKind !== 'BCE') throw new TrainError(`finetune: loss must be 'CE' or 'BCE', got ${String(lossKind)}`, 'ERR_INVALID_ARG');
   const hyper = { lr: o.lr ?? 1e-5, headLr: o.headLr ?? 100, weightDecay: o.weightDecay ?? 5e-7, betas: o.betas ?? ([0.95, 0.999] as [number, number]) };
   const named = model.namedParameters();
   const head = named.filter(([k]) => k.startsWith('mlp_head.')).map(([, p]) => p);

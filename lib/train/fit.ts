@@ -59,9 +59,9 @@ export function withAmp<T>(device: string, amp: FitOptions['amp'], fn: () => T):
 }
 
 export async function fit(task: FitTask, o: FitOptions): Promise<EpochRecord[]> {
-  if (!Number.isInteger(o.epochs) || o.epochs < 1) throw new TrainError('ERR_INVALID_ARG', `fit: epochs must be an integer >= 1, got ${o.epochs}`);
+  if (!Number.isInteger(o.epochs) || o.epochs < 1) throw new TrainError(`fit: epochs must be an integer >= 1, got ${o.epochs}`, 'ERR_INVALID_ARG');
   const amp = o.amp ?? 'off';
-  if (!['off', 'bf16', 'fp16'].includes(amp)) throw new TrainError('ERR_INVALID_ARG', `fit: amp must be 'off', 'bf16' or 'fp16', got ${String(amp)}`);
+  if (!['off', 'bf16', 'fp16'].includes(amp)) throw new TrainError(`fit: amp must be 'off', 'bf16' or 'fp16', got ${String(amp)}`, 'ERR_INVALID_ARG');
   const logEvery = o.logEvery ?? 50;
   const log = o.onLog ?? (() => undefined);
   const { model, opt } = task;
@@ -73,7 +73,7 @@ export async function fit(task: FitTask, o: FitOptions): Promise<EpochRecord[]> 
   let best: number | null = null;
   if (run && o.resume && run.lastEpoch() > 0) {
     const saved = JSON.stringify(await run.readConfig());
-    if (saved !== JSON.stringify(task.config)) throw new TrainError('ERR_BAD_STATE', `${run.dir}: config.json describes another run; resume with the same model and training options (or use a new directory)`);
+    if (saved !== JSON.stringify(task.config)) throw new TrainError(`${run.dir}: config.json describes another run; resume with the same model and training options (or use a new directory)`, 'ERR_BAD_STATE');
     const last = run.lastEpoch();
     const st = await run.restore(last, model, opt);
     schedule.loadStateDict(st.schedule);
@@ -83,7 +83,7 @@ export async function fit(task: FitTask, o: FitOptions): Promise<EpochRecord[]> 
     best = st.best;
     log(`resumed ${run.dir} after epoch ${last} (step ${globalStep})`);
   } else if (run) {
-    if (run.lastEpoch() > 0) throw new TrainError('ERR_BAD_STATE', `${run.dir} already holds a run (up to epoch ${run.lastEpoch()}): resume it or use another directory`);
+    if (run.lastEpoch() > 0) throw new TrainError(`${run.dir} already holds a run (up to epoch ${run.lastEpoch()}): resume it or use another directory`, 'ERR_BAD_STATE');
     await run.init(task.config);
   }
   const history = run ? (await run.progress()).filter((r) => r.epoch < first) : [];
@@ -122,7 +122,7 @@ export async function fit(task: FitTask, o: FitOptions): Promise<EpochRecord[]> 
           log(`epoch ${epoch} step ${steps} (global ${globalStep}): ${fmt(means)} lr ${schedule.lrs().map((x) => x.toExponential(2)).join('/')}`);
         }
       }
-      if (steps === 0) throw new TrainError('ERR_INVALID_ARG', `epoch ${epoch}: the training loader produced no batch`);
+      if (steps === 0) throw new TrainError(`epoch ${epoch}: the training loader produced no batch`, 'ERR_INVALID_ARG');
       const train = readMeans(sums, samples, epoch, globalStep);
       const lr = schedule.lrs();
       const val = task.val ? await task.evaluate(task.val) : undefined;
@@ -160,7 +160,7 @@ function accumulate(sums: Map<string, Tensor>, out: Record<string, Tensor>, batc
 function readMeans(sums: Map<string, Tensor>, samples: number, epoch: number, globalStep: number): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [k, s] of sums) out[k] = s.item() / samples;
-  if (!Number.isFinite(out.loss)) throw new TrainError('ERR_NONFINITE_LOSS', `epoch ${epoch}, global step ${globalStep}: the mean training loss is ${out.loss}`);
+  if (!Number.isFinite(out.loss)) throw new TrainError(`epoch ${epoch}, global step ${globalStep}: the mean training loss is ${out.loss}`, 'ERR_NONFINITE_LOSS');
   return out;
 }
 

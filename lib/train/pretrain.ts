@@ -30,7 +30,7 @@ export interface PretrainLoopOptions extends FitOptions {
 
 /** Batch tensors on the model's device: audio [B, T, 128], video [B, 3, H, W, T']. */
 export function batchInputs(batch: Batch, device: string, fn: string): { audio: Tensor; video: Tensor } {
-  if (!batch.audio || !batch.video) throw new TrainError('ERR_INVALID_ARG', `${fn}: batches need audio and video (the loader's recipe has one of them off)`);
+  if (!batch.audio || !batch.video) throw new TrainError(`${fn}: batches need audio and video (the loader's recipe has one of them off)`, 'ERR_INVALID_ARG');
   return { audio: batch.audio.to(device), video: batch.video.to(device) };
 }
 
@@ -69,7 +69,7 @@ export async function pretrain(model: SocialMAE, train: DataLoader, o: PretrainL
               batch.dispose();
             }
           }
-          if (n === 0) throw new TrainError('ERR_INVALID_ARG', 'pretrain: the validation loader produced no batch');
+          if (n === 0) throw new TrainError('pretrain: the validation loader produced no batch', 'ERR_INVALID_ARG');
           return Object.fromEntries([...sums].map(([k, v]) => [k, v / n]));
         },
         best: { key: 'loss', higherIsBetter: false },

@@ -110,7 +110,7 @@ export class RunDir {
     }
     const st = (await io.load(this.file('trainer_state', epoch))) as Map<string, unknown>;
     const get = (k: string) => (st instanceof Map ? st.get(k) : (st as Record<string, unknown>)[k]);
-    if (Number(get('epoch')) !== epoch) throw new TrainError('ERR_BAD_STATE', `${this.file('trainer_state', epoch)}: holds epoch ${String(get('epoch'))}, expected ${epoch}`);
+    if (Number(get('epoch')) !== epoch) throw new TrainError(`${this.file('trainer_state', epoch)}: holds epoch ${String(get('epoch'))}, expected ${epoch}`, 'ERR_BAD_STATE');
     const scaler = get('scaler');
     return {
       epoch,
@@ -135,6 +135,6 @@ async function readJson<T>(file: string): Promise<T> {
   try {
     return JSON.parse(await fs.promises.readFile(file, 'utf8')) as T;
   } catch (e) {
-    throw new TrainError('ERR_BAD_STATE', `${file}: ${(e as Error).message}`);
+    throw new TrainError(`${file}: ${(e as Error).message}`, 'ERR_BAD_STATE');
   }
 }

@@ -29,9 +29,9 @@ export class ReferenceSchedule {
   constructor(private readonly opt: Optimizer, opts: LrScheduleOptions = {}) {
     this.o = { warmup: false, warmupSteps: 1000, warmupEvery: 50, start: 10, step: 5, decay: 0.5, ...opts };
     for (const k of ['warmupSteps', 'warmupEvery', 'start', 'step'] as const) {
-      if (!Number.isInteger(this.o[k]) || this.o[k] < 1) throw new TrainError('ERR_INVALID_ARG', `schedule: ${k} must be an integer >= 1, got ${this.o[k]}`);
+      if (!Number.isInteger(this.o[k]) || this.o[k] < 1) throw new TrainError(`schedule: ${k} must be an integer >= 1, got ${this.o[k]}`, 'ERR_INVALID_ARG');
     }
-    if (!(this.o.decay > 0)) throw new TrainError('ERR_INVALID_ARG', `schedule: decay must be > 0, got ${this.o.decay}`);
+    if (!(this.o.decay > 0)) throw new TrainError(`schedule: decay must be > 0, got ${this.o.decay}`, 'ERR_INVALID_ARG');
     this.initialLrs = opt.paramGroups.map((g) => g.lr);
     const milestones: number[] = [];
     for (let e = this.o.start; e < 1000; e += this.o.step) milestones.push(e);
@@ -66,7 +66,7 @@ export class ReferenceSchedule {
     const ms = get('multi_step');
     const lrs = get('initial_lrs');
     if (!ms || !Array.isArray(lrs) || lrs.length !== this.initialLrs.length) {
-      throw new TrainError('ERR_BAD_STATE', `schedule state: expected multi_step and ${this.initialLrs.length} initial_lrs`);
+      throw new TrainError(`schedule state: expected multi_step and ${this.initialLrs.length} initial_lrs`, 'ERR_BAD_STATE');
     }
     this.multiStep.loadStateDict(ms as Record<string, unknown>);
     lrs.forEach((v, i) => (this.initialLrs[i] = Number(v)));

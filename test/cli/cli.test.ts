@@ -2,6 +2,8 @@
 import t from 'tap';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
+import { TorchError, io, data, train } from '../../lib';
+import { UsageError } from '../../lib/cli/args';
 
 const MAIN = path.resolve(__dirname, '../../lib/cli/main.js');
 const FIXTURES = path.resolve(__dirname, '../../../test/fixtures');
@@ -42,4 +44,19 @@ t.test('bad usage is an error with a message, not a crash', async (t) => {
   const steps = run(['demo', '--steps', 'many']);
   t.equal(steps.status, 1);
   t.match(steps.stderr, /--steps expects a non-negative integer/);
+});
+
+t.test('every error class is a TorchError taking the text first and the code second', (t) => {
+  const cases: [Error & { code: string }, string, string][] = [
+    [new TorchError('bad', 'ERR_INVALID_ARG'), 'ERR_INVALID_ARG', 'bad'],
+    [new io.CheckpointError('bad bytes', 'ERR_CHECKPOINT_CORRUPT'), 'ERR_CHECKPOINT_CORRUPT', 'bad bytes'],
+    [new data.DataError('empty file', 'ERR_MEDIA', { file: 'a.mp4' }), 'ERR_MEDIA', 'a.mp4: empty file'],
+    [new train.TrainError('no run', 'ERR_BAD_STATE'), 'ERR_BAD_STATE', 'no run'],
+    [new UsageError('--x is required'), 'ERR_USAGE', '--x is required'],
+  ];
+  for (const [e, code, message] of cases) {
+    t.ok(e instanceof TorchError, `${e.name} is a TorchError`);
+    t.same([e.code, e.message], [code, message], e.name);
+  }
+  t.end();
 });
