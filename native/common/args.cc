@@ -283,7 +283,7 @@ napi_value invoke(napi_env env, napi_callback_info info, const char* name, OpImp
     throwJs(env, e.code, withOperands(a, e.what()));
   } catch (const c10::Error& e) {
     std::string msg = e.what_without_backtrace();
-    throwJs(env, classifyTorchMessage(msg), withOperands(a, msg));
+    throwJs(env, classifyTorchError(e), withOperands(a, msg));
   } catch (const std::bad_alloc&) {
     throwJs(env, "ERR_OOM", withOperands(a, "out of memory"));
   } catch (const std::exception& e) {

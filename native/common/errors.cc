@@ -8,7 +8,7 @@ namespace {
 bool has(const std::string& s, const char* needle) { return s.find(needle) != std::string::npos; }
 }  // namespace
 
-const char* classifyTorchMessage(const std::string& m) {
+const char* classifyTorchMessage(const std::string& m, const char* fallback) {
   if (has(m, "out of memory") || has(m, "not enough memory") || has(m, "Failed to allocate") ||
       has(m, "can't allocate memory"))
     return "ERR_OOM";
@@ -33,7 +33,22 @@ const char* classifyTorchMessage(const std::string& m) {
       has(m, "must match") || has(m, "broadcast") || has(m, "numel") || has(m, "invalid for input of"))
     return "ERR_SHAPE_MISMATCH";
   if (has(m, "index") || has(m, "out of bounds") || has(m, "out of range")) return "ERR_INDEX";
-  return "ERR_TORCH";
+  return fallback;
+}
+
+// c10's typed errors (c10/util/Exception.h; all of them exist in LibTorch 1.13 and 2.x), most derived
+// first. Python raises them as MemoryError, IndexError, ValueError, TypeError, NotImplementedError and
+// torch.linalg.LinAlgError.
+const char* classifyTorchError(const c10::Error& e) {
+  const std::string m = e.what_without_backtrace();
+  if (dynamic_cast<const c10::OutOfMemoryError*>(&e)) return "ERR_OOM";
+  if (dynamic_cast<const c10::IndexError*>(&e)) return "ERR_INDEX";
+  if (dynamic_cast<const c10::LinAlgError*>(&e) || dynamic_cast<const c10::EnforceFiniteError*>(&e))
+    return "ERR_INVALID_ARG";  // the input's values (a singular matrix, a NaN) are what the op refuses
+  if (dynamic_cast<const c10::ValueError*>(&e)) return classifyTorchMessage(m, "ERR_INVALID_ARG");
+  if (dynamic_cast<const c10::TypeError*>(&e)) return classifyTorchMessage(m, "ERR_DTYPE");
+  if (dynamic_cast<const c10::NotImplementedError*>(&e)) return classifyTorchMessage(m, "ERR_UNSUPPORTED");
+  return classifyTorchMessage(m);
 }
 
 void throwJs(napi_env env, const std::string& code, const std::string& message) {
