@@ -472,6 +472,23 @@ t.test('hostile JS values (throwing getters, proxies) propagate their own error,
   t.equal(torch.tidy(() => x.add(1).sum().item()) !== undefined, true, 'still working');
 });
 
+t.test("LibTorch's typed errors decide the code before its message does", async (t) => {
+  const live = torch.memory().liveTensors;
+  torch.tidy(() => {
+    // c10::IndexError (Python's IndexError), whatever the message says: 'shape' alone would read as ERR_SHAPE_MISMATCH
+    t.throws(() => x.index(torch.tensor([true, false, true, false, true])), { code: 'ERR_INDEX', message: /shape of the mask \[5\]/ });
+    t.throws(() => x.index(torch.tensor([0.5])), { code: 'ERR_INDEX', message: /used as indices must be long/ });
+    t.throws(() => x.select(0, 7), { code: 'ERR_INDEX' });
+    t.throws(() => x.gather(1, torch.tensor([[9]])), { code: 'ERR_INDEX' });
+    // c10::NotImplementedError without a device or dtype in its message
+    t.throws(() => torch.zeros([2], { device: 'meta' }).toArray(), { code: 'ERR_UNSUPPORTED', message: /meta tensor/ });
+    // plain c10::Error: the message rules as before
+    t.throws(() => F.conv2d(img.double(), w2), { code: 'ERR_DTYPE', message: /expected scalar type Double but found Float/ });
+    t.throws(() => x.matmul(y), { code: 'ERR_SHAPE_MISMATCH' });
+  });
+  t.equal(torch.memory().liveTensors, live);
+});
+
 t.test('cleanup', async (t) => {
   torch.dispose([x, y, i, b, c, img, w2]);
   t.ok(torch.memory().liveTensors >= start);
