@@ -2,6 +2,7 @@
 import { native as N } from '../native/binding';
 import { DType, dtypeCode, dtypeOfArray, checkDevice, ELEMENT_SIZE } from './dtype';
 import { argError, checkShape, checkInt, checkNumber } from './errors';
+import { checkOptions, opt, CREATE_OPTIONS } from './options';
 import { Tensor, wrap, tid } from './tensor';
 
 export interface CreateOptions {
@@ -16,6 +17,12 @@ export interface TensorOptions extends CreateOptions {
 
 type Nested = number | boolean | bigint | Nested[];
 
+/** The deepest nesting torch.tensor accepts: Python's torch.tensor refuses more than 128 dimensions. */
+export const MAX_NESTING = 128;
+const TENSOR_OPTIONS = { ...CREATE_OPTIONS, shape: opt.shape } as const;
+const LIKE_OPTIONS = { dtype: opt.dtype } as const;
+const WINDOW_OPTIONS = { ...CREATE_OPTIONS, periodic: opt.boolean } as const;
+
 function finish(t: Tensor, opts: CreateOptions): Tensor {
   if (opts.requiresGrad) t.requiresGrad_(true);
   return t;
@@ -25,6 +32,7 @@ function inferShape(v: Nested, fn: string): number[] {
   const shape: number[] = [];
   let cur: Nested = v;
   while (Array.isArray(cur)) {
+    if (shape.length === MAX_NESTING) argError(fn, 'values', `arrays nested at most ${MAX_NESTING} deep`, `deeper nesting (or a cycle)`);
     shape.push(cur.length);
     if (cur.length === 0) break;
     cur = cur[0];
@@ -66,6 +74,7 @@ function normaliseArray(a: ArrayBufferView, fn: string): ArrayBufferView {
  */
 export function tensor(values: Nested | ArrayBufferView, opts: TensorOptions = {}): Tensor {
   const fn = 'tensor';
+  checkOptions(fn, opts, TENSOR_OPTIONS);
   const device = checkDevice(fn, opts.device ?? 'cpu');
   let data: ArrayBufferView;
   let dtype: DType;
@@ -114,12 +123,14 @@ export function tensor(values: Nested | ArrayBufferView, opts: TensorOptions = {
 
 /** Builds a tensor from raw little-endian bytes of any dtype (C order). Copies. */
 export function fromBuffer(bytes: ArrayBufferView | ArrayBuffer, dtype: DType, shape: number[], opts: CreateOptions = {}): Tensor {
+  checkOptions('fromBuffer', opts, CREATE_OPTIONS);
   checkShape('fromBuffer', 'shape', shape);
   return finish(wrap(N.fromBuffer(bytes, dtypeCode(dtype, 'fromBuffer'), shape, checkDevice('fromBuffer', opts.device ?? 'cpu'))), opts);
 }
 
 function make(fn: string, op: (shape: number[], dtype: number, device: string) => number, shape: number[] | number,
   opts: CreateOptions, defaultDtype: DType = 'float32'): Tensor {
+  checkOptions(fn, opts, CREATE_OPTIONS);
   const s = typeof shape === 'number' ? [shape] : shape;
   checkShape(fn, 'shape', s);
   return finish(wrap(op(s, dtypeCode(opts.dtype ?? defaultDtype, fn), checkDevice(fn, opts.device ?? 'cpu'))), opts);
@@ -132,6 +143,7 @@ export const randn = (shape: number[] | number, opts: CreateOptions = {}) => mak
 export const rand = (shape: number[] | number, opts: CreateOptions = {}) => make('rand', N.rand, shape, opts);
 
 export function full(shape: number[] | number, value: number | boolean, opts: CreateOptions = {}): Tensor {
+  checkOptions('full', opts, CREATE_OPTIONS);
   const s = checkShape('full', 'shape', typeof shape === 'number' ? [shape] : shape);
   if (typeof value !== 'number' && typeof value !== 'boolean') argError('full', 'value', 'a number or boolean', value);
   const dt = opts.dtype ?? (typeof value === 'boolean' ? 'bool' : 'float32');
@@ -140,6 +152,7 @@ export function full(shape: number[] | number, value: number | boolean, opts: Cr
 
 /** randint(low, high, shape, opts): integers in [low, high), int64 by default. */
 export function randint(low: number, high: number, shape: number[], opts: CreateOptions = {}): Tensor {
+  checkOptions('randint', opts, CREATE_OPTIONS);
   checkInt('randint', 'low', low);
   checkInt('randint', 'high', high);
   if (high <= low) argError('randint', 'high', `an integer > low (${low})`, high);
@@ -148,12 +161,14 @@ export function randint(low: number, high: number, shape: number[], opts: Create
 }
 
 export function randperm(n: number, opts: CreateOptions = {}): Tensor {
+  checkOptions('randperm', opts, CREATE_OPTIONS);
   checkInt('randperm', 'n', n);
   return finish(wrap(N.randperm(n, dtypeCode(opts.dtype ?? 'int64'), checkDevice('randperm', opts.device ?? 'cpu'))), opts);
 }
 
 /** arange(end) | arange(start, end, step = 1): int64 when all arguments are integers, else float32. */
 export function arange(start: number, end?: number, step = 1, opts: CreateOptions = {}): Tensor {
+  checkOptions('arange', opts, CREATE_OPTIONS);
   if (end === undefined) [start, end] = [0, start];
   for (const [k, v] of [['start', start], ['end', end], ['step', step]] as const) checkNumber('arange', k, v);
   const ints = [start, end, step].every(Number.isInteger);
@@ -162,6 +177,7 @@ export function arange(start: number, end?: number, step = 1, opts: CreateOption
 }
 
 export function linspace(start: number, end: number, steps: number, opts: CreateOptions = {}): Tensor {
+  checkOptions('linspace', opts, CREATE_OPTIONS);
   checkNumber('linspace', 'start', start);
   checkNumber('linspace', 'end', end);
   checkInt('linspace', 'steps', steps);
@@ -169,6 +185,7 @@ export function linspace(start: number, end: number, steps: number, opts: Create
 }
 
 export function eye(n: number, m: number = n, opts: CreateOptions = {}): Tensor {
+  checkOptions('eye', opts, CREATE_OPTIONS);
   checkInt('eye', 'n', n);
   checkInt('eye', 'm', m);
   return finish(wrap(N.eye(n, m, dtypeCode(opts.dtype ?? 'float32'), checkDevice('eye', opts.device ?? 'cpu'))), opts);
@@ -176,28 +193,35 @@ export function eye(n: number, m: number = n, opts: CreateOptions = {}): Tensor 
 
 /** A 0-d tensor holding one value. */
 export function scalarTensor(value: number | boolean, opts: CreateOptions = {}): Tensor {
+  checkOptions('scalarTensor', opts, CREATE_OPTIONS);
   const dt = opts.dtype ?? (typeof value === 'boolean' ? 'bool' : 'float32');
   return finish(wrap(N.scalarTensor(value, dtypeCode(dt), checkDevice('scalarTensor', opts.device ?? 'cpu'))), opts);
 }
 
-const like = (op: (x: number, d?: number | null) => number) => (x: Tensor, opts: { dtype?: DType } = {}) =>
-  wrap(op(tid(x, 'like', 'x'), opts.dtype ? dtypeCode(opts.dtype) : null));
-export const zerosLike = like(N.zerosLike);
-export const onesLike = like(N.onesLike);
-export const emptyLike = like(N.emptyLike);
-export const randnLike = like(N.randnLike);
-export const randLike = like(N.randLike);
+const like = (fn: string, op: (x: number, d?: number | null) => number) => (x: Tensor, opts: { dtype?: DType } = {}) => {
+  checkOptions(fn, opts, LIKE_OPTIONS);
+  return wrap(op(tid(x, fn, 'x'), opts.dtype ? dtypeCode(opts.dtype) : null));
+};
+export const zerosLike = like('zerosLike', N.zerosLike);
+export const onesLike = like('onesLike', N.onesLike);
+export const emptyLike = like('emptyLike', N.emptyLike);
+export const randnLike = like('randnLike', N.randnLike);
+export const randLike = like('randLike', N.randLike);
 export function fullLike(x: Tensor, value: number | boolean, opts: { dtype?: DType } = {}): Tensor {
+  checkOptions('fullLike', opts, LIKE_OPTIONS);
   return wrap(N.fullLike(tid(x, 'fullLike', 'x'), value, opts.dtype ? dtypeCode(opts.dtype) : null));
 }
 
 /** Windows for the audio front end: periodic (torch default) or symmetric. */
 export function hannWindow(n: number, opts: CreateOptions & { periodic?: boolean } = {}): Tensor {
-  return wrap(N.hannWindow(checkInt('hannWindow', 'n', n), opts.periodic ?? true, dtypeCode(opts.dtype ?? 'float32'), checkDevice('hannWindow', opts.device ?? 'cpu')));
+  checkOptions('hannWindow', opts, WINDOW_OPTIONS);
+  return finish(wrap(N.hannWindow(checkInt('hannWindow', 'n', n), opts.periodic ?? true, dtypeCode(opts.dtype ?? 'float32'), checkDevice('hannWindow', opts.device ?? 'cpu'))), opts);
 }
 export function hammingWindow(n: number, opts: CreateOptions & { periodic?: boolean } = {}): Tensor {
-  return wrap(N.hammingWindow(checkInt('hammingWindow', 'n', n), opts.periodic ?? true, dtypeCode(opts.dtype ?? 'float32'), checkDevice('hammingWindow', opts.device ?? 'cpu')));
+  checkOptions('hammingWindow', opts, WINDOW_OPTIONS);
+  return finish(wrap(N.hammingWindow(checkInt('hammingWindow', 'n', n), opts.periodic ?? true, dtypeCode(opts.dtype ?? 'float32'), checkDevice('hammingWindow', opts.device ?? 'cpu'))), opts);
 }
 export function blackmanWindow(n: number, opts: CreateOptions & { periodic?: boolean } = {}): Tensor {
-  return wrap(N.blackmanWindow(checkInt('blackmanWindow', 'n', n), opts.periodic ?? true, dtypeCode(opts.dtype ?? 'float32'), checkDevice('blackmanWindow', opts.device ?? 'cpu')));
+  checkOptions('blackmanWindow', opts, WINDOW_OPTIONS);
+  return finish(wrap(N.blackmanWindow(checkInt('blackmanWindow', 'n', n), opts.periodic ?? true, dtypeCode(opts.dtype ?? 'float32'), checkDevice('blackmanWindow', opts.device ?? 'cpu'))), opts);
 }

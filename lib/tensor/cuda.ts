@@ -1,7 +1,7 @@
 /** torch.cuda: availability, synchronisation, memory statistics, autocast. */
 import { native as N } from '../native/binding';
 import { dtypeCode } from './dtype';
-import { argError } from './errors';
+import { checkOptions, opt } from './options';
 
 export interface CudaMemoryStats {
   allocatedBytes: number;
@@ -29,8 +29,8 @@ export const cuda = {
  * the lower precision, reductions and norms in float32, as torch.autocast('cuda'). Synchronous fn only.
  */
 export function autocast<T>(fn: () => T, opts: { dtype?: 'bfloat16' | 'float16'; enabled?: boolean } = {}): T {
+  checkOptions('autocast', opts, { dtype: opt.oneOf(['bfloat16', 'float16']), enabled: opt.boolean });
   const dt = opts.dtype ?? 'bfloat16';
-  if (dt !== 'bfloat16' && dt !== 'float16') argError('autocast', 'dtype', "'bfloat16' or 'float16'", dt);
   if (opts.enabled === false) return fn();
   const prev = N.setAutocast(true, dtypeCode(dt));
   try {

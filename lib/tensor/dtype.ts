@@ -16,10 +16,10 @@ export const ELEMENT_SIZE: Record<DType, number> = {
   complex64: 8, complex128: 16,
 };
 
-export function dtypeCode(d: unknown, fn = 'dtype'): number {
+export function dtypeCode(d: unknown, fn = 'dtype', arg = 'dtype'): number {
   const name = typeof d === 'string' ? (ALIASES[d] ?? d) : d;
   const c = CODES.get(name as string);
-  if (c === undefined) argError(fn, 'dtype', `one of ${DTYPES.join(', ')}`, d);
+  if (c === undefined) argError(fn, arg, `one of ${DTYPES.join(', ')}`, d);
   return c;
 }
 
@@ -27,9 +27,9 @@ export function isFloating(d: DType): boolean {
   return d === 'float32' || d === 'float16' || d === 'bfloat16' || d === 'float64';
 }
 
-export function checkDevice(fn: string, device: unknown): string {
+export function checkDevice(fn: string, device: unknown, arg = 'device'): string {
   if (typeof device !== 'string' || !/^(cpu|cuda(:\d+)?|meta)$/.test(device)) {
-    argError(fn, 'device', "'cpu' or 'cuda[:N]'", device);
+    argError(fn, arg, "'cpu' or 'cuda[:N]'", device);
   }
   return device as string;
 }

@@ -3,7 +3,7 @@
  * constants, ranges, random draws, windows, conversions and host read-back.
  */
 import t from 'tap';
-import { torch, Tensor } from '../../lib/tensor';
+import { torch, Tensor, F } from '../../lib/tensor';
 import { compareTable, pyRun, pyTorchMissing, checkClose, values } from './pyref';
 
 t.test('torch.tensor from JS numbers and nested arrays', async (t) => {
@@ -227,3 +227,44 @@ void checkClose;
 void pyRun;
 void pyTorchMissing;
 void Tensor;
+
+t.test('option objects are validated like arguments: values, unknown keys, null, deep nesting', async (t) => {
+  const live = torch.memory().liveTensors;
+  const bad = { code: 'ERR_INVALID_ARG' };
+  const x = torch.randn([2, 3]);
+  const labels = torch.tensor([0, 1]);
+  t.throws(() => torch.zeros([2], { requiresGrad: 'yes' as unknown as boolean }), { ...bad, message: `zeros: argument 'opts.requiresGrad' expected a boolean, got "yes"` });
+  t.throws(() => torch.ones([2], { dtype: 'float31' as 'float32' }), { ...bad, message: /ones: argument 'opts.dtype' expected one of float32, .*got "float31"/ });
+  t.throws(() => torch.tensor([1], { device: 7 as unknown as string }), { ...bad, message: /tensor: argument 'opts.device' expected 'cpu' or 'cuda\[:N\]', got 7/ });
+  t.throws(() => torch.tensor([1, 2], { shape: [-2] }), { ...bad, message: /'opts.shape'/ });
+  t.throws(() => torch.zeros([2], { requiresgrad: true } as Record<string, unknown>), { ...bad, message: "zeros: unknown option 'requiresgrad' (allowed: dtype, device, requiresGrad), got true" });
+  t.throws(() => torch.zerosLike(x, { device: 'cpu' } as Record<string, unknown>), { ...bad, message: /zerosLike: unknown option 'device' \(allowed: dtype\)/ });
+  t.throws(() => torch.hannWindow(4, { periodic: 1 as unknown as boolean }), { ...bad, message: /hannWindow: argument 'opts.periodic' expected a boolean, got 1/ });
+  // null and non-objects are refused; undefined (and a key set to undefined) means the defaults
+  for (const o of [null, 5, 'float32', [1], new Map()]) {
+    t.throws(() => torch.zeros([2], o as unknown as object), { ...bad, message: /zeros: argument 'opts' expected an options object or undefined/ }, `options ${String(o)}`);
+  }
+  t.same(torch.tidy(() => torch.zeros([2], undefined).shape), [2]);
+  t.same(torch.tidy(() => torch.zeros([2], { dtype: undefined }).dtype), 'float32');
+  t.equal(torch.tidy(() => torch.hannWindow(4, { requiresGrad: true }).requiresGrad), true, 'windows honour requiresGrad');
+  // the other option-taking APIs share the validator
+  t.throws(() => F.mseLoss(x, x, { reduction: 'avg' as 'mean' }), { ...bad, message: /mseLoss: argument 'opts.reduction' expected one of "none", "mean", "sum", got "avg"/ });
+  t.throws(() => F.gelu(x, { approx: 'tanh' } as Record<string, unknown>), { ...bad, message: /gelu: unknown option 'approx' \(allowed: approximate\)/ });
+  t.throws(() => x.softmax(1, { dtype: 'f32' as 'float32' }), { ...bad, message: /softmax: argument 'opts.dtype'/ });
+  t.throws(() => torch.fft.rfft(x, { norm: 'unit' as 'ortho' }), { ...bad, message: /rfft: argument 'opts.norm'/ });
+  t.throws(() => F.crossEntropy(x, labels, { weight: [1, 2] as unknown as Tensor }), { ...bad, message: /crossEntropy: argument 'opts.weight' expected a Tensor or null/ });
+  t.throws(() => torch.autograd.grad(x, x, { retainGraph: 'no' } as unknown as { retainGraph: boolean }), { ...bad, message: /autograd.grad: argument 'opts.retainGraph' expected a boolean/ });
+  t.throws(() => torch.autocast(() => 1, { dtype: 'float32' as 'float16' }), { ...bad, message: /autocast: argument 'opts.dtype' expected one of "bfloat16", "float16", got "float32"/ });
+  torch.dispose([x, labels]);
+
+  // nesting: 128 levels (the Python peer's limit) work, deeper ones and cycles are ERR_INVALID_ARG, never a RangeError
+  const nest = (d: number): unknown => { let v: unknown = 1; for (let i = 0; i < d; i++) v = [v]; return v; };
+  t.equal(torch.tidy(() => torch.tensor(nest(128) as number[]).ndim), 128);
+  for (const d of [129, 10_000]) {
+    t.throws(() => torch.tensor(nest(d) as number[]), { ...bad, message: /tensor: argument 'values' expected arrays nested at most 128 deep/ }, `${d} deep`);
+  }
+  const cyclic: unknown[] = [];
+  cyclic.push(cyclic);
+  t.throws(() => torch.tensor(cyclic as number[]), bad, 'a cyclic array');
+  t.equal(torch.memory().liveTensors, live, 'no tensor left by a refused call');
+});
