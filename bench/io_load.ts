@@ -97,6 +97,7 @@ async function main(): Promise<void> {
   }
   fs.readFileSync(file); // into the page cache
   const baselineJs = arg('--baseline');
+  const loadStart = os.loadavg();
   const base: Run[] = [];
   const ours: Run[] = [];
   const noCrc: Run[] = [];
@@ -120,7 +121,7 @@ async function main(): Promise<void> {
       py.push(p);
       line += `; python ${p.time_s.toFixed(3)} s, peak RSS ${p.max_rss_mb.toFixed(0)} MB`;
     }
-    process.stderr.write(`${line}\n`);
+    process.stderr.write(`${line} (load ${os.loadavg()[0].toFixed(1)})\n`);
   }
   const fileBytes = fs.statSync(file).size;
   const result: Record<string, unknown> = {
@@ -128,6 +129,8 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     machine: { os: `${os.type()} ${os.release()}`, cpus: os.cpus().length, cpu: os.cpus()[0]?.model, mem_gb: Math.round(os.totalmem() / 2 ** 30) },
     node: process.version,
+    // 1/5/15-minute load averages when the rounds began and ended (the machine is shared)
+    load_avg: { start: loadStart.map((x) => +x.toFixed(2)), end: os.loadavg().map((x) => +x.toFixed(2)) },
     torch: torchVersion,
     // sizes in MiB (2^20 bytes), like every *_mb figure here (RSS from /proc and ru_maxrss, in KiB / 1024)
     file: { path: file, bytes: fileBytes, mib: +(fileBytes / 2 ** 20).toFixed(1), tensors: ours[0].tensors, params: ours[0].params },

@@ -16,14 +16,13 @@ import { PyOrderedDict, type RawTensor, type RawValue, type StorageReadHooks } f
 import { readSafetensors, safetensorsChunks, MAX_SAFETENSORS_HEADER } from './safetensors';
 import { BufferSource, FileSource, type ByteSource } from './source';
 import { readTorchZip, torchZipChunks, type TorchZipWriteOptions } from './torch_zip';
+import type { ZipReadOptions } from './zip';
 
 export type CheckpointFormat = 'zip' | 'legacy' | 'safetensors';
 
 const WHOLE_FILE_LIMIT = 32 * 1024 * 1024;
 
-export interface ReadCheckpointOptions extends StorageReadHooks {
-  /** verify zip CRC-32s (default true) */
-  verifyCrc?: boolean;
+export interface ReadCheckpointOptions extends StorageReadHooks, ZipReadOptions {
   /**
    * Files up to this size (bytes) are read with one read and parsed in memory; larger ones are
    * read piece by piece, one storage at a time. Default 32 MiB.

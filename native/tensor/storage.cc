@@ -2,6 +2,11 @@
 // and tell which tensors share a storage.
 #include <ATen/ATen.h>
 
+#include <cstdint>
+#ifdef __linux__
+#include <sys/mman.h>
+#endif
+
 #include "../common/args.h"
 
 using smae::Args;
@@ -31,6 +36,26 @@ SMAE_OP(hostView) {
     throw JsError("ERR_UNSUPPORTED", "hostView: external ArrayBuffers are not allowed in this runtime");
   }
   return ab;
+}
+
+/** adviseHugePages(t) -> bool: asks the kernel to back the whole 2 MiB pages inside a contiguous CPU
+ *  tensor's memory with transparent huge pages (madvise MADV_HUGEPAGE), so that filling fresh memory
+ *  (a checkpoint read) takes one page fault per 2 MiB instead of per 4 KiB. Only a hint, and only
+ *  useful before the memory is first written; false where nothing was advised (not Linux, no whole
+ *  2 MiB page inside, or the kernel declined). Contents are unchanged either way. */
+SMAE_OP(adviseHugePages) {
+  at::Tensor& t = a.t(0);
+  if (!t.is_cpu() || !t.is_contiguous())
+    throw JsError("ERR_INVALID_ARG", "adviseHugePages needs a contiguous CPU tensor, got " + smae::describe(t));
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  constexpr uintptr_t kHuge = uintptr_t(2) << 20;
+  auto begin = reinterpret_cast<uintptr_t>(t.data_ptr());
+  uintptr_t end = begin + t.numel() * t.element_size();
+  uintptr_t lo = (begin + kHuge - 1) & ~(kHuge - 1);
+  uintptr_t hi = end & ~(kHuge - 1);
+  if (hi > lo) return a.retBool(madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_HUGEPAGE) == 0);
+#endif
+  return a.retBool(false);
 }
 
 /** storageInfo(t) -> [storage id, storage bytes, element offset]: equal ids mean a shared storage. */
