@@ -251,7 +251,7 @@ function tryLoad(file: string, attempts: Attempt[]): NativeBinding | null {
     return null;
   }
   try {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
     return require(file) as NativeBinding;
   } catch (e) {
     attempts.push({ path: file, error: (e as Error).message.split('\n')[0] });
@@ -283,7 +283,7 @@ function load(): NativeBinding {
     let file: string;
     try {
       // node-gyp-build picks the right platform/arch/napi build inside one variant directory.
-      // eslint-disable-next-line @typescript-eslint/no-var-requires
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
       file = require('node-gyp-build').path(dir);
     } catch (e) {
       attempts.push({ path: dir, error: (e as Error).message.split('\n')[0] });
