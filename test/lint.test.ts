@@ -1,6 +1,7 @@
 /**
- * Repository checks that CI runs through `npm test`: eslint, the formatter, and import direction between the
- * layers of lib/ (scripts/check-imports.ts). Each is its own subtest so a violation names the check that failed.
+ * Repository checks that CI runs through `npm test`: eslint, the formatter, import direction between the
+ * layers of lib/ (scripts/check-imports.ts), and that binding.gyp and CMakeLists.txt build the same
+ * native sources. Each is its own subtest so a violation names the check that failed.
  */
 import t from 'tap';
 import { spawnSync } from 'child_process';
@@ -63,4 +64,23 @@ t.test('import direction', async (t) => {
   t.equal(v.length, 2, v.join('\n'));
   t.match(v[0], /^tensor\/a\.ts: layer tensor imports '\.\.\/nn\/m'/);
   t.match(v[1], /^tensor\/a\.ts: layer tensor imports '\.\.\/nn'/);
+});
+
+/** Sorted .cc files under native/, relative to the root (what CMakeLists.txt's GLOB_RECURSE collects). */
+function nativeSources(dir = 'native'): string[] {
+  const out: string[] = [];
+  for (const e of fs.readdirSync(path.join(ROOT, dir), { withFileTypes: true })) {
+    const rel = `${dir}/${e.name}`;
+    if (e.isDirectory()) out.push(...nativeSources(rel));
+    else if (e.name.endsWith('.cc')) out.push(rel);
+  }
+  return out.sort();
+}
+
+t.test('binding.gyp and CMakeLists.txt build the same sources', async (t) => {
+  const cmake = fs.readFileSync(path.join(ROOT, 'CMakeLists.txt'), 'utf8');
+  t.match(cmake, /file\(GLOB_RECURSE SMAE_SOURCES CONFIGURE_DEPENDS \$\{CMAKE_SOURCE_DIR\}\/native\/\*\.cc\)/, 'CMake globs native/**/*.cc');
+  const gyp = JSON.parse(fs.readFileSync(path.join(ROOT, 'binding.gyp'), 'utf8').replace(/^\s*#.*$/gm, ''));
+  const gypSources: string[] = gyp.targets.flatMap((x: { sources?: string[] }) => x.sources ?? []);
+  t.same([...gypSources].sort(), nativeSources(), 'binding.gyp lists exactly the .cc files under native/');
 });
