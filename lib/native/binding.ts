@@ -1,6 +1,7 @@
 /**
  * The only file that loads the native addon, and the typed interface of everything it exports.
- * Tensors cross the boundary as numeric ids into a per-environment handle table (DESIGN.md).
+ * Tensors cross the boundary as numeric ids into a per-environment handle table (docs/ARCHITECTURE.md,
+ * "Tensor representation").
  *
  * Load order: `SOCIAL_MAE_ADDON` (an explicit path: used alone, an error if it does not load), else a
  * local build (`build/Release`), then the prebuilt variants under `prebuilds/<variant>` (one directory
