@@ -41,9 +41,9 @@ interface Run {
 
 /** One timed load in this process; prints a JSON {@link Run}. */
 async function child(file: string, verifyCrc: boolean): Promise<void> {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { torch } = require('../lib/tensor') as typeof import('../lib/tensor');
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { load } = require('../lib/io') as typeof import('../lib/io');
   torch.setNumThreads(1);
   torch.zeros([1]).dispose(); // LibTorch initialised before the clock starts, as `import torch` is

@@ -15,9 +15,9 @@ type Variant = Record<string, (n: number) => void>;
 
 function variants(root: string): Variant {
   process.env.SOCIAL_MAE_ADDON = path.join(root, 'build', 'Release', 'social_mae.node');
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { torch } = require(path.join(root, 'dist', 'lib', 'tensor', 'index.js'));
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { native: N } = require(path.join(root, 'dist', 'lib', 'native', 'binding.js'));
   torch.setNumThreads(1);
   const a = torch.keep(torch.randn([4])), b = torch.keep(torch.randn([4])), s = torch.keep(torch.randn([4, 64]));

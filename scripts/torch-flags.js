@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 'use strict';
 /**
- * The single source of LibTorch build flags (DESIGN.md, "Where LibTorch comes from").
+ * The single source of LibTorch build flags (docs/ARCHITECTURE.md, "Where LibTorch comes from").
  *
  * Discovery order: 1. `LIBTORCH` (an unpacked LibTorch distribution), 2. a Python with `torch`
  * (`$PYTHON`, then `python3`, then `/usr/bin/python3`) whose package carries headers and

@@ -1,6 +1,7 @@
 /**
  * The only file that loads the native addon, and the typed interface of everything it exports.
- * Tensors cross the boundary as numeric ids into a per-environment handle table (DESIGN.md).
+ * Tensors cross the boundary as numeric ids into a per-environment handle table (docs/ARCHITECTURE.md,
+ * "Tensor representation").
  *
  * Load order: `SOCIAL_MAE_ADDON` (an explicit path: used alone, an error if it does not load), else a
  * local build (`build/Release`), then the prebuilt variants under `prebuilds/<variant>` (one directory
@@ -255,7 +256,7 @@ function tryLoad(file: string, attempts: Attempt[]): NativeBinding | null {
     return null;
   }
   try {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
     return require(file) as NativeBinding;
   } catch (e) {
     attempts.push({ path: file, error: (e as Error).message.split('\n')[0] });
@@ -287,7 +288,7 @@ function load(): NativeBinding {
     let file: string;
     try {
       // node-gyp-build picks the right platform/arch/napi build inside one variant directory.
-      // eslint-disable-next-line @typescript-eslint/no-var-requires
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
       file = require('node-gyp-build').path(dir);
     } catch (e) {
       attempts.push({ path: dir, error: (e as Error).message.split('\n')[0] });

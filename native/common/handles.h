@@ -1,4 +1,4 @@
-// Per-environment tensor handle table and scope stack (DESIGN.md, "Tensor representation").
+// Per-environment tensor handle table and scope stack (docs/ARCHITECTURE.md, "Tensor representation").
 // A JS tensor is a number: slot index in the low 24 bits, slot generation above. A stale or forged
 // id fails the generation check and becomes a JS error, never a dangling reference.
 #pragma once

@@ -1,7 +1,8 @@
 /**
  * worker_threads: the addon loads in several environments at once, each with its own handle table,
- * scope stack and error class (per-environment state, DESIGN.md). Two workers run concurrently with
- * the main thread; a worker that is terminated mid-loop frees its tensors without disturbing others.
+ * scope stack and error class (per-environment state, docs/ARCHITECTURE.md, "Tensor representation"). Two
+ * workers run concurrently with the main thread; a worker that is terminated mid-loop frees its tensors
+ * without disturbing others.
  */
 import t from 'tap';
 import * as path from 'path';

@@ -1,6 +1,6 @@
 /**
- * Configuration records of SocialMAE / SocialMAEFT: the options of DESIGN.md with their defaults (the
- * released checkpoints' ViT-B configuration) and validation. Bad values throw TorchError with code
+ * Configuration records of SocialMAE / SocialMAEFT: the options of docs/ARCHITECTURE.md ("Public API
+ * contract") with their defaults (the released checkpoints' ViT-B configuration) and validation. Bad values throw TorchError with code
  * ERR_INVALID_ARG (a field of the wrong type or range, an unknown option) or ERR_CONFIG (fields that
  * are fine alone but do not fit together, e.g. an audio length that is not a multiple of the patch).
  */

@@ -213,7 +213,7 @@ export class SocialMAE extends SocialMAEEncoder {
     });
   }
 
-  /** Full pretraining step (see the file comment); DESIGN.md's SocialMAE.forward. */
+  /** Full pretraining step (see the file comment); the reference's SocialMAE.forward in docs/ARCHITECTURE.md. */
   forward(audio: Tensor, video: Tensor, opts: PretrainForwardOptions = {}): PretrainOutput {
     const fn = 'SocialMAE.forward';
     const maeW = finiteNumber(fn, 'maeLossWeight', opts.maeLossWeight ?? 1);
