@@ -2,6 +2,8 @@
 
 #include <c10/util/Exception.h>
 
+#include "fork_gate.h"
+
 #include <algorithm>
 #include <cmath>
 #include <new>
@@ -80,6 +82,13 @@ void Args::fail(size_t i, const std::string& expected) const {
                                        typeName(type(i)));
 }
 
+napi_value Args::element(size_t i, uint32_t k) const {
+  napi_value v;
+  if (napi_get_element(env, argv[i], k, &v) != napi_ok)
+    throw JsError("ERR_INVALID_ARG", "argument " + std::to_string(i) + ": element " + std::to_string(k) + " could not be read");
+  return v;
+}
+
 at::Tensor& Args::t(size_t i) {
   double id;
   if (napi_get_value_double(env, argv[i], &id) != napi_ok) fail(i, "a tensor id");
@@ -105,8 +114,7 @@ std::vector<at::Tensor> Args::tensors(size_t i) {
   std::vector<at::Tensor> out;
   out.reserve(std::min<uint32_t>(n, 4096));  // a sparse JS array may claim 2^32 - 1 elements
   for (uint32_t k = 0; k < n; k++) {
-    napi_value v;
-    napi_get_element(env, argv[i], k, &v);
+    napi_value v = element(i, k);
     double id;
     if (napi_get_value_double(env, v, &id) != napi_ok) fail(i, "an array of tensor ids");
     out.push_back(lookup(st, id));
@@ -165,9 +173,8 @@ std::vector<double> Args::doubles(size_t i) const {
   std::vector<double> out;
   out.reserve(std::min<uint32_t>(n, 4096));  // a sparse JS array may claim 2^32 - 1 elements
   for (uint32_t k = 0; k < n; k++) {
-    napi_value v;
+    napi_value v = element(i, k);
     double x;
-    napi_get_element(env, argv[i], k, &v);
     if (napi_get_value_double(env, v, &x) != napi_ok) fail(i, "an array of numbers");
     out.push_back(x);
   }
@@ -275,9 +282,15 @@ std::string withOperands(const Args& a, const std::string& msg) {
 }
 }  // namespace
 
-napi_value invoke(napi_env env, napi_callback_info info, const char* name, OpImpl impl) {
+napi_value invoke(napi_env env, napi_callback_info info, const char* name, OpImpl impl, Gate gate) {
   Args a(env, info, name);
   try {
+    // The section ends before a catch clause runs (throwJs may call back into JS).
+    if (gate == Gate::Exclusive) {
+      ExclusiveSection g;
+      return impl(a);
+    }
+    SharedSection g;
     return impl(a);
   } catch (const JsError& e) {
     throwJs(env, e.code, withOperands(a, e.what()));

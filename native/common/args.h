@@ -61,6 +61,9 @@ struct Args {
   at::Device device(size_t i) const;
 
   [[noreturn]] void fail(size_t i, const std::string& expected) const;
+  /** Element k of array argument i. An accessor element may run JS that throws: that exception stays
+   *  the one the caller sees (throwJs keeps a pending exception). */
+  napi_value element(size_t i, uint32_t k) const;
 
   napi_value ret(at::Tensor t);
   napi_value ret(const std::vector<at::Tensor>& ts);
@@ -77,7 +80,10 @@ int64_t codeFromDtype(at::ScalarType t);
 std::string describe(const at::Tensor& t);
 
 using OpImpl = napi_value (*)(Args&);
-napi_value invoke(napi_env env, napi_callback_info info, const char* name, OpImpl impl);
+/** How a native call holds the fork gate (common/fork_gate.h): shared by default; exclusive for ops that
+ *  change process-wide BLAS state, which no concurrent call may observe half-done. */
+enum class Gate { Shared, Exclusive };
+napi_value invoke(napi_env env, napi_callback_info info, const char* name, OpImpl impl, Gate gate = Gate::Shared);
 
 struct OpDef {
   const char* name;
@@ -95,6 +101,15 @@ struct Register {
   static napi_value name##_impl(smae::Args& a);                                          \
   static napi_value name##_cb(napi_env env, napi_callback_info info) {                   \
     return smae::invoke(env, info, #name, name##_impl);                                  \
+  }                                                                                      \
+  static smae::Register name##_reg(#name, name##_cb);                                    \
+  static napi_value name##_impl(smae::Args& a)
+
+/** SMAE_OP whose body runs with the fork gate held exclusively (no other native call in flight). */
+#define SMAE_OP_EXCLUSIVE(name)                                                          \
+  static napi_value name##_impl(smae::Args& a);                                          \
+  static napi_value name##_cb(napi_env env, napi_callback_info info) {                   \
+    return smae::invoke(env, info, #name, name##_impl, smae::Gate::Exclusive);           \
   }                                                                                      \
   static smae::Register name##_reg(#name, name##_cb);                                    \
   static napi_value name##_impl(smae::Args& a)

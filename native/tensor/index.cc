@@ -40,8 +40,7 @@ c10::List<c10::optional<at::Tensor>> indexList(Args& a, size_t i) {
   napi_get_array_length(a.env, a.argv[i], &n);
   c10::List<c10::optional<at::Tensor>> out;
   for (uint32_t k = 0; k < n; k++) {
-    napi_value v;
-    napi_get_element(a.env, a.argv[i], k, &v);
+    napi_value v = a.element(i, k);
     napi_valuetype t;
     napi_typeof(a.env, v, &t);
     if (t == napi_null || t == napi_undefined) {

@@ -104,8 +104,9 @@ void setBlasThreads(int n) {
 }  // namespace
 
 /** setNumThreads(n): LibTorch's intra-op pool and OpenBLAS's pool get the same size, so that a BLAS
- *  call does not add its own threads on top of LibTorch's (oversubscription). */
-SMAE_OP(setNumThreads) {
+ *  call does not add its own threads on top of LibTorch's (oversubscription). Exclusive: OpenBLAS's pool
+ *  is process-wide and must not be resized while another thread is inside a BLAS call. */
+SMAE_OP_EXCLUSIVE(setNumThreads) {
   int64_t n = a.i64(0);
   if (n < 1 || n > 4096) throw smae::JsError("ERR_INVALID_ARG", "setNumThreads: expected 1 <= n <= 4096, got " + std::to_string(n));
   at::set_num_threads(static_cast<int>(n));
