@@ -3,10 +3,11 @@ import t from 'tap';
 import * as fs from 'fs';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
+import { CHILD_TIMEOUT_MS } from '../helpers/wait';
 import { CLIP, LYING, tmpDir, NO_FFMPEG } from '../data/helpers';
 
 const MAIN = path.resolve(__dirname, '../../lib/cli/main.js');
-const run = (cwd: string, args: string[]) => spawnSync(process.execPath, ['--no-warnings', MAIN, ...args], { cwd, encoding: 'utf8', timeout: 300_000 });
+const run = (cwd: string, args: string[]) => spawnSync(process.execPath, ['--no-warnings', MAIN, ...args], { cwd, encoding: 'utf8', timeout: CHILD_TIMEOUT_MS, killSignal: 'SIGKILL' });
 
 t.test('pretrain, finetune from it, predict with the finetune run', { skip: NO_FFMPEG, timeout: 600_000 }, async (t) => {
   const { dir, cleanup } = tmpDir('smae-cli-');

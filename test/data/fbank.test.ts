@@ -2,6 +2,7 @@ import t from 'tap';
 import * as fs from 'fs';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
+import { CHILD_TIMEOUT_MS } from '../helpers/wait';
 import { torch } from '../../lib/tensor';
 import { readCheckpointRaw } from '../../lib/io';
 import { fbank, fbankBatch, numFrames, nextPowerOfTwo, type FbankOptions } from '../../lib/data/fbank';
@@ -167,7 +168,7 @@ for i, c in enumerate(json.load(open(d + '/cases.json'))):
     f.numpy().astype(np.float32).tofile('%s/out%d.f32' % (d, i))
     open('%s/out%d.txt' % (d, i), 'w').write(' '.join(map(str, f.shape)))
 `;
-  const r = spawnSync(py!, ['-c', script, dir], { encoding: 'utf8' });
+  const r = spawnSync(py!, ['-c', script, dir], { encoding: 'utf8', timeout: CHILD_TIMEOUT_MS, killSignal: 'SIGKILL' });
   t.equal(r.status, 0, r.stderr);
   let worst = 0;
   CASES.forEach((c, i) => {
