@@ -40,6 +40,7 @@ t.test('ops on cuda match the cpu result in float32', opts, async (t) => {
 });
 
 t.test('autograd on cuda matches cpu gradients', opts, async (t) => {
+  torch.manualSeed(2); // the input feeds a threshold: the same draw in any test order
   torch.tidy(() => {
     const x = torch.randn([5, 7]).requiresGrad_();
     const gx = x.detach().cuda().requiresGrad_();
@@ -63,6 +64,7 @@ t.test('bf16 autocast runs matmuls in bfloat16 and keeps reductions in float32',
 });
 
 t.test('fused scaled-dot-product attention equals the explicit math', opts, async (t) => {
+  torch.manualSeed(3); // the inputs feed a threshold: the same draw in any test order
   torch.tidy(() => {
     const q = torch.randn([2, 4, 50, 16], { device: 'cuda' });
     const k = torch.randn([2, 4, 50, 16], { device: 'cuda' });

@@ -6,6 +6,7 @@ import t from 'tap';
 import * as fs from 'fs';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
+import { CHILD_TIMEOUT_MS } from '../helpers/wait';
 import { decodeAudio, decodeVideoFrames, probe } from '../../lib/data/ffmpeg';
 import { CLIP, WAV, LYING, referencePython, tmpDir, NO_FFMPEG } from './helpers';
 
@@ -34,7 +35,7 @@ for name, f in [('wav', sys.argv[4]), ('mp4', sys.argv[3])]:
     w.numpy().astype(np.float32).tofile(out + '/' + name + '.f32')
     open(out + '/' + name + '.txt', 'w').write('%d %d %d' % (sr, w.shape[0], w.shape[1]))
 `;
-  const r = spawnSync(py, ['-c', script, dir, LYING, CLIP, WAV], { encoding: 'utf8' });
+  const r = spawnSync(py, ['-c', script, dir, LYING, CLIP, WAV], { encoding: 'utf8', timeout: CHILD_TIMEOUT_MS, killSignal: 'SIGKILL' });
 
   t.test('OpenCV frames and counts', async (t) => {
     t.equal(r.status, 0, r.stderr);

@@ -22,6 +22,30 @@ function maxAbs(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return m;
 }
 
+/**
+ * The bicubic resize is a 16-tap float32 sum that LibTorch compiles once per CPU kind, with and without
+ * FMA: its last bits differ between ATEN_CPU_CAPABILITY=default and avx2/avx512 (measured 7.4e-6 against
+ * first_frame_f32 with default, 0 with avx2 and avx512). Such a difference flips the float16 rounding of
+ * the values that lie that close to a float16 rounding midpoint (3534 of 1.2 M with default).
+ */
+const RESIZE_SLACK = 1e-5;
+
+/**
+ * Count of values of `ours` that do not round to the float16 fixture `ref` (as float32), allowing values
+ * within `slack` of a float16 rounding midpoint to round either way: |ours - ref| <= ulp16(ref) / 2 + slack.
+ * A different decoded byte moves the outputs it feeds by up to 1/255/0.229 = 0.017 (times the tap weight).
+ */
+function f16Mismatches(ours: ArrayLike<number>, ref: ArrayLike<number>, slack: number): number {
+  if (ours.length !== ref.length) return Infinity;
+  let bad = 0;
+  for (let i = 0; i < ref.length; i++) {
+    const r = ref[i]!;
+    const halfUlp = 2 ** (Math.max(Math.floor(Math.log2(Math.abs(r))), -14) - 11); // float16: 10 fraction bits
+    if (!(Math.abs(ours[i]! - r) <= halfUlp + slack)) bad++;
+  }
+  return bad;
+}
+
 t.test('transform of the reference raw frames matches frames_f16 / first_frame_f32', async (t) => {
   const fx = await fixture();
   const live = torch.memory().liveTensors;
@@ -35,7 +59,8 @@ t.test('transform of the reference raw frames matches frames_f16 / first_frame_f
     const err = maxAbs(v.toArray() as Float32Array, ref.to('float32').toArray() as Float32Array);
     t.comment(`max |ours - frames_f16| = ${err} (float16 rounding of the fixture: <= 9.8e-4)`);
     t.ok(err <= 1e-3);
-    t.ok(v.to('float16').equal(ref), 'rounded to float16: identical to the fixture');
+    const mis = f16Mismatches(v.toArray() as Float32Array, ref.to('float32').toArray() as Float32Array, RESIZE_SLACK);
+    t.equal(mis, 0, `rounded to float16: the fixture's values (up to ${RESIZE_SLACK} at rounding midpoints)`);
     const e0 = maxAbs(v.select(3, 0).contiguous().toArray() as Float32Array, fx.first);
     t.comment(`max |ours - first_frame_f32| = ${e0}`);
     t.ok(e0 <= 1e-5);
@@ -60,7 +85,8 @@ t.test('end to end from the mp4 (reference sampling, startFrame 53)', { skip: NO
     const ref = torch.fromBuffer(fx.f16, 'float16', [3, 224, 224, 8]);
     const err = maxAbs(s.video.toArray() as Float32Array, ref.to('float32').toArray() as Float32Array);
     t.comment(`end to end (ffmpeg decode + transform) vs frames_f16: ${err}`);
-    t.ok(s.video.to('float16').equal(ref), 'identical to the fixture after float16 rounding (decoded bytes equal OpenCV\'s)');
+    const mis = f16Mismatches(s.video.toArray() as Float32Array, ref.to('float32').toArray() as Float32Array, RESIZE_SLACK);
+    t.equal(mis, 0, `the fixture's float16 values (up to ${RESIZE_SLACK} at rounding midpoints): decoded bytes equal OpenCV's`);
   });
   s.video.dispose();
   // the reference's random start: Python's random.seed(4242) -> 53

@@ -3,6 +3,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { execFileSync, spawnSync } from 'child_process';
+import { CHILD_TIMEOUT_MS } from '../helpers/wait';
 
 /** test/fixtures, from dist/test/data or test/data. */
 export const FIX = fs.existsSync(path.join(__dirname, '..', 'fixtures', 'media_meta.json'))
@@ -56,14 +57,14 @@ export function tmpDir(prefix = 'smae-data-'): { dir: string; cleanup: () => voi
 
 /** Runs the system ffmpeg synchronously (to make test media); throws on failure. */
 export function ffmpegSync(args: string[]): void {
-  execFileSync('ffmpeg', ['-hide_banner', '-nostdin', '-v', 'error', '-y', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  execFileSync('ffmpeg', ['-hide_banner', '-nostdin', '-v', 'error', '-y', ...args], { stdio: ['ignore', 'ignore', 'pipe'], timeout: CHILD_TIMEOUT_MS, killSignal: 'SIGKILL' });
 }
 
 /** Debian's python3 with torch/torchaudio/cv2 for reference checks, or null when unavailable. */
 export function referencePython(): string | null {
   const py = '/usr/bin/python3';
   if (!fs.existsSync(py)) return null;
-  const r = spawnSync(py, ['-c', 'import torch, torchaudio, cv2, numpy'], { stdio: 'ignore' });
+  const r = spawnSync(py, ['-c', 'import torch, torchaudio, cv2, numpy'], { stdio: 'ignore', timeout: CHILD_TIMEOUT_MS, killSignal: 'SIGKILL' });
   return r.status === 0 ? py : null;
 }
 
@@ -80,13 +81,13 @@ export async function noMediaChildren(ms = 5000): Promise<string[]> {
 
 /** Child process ids of this process whose command is ffmpeg/ffprobe (Linux). */
 export function childMediaProcesses(): string[] {
-  const r = spawnSync('ps', ['-o', 'pid=,stat=,comm=', '--ppid', String(process.pid)], { encoding: 'utf8' });
+  const r = spawnSync('ps', ['-o', 'pid=,stat=,comm=', '--ppid', String(process.pid)], { encoding: 'utf8', timeout: CHILD_TIMEOUT_MS, killSignal: 'SIGKILL' });
   if (r.status !== 0 && !r.stdout) return [];
   return r.stdout.split('\n').map((l) => l.trim()).filter((l) => /ffmpeg|ffprobe/.test(l));
 }
 
 /** A skip reason when ffmpeg/ffprobe are not installed (media tests), else false. */
 export const NO_FFMPEG: string | false = (() => {
-  const ok = (bin: string) => spawnSync(bin, ['-version'], { stdio: 'ignore' }).status === 0;
+  const ok = (bin: string) => spawnSync(bin, ['-version'], { stdio: 'ignore', timeout: CHILD_TIMEOUT_MS, killSignal: 'SIGKILL' }).status === 0;
   return ok(process.env.FFMPEG_PATH || 'ffmpeg') && ok(process.env.FFPROBE_PATH || 'ffprobe') ? false : 'ffmpeg/ffprobe not installed';
 })();

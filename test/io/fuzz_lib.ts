@@ -273,6 +273,7 @@ export interface CaseOutcome {
   /** 'ok', an error code, or 'FAIL' */
   outcome: string;
   message?: string;
+  /** CPU time of the case (user + system of this process), ms */
   ms: number;
 }
 
@@ -290,7 +291,7 @@ function exercise(v: RawValue, seen = new Set<unknown>()): void {
 export async function runCase(
   bytes: Uint8Array, opts: { verifyCrc?: boolean; viaFile?: string; intoBuffers?: boolean } = {},
 ): Promise<CaseOutcome> {
-  const t0 = process.hrtime.bigint();
+  const cpu0 = process.cpuUsage(); // CPU time, not wall time: other processes' load does not stretch it
   let outcome: string;
   let message: string | undefined;
   // `intoBuffers`: the readers read each storage into memory handed to them (as io.load does with
@@ -312,7 +313,8 @@ export async function runCase(
       message = e instanceof Error ? `${e.name}: ${e.message} (code ${String(code)})\n${e.stack}` : `non-Error thrown: ${String(e)}`;
     }
   }
-  return { outcome, message, ms: Number(process.hrtime.bigint() - t0) / 1e6 };
+  const cpu = process.cpuUsage(cpu0);
+  return { outcome, message, ms: (cpu.user + cpu.system) / 1e3 };
 }
 
 export interface FuzzSummary {
@@ -320,6 +322,7 @@ export interface FuzzSummary {
   outcomes: Record<string, number>;
   byMutation: Record<string, Record<string, number>>;
   failures: { mutation: string; seed: string; caseIndex: number; message: string }[];
+  /** Largest CPU time (user + system of this process, ms) one case took. */
   slowestMs: number;
   elapsedMs: number;
 }

@@ -4,6 +4,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
+import { CHILD_TIMEOUT_MS } from '../helpers/wait';
 import { PyOrderedDict, RawTensor, isTuple, type RawValue } from '../../lib/io/core';
 
 /** test/fixtures, from dist/test/io or test/io. */
@@ -34,7 +35,7 @@ export function noTorchReason(): string | false {
 
 /** Runs a Python script with `args`; returns stdout, throws with stderr on failure. */
 export function py(script: string, args: string[] = [], input?: string): string {
-  const r = spawnSync(PY, ['-c', script, ...args], { encoding: 'utf8', input, maxBuffer: 1 << 28 });
+  const r = spawnSync(PY, ['-c', script, ...args], { encoding: 'utf8', input, maxBuffer: 1 << 28, timeout: CHILD_TIMEOUT_MS, killSignal: 'SIGKILL' });
   if (r.status !== 0) throw new Error(`python failed (${r.status}): ${r.stderr}`);
   return r.stdout;
 }

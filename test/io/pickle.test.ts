@@ -1,5 +1,6 @@
 import t from 'tap';
 import { spawnSync } from 'child_process';
+import { CHILD_TIMEOUT_MS } from '../helpers/wait';
 import {
   PyOrderedDict, RawStorage, RawTensor, pickle, tuple, unpickle, type RawKey, type RawValue, type StorageRef,
 } from '../../lib/io/core';
@@ -190,7 +191,7 @@ t.test('writer refuses what Python could not load', async (t) => {
   for (const [what, v] of bad) t.throws(() => pickle(v, noStorage), { code: 'ERR_CHECKPOINT_INVALID' }, what);
 });
 
-const noPython = spawnSync(PY, ['-c', '1']).status === 0 ? false : `${PY} not available`;
+const noPython = spawnSync(PY, ['-c', '1'], { timeout: CHILD_TIMEOUT_MS, killSignal: 'SIGKILL' }).status === 0 ? false : `${PY} not available`;
 
 t.test('Python pickle (protocols 2-5) -> reader, and writer -> Python pickle', { skip: noPython }, async (t) => {
   const script = String.raw`
@@ -201,7 +202,7 @@ v = {'i': [0, 1, -1, 255, 256, 65536, -2**31, 2**31, 2**63, -2**70], 'f': [0.5, 
 for p in range(2, 6):
     sys.stdout.write(pickle.dumps(v, protocol=p).hex() + '\n')
 `;
-  const r = spawnSync(PY, ['-c', script], { encoding: 'utf8' });
+  const r = spawnSync(PY, ['-c', script], { encoding: 'utf8', timeout: CHILD_TIMEOUT_MS, killSignal: 'SIGKILL' });
   t.equal(r.status, 0, r.stderr);
   const lines = r.stdout.trim().split('\n');
   for (const [i, hex] of lines.entries()) {
@@ -233,7 +234,7 @@ want = {'ints': [0, 255, 256, -1, 2147483648, -1099511627776, 2**80, -2**80], 'f
         's': '\u00e9\U0001f600', 'b': b'\x00\xc8', 't': (1, ()), 'od': collections.OrderedDict([('a', None)]), 3: True}
 ok = (v == want and list(v) == list(want) and type(v['t']) is tuple and type(v['od']) is collections.OrderedDict
       and math.copysign(1, v['f'][1]) == -1 and type(v[3]) is bool)
-print('equal' if ok else repr(v))`], { encoding: 'utf8', input: Buffer.from(ours).toString('hex') });
+print('equal' if ok else repr(v))`], { encoding: 'utf8', input: Buffer.from(ours).toString('hex'), timeout: CHILD_TIMEOUT_MS, killSignal: 'SIGKILL' });
   t.equal(back.status, 0, back.stderr);
   t.equal(back.stdout.trim(), 'equal');
 });

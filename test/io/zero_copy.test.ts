@@ -296,7 +296,7 @@ t.test('CUDA: GPU tensors sharing a storage are saved as one storage; CPU loads 
 
 t.test('load (tensor level) on 1,000 mutated checkpoints: loads or a coded error, never a leak', async (t) => {
   const start = live();
-  const seed = Number(process.env.SMAE_FUZZ_SEED ?? Date.now() % 1e9);
+  const seed = Number(process.env.SMAE_FUZZ_SEED ?? 20240611); // fixed default: 'some load' must not depend on the run
   const r = makeRng(seed);
   const seeds = await loadSeeds(FIX);
   const outcomes: Record<string, number> = {};

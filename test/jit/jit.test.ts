@@ -4,6 +4,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
+import { CHILD_TIMEOUT_MS } from '../helpers/wait';
 import { torch, Tensor } from '../../lib';
 
 const PY = '/usr/bin/python3';
@@ -31,7 +32,7 @@ m.save(sys.argv[1])
 x = torch.arange(8, dtype=torch.float32).reshape(2, 4) / 7
 print(' '.join(repr(v) for v in m(x).flatten().tolist()))
 `);
-  const r = spawnSync(PY, [script, file], { encoding: 'utf8' });
+  const r = spawnSync(PY, [script, file], { encoding: 'utf8', timeout: CHILD_TIMEOUT_MS, killSignal: 'SIGKILL' });
   t.equal(r.status, 0, r.stderr);
   const expected = r.stdout.trim().split(' ').map(Number);
   const before = torch.memory().liveTensors;

@@ -8,6 +8,10 @@ import t from 'tap';
 import * as path from 'path';
 import { Worker } from 'worker_threads';
 import { torch } from '../../lib/tensor';
+import { withTimeout } from '../helpers/wait';
+
+/** Limit for one worker's run (3000 small steps take about a second; generous for a loaded machine). */
+const WORKER_MS = 120_000;
 
 const LIB = path.join(__dirname, '..', '..', 'lib', 'tensor', 'index.js');
 
@@ -18,8 +22,8 @@ const out = { id: workerData.id };
 try {
   const start = torch.memory().liveTensors;
   // a deterministic matrix: torch's default generator is process-wide, so seeding it in concurrent
-  // threads races (as in PyTorch)
-  const w = torch.keep(torch.tidy(() => torch.arange(0, 1024, 1, { dtype: 'float32' }).reshape([32, 32]).mul(workerData.seed / 1000).sin()));
+  // threads races (as in PyTorch). Small integers, so w @ w and its sum are exact in float32.
+  const w = torch.keep(torch.tidy(() => torch.arange(0, 1024, 1, { dtype: 'float32' }).reshape([32, 32]).mul(workerData.seed / 1000).sin().mul(8).round()));
   let acc = 0;
   for (let i = 0; i < workerData.steps; i++) {
     acc += torch.tidy(() => {
@@ -47,12 +51,12 @@ parentPort.postMessage(out);
 `;
 
 function runWorker(id: number, seed: number, steps: number): Promise<Record<string, unknown>> {
-  return new Promise((resolve, reject) => {
-    const w = new Worker(WORK, { eval: true, workerData: { id, seed, steps } });
+  const w = new Worker(WORK, { eval: true, workerData: { id, seed, steps } });
+  return withTimeout(new Promise((resolve, reject) => {
     w.once('message', resolve);
     w.once('error', reject);
     w.once('exit', (code) => { if (code !== 0) reject(new Error(`worker ${id} exited with ${code}`)); });
-  });
+  }), WORKER_MS, `worker ${id}`, () => w.terminate());
 }
 
 t.test('two workers and the main thread use the addon concurrently', async (t) => {
@@ -73,10 +77,12 @@ t.test('two workers and the main thread use the addon concurrently', async (t) =
   // each worker's result equals what the main thread computes with the same seed
   for (const r of [a, b]) {
     const seed = r.id === 1 ? 11 : 22;
-    const w = torch.tidy(() => torch.arange(0, 1024, 1, { dtype: 'float32' }).reshape([32, 32]).mul(seed / 1000).sin());
+    const w = torch.tidy(() => torch.arange(0, 1024, 1, { dtype: 'float32' }).reshape([32, 32]).mul(seed / 1000).sin().mul(8).round());
     const here = torch.tidy(() => w.matmul(w).sum().item());
-    // equal up to summation order (a multi-threaded reduction may split the sum differently)
-    t.ok(Math.abs((r.checksum as number) - here) <= 1e-4 * Math.max(1, Math.abs(here)), `worker ${r.id}: same numbers as the main thread`);
+    // Exact whatever the summation order, kernel or thread count (the worker's pools may differ from the
+    // main thread's): entries are integers in [-8, 8], each product <= 64, each of the 1024 dot products
+    // <= 32*64 = 2^11 and their sum <= 2^21 < 2^24, so every partial sum is an exact float32 integer.
+    t.equal(r.checksum, here, `worker ${r.id}: same numbers as the main thread`);
     w.dispose();
   }
   t.equal(mainAcc, 3 * (1999 * 2000) / 2, 'main thread results unaffected');
@@ -93,9 +99,9 @@ t.test('terminating a busy worker frees its state; others keep going', async (t)
     parentPort.postMessage('ready');
     for (;;) torch.tidy(() => torch.randn([64, 64]).matmul(torch.randn([64, 64])));
   `, { eval: true });
-  await new Promise((r) => busy.once('message', r));
+  await withTimeout(new Promise((r) => busy.once('message', r)), WORKER_MS, 'busy worker ready', () => busy.terminate());
   const other = runWorker(3, 33, 500);
-  const code = await busy.terminate();
+  const code = await withTimeout(busy.terminate(), WORKER_MS, 'terminating the busy worker');
   t.equal(code, 1, 'terminated');
   const r = await other;
   t.equal(r.error, undefined);

@@ -5,6 +5,7 @@
  * the same way. Tests skip with a clear message when no Python torch is available.
  */
 import { spawnSync } from 'child_process';
+import { CHILD_TIMEOUT_MS } from '../helpers/wait';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -87,7 +88,7 @@ export function runPython(script: string, inputs: Record<string, Tensor> = {}): 
     });
     fs.writeFileSync(path.join(dir, 'in.json'), JSON.stringify(manifest));
     fs.writeFileSync(path.join(dir, 'script.py'), PRELUDE + dedent(script) + '\n' + EPILOGUE);
-    const r = spawnSync(PYTHON, [path.join(dir, 'script.py'), dir], { encoding: 'utf8', maxBuffer: 64 << 20 });
+    const r = spawnSync(PYTHON, [path.join(dir, 'script.py'), dir], { encoding: 'utf8', maxBuffer: 64 << 20, timeout: CHILD_TIMEOUT_MS, killSignal: 'SIGKILL' });
     if (r.status !== 0) throw new Error(`python reference failed (${r.status}):\n${r.stderr}`);
     const res = JSON.parse(fs.readFileSync(path.join(dir, 'out.json'), 'utf8')) as {
       tensors: { name: string; dtype: DType; shape: number[] }[]; json: Record<string, unknown> };

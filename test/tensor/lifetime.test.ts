@@ -4,6 +4,7 @@
  */
 import t from 'tap';
 import { spawnSync } from 'child_process';
+import { CHILD_TIMEOUT_MS } from '../helpers/wait';
 import * as path from 'path';
 import { torch, Tensor, TorchError } from '../../lib/tensor';
 
@@ -189,7 +190,7 @@ t.test('GC leak net frees unreachable tensors created outside scopes', async (t)
       }
       console.log(JSON.stringify({ made, after: torch.memory().liveTensors - start, scoped }));
     })();`;
-  const r = spawnSync(process.execPath, ['--expose-gc', '-e', script], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, ['--expose-gc', '-e', script], { encoding: 'utf8', timeout: CHILD_TIMEOUT_MS, killSignal: 'SIGKILL' });
   t.equal(r.status, 0, r.stderr);
   const res = JSON.parse(r.stdout);
   t.equal(res.made, 2000);

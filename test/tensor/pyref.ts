@@ -7,6 +7,7 @@
  * with named input tensors built from our own tensors' exact values (`inp(t)`), plus `torch` and `F`.
  */
 import { spawnSync } from 'child_process';
+import { CHILD_TIMEOUT_MS } from '../helpers/wait';
 import type { Test } from 'tap';
 import { Tensor } from '../../lib/tensor';
 
@@ -101,7 +102,7 @@ json.dump(res, sys.stdout)
 
 /** Runs every case in one Python process; returns outputs by case name. */
 export function pyRun(cases: Record<string, PyCase>): Record<string, PyOut> {
-  const r = spawnSync(PYTHON, ['-c', SCRIPT], { input: JSON.stringify(cases), encoding: 'utf8', maxBuffer: 1 << 28 });
+  const r = spawnSync(PYTHON, ['-c', SCRIPT], { input: JSON.stringify(cases), encoding: 'utf8', maxBuffer: 1 << 28, timeout: CHILD_TIMEOUT_MS, killSignal: 'SIGKILL' });
   if (r.status !== 0) throw new Error(`python reference failed: ${r.stderr}`);
   return JSON.parse(r.stdout);
 }

@@ -8,6 +8,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { torch, io, data, optim, train, SocialMAE, SocialMAEFT, models, Tensor } from '../../lib';
 import { spawnSync } from 'child_process';
+import { CHILD_TIMEOUT_MS } from '../helpers/wait';
 import { CLIP, LYING, tmpDir, NO_FFMPEG, referencePython } from '../data/helpers';
 
 const RECIPE: data.Recipe = { audio: { targetLength: 64 }, video: { fps: 2, duration: 1, size: 32, start: 'center' } };
@@ -75,7 +76,7 @@ t.test('pretrain: epochs, checkpoints in the reference layout, resume, refusals'
       "ts = torch.load(d + '/trainer_state.2.pth')",
       "print(len(sd), all(k.startswith('module.') for k in sd), opt.param_groups[0]['lr'], int(opt.state[ps[0]]['step']), ts['epoch'], ts['global_step'])",
     ].join('\n');
-    const r = spawnSync(py, ['-c', script, path.join(runDir, 'models')], { encoding: 'utf8' });
+    const r = spawnSync(py, ['-c', script, path.join(runDir, 'models')], { encoding: 'utf8', timeout: CHILD_TIMEOUT_MS, killSignal: 'SIGKILL' });
     t.equal(r.stdout.trim(), `${mae.namedParameters().length + mae.namedBuffers().length} True 0.00025 4 2 4`, r.stderr);
   }
 
