@@ -11,7 +11,7 @@ import type { Module } from '../nn';
 import type { Batch, DataLoader } from '../data/loader';
 import { TrainError } from './errors';
 import { ReferenceSchedule, type LrScheduleOptions } from './schedule';
-import { RunDir, type EpochRecord } from './run_dir';
+import { RunDir, type EpochRecord, type TrainerState } from './run_dir';
 
 /** Options every training loop takes. */
 export interface FitOptions {
@@ -80,7 +80,7 @@ export async function fit(task: FitTask, o: FitOptions): Promise<EpochRecord[]> 
       const last = run.committed()[0];
       throw new TrainError('ERR_BAD_STATE', `${run.dir} already holds a run (${last ? `up to epoch ${last}` : 'started, no epoch finished'}): resume it or use another directory`);
     }
-    let st = null;
+    let st: TrainerState | null = null;
     if (started) {
       const saved = JSON.stringify(await run.readConfig());
       if (saved !== JSON.stringify(task.config)) throw new TrainError('ERR_BAD_STATE', `${run.dir}: config.json describes another run; resume with the same model and training options (or use a new directory)`);
