@@ -95,7 +95,7 @@ export async function fit(task: FitTask, o: FitOptions): Promise<EpochRecord[]> 
       first = st.epoch + 1;
       globalStep = st.globalStep;
       best = st.best;
-      bestEpoch = st.bestEpoch ?? null;
+      bestEpoch = st.bestEpoch;
       log(`resumed ${run.dir} after epoch ${st.epoch} (step ${globalStep})`);
     } else if (started) {
       log(`resumed ${run.dir}: no epoch was finished, starting at epoch 1`);

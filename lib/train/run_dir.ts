@@ -41,9 +41,9 @@ export interface TrainerState {
   epoch: number;
   globalStep: number;
   best: number | null;
-  /** The epoch the best_* files copy; null when no epoch scored yet (undefined: a trainer state written
-   *  before this was recorded, whose best_* files are left as they are). */
-  bestEpoch: number | null | undefined;
+  /** The epoch the best_* files copy (null: none scored yet, or a trainer state written before this was
+   *  recorded, whose best_* files are left as they are). */
+  bestEpoch: number | null;
   schedule: Record<string, unknown>;
   scaler: Map<string, number> | null;
 }
@@ -96,7 +96,7 @@ export class RunDir {
     const history = (await this.progress()).filter((r) => r.epoch < record.epoch);
     await writeJson(path.join(this.dir, 'progress.json'), [...history, record]);
     await io.save(
-      { epoch: state.epoch, global_step: state.globalStep, best: state.best, best_epoch: state.bestEpoch ?? null, schedule: state.schedule, scaler: state.scaler },
+      { epoch: state.epoch, global_step: state.globalStep, best: state.best, best_epoch: state.bestEpoch, schedule: state.schedule, scaler: state.scaler },
       this.file('trainer_state', state.epoch),
     );
     if (isBest) await this.copyBest(state.epoch);
@@ -134,7 +134,7 @@ export class RunDir {
    * Makes the directory hold exactly what `state` committed (null: nothing) before training goes on:
    * temp files of killed writes are removed, then every file of a later epoch (its commit record
    * first, so no later epoch is ever half-committed), the later progress records, and the best_*
-   * copies are redone from the best epoch's files (removed when no epoch scored).
+   * copies are redone from the best epoch's files (removed when no epoch scored yet).
    */
   async rollBack(state: TrainerState | null): Promise<void> {
     const last = state?.epoch ?? 0;
@@ -148,11 +148,10 @@ export class RunDir {
     const progress = await this.progress();
     const kept = progress.filter((r) => r.epoch <= last);
     if (kept.length < progress.length) await writeJson(path.join(this.dir, 'progress.json'), kept);
-    const bestEpoch = state ? state.bestEpoch : null;
-    if (bestEpoch === null) {
+    if (!state || state.best === null) {
       for (const name of Object.values(BEST)) await fs.promises.rm(path.join(this.models, name), { force: true });
-    } else if (bestEpoch !== undefined) {
-      await this.copyBest(bestEpoch);
+    } else if (state.bestEpoch !== null) {
+      await this.copyBest(state.bestEpoch);
     }
   }
 
@@ -178,7 +177,7 @@ export class RunDir {
       epoch,
       globalStep: Number(get('global_step')),
       best: num(get('best')) ?? null,
-      bestEpoch: num(get('best_epoch')) as number | null | undefined,
+      bestEpoch: num(get('best_epoch')) ?? null,
       schedule: get('schedule') as Record<string, unknown>,
       scaler: scaler instanceof Map ? (scaler as Map<string, number>) : null,
     };
