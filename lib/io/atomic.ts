@@ -26,6 +26,27 @@ function tempName(file: string): { dir: string; tmp: string } {
   return { dir, tmp: path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`) };
 }
 
+/** Whether a base name is one of tempName's temporary files. */
+const TEMP_NAME = /^\..+\.\d+\.[0-9a-f]{12}\.tmp$/;
+
+/**
+ * Removes the temporary files that killed writers left in `dir` (a temporary file is never a complete
+ * target: the rename is the commit). Only for a directory no other process is writing into. Returns
+ * the removed names; a missing `dir` has none.
+ */
+export async function removeStaleTemps(dir: string): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await fsp.readdir(dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw e;
+  }
+  const stale = names.filter((n) => TEMP_NAME.test(n));
+  for (const n of stale) await fsp.rm(path.join(dir, n), { force: true });
+  return stale;
+}
+
 /** The existing file's permission bits, or null for a new file. */
 async function modeOf(file: string): Promise<number | null> {
   try {
@@ -43,7 +64,11 @@ async function commit(tmp: string, file: string, dir: string): Promise<void> {
     await fsp.unlink(tmp).catch(() => undefined);
     throw e;
   }
-  // Make the rename itself durable. Some platforms cannot fsync a directory; that is not an error.
+  await syncDir(dir);
+}
+
+/** Makes renames and removals in `dir` durable. Some platforms cannot fsync a directory; that is not an error. */
+export async function syncDir(dir: string): Promise<void> {
   try {
     const d = await fsp.open(dir, 'r');
     try {

@@ -28,7 +28,7 @@ function finish(t: Tensor, opts: CreateOptions): Tensor {
   return t;
 }
 
-function inferShape(v: Nested): number[] {
+function inferShape(v: Nested, fn: string): number[] {
   const shape: number[] = [];
   let cur: Nested = v;
   while (Array.isArray(cur)) {
@@ -84,7 +84,7 @@ export function tensor(values: Nested | ArrayBufferView, opts: TensorOptions = {
     dtype = dtypeOfArray(data) as DType;
     shape = opts.shape ? checkShape(fn, 'shape', opts.shape) : [(data as Uint8Array).length];
   } else {
-    shape = inferShape(values as Nested);
+    shape = inferShape(values as Nested, fn);
     const flat: (number | boolean | bigint)[] = [];
     flatten(values as Nested, shape, 0, flat, fn);
     if (opts.shape) shape = checkShape(fn, 'shape', opts.shape);

@@ -11,7 +11,7 @@ import type { Module } from '../nn';
 import type { Batch, DataLoader } from '../data/loader';
 import { TrainError } from './errors';
 import { ReferenceSchedule, type LrScheduleOptions } from './schedule';
-import { RunDir, type EpochRecord } from './run_dir';
+import { RunDir, type EpochRecord, type TrainerState } from './run_dir';
 
 /** Options every training loop takes. */
 export interface FitOptions {
@@ -23,7 +23,8 @@ export interface FitOptions {
   schedule?: LrScheduleOptions;
   /** Run directory for checkpoints and progress (see run_dir.ts); none when omitted. */
   runDir?: string;
-  /** Continue from the last complete epoch in runDir (its config must match). */
+  /** Continue the run in runDir (its config must match) after its newest complete epoch, from epoch 1 when
+   *  none finished; an empty runDir starts a new run. Without it a runDir holding a run is refused. */
   resume?: boolean;
   /** Steps between progress messages (default 50). */
   logEvery?: number;
@@ -71,20 +72,34 @@ export async function fit(task: FitTask, o: FitOptions): Promise<EpochRecord[]> 
   let first = 1;
   let globalStep = 0;
   let best: number | null = null;
-  if (run && o.resume && run.lastEpoch() > 0) {
-    const saved = JSON.stringify(await run.readConfig());
-    if (saved !== JSON.stringify(task.config)) throw new TrainError(`${run.dir}: config.json describes another run; resume with the same model and training options (or use a new directory)`, 'ERR_BAD_STATE');
-    const last = run.lastEpoch();
-    const st = await run.restore(last, model, opt);
-    schedule.loadStateDict(st.schedule);
-    if (scaler && st.scaler) scaler.loadStateDict(st.scaler);
-    first = last + 1;
-    globalStep = st.globalStep;
-    best = st.best;
-    log(`resumed ${run.dir} after epoch ${last} (step ${globalStep})`);
-  } else if (run) {
-    if (run.lastEpoch() > 0) throw new TrainError(`${run.dir} already holds a run (up to epoch ${run.lastEpoch()}): resume it or use another directory`, 'ERR_BAD_STATE');
-    await run.init(task.config);
+  let bestEpoch: number | null = null;
+  if (run) {
+    // A directory holds a run from its config.json on, finished epochs or not: only --resume goes on with it.
+    const started = run.started();
+    if (started && !o.resume) {
+      const last = run.committed()[0];
+      throw new TrainError(`${run.dir} already holds a run (${last ? `up to epoch ${last}` : 'started, no epoch finished'}): resume it or use another directory`, 'ERR_BAD_STATE');
+    }
+    let st: TrainerState | null = null;
+    if (started) {
+      const saved = JSON.stringify(await run.readConfig());
+      if (saved !== JSON.stringify(task.config)) throw new TrainError(`${run.dir}: config.json describes another run; resume with the same model and training options (or use a new directory)`, 'ERR_BAD_STATE');
+      st = await run.restoreLatest(model, opt, log);
+    } else {
+      await run.init(task.config);
+    }
+    await run.rollBack(st);
+    if (st) {
+      schedule.loadStateDict(st.schedule);
+      if (scaler && st.scaler) scaler.loadStateDict(st.scaler);
+      first = st.epoch + 1;
+      globalStep = st.globalStep;
+      best = st.best;
+      bestEpoch = st.bestEpoch;
+      log(`resumed ${run.dir} after epoch ${st.epoch} (step ${globalStep})`);
+    } else if (started) {
+      log(`resumed ${run.dir}: no epoch was finished, starting at epoch 1`);
+    }
   }
   const history = run ? (await run.progress()).filter((r) => r.epoch < first) : [];
   for (let epoch = first; epoch <= o.epochs; epoch++) {
@@ -129,13 +144,16 @@ export async function fit(task: FitTask, o: FitOptions): Promise<EpochRecord[]> 
       // Without a validation set the best epoch is the one with the lowest training loss.
       const [score, higher] = val ? [val[task.best.key], task.best.higherIsBetter] : [train.loss, false];
       const better = score !== undefined && !Number.isNaN(score) && (best === null || (higher ? score > best : score < best));
-      if (better) best = score!;
+      if (better) {
+        best = score!;
+        bestEpoch = epoch;
+      }
       schedule.afterEpoch();
       const record: EpochRecord = { epoch, globalStep, lr, seconds: (Date.now() - t0) / 1000, train, ...(val ? { val } : {}) };
       history.push(record);
       log(`epoch ${epoch} done in ${record.seconds.toFixed(1)} s: train ${fmt(train)}${val ? `, val ${fmt(val)}` : ''}${better ? ' (best)' : ''}`);
       if (run) {
-        const state = { epoch, globalStep, best, schedule: schedule.stateDict(), scaler: scaler ? scaler.stateDict() : null };
+        const state = { epoch, globalStep, best, bestEpoch, schedule: schedule.stateDict(), scaler: scaler ? scaler.stateDict() : null };
         await run.saveEpoch(model, opt, state, record, better);
       }
     } finally {

@@ -98,6 +98,7 @@ t.test('pretrain: epochs, checkpoints in the reference layout, resume, refusals'
     { message: 'stop now' },
   );
   t.same(fs.readdirSync(path.join(stopped, 'models')), [], 'nothing saved for the aborted epoch');
+  await t.rejects(train.pretrain(mae, loader, { epochs: 2, runDir: stopped }), { code: 'ERR_BAD_STATE', message: /already holds a run \(started, no epoch finished\)/ }, 'a started run is not overwritten either');
 
   await t.rejects(train.pretrain(mae, loader, { epochs: 0 }), { code: 'ERR_INVALID_ARG', message: /epochs must be an integer >= 1, got 0/ });
   await t.rejects(train.pretrain(mae, loader, { epochs: 1, amp: 'fp8' as 'bf16' }), { code: 'ERR_INVALID_ARG', message: /amp/ });
