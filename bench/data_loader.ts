@@ -39,7 +39,18 @@ function makeDataset(dir: string): string {
     if (hd) rows.push(`${v},`);
     else {
       const a = `clip${i}.wav`;
-      execFileSync('ffmpeg', ['-v', 'error', '-y', '-i', path.join(FIX, '00W1lcxW-WU_40.000_16k_mono.wav'), '-c', 'copy', '-metadata', `title=copy${i}`, path.join(dir, a)]);
+      execFileSync('ffmpeg', [
+        '-v',
+        'error',
+        '-y',
+        '-i',
+        path.join(FIX, '00W1lcxW-WU_40.000_16k_mono.wav'),
+        '-c',
+        'copy',
+        '-metadata',
+        `title=copy${i}`,
+        path.join(dir, a),
+      ]);
       rows.push(`${v},${a}`);
     }
   }
@@ -64,7 +75,12 @@ function cpuSeconds(): number {
 async function ours(manifest: string, label: string, opts: { workers: number; cacheDir: string | null; recipe: Recipe; concurrency?: number }) {
   const src = await loadManifest(manifest);
   const loader = new DataLoader(src, {
-    batchSize: BATCH, recipe: opts.recipe, workers: opts.workers, cacheDir: opts.cacheDir, seed: 0, onWarning: () => undefined,
+    batchSize: BATCH,
+    recipe: opts.recipe,
+    workers: opts.workers,
+    cacheDir: opts.cacheDir,
+    seed: 0,
+    onWarning: () => undefined,
     ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
   });
   const epochs: number[] = [];
@@ -78,7 +94,11 @@ async function ours(manifest: string, label: string, opts: { workers: number; ca
   }
   await loader.close();
   const r = {
-    label, epoch_s: epochs, clips_per_s: epochs.map((s) => CLIPS / s), cpu_s_per_clip: cpu.map((c) => c / CLIPS), cacheHits: loader.stats.cacheHits,
+    label,
+    epoch_s: epochs,
+    clips_per_s: epochs.map((s) => CLIPS / s),
+    cpu_s_per_clip: cpu.map((c) => c / CLIPS),
+    cacheHits: loader.stats.cacheHits,
   };
   console.log(JSON.stringify(r));
   return r;
@@ -96,7 +116,9 @@ async function main() {
     results.push(await ours(manifest, 'ours inline, cache (random windows)', { workers: 0, cacheDir: path.join(dir, 'cache1'), recipe: REFERENCE_RECIPE }));
     const centred: Recipe = { ...REFERENCE_RECIPE, video: { ...(REFERENCE_RECIPE.video as object), start: 'center' } };
     results.push(await ours(manifest, 'ours inline, cache (centred windows)', { workers: 0, cacheDir: path.join(dir, 'cache2'), recipe: centred }));
-    const py = execFileSync('/usr/bin/python3', [path.join(__dirname, '..', '..', 'bench', 'py', 'data_loader.py'), manifest, String(BATCH), String(EPOCHS)], { encoding: 'utf8' });
+    const py = execFileSync('/usr/bin/python3', [path.join(__dirname, '..', '..', 'bench', 'py', 'data_loader.py'), manifest, String(BATCH), String(EPOCHS)], {
+      encoding: 'utf8',
+    });
     const pyr = { label: 'python (cv2 + torchaudio + torchvision), single process', ...JSON.parse(py.trim().split('\n').pop()!) };
     console.log(JSON.stringify(pyr));
     results.push(pyr);

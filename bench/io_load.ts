@@ -35,8 +35,14 @@ function rssMb(): number {
 }
 
 interface Run {
-  time_s: number; cpu_user_s: number; cpu_sys_s: number; rss_before_mb: number; rss_after_mb: number; max_rss_mb: number;
-  tensors: number; params: number;
+  time_s: number;
+  cpu_user_s: number;
+  cpu_sys_s: number;
+  rss_before_mb: number;
+  rss_after_mb: number;
+  max_rss_mb: number;
+  tensors: number;
+  params: number;
 }
 
 /** One timed load in this process; prints a JSON {@link Run}. */
@@ -56,9 +62,14 @@ async function child(file: string, verifyCrc: boolean): Promise<void> {
   let params = 0;
   for (const t of sd.values()) params += t.numel();
   const out: Run = {
-    time_s: dt, cpu_user_s: (r1.userCPUTime - r0.userCPUTime) / 1e6, cpu_sys_s: (r1.systemCPUTime - r0.systemCPUTime) / 1e6,
-    rss_before_mb: before, rss_after_mb: rssMb(), max_rss_mb: process.resourceUsage().maxRSS / 1024,
-    tensors: sd.size, params,
+    time_s: dt,
+    cpu_user_s: (r1.userCPUTime - r0.userCPUTime) / 1e6,
+    cpu_sys_s: (r1.systemCPUTime - r0.systemCPUTime) / 1e6,
+    rss_before_mb: before,
+    rss_after_mb: rssMb(),
+    max_rss_mb: process.resourceUsage().maxRSS / 1024,
+    tensors: sd.size,
+    params,
   };
   process.stdout.write(`${JSON.stringify({ side: 'ours', verifyCrc, ...out })}\n`);
   for (const t of sd.values()) t.dispose();
@@ -108,8 +119,7 @@ async function main(): Promise<void> {
     ours.push(o);
     const n = runJson(process.execPath, [__filename, '--child', file, '--no-crc']);
     noCrc.push(n);
-    let line = `run ${i + 1}/${reps}: ours ${o.time_s.toFixed(3)} s, peak RSS ${o.max_rss_mb.toFixed(0)} MB` +
-      ` (no CRC ${n.time_s.toFixed(3)} s)`;
+    let line = `run ${i + 1}/${reps}: ours ${o.time_s.toFixed(3)} s, peak RSS ${o.max_rss_mb.toFixed(0)} MB` + ` (no CRC ${n.time_s.toFixed(3)} s)`;
     if (baselineJs) {
       const b = runJson(process.execPath, [baselineJs, '--child', file]);
       base.push(b);

@@ -22,7 +22,16 @@ const CASES = ['ft_tiny_fwdbwd', 'ft_full_fwd', 'ft_full_fwdbwd', 'pretrain_full
 type Case = (typeof CASES)[number];
 const TINY = { imgSize: 32, audioLength: 64, embedDim: 64, numHeads: 4, nFrame: 8, stride: 2 };
 
-interface Result { case: string; times_s: number[]; median_s: number; cpu_s: number[]; median_cpu_s: number; max_rss_mb: number; threads: number; torch: string }
+interface Result {
+  case: string;
+  times_s: number[];
+  median_s: number;
+  cpu_s: number[];
+  median_cpu_s: number;
+  max_rss_mb: number;
+  threads: number;
+  torch: string;
+}
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(name);
@@ -35,7 +44,8 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 function makeCase(c: Case): () => void {
   if (c === 'pretrain_full_fwdbwd') {
     const m = new SocialMAE();
-    const a = torch.randn([2, 1024, 128]), v = torch.randn([2, 3, 224, 224, 8]);
+    const a = torch.randn([2, 1024, 128]),
+      v = torch.randn([2, 3, 224, 224, 8]);
     return () => {
       m.zeroGrad();
       const out = m.forward(a, v);
@@ -46,7 +56,8 @@ function makeCase(c: Case): () => void {
   const tiny = c === 'ft_tiny_fwdbwd';
   const m = new SocialMAEFT({ labelDim: 6, ...(tiny ? TINY : {}) });
   const b = tiny ? 8 : 1;
-  const a = torch.randn([b, tiny ? 64 : 1024, 128]), v = torch.randn([b, 3, tiny ? 32 : 224, tiny ? 32 : 224, 8]);
+  const a = torch.randn([b, tiny ? 64 : 1024, 128]),
+    v = torch.randn([b, 3, tiny ? 32 : 224, tiny ? 32 : 224, 8]);
   if (c === 'ft_full_fwd') {
     m.eval();
     return () => torch.noGrad(() => m.forward(a, v).dispose());
@@ -64,7 +75,8 @@ function worker(c: Case, threads: number, reps: number): Result {
   torch.manualSeed(0);
   const step = makeCase(c);
   step();
-  const times: number[] = [], cpu: number[] = [];
+  const times: number[] = [],
+    cpu: number[] = [];
   for (let i = 0; i < reps; i++) {
     const t0 = process.hrtime.bigint();
     const c0 = process.cpuUsage();
@@ -73,8 +85,16 @@ function worker(c: Case, threads: number, reps: number): Result {
     times.push(Number(process.hrtime.bigint() - t0) / 1e9);
     cpu.push((dc.user + dc.system) / 1e6);
   }
-  return { case: c, times_s: times, median_s: median(times), cpu_s: cpu, median_cpu_s: median(cpu), max_rss_mb: process.resourceUsage().maxRSS / 1024,
-    threads: torch.getNumThreads(), torch: torch.version() };
+  return {
+    case: c,
+    times_s: times,
+    median_s: median(times),
+    cpu_s: cpu,
+    median_cpu_s: median(cpu),
+    max_rss_mb: process.resourceUsage().maxRSS / 1024,
+    threads: torch.getNumThreads(),
+    torch: torch.version(),
+  };
 }
 
 function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Result | null {
@@ -90,9 +110,9 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Result | null
 /** Several runs of one side as one result: all steps pooled, medians over the pool, the largest peak RSS. */
 function merge(rs: Result[]): Result | null {
   if (rs.length === 0) return null;
-  const times = rs.flatMap((r) => r.times_s), cpu = rs.flatMap((r) => r.cpu_s);
-  return { ...rs[0], times_s: times, median_s: median(times), cpu_s: cpu, median_cpu_s: median(cpu),
-    max_rss_mb: Math.max(...rs.map((r) => r.max_rss_mb)) };
+  const times = rs.flatMap((r) => r.times_s),
+    cpu = rs.flatMap((r) => r.cpu_s);
+  return { ...rs[0], times_s: times, median_s: median(times), cpu_s: cpu, median_cpu_s: median(cpu), max_rss_mb: Math.max(...rs.map((r) => r.max_rss_mb)) };
 }
 
 /** Ratios of one case (ours / pytorch), printed and returned. */
@@ -103,8 +123,10 @@ function compare(label: string, o: Result | null, p: Result | null): Record<stri
   const best = (r: Result) => Math.min(...r.times_s);
   const ratioMin = o && p ? best(o) / best(p) : null;
   const mem = o && p ? o.max_rss_mb / p.max_rss_mb : null;
-  process.stdout.write(`${label.padEnd(26)} ours ${o?.median_s.toFixed(3)} s  pytorch ${p?.median_s.toFixed(3) ?? '-'} s  ` +
-    `ratio ${ratio?.toFixed(3) ?? '-'} (best-of-n ${ratioMin?.toFixed(3) ?? '-'}, cpu ${ratioCpu?.toFixed(3) ?? '-'})  rss ${o?.max_rss_mb.toFixed(0)} / ${p?.max_rss_mb.toFixed(0) ?? '-'} MB  load ${load.toFixed(1)}\n`);
+  process.stdout.write(
+    `${label.padEnd(26)} ours ${o?.median_s.toFixed(3)} s  pytorch ${p?.median_s.toFixed(3) ?? '-'} s  ` +
+      `ratio ${ratio?.toFixed(3) ?? '-'} (best-of-n ${ratioMin?.toFixed(3) ?? '-'}, cpu ${ratioCpu?.toFixed(3) ?? '-'})  rss ${o?.max_rss_mb.toFixed(0)} / ${p?.max_rss_mb.toFixed(0) ?? '-'} MB  load ${load.toFixed(1)}\n`,
+  );
   return { ours: o, pytorch: p, ratio_time: ratio, ratio_best_of_n: ratioMin, ratio_cpu_time: ratioCpu, ratio_peak_rss: mem, loadavg_1min_after: load };
 }
 
@@ -127,11 +149,13 @@ function main(): void {
     // the tiny case takes ~0.1 s per step: more repetitions for a stable median
     const n = (c: Case) => String(c === 'ft_tiny_fwdbwd' ? reps * 6 : reps);
     const ours = (c: Case) => run(process.execPath, [__filename, '--worker', '--case', c, '--threads', String(threads), '--reps', n(c)], env);
-    const theirs = (c: Case) => (noPy ? null : run(py, [path.join(root, 'bench', 'py', 'model_cpu.py'), '--case', c, '--threads', String(threads), '--reps', n(c)], env));
+    const theirs = (c: Case) =>
+      noPy ? null : run(py, [path.join(root, 'bench', 'py', 'model_cpu.py'), '--case', c, '--threads', String(threads), '--reps', n(c)], env);
     results[`threads_${threads}`] = {};
     only.forEach((c, i) => {
       // ABBA...: each pair swaps the order, so drifting background load hits both sides alike
-      const runsO: Result[] = [], runsP: Result[] = [];
+      const runsO: Result[] = [],
+        runsP: Result[] = [];
       for (let k = 0; k < pairs; k++) {
         const first = (i + k) % 2 === 0 ? 'py' : 'ours';
         for (const side of first === 'py' ? ['py', 'ours'] : ['ours', 'py']) {
@@ -143,10 +167,12 @@ function main(): void {
     });
   }
   const out = {
-    machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version, torch: torch.version(),
-      loadavg_at_start: startLoad },
-    threads: threadList, reps, pairs,
-    note: 'ratio_time: median wall seconds per step, ours / pytorch (< 1: we are faster); ratio_best_of_n: fastest step of ' +
+    machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version, torch: torch.version(), loadavg_at_start: startLoad },
+    threads: threadList,
+    reps,
+    pairs,
+    note:
+      'ratio_time: median wall seconds per step, ours / pytorch (< 1: we are faster); ratio_best_of_n: fastest step of ' +
       'each side; ratio_cpu_time: median process CPU seconds; ratio_peak_rss: peak RSS per process. On a shared machine the ' +
       'medians with 2 threads are dominated by OpenMP waiting for descheduled threads (see loadavg); best-of-n is then the ' +
       'robust estimate of the intrinsic speed.',

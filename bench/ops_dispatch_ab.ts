@@ -20,14 +20,27 @@ function variants(root: string): Variant {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { native: N } = require(path.join(root, 'dist', 'lib', 'native', 'binding.js'));
   torch.setNumThreads(1);
-  const a = torch.keep(torch.randn([4])), b = torch.keep(torch.randn([4])), s = torch.keep(torch.randn([4, 64]));
+  const a = torch.keep(torch.randn([4])),
+    b = torch.keep(torch.randn([4])),
+    s = torch.keep(torch.randn([4, 64]));
   return {
-    raw_add_dispose: (n) => { const x = a.id, y = b.id; for (let i = 0; i < n; i++) N.dispose(N.add(x, y, 1)); },
-    add_dispose_outside_tidy: (n) => { for (let i = 0; i < n; i++) a.add(b).dispose(); },
-    add_tidy_batch: (n) => {
-      for (let d = 0; d < n; d += 1000) torch.tidy(() => { for (let i = 0; i < 1000; i++) a.add(b); });
+    raw_add_dispose: (n) => {
+      const x = a.id,
+        y = b.id;
+      for (let i = 0; i < n; i++) N.dispose(N.add(x, y, 1));
     },
-    softmax_dispose: (n) => { for (let i = 0; i < n; i++) s.softmax(-1).dispose(); },
+    add_dispose_outside_tidy: (n) => {
+      for (let i = 0; i < n; i++) a.add(b).dispose();
+    },
+    add_tidy_batch: (n) => {
+      for (let d = 0; d < n; d += 1000)
+        torch.tidy(() => {
+          for (let i = 0; i < 1000; i++) a.add(b);
+        });
+    },
+    softmax_dispose: (n) => {
+      for (let i = 0; i < n; i++) s.softmax(-1).dispose();
+    },
   };
 }
 
@@ -36,7 +49,8 @@ function main(): void {
   if (!oldRoot || !newRoot) throw new Error('usage: node dist/bench/ops_dispatch_ab.js OLD_ROOT NEW_ROOT [rounds]');
   const old = variants(path.resolve(oldRoot));
   const neu = variants(path.resolve(newRoot));
-  const n = 20000, rounds = Number(r ?? 31);
+  const n = 20000,
+    rounds = Number(r ?? 31);
   const res: Record<string, number[]> = {};
   for (const k of Object.keys(old)) {
     old[k](n);
@@ -46,18 +60,27 @@ function main(): void {
   }
   for (let i = 0; i < rounds; i++) {
     for (const k of Object.keys(old)) {
-      for (const [tag, v] of [['old', old], ['new', neu]] as const) {
+      for (const [tag, v] of [
+        ['old', old],
+        ['new', neu],
+      ] as const) {
         const t0 = process.hrtime.bigint();
         v[k](n);
         res[`${tag} ${k}`].push(Number(process.hrtime.bigint() - t0) / n / 1000);
       }
     }
   }
-  const stat = (xs: number[]) => { const s = [...xs].sort((p, q) => p - q); return { min: s[0], median: s[s.length >> 1] }; };
+  const stat = (xs: number[]) => {
+    const s = [...xs].sort((p, q) => p - q);
+    return { min: s[0], median: s[s.length >> 1] };
+  };
   for (const k of Object.keys(old)) {
-    const o = stat(res[`old ${k}`]), m = stat(res[`new ${k}`]);
-    process.stdout.write(`${k.padEnd(26)} old min ${o.min.toFixed(3)} med ${o.median.toFixed(3)} µs | new min ${m.min.toFixed(3)} ` +
-      `med ${m.median.toFixed(3)} µs | new/old median ${(m.median / o.median).toFixed(3)}\n`);
+    const o = stat(res[`old ${k}`]),
+      m = stat(res[`new ${k}`]);
+    process.stdout.write(
+      `${k.padEnd(26)} old min ${o.min.toFixed(3)} med ${o.median.toFixed(3)} µs | new min ${m.min.toFixed(3)} ` +
+        `med ${m.median.toFixed(3)} µs | new/old median ${(m.median / o.median).toFixed(3)}\n`,
+    );
   }
 }
 

@@ -38,8 +38,18 @@ function arg(name: string): string | undefined {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 interface SideResult {
-  side: string; impl: string; device: string; tensors: number; params: number; threads: number; torch: string;
-  first_step_s: number; times_s: number[]; median_s: number; cpu_median_s: number; max_rss_mb: number;
+  side: string;
+  impl: string;
+  device: string;
+  tensors: number;
+  params: number;
+  threads: number;
+  torch: string;
+  first_step_s: number;
+  times_s: number[];
+  median_s: number;
+  cpu_median_s: number;
+  max_rss_mb: number;
 }
 
 /** Child: our side, one process. */
@@ -48,13 +58,18 @@ function runOurs(reps: number, device: string, impl: string): SideResult {
   const shapes = Object.values(JSON.parse(fs.readFileSync(MANIFEST, 'utf8'))) as number[][];
   torch.manualSeed(0);
   const params = shapes.map((s) => torch.keep(torch.randn(s, { device }).requiresGrad_(true)));
-  torch.tidy(() => params.forEach((p) => { p.grad = torch.randn(p.shape, { device }).mul_(1e-3); }));
+  torch.tidy(() =>
+    params.forEach((p) => {
+      p.grad = torch.randn(p.shape, { device }).mul_(1e-3);
+    }),
+  );
   const opt = new Adam(params, { lr: 1e-3, betas: [0.95, 0.999], weightDecay: 5e-7, fused });
   const sync = device.startsWith('cuda') ? () => torch.cuda.synchronize() : () => undefined;
   const cpu: number[] = [];
   const timed = () => {
     sync();
-    const t0 = process.hrtime.bigint(), c0 = process.cpuUsage();
+    const t0 = process.hrtime.bigint(),
+      c0 = process.cpuUsage();
     opt.step();
     sync();
     const c = process.cpuUsage(c0);
@@ -64,14 +79,27 @@ function runOurs(reps: number, device: string, impl: string): SideResult {
   const first = timed();
   const times = Array.from({ length: reps }, timed);
   return {
-    side: 'ours', impl: impl === 'native' ? 'native-per-parameter' : impl, device, tensors: params.length,
-    params: params.reduce((n, p) => n + p.numel(), 0), threads: torch.getNumThreads(), torch: torch.version(),
-    first_step_s: first, times_s: times, median_s: median(times), cpu_median_s: median(cpu.slice(1)), max_rss_mb: process.resourceUsage().maxRSS / 1024,
+    side: 'ours',
+    impl: impl === 'native' ? 'native-per-parameter' : impl,
+    device,
+    tensors: params.length,
+    params: params.reduce((n, p) => n + p.numel(), 0),
+    threads: torch.getNumThreads(),
+    torch: torch.version(),
+    first_step_s: first,
+    times_s: times,
+    median_s: median(times),
+    cpu_median_s: median(cpu.slice(1)),
+    max_rss_mb: process.resourceUsage().maxRSS / 1024,
   };
 }
 
 function lastJson(stdout: string, what: string): SideResult {
-  const line = stdout.trim().split('\n').reverse().find((l) => l.startsWith('{'));
+  const line = stdout
+    .trim()
+    .split('\n')
+    .reverse()
+    .find((l) => l.startsWith('{'));
   if (!line) throw new Error(`${what} printed no result:\n${stdout}`);
   return JSON.parse(line) as SideResult;
 }
@@ -112,8 +140,7 @@ function main(): void {
     }
     if (!withPy) continue;
     for (const impl of pyImpls) {
-      const p = spawnSync(python, [path.join(ROOT, 'bench', 'py', 'optim_adam.py'), ...common, '--impl', impl],
-        { encoding: 'utf8', maxBuffer: 16 << 20 });
+      const p = spawnSync(python, [path.join(ROOT, 'bench', 'py', 'optim_adam.py'), ...common, '--impl', impl], { encoding: 'utf8', maxBuffer: 16 << 20 });
       if (p.status !== 0) {
         console.log(`python (${impl}) failed: ${p.stderr.trim().split('\n').pop()}`);
         continue;
@@ -129,16 +156,31 @@ function main(): void {
   const all = (rs: SideResult[], k: 'times_s') => rs.flatMap((x) => x[k]);
   const first = Object.values(runs)[0][0];
   const summary: Record<string, unknown> = {
-    bench: 'optim_adam', date: new Date().toISOString(), machine: `${os.cpus()[0]?.model ?? '?'} x${os.cpus().length}`,
-    load_average: os.loadavg(), device, threads, tensors: first.tensors, params: first.params,
-    hyper: { lr: 1e-3, betas: [0.95, 0.999], weightDecay: 5e-7 }, rounds, reps_per_process: reps,
+    bench: 'optim_adam',
+    date: new Date().toISOString(),
+    machine: `${os.cpus()[0]?.model ?? '?'} x${os.cpus().length}`,
+    load_average: os.loadavg(),
+    device,
+    threads,
+    tensors: first.tensors,
+    params: first.params,
+    hyper: { lr: 1e-3, betas: [0.95, 0.999], weightDecay: 5e-7 },
+    rounds,
+    reps_per_process: reps,
   };
   const med: Record<string, { wall: number; cpu: number }> = {};
   for (const [key, rs] of Object.entries(runs)) {
     med[key] = { wall: median(all(rs, 'times_s')), cpu: median(rs.map((x) => x.cpu_median_s)) };
-    summary[key] = { impl: rs[0].impl, torch: rs[0].torch, median_s: med[key].wall, min_s: Math.min(...all(rs, 'times_s')),
-      cpu_median_s: med[key].cpu, first_step_s: rs.map((x) => x.first_step_s), times_s: all(rs, 'times_s'),
-      max_rss_mb: Math.max(...rs.map((x) => x.max_rss_mb)) };
+    summary[key] = {
+      impl: rs[0].impl,
+      torch: rs[0].torch,
+      median_s: med[key].wall,
+      min_s: Math.min(...all(rs, 'times_s')),
+      cpu_median_s: med[key].cpu,
+      first_step_s: rs.map((x) => x.first_step_s),
+      times_s: all(rs, 'times_s'),
+      max_rss_mb: Math.max(...rs.map((x) => x.max_rss_mb)),
+    };
   }
   const ratios: Record<string, number> = {};
   for (const o of Object.keys(med).filter((k) => k.startsWith('ours_'))) {

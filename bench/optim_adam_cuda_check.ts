@@ -15,10 +15,18 @@ const SHAPES = [[257, 129], [1000], [64, 3, 7, 7], [5], [3, 1, 31]];
 const STEPS = 5;
 const missing = (k: number, i: number) => i === 3 || (i === 1 && k % 2 === 0);
 const CONFIGS: { name: string; cls: 'Adam' | 'AdamW'; js: AdamOptions; py: string }[] = [
-  { name: 'Adam reference hyperparameters', cls: 'Adam', js: { lr: 1e-3, betas: [0.95, 0.999], weightDecay: 5e-7 },
-    py: 'lr=1e-3, betas=(0.95, 0.999), weight_decay=5e-7' },
-  { name: 'Adam amsgrad maximize wd', cls: 'Adam', js: { lr: 1e-2, amsgrad: true, maximize: true, weightDecay: 1e-2 },
-    py: 'lr=1e-2, amsgrad=True, maximize=True, weight_decay=1e-2' },
+  {
+    name: 'Adam reference hyperparameters',
+    cls: 'Adam',
+    js: { lr: 1e-3, betas: [0.95, 0.999], weightDecay: 5e-7 },
+    py: 'lr=1e-3, betas=(0.95, 0.999), weight_decay=5e-7',
+  },
+  {
+    name: 'Adam amsgrad maximize wd',
+    cls: 'Adam',
+    js: { lr: 1e-2, amsgrad: true, maximize: true, weightDecay: 1e-2 },
+    py: 'lr=1e-2, amsgrad=True, maximize=True, weight_decay=1e-2',
+  },
   { name: 'AdamW amsgrad', cls: 'AdamW', js: { lr: 3e-3, amsgrad: true }, py: 'lr=3e-3, amsgrad=True' },
 ];
 
@@ -31,12 +39,18 @@ function main(): void {
   torch.manualSeed(0);
   const inputs: Record<string, Tensor> = {};
   const init = SHAPES.map((s, i) => (inputs[`p${i}`] = torch.keep(torch.randn(s))));
-  const grads = Array.from({ length: STEPS }, (_, k) => SHAPES.map((s, i) => {
-    const g = torch.keep(torch.randn(s));
-    if (missing(k, i)) { g.dispose(); return undefined; }
-    return (inputs[`g${k}_${i}`] = g);
-  }));
-  const py = runPython(`
+  const grads = Array.from({ length: STEPS }, (_, k) =>
+    SHAPES.map((s, i) => {
+      const g = torch.keep(torch.randn(s));
+      if (missing(k, i)) {
+        g.dispose();
+        return undefined;
+      }
+      return (inputs[`g${k}_${i}`] = g);
+    }),
+  );
+  const py = runPython(
+    `
 cfgs = ${JSON.stringify(CONFIGS.map((c) => [c.cls, c.py]))}
 for ci, (cls, kw) in enumerate(cfgs):
     for impl in ('single', 'fused'):
@@ -50,7 +64,9 @@ for ci, (cls, kw) in enumerate(cfgs):
             opt.step()
         for i, p in enumerate(ps): OUT['c%d_%s_p%d' % (ci, impl, i)] = p
 JSON['torch'] = torch.__version__
-`, inputs);
+`,
+    inputs,
+  );
   const report: Record<string, unknown> = { torch: torch.version(), python_torch: py.json.torch, results: [] };
   let worst = 0;
   CONFIGS.forEach((c, ci) => {
@@ -59,7 +75,11 @@ JSON['torch'] = torch.__version__
       const opts = { ...c.js, fused };
       const opt = c.cls === 'Adam' ? new Adam(ps, opts) : new AdamW(ps, opts);
       for (let k = 0; k < STEPS; k++) {
-        torch.tidy(() => ps.forEach((p, i) => { p.grad = grads[k][i] ? grads[k][i]!.to('cuda:0') : undefined; }));
+        torch.tidy(() =>
+          ps.forEach((p, i) => {
+            p.grad = grads[k][i] ? grads[k][i]!.to('cuda:0') : undefined;
+          }),
+        );
         opt.step();
       }
       const ours = fused === undefined ? 'ours_default' : fused ? 'ours_fused' : 'ours_native';
@@ -69,8 +89,10 @@ JSON['torch'] = torch.__version__
         worst = Math.max(worst, d);
         const unchanged = torch.tidy(() => ps[3].detach().cpu().equal(init[3]));
         (report.results as unknown[]).push({ config: c.name, ours, pytorch: impl, max_abs_diff: d, no_grad_param_unchanged: unchanged });
-        console.log(`${c.name.padEnd(32)} ${ours.padEnd(12)} vs torch ${impl.padEnd(7)} max |diff| ${d.toExponential(2)}` +
-          `${unchanged ? '' : '  (param without grad CHANGED)'}`);
+        console.log(
+          `${c.name.padEnd(32)} ${ours.padEnd(12)} vs torch ${impl.padEnd(7)} max |diff| ${d.toExponential(2)}` +
+            `${unchanged ? '' : '  (param without grad CHANGED)'}`,
+        );
       }
       opt.dispose();
       torch.dispose(ps);

@@ -18,6 +18,16 @@ export { SocialMAE, SocialMAEFT } from './models';
 /** The torch namespace, with checkpoint I/O: `await torch.load(path, { mapLocation })`, `await torch.save(obj, path)`. */
 export const torch = { ...tensorApi, load, save };
 export type {
-  FTMode, PretrainOutput, EncoderOutput, CompatMode, PretrainForwardOptions, MaskingOptions, MaskMode,
-  EncoderOptions, FTOptions, PretrainOptions, Embeddings, LoadReport,
+  FTMode,
+  PretrainOutput,
+  EncoderOutput,
+  CompatMode,
+  PretrainForwardOptions,
+  MaskingOptions,
+  MaskMode,
+  EncoderOptions,
+  FTOptions,
+  PretrainOptions,
+  Embeddings,
+  LoadReport,
 } from './models';

@@ -33,13 +33,17 @@ if (!Number.isInteger(cases) || cases <= 0 || !Number.isFinite(seed)) {
     if (done % 10000 === 0) console.log(`  ${done} cases: ${JSON.stringify(sum.outcomes)}`);
   });
   const summary = {
-    seed, cases: s.cases, outcomes: s.outcomes, byMutation: s.byMutation,
-    slowestMs: Math.round(s.slowestMs), elapsedS: Math.round(s.elapsedMs / 100) / 10,
+    seed,
+    cases: s.cases,
+    outcomes: s.outcomes,
+    byMutation: s.byMutation,
+    slowestMs: Math.round(s.slowestMs),
+    elapsedS: Math.round(s.elapsedMs / 100) / 10,
     failures: s.failures.length,
   };
   console.log(JSON.stringify(summary, null, 2));
   for (const f of s.failures) console.log(`FAIL ${f.mutation} on ${f.seed} (case ${f.caseIndex}): ${f.message}`);
-  process.exit(s.failures.length || (s.outcomes.FAIL || 0) ? 1 : 0);
+  process.exit(s.failures.length || s.outcomes.FAIL || 0 ? 1 : 0);
 })().catch((e) => {
   console.error(e);
   process.exit(1);

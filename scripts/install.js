@@ -12,8 +12,10 @@ const root = path.join(__dirname, '..');
 function build() {
   const r = spawnSync(process.execPath, [path.join(__dirname, 'build-native.js')], { cwd: root, stdio: 'inherit' });
   if (r.status !== 0) {
-    process.stderr.write('social-mae: native build failed. Install LibTorch (Debian 12: apt-get install libtorch-dev ' +
-      'libopenblas0-pthread cmake g++), or set LIBTORCH, then run `npm rebuild social-mae`.\n');
+    process.stderr.write(
+      'social-mae: native build failed. Install LibTorch (Debian 12: apt-get install libtorch-dev ' +
+        'libopenblas0-pthread cmake g++), or set LIBTORCH, then run `npm rebuild social-mae`.\n',
+    );
   }
   return r.status === null ? 1 : r.status;
 }

@@ -13,8 +13,10 @@ const torch = discover();
 const out = path.join(root, 'prebuilds', torch.variant);
 fs.rmSync(out, { recursive: true, force: true });
 const prebuildify = path.join(path.dirname(require.resolve('prebuildify/package.json', { paths: [root] })), 'bin.js');
-const r = spawnSync(process.execPath, [prebuildify, '--napi', '--strip', '--out', out,
-  '--node-gyp', path.join(__dirname, 'prebuild-cmake-shim.js')], { cwd: root, stdio: 'inherit' });
+const r = spawnSync(process.execPath, [prebuildify, '--napi', '--strip', '--out', out, '--node-gyp', path.join(__dirname, 'prebuild-cmake-shim.js')], {
+  cwd: root,
+  stdio: 'inherit',
+});
 if (r.status !== 0) process.exit(r.status === null ? 1 : r.status);
 const file = require('node-gyp-build').path(out);
 fs.mkdirSync(path.join(root, 'build', 'Release'), { recursive: true });

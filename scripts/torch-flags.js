@@ -20,13 +20,14 @@ const DEBIAN_LIBDIRS = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu
 /** Reads TORCH_VERSION_MAJOR/MINOR/PATCH from the version header under an include root (its place
  *  moved in 2.x: torch/headeronly/version.h), else parses `fallback` (e.g. Python's torch.__version__). */
 function readVersion(includeRoot, fallback) {
-  const files = [path.join(includeRoot, 'torch', 'csrc', 'api', 'include', 'torch', 'version.h'),
-    path.join(includeRoot, 'torch', 'headeronly', 'version.h')];
+  const files = [path.join(includeRoot, 'torch', 'csrc', 'api', 'include', 'torch', 'version.h'), path.join(includeRoot, 'torch', 'headeronly', 'version.h')];
   for (const f of files) {
     if (!fs.existsSync(f)) continue;
     const text = fs.readFileSync(f, 'utf8');
     const get = (k) => Number((text.match(new RegExp(`#define TORCH_VERSION_${k} (\\d+)`)) || [])[1]);
-    const major = get('MAJOR'), minor = get('MINOR'), patch = get('PATCH');
+    const major = get('MAJOR'),
+      minor = get('MINOR'),
+      patch = get('PATCH');
     if (Number.isFinite(major)) return { major, minor, patch, string: `${major}.${minor}.${patch}` };
   }
   const m = /^(\d+)\.(\d+)\.(\d+)/.exec(fallback || '');
@@ -69,8 +70,12 @@ function fromRoot(source, includeRoot, libDir, abi, versionHint) {
   const cuda = fs.existsSync(path.join(libDir, 'libtorch_cuda.so'));
   const libs = ['torch', 'torch_cpu', 'c10'].concat(cuda ? ['torch_cuda', 'c10_cuda'] : []);
   const cxx11 = abi === undefined ? usesCxx11Abi(libDir) : abi;
-  const defines = [`_GLIBCXX_USE_CXX11_ABI=${cxx11 ? 1 : 0}`, `SMAE_TORCH_MAJOR=${version.major}`,
-    `SMAE_TORCH_MINOR=${version.minor}`, `SMAE_TORCH_PATCH=${version.patch}`].concat(cuda ? ['SMAE_WITH_CUDA=1'] : []);
+  const defines = [
+    `_GLIBCXX_USE_CXX11_ABI=${cxx11 ? 1 : 0}`,
+    `SMAE_TORCH_MAJOR=${version.major}`,
+    `SMAE_TORCH_MINOR=${version.minor}`,
+    `SMAE_TORCH_PATCH=${version.patch}`,
+  ].concat(cuda ? ['SMAE_WITH_CUDA=1'] : []);
   const includeDirs = [includeRoot, path.join(includeRoot, 'torch', 'csrc', 'api', 'include')];
   if (cuda) {
     const cudaInc = cudaIncludeDir(libDir);
@@ -87,7 +92,10 @@ function fromRoot(source, includeRoot, libDir, abi, versionHint) {
     defines,
     // --no-as-needed keeps libtorch_cuda linked although no symbol of it is referenced: its static
     // initialisers register the CUDA kernels.
-    ldflags: ['-Wl,--no-as-needed'].concat(libs.map((l) => `-l${l}`), ['-Wl,--as-needed', `-Wl,-rpath,${libDir}`]),
+    ldflags: ['-Wl,--no-as-needed'].concat(
+      libs.map((l) => `-l${l}`),
+      ['-Wl,--as-needed', `-Wl,-rpath,${libDir}`],
+    ),
   };
 }
 
@@ -126,16 +134,20 @@ function fromDebian() {
 }
 
 /** Every place looked at, for the error message when nothing is found. */
-const SEARCHED = ['$LIBTORCH (unset or without include/ + lib/libtorch_cpu.so)',
+const SEARCHED = [
+  '$LIBTORCH (unset or without include/ + lib/libtorch_cpu.so)',
   'python3 -c "import torch" (torch package with include/ and lib/libtorch_cpu.so)',
-  `/usr/include + ${DEBIAN_LIBDIRS.join(' | ')} (Debian libtorch-dev)`];
+  `/usr/include + ${DEBIAN_LIBDIRS.join(' | ')} (Debian libtorch-dev)`,
+];
 
 /** Returns the LibTorch to build against, or throws an Error listing what was searched. */
 function discover() {
   const found = fromLibtorchEnv() || fromPython() || fromDebian();
   if (found) return found;
-  const err = new Error(`LibTorch not found. Searched:\n  ${SEARCHED.join('\n  ')}\n` +
-    'Fix: apt-get install libtorch-dev libopenblas0-pthread (Debian 12), or set LIBTORCH to an unpacked LibTorch.');
+  const err = new Error(
+    `LibTorch not found. Searched:\n  ${SEARCHED.join('\n  ')}\n` +
+      'Fix: apt-get install libtorch-dev libopenblas0-pthread (Debian 12), or set LIBTORCH to an unpacked LibTorch.',
+  );
   err.code = 'ERR_LIBTORCH_NOT_FOUND';
   throw err;
 }
@@ -155,9 +167,15 @@ if (require.main === module) {
   else if (arg === '--variant') process.stdout.write(`${t.variant}\n`);
   else if (arg === '--cmake') {
     // Lists are '|'-separated: CMake splits the output into lines with ';', which a list would break.
-    const lines = [`SMAE_INCLUDE_DIRS=${t.includeDirs.join('|')}`, `SMAE_LIB_DIRS=${t.libDirs.join('|')}`,
-      `SMAE_LINK_FLAGS=${t.ldflags.join(' ')}`, `SMAE_DEFINES=${t.defines.join('|')}`,
-      `SMAE_SOURCE=${t.source}`, `SMAE_VERSION=${t.version}`, `SMAE_VARIANT=${t.variant}`];
+    const lines = [
+      `SMAE_INCLUDE_DIRS=${t.includeDirs.join('|')}`,
+      `SMAE_LIB_DIRS=${t.libDirs.join('|')}`,
+      `SMAE_LINK_FLAGS=${t.ldflags.join(' ')}`,
+      `SMAE_DEFINES=${t.defines.join('|')}`,
+      `SMAE_SOURCE=${t.source}`,
+      `SMAE_VERSION=${t.version}`,
+      `SMAE_VARIANT=${t.variant}`,
+    ];
     process.stdout.write(`${lines.join('\n')}\n`);
   } else if (arg === '--gyp') {
     const field = process.argv[3];

@@ -19,7 +19,9 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
-interface Row { [k: string]: unknown }
+interface Row {
+  [k: string]: unknown;
+}
 
 const DEVICE = arg('device', 'cuda');
 const GPU = DEVICE !== 'cpu';
@@ -43,10 +45,13 @@ function bench(kind: 'pretrain' | 'ft', batch: number, steps: number, warmup = 3
     sync();
     const t0 = process.hrtime.bigint();
     const loss = torch.tidy(() => {
-      const l = torch.autocast(() => {
-        if (model instanceof SocialMAE) return model.forward(a, v).loss;
-        return F.binaryCrossEntropyWithLogits((model as SocialMAEFT).forward(a, v).float(), label);
-      }, { enabled: GPU });
+      const l = torch.autocast(
+        () => {
+          if (model instanceof SocialMAE) return model.forward(a, v).loss;
+          return F.binaryCrossEntropyWithLogits((model as SocialMAEFT).forward(a, v).float(), label);
+        },
+        { enabled: GPU },
+      );
       opt.zeroGrad();
       l.backward();
       opt.step();
@@ -59,8 +64,17 @@ function bench(kind: 'pretrain' | 'ft', batch: number, steps: number, warmup = 3
   }
   const med = median(times);
   const peak = GPU ? torch.cuda.memoryStats().peakAllocatedBytes : null;
-  const row: Row = { side: 'ours', kind, variant: GPU ? 'bf16+sdpa+fusedAdamW' : 'fp32', batch, steps, median_step_s: med,
-    samples_per_s: batch / med, peak_mem_bytes: peak, loss: lossValue };
+  const row: Row = {
+    side: 'ours',
+    kind,
+    variant: GPU ? 'bf16+sdpa+fusedAdamW' : 'fp32',
+    batch,
+    steps,
+    median_step_s: med,
+    samples_per_s: batch / med,
+    peak_mem_bytes: peak,
+    loss: lossValue,
+  };
   for (const t of [a, v, label]) t.dispose();
   opt.dispose();
   model.dispose();

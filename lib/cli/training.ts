@@ -21,8 +21,24 @@ export function encoderPreset(size: Size): EncoderOptions {
 /** The loader flags (makeLoader, openData, deviceFlag). */
 const LOADER_FLAGS = ['batch-size', 'workers', 'cache', 'device', 'seed', 'skip-broken', 'partition'] as const;
 /** The flags pretrain and finetune share (read by loopFlags), and those of them that take no value. */
-export const LOOP_FLAGS = ['train', 'val', 'out', 'init', 'epochs', 'lr', 'size', 'amp', 'resume', 'warmup', 'noise',
-  'lr-start', 'lr-step', 'lr-decay', 'log-every', ...LOADER_FLAGS] as const;
+export const LOOP_FLAGS = [
+  'train',
+  'val',
+  'out',
+  'init',
+  'epochs',
+  'lr',
+  'size',
+  'amp',
+  'resume',
+  'warmup',
+  'noise',
+  'lr-start',
+  'lr-step',
+  'lr-decay',
+  'log-every',
+  ...LOADER_FLAGS,
+] as const;
 export const LOOP_BOOLEAN_FLAGS = ['resume', 'warmup', 'noise', 'skip-broken'] as const;
 
 /**
@@ -37,7 +53,10 @@ export function loopFlags(args: ParsedArgs, defaults: { epochs: number; lr: numb
   const valSpec = args.flags.get('val');
   const init = args.flags.get('init');
   return {
-    size, device, out, trainSpec,
+    size,
+    device,
+    out,
+    trainSpec,
     valSpec: typeof valSpec === 'string' ? valSpec : null,
     init: typeof init === 'string' ? init : null,
     seed: intFlag(args, 'seed', 0),

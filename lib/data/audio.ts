@@ -107,7 +107,10 @@ export function waveformsToFbank(waveforms: Tensor[], sampleRate: number, opts: 
     const inputs = waveforms.map((w) => recipeInput(w, opts.mono ?? 'left'));
     const win = Math.trunc(sampleRate * (fo.frameLength ?? 25) * 0.001);
     const ok = inputs.map((w) => w.shape[1]! >= win);
-    const feats = fbankBatch(inputs.filter((_, i) => ok[i]), fo);
+    const feats = fbankBatch(
+      inputs.filter((_, i) => ok[i]),
+      fo,
+    );
     let k = 0;
     return inputs.map((_, i) => {
       const f = ok[i] ? padOrTrim(feats[k++]!, target) : torch.zeros([target, fo.numMelBins ?? 128]);

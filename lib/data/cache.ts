@@ -74,7 +74,9 @@ export class FeatureCache {
 
   /** The entry key for a file's content hash, an entry kind ('audio', 'video', ...) and a recipe. */
   key(contentHash: string, kind: string, recipe: unknown): string {
-    return createHash('sha256').update(stableStringify({ v: CACHE_VERSION, kind, file: contentHash, recipe })).digest('hex');
+    return createHash('sha256')
+      .update(stableStringify({ v: CACHE_VERSION, kind, file: contentHash, recipe }))
+      .digest('hex');
   }
 
   private entryPath(key: string): string {

@@ -54,10 +54,31 @@ export interface FbankOptions {
 type Full = Required<Omit<FbankOptions, 'seed'>> & { seed?: number };
 
 const DEFAULTS: Full = {
-  blackmanCoeff: 0.42, channel: -1, dither: 0, energyFloor: 1, frameLength: 25, frameShift: 10, highFreq: 0,
-  htkCompat: false, lowFreq: 20, minDuration: 0, numMelBins: 23, preemphasisCoefficient: 0.97, rawEnergy: true,
-  removeDcOffset: true, roundToPowerOfTwo: true, sampleFrequency: 16000, snipEdges: true, subtractMean: false,
-  useEnergy: false, useLogFbank: true, usePower: true, vtlnHigh: -500, vtlnLow: 100, vtlnWarp: 1, windowType: 'povey',
+  blackmanCoeff: 0.42,
+  channel: -1,
+  dither: 0,
+  energyFloor: 1,
+  frameLength: 25,
+  frameShift: 10,
+  highFreq: 0,
+  htkCompat: false,
+  lowFreq: 20,
+  minDuration: 0,
+  numMelBins: 23,
+  preemphasisCoefficient: 0.97,
+  rawEnergy: true,
+  removeDcOffset: true,
+  roundToPowerOfTwo: true,
+  sampleFrequency: 16000,
+  snipEdges: true,
+  subtractMean: false,
+  useEnergy: false,
+  useLogFbank: true,
+  usePower: true,
+  vtlnHigh: -500,
+  vtlnLow: 100,
+  vtlnWarp: 1,
+  windowType: 'povey',
 };
 
 /** torch.finfo(torch.float32).eps, the floor before every log. */
@@ -118,8 +139,16 @@ const melCache = new Map<string, Float32Array>();
  * torchaudio's get_mel_banks: triangular filters `[numBins, paddedWindowSize / 2]` (float32), then
  * padded with a zero column for the Nyquist bin -> `[numBins, paddedWindowSize / 2 + 1]`.
  */
-export function melBanks(numBins: number, paddedWindowSize: number, sampleFreq: number, lowFreq: number, highFreq: number,
-  vtlnLow: number, vtlnHigh: number, vtlnWarp: number): Tensor {
+export function melBanks(
+  numBins: number,
+  paddedWindowSize: number,
+  sampleFreq: number,
+  lowFreq: number,
+  highFreq: number,
+  vtlnLow: number,
+  vtlnHigh: number,
+  vtlnWarp: number,
+): Tensor {
   const key = [numBins, paddedWindowSize, sampleFreq, lowFreq, highFreq, vtlnLow, vtlnHigh, vtlnWarp].join(',');
   const nFft = paddedWindowSize / 2;
   let data = melCache.get(key);
@@ -181,7 +210,17 @@ export function featureWindow(type: WindowType, windowSize: number, blackmanCoef
       return torch.tidy(() => {
         const a = (2 * Math.PI) / (windowSize - 1);
         const n = torch.arange(0, windowSize, 1, { dtype: 'float32' });
-        return n.mul(a).cos().mul(0.5).rsub(blackmanCoeff).add(n.mul(2 * a).cos().mul(0.5 - blackmanCoeff));
+        return n
+          .mul(a)
+          .cos()
+          .mul(0.5)
+          .rsub(blackmanCoeff)
+          .add(
+            n
+              .mul(2 * a)
+              .cos()
+              .mul(0.5 - blackmanCoeff),
+          );
       });
     default:
       return invalid(`invalid window type ${String(type)}`);

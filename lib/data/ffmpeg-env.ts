@@ -108,7 +108,10 @@ export function stderrTail(stderr: string, max = 300, file?: string): string {
   const seen = new Set<string>();
   const lines: string[] = [];
   for (let l of stderr.split(/\r?\n|\r/)) {
-    l = l.replace(/^\[[^\]]*@ 0x[0-9a-f]+\]\s*/i, '').replace(/^(ffmpeg|ffprobe) exited with code \d+:\s*/, '').trim();
+    l = l
+      .replace(/^\[[^\]]*@ 0x[0-9a-f]+\]\s*/i, '')
+      .replace(/^(ffmpeg|ffprobe) exited with code \d+:\s*/, '')
+      .trim();
     if (file) l = l.split(`${file}: `).join('').split(file).join('<file>');
     if (l.length === 0 || /^(ffmpeg|ffprobe) version|^built with|^configuration:|^lib\w+\s+\d/.test(l) || seen.has(l)) continue;
     seen.add(l);

@@ -108,10 +108,7 @@ export async function probe(file: string, opts: ProcessOptions & { countFrames?:
  * the count equals OpenCV's decode counter at end of file). `stream` is the ordinal among video streams.
  * Throws ERR_NO_VIDEO when there is no such stream.
  */
-export async function countDecodableFrames(
-  file: string,
-  opts: ProcessOptions & { stream?: number; info?: MediaInfo } = {},
-): Promise<number> {
+export async function countDecodableFrames(file: string, opts: ProcessOptions & { stream?: number; info?: MediaInfo } = {}): Promise<number> {
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const info = opts.info ?? (await probe(file, { timeoutMs, ...(opts.signal ? { signal: opts.signal } : {}) }));
   const vs = info.videoStreams[opts.stream ?? 0];
@@ -152,7 +149,15 @@ type OnData = (chunk: Buffer) => boolean;
  * as soon as `onData` returns true (ffmpeg is then killed: nothing more is decoded). Rejects with a
  * classified DataError on failure or timeout.
  */
-function runPipe(file: string, inputOptions: string[], outputOptions: string[], task: MediaTask, timeoutMs: number, onData: OnData, signal?: AbortSignal): Promise<void> {
+function runPipe(
+  file: string,
+  inputOptions: string[],
+  outputOptions: string[],
+  task: MediaTask,
+  timeoutMs: number,
+  onData: OnData,
+  signal?: AbortSignal,
+): Promise<void> {
   paths();
   if (signal?.aborted) return Promise.reject(abortError(file));
   return new Promise<void>((resolve, reject) => {
@@ -286,10 +291,18 @@ export async function decodeAudio(file: string, opts: DecodeAudioOptions = {}): 
   if (channels !== undefined) out.push('-ac', String(channels), '-rematrix_maxval', '1.0');
   out.push('-c:a', fmt === 'f32' ? 'pcm_f32le' : 'pcm_s16le', '-f', 'wav');
   const chunks: Buffer[] = [];
-  await runPipe(file, input, out, 'audio', timeoutMs, (c) => {
-    chunks.push(c);
-    return false;
-  }, opts.signal);
+  await runPipe(
+    file,
+    input,
+    out,
+    'audio',
+    timeoutMs,
+    (c) => {
+      chunks.push(c);
+      return false;
+    },
+    opts.signal,
+  );
   const buf = Buffer.concat(chunks);
   const h = parseWavHeader(buf, file);
   const { data, samples } = wavToPlanar(buf, h, file);
@@ -335,7 +348,7 @@ export interface DecodedFrames {
 /** A filter-graph `select` expression for a sorted index list; runs of consecutive indices share a between(). */
 export function selectExpression(indices: number[]): string {
   const parts: string[] = [];
-  for (let i = 0; i < indices.length; ) {
+  for (let i = 0; i < indices.length;) {
     let j = i;
     while (j + 1 < indices.length && indices[j + 1] === indices[j]! + 1) j++;
     parts.push(i === j ? `eq(n,${indices[i]})` : `between(n,${indices[i]},${indices[j]})`);
@@ -362,7 +375,8 @@ export async function decodeVideoFrames(file: string, opts: DecodeVideoOptions):
     }
   }
   const pixelFormat = opts.pixelFormat ?? 'bgr24';
-  if (pixelFormat !== 'bgr24' && pixelFormat !== 'rgb24') throw new DataError(`pixelFormat must be bgr24 or rgb24, got ${String(pixelFormat)}`, 'ERR_INVALID_ARG', { file });
+  if (pixelFormat !== 'bgr24' && pixelFormat !== 'rgb24')
+    throw new DataError(`pixelFormat must be bgr24 or rgb24, got ${String(pixelFormat)}`, 'ERR_INVALID_ARG', { file });
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   if (opts.info) await checkMediaFile(file); // otherwise probe() checks it
   const info = opts.info ?? (await probe(file, { timeoutMs, ...(opts.signal ? { signal: opts.signal } : {}) }));
@@ -378,30 +392,48 @@ export async function decodeVideoFrames(file: string, opts: DecodeVideoOptions):
   if ((opts.colorMatrix ?? 'bt601') === 'bt601') filters.push('scale=in_color_matrix=bt601:flags=bicubic');
   else if (opts.colorMatrix !== 'auto') throw new DataError(`colorMatrix must be 'bt601' or 'auto'`, 'ERR_INVALID_ARG', { file });
   const out = [
-    '-map', `0:${vs.index}`, '-an', '-sn', '-dn',
-    '-fps_mode', 'passthrough',
-    '-vf', filters.join(','),
-    '-frames:v', String(indices.length),
-    '-pix_fmt', pixelFormat, '-f', 'rawvideo',
+    '-map',
+    `0:${vs.index}`,
+    '-an',
+    '-sn',
+    '-dn',
+    '-fps_mode',
+    'passthrough',
+    '-vf',
+    filters.join(','),
+    '-frames:v',
+    String(indices.length),
+    '-pix_fmt',
+    pixelFormat,
+    '-f',
+    'rawvideo',
   ];
   const frames: Uint8Array[] = [];
   let cur = new Uint8Array(frameBytes);
   let fill = 0;
-  await runPipe(file, input, out, 'video', timeoutMs, (chunk) => {
-    let off = 0;
-    while (off < chunk.length && frames.length < indices.length) {
-      const n = Math.min(frameBytes - fill, chunk.length - off);
-      cur.set(chunk.subarray(off, off + n), fill);
-      fill += n;
-      off += n;
-      if (fill === frameBytes) {
-        frames.push(cur);
-        fill = 0;
-        if (frames.length < indices.length) cur = new Uint8Array(frameBytes);
+  await runPipe(
+    file,
+    input,
+    out,
+    'video',
+    timeoutMs,
+    (chunk) => {
+      let off = 0;
+      while (off < chunk.length && frames.length < indices.length) {
+        const n = Math.min(frameBytes - fill, chunk.length - off);
+        cur.set(chunk.subarray(off, off + n), fill);
+        fill += n;
+        off += n;
+        if (fill === frameBytes) {
+          frames.push(cur);
+          fill = 0;
+          if (frames.length < indices.length) cur = new Uint8Array(frameBytes);
+        }
       }
-    }
-    return frames.length === indices.length;
-  }, opts.signal);
+      return frames.length === indices.length;
+    },
+    opts.signal,
+  );
   if (fill !== 0) {
     throw new DataError(`frame size mismatch: got ${fill} stray bytes, expected ${width}x${height}x3 frames`, 'ERR_MEDIA', { file });
   }
@@ -427,6 +459,7 @@ function positiveInt(v: number, name: string): number {
 }
 
 function seconds(v: number, name: string): string {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new DataError(`${name} must be a non-negative number of seconds, got ${v}`, 'ERR_INVALID_ARG');
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0)
+    throw new DataError(`${name} must be a non-negative number of seconds, got ${v}`, 'ERR_INVALID_ARG');
   return v.toFixed(6);
 }

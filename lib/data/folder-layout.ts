@@ -13,9 +13,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { DataError } from './errors';
 import { LabelMap, compareCodePoints } from './labels';
-import {
-  AUDIO_EXTENSIONS, VIDEO_EXTENSIONS, verifyItems, type DataItem, type DataSource, type SkippedItem, type SourceOptions,
-} from './source-types';
+import { AUDIO_EXTENSIONS, VIDEO_EXTENSIONS, verifyItems, type DataItem, type DataSource, type SkippedItem, type SourceOptions } from './source-types';
 
 /** Options of scanFolderLayout. */
 export interface FolderLayoutOptions extends SourceOptions {
@@ -90,13 +88,16 @@ export async function scanFolderLayout(root: string, opts: FolderLayoutOptions):
   const audioRoot = path.join(root, 'audio', opts.partition);
   if (!(await isDir(videoRoot))) {
     const parts = await subdirs(path.join(root, 'video'));
-    const hint = parts.length ? ` (partitions found: ${parts.join(', ')})` : ` (expected ${path.join(root, 'video', '<partition>', '<label>', '<group>', '<name>.mp4')})`;
+    const hint = parts.length
+      ? ` (partitions found: ${parts.join(', ')})`
+      : ` (expected ${path.join(root, 'video', '<partition>', '<label>', '<group>', '<name>.mp4')})`;
     throw new DataError(`partition folder not found${hint}`, 'ERR_FILE_NOT_FOUND', { file: videoRoot });
   }
   const vext = (opts.videoExtensions ?? VIDEO_EXTENSIONS).map((e) => e.toLowerCase());
   const aext = (opts.audioExtensions ?? AUDIO_EXTENSIONS).map((e) => e.toLowerCase());
   const labels = opts.labels ?? LabelMap.fromNames(await folderLabelNames(root));
-  if (labels.task === 'regression') throw new DataError('the folder layout gives class labels; a regression label map does not apply', 'ERR_DATASET', { file: root });
+  if (labels.task === 'regression')
+    throw new DataError('the folder layout gives class labels; a regression label map does not apply', 'ERR_DATASET', { file: root });
   const items: DataItem[] = [];
   const warnings: string[] = [];
   const skipped: SkippedItem[] = [];
@@ -104,7 +105,9 @@ export async function scanFolderLayout(root: string, opts: FolderLayoutOptions):
   const usedAudio = new Set<string>();
   for (const label of await subdirs(videoRoot)) {
     if (!labels.has(label)) {
-      throw new DataError(`label folder ${JSON.stringify(label)} is not in the label map (${labels.names.join(', ')})`, 'ERR_DATASET', { file: path.join(videoRoot, label) });
+      throw new DataError(`label folder ${JSON.stringify(label)} is not in the label map (${labels.names.join(', ')})`, 'ERR_DATASET', {
+        file: path.join(videoRoot, label),
+      });
     }
     const index = labels.index(label);
     for (const rel of await walk(path.join(videoRoot, label))) {
@@ -138,7 +141,10 @@ export async function scanFolderLayout(root: string, opts: FolderLayoutOptions):
   }
   if (missingAudio.length > 0) {
     if (opts.requireAudio) {
-      const list = missingAudio.slice(0, 10).map((i) => i.origin).join(', ');
+      const list = missingAudio
+        .slice(0, 10)
+        .map((i) => i.origin)
+        .join(', ');
       throw new DataError(`${missingAudio.length} videos have no audio file`, 'ERR_FILE_NOT_FOUND', {
         file: audioRoot,
         message: `${audioRoot}: ${missingAudio.length} of ${items.length} videos have no matching audio file (${aext.join('/')}): ${list}${missingAudio.length > 10 ? ', …' : ''}`,

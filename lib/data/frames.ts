@@ -114,7 +114,8 @@ function makePlan(opts: LoadVideoFramesOptions, fps: number, count: number, rng:
   if ((opts.sampling ?? 'uniform') === 'reference') {
     return referenceIndices({ ...common, reportedFrames: count, ...(opts.startFrame !== undefined ? { startFrame: opts.startFrame } : {}) });
   }
-  if ((opts.sampling ?? 'uniform') !== 'uniform') throw new DataError(`sampling must be 'uniform' or 'reference', got ${String(opts.sampling)}`, 'ERR_INVALID_ARG');
+  if ((opts.sampling ?? 'uniform') !== 'uniform')
+    throw new DataError(`sampling must be 'uniform' or 'reference', got ${String(opts.sampling)}`, 'ERR_INVALID_ARG');
   return uniformIndices({
     ...common,
     frameCount: count,
@@ -153,7 +154,7 @@ export async function planVideo(path: string, opts: LoadVideoFramesOptions = {})
   let decodable = vs.decodableFrames;
   if (decodable === undefined && opts.countFrames) decodable = await countDecodableFrames(path, { info, ...processOpts(opts) });
   // The reference plans from the reported count (even when it lies); uniform sampling uses the real one when known.
-  const count = reference ? vs.reportedFrames ?? decodable ?? 0 : decodable ?? vs.reportedFrames ?? 0;
+  const count = reference ? (vs.reportedFrames ?? decodable ?? 0) : (decodable ?? vs.reportedFrames ?? 0);
   const plan = makePlan(opts, vs.fps, count, rng);
   return decodable === undefined ? { plan, info, rng } : { plan, info, rng, decodable };
 }

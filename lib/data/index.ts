@@ -4,34 +4,82 @@
  */
 export * from './errors';
 export {
-  probe, countDecodableFrames, decodeAudio, decodeVideoFrames, selectExpression, locateFfmpeg, resetFfmpegLocation,
-  FFMPEG_INSTALL_HINT, DEFAULT_TIMEOUT_MS,
-  type FfmpegPaths, type ProcessOptions, type DecodeAudioOptions, type DecodedAudio, type DecodeVideoOptions, type DecodedFrames,
+  probe,
+  countDecodableFrames,
+  decodeAudio,
+  decodeVideoFrames,
+  selectExpression,
+  locateFfmpeg,
+  resetFfmpegLocation,
+  FFMPEG_INSTALL_HINT,
+  DEFAULT_TIMEOUT_MS,
+  type FfmpegPaths,
+  type ProcessOptions,
+  type DecodeAudioOptions,
+  type DecodedAudio,
+  type DecodeVideoOptions,
+  type DecodedFrames,
 } from './ffmpeg';
 export type { MediaInfo, VideoStreamInfo, AudioStreamInfo, StreamSummary } from './media-info';
 export { PyRandom, betavariate, gammavariate, itemSeed, type RandomSource } from './pyrandom';
 export { planMixup, mixWaveforms, mixTargets, type MixPlan } from './mixup';
 export {
-  referenceIndices, uniformIndices, padPlan, frameToSeekTime, pyFloorDiv, npArange, mathRandom,
-  type FramePlan, type PaddedPlan, type PadMode, type SamplingOptions, type ReferenceSamplingOptions, type UniformSamplingOptions,
+  referenceIndices,
+  uniformIndices,
+  padPlan,
+  frameToSeekTime,
+  pyFloorDiv,
+  npArange,
+  mathRandom,
+  type FramePlan,
+  type PaddedPlan,
+  type PadMode,
+  type SamplingOptions,
+  type ReferenceSamplingOptions,
+  type UniformSamplingOptions,
 } from './sampling';
 export * from './sources';
 export { parseCsv, type CsvRow } from './csv';
 export {
-  fbank, fbankBatch, melBanks, featureWindow, frameGeometry, numFrames, nextPowerOfTwo, FBANK_EPSILON,
-  type FbankOptions, type WindowType,
+  fbank,
+  fbankBatch,
+  melBanks,
+  featureWindow,
+  frameGeometry,
+  numFrames,
+  nextPowerOfTwo,
+  FBANK_EPSILON,
+  type FbankOptions,
+  type WindowType,
 } from './fbank';
 export {
-  loadAudio, wav2fbank, waveformToFbank, waveformsToFbank, normalizeFbank, padOrTrim, recipeFbankOptions, FBANK_MEAN, FBANK_STD,
-  type LoadedAudio, type Wav2FbankOptions,
+  loadAudio,
+  wav2fbank,
+  waveformToFbank,
+  waveformsToFbank,
+  normalizeFbank,
+  padOrTrim,
+  recipeFbankOptions,
+  FBANK_MEAN,
+  FBANK_STD,
+  type LoadedAudio,
+  type Wav2FbankOptions,
 } from './audio';
 export {
-  loadVideoFrames, sampleVideo, planVideo, decodeVideoPlan, framesToTensor, centerRandom, IMAGENET_MEAN, IMAGENET_STD,
-  type LoadVideoFramesOptions, type SampledVideo, type VideoPlan, type FrameTransformOptions,
+  loadVideoFrames,
+  sampleVideo,
+  planVideo,
+  decodeVideoPlan,
+  framesToTensor,
+  centerRandom,
+  IMAGENET_MEAN,
+  IMAGENET_STD,
+  type LoadVideoFramesOptions,
+  type SampledVideo,
+  type VideoPlan,
+  type FrameTransformOptions,
 } from './frames';
-export {
-  DataLoader, createLoader, pyShuffle, type LoaderOptions, type Batch, type LoaderStats, type SkippedRecord,
-} from './loader';
+export { DataLoader, createLoader, pyShuffle, type LoaderOptions, type Batch, type LoaderStats, type SkippedRecord } from './loader';
 export { loadSample, REFERENCE_RECIPE, type Recipe, type AudioRecipe, type VideoRecipe, type HostSample, type SampleContext } from './sample';
 export { FeatureCache, fileContentHash, stableStringify, CACHE_VERSION, type CacheStats, type CachedArray } from './cache';
 export { abortError } from './ffmpeg';

@@ -46,7 +46,8 @@ export class LabelMap {
     this.names = Object.freeze([...names]);
     this.byName = new Map(names.map((n, i) => [n, i] as [string, number]));
     if (this.byName.size !== names.length) throw new DataError(`duplicate label names in ${JSON.stringify(names)}`, 'ERR_DATASET');
-    for (const n of names) if (typeof n !== 'string' || n.length === 0) throw new DataError(`label names must be non-empty strings, got ${JSON.stringify(n)}`, 'ERR_DATASET');
+    for (const n of names)
+      if (typeof n !== 'string' || n.length === 0) throw new DataError(`label names must be non-empty strings, got ${JSON.stringify(n)}`, 'ERR_DATASET');
   }
 
   /** Classes from any collection of names (duplicates merged), sorted by code point. */
@@ -57,7 +58,10 @@ export class LabelMap {
   /** Classes that are already indices 0..k-1 (named '0', '1', ... in numeric order). */
   static fromCount(k: number, task: Task = 'classification'): LabelMap {
     if (!Number.isInteger(k) || k < 1) throw new DataError(`label count must be a positive integer, got ${k}`, 'ERR_DATASET');
-    return new LabelMap(task, Array.from({ length: k }, (_, i) => String(i)));
+    return new LabelMap(
+      task,
+      Array.from({ length: k }, (_, i) => String(i)),
+    );
   }
 
   /** Named regression targets, in the given (output) order, e.g. the five personality traits. */

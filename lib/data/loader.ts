@@ -113,15 +113,32 @@ export class DataLoader implements AsyncIterable<Batch> {
     this.labels = Array.isArray(source) ? null : source.labels;
     const cores = Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
     this.o = {
-      batchSize: 8, shuffle: false, seed: 0, dropLast: false, recipe: { audio: {}, video: {} }, concurrency: cores, prefetch: 2,
-      workers: 0, onError: 'raise', labelFormat: 'index', device: 'cpu', ...opts, mixup: opts.mixup ?? 0,
+      batchSize: 8,
+      shuffle: false,
+      seed: 0,
+      dropLast: false,
+      recipe: { audio: {}, video: {} },
+      concurrency: cores,
+      prefetch: 2,
+      workers: 0,
+      onError: 'raise',
+      labelFormat: 'index',
+      device: 'cpu',
+      ...opts,
+      mixup: opts.mixup ?? 0,
     };
     const { batchSize, concurrency, prefetch, workers } = this.o;
-    for (const [k, v, min] of [['batchSize', batchSize, 1], ['concurrency', concurrency, 1], ['prefetch', prefetch, 0], ['workers', workers, 0]] as const) {
+    for (const [k, v, min] of [
+      ['batchSize', batchSize, 1],
+      ['concurrency', concurrency, 1],
+      ['prefetch', prefetch, 0],
+      ['workers', workers, 0],
+    ] as const) {
       if (!Number.isInteger(v) || v < min) throw new DataError(`${k} must be an integer >= ${min}, got ${v}`, 'ERR_INVALID_ARG');
     }
     const mixup = this.o.mixup;
-    if (typeof mixup !== 'number' || !(mixup >= 0 && mixup <= 1)) throw new DataError(`mixup must be a probability in [0, 1], got ${String(mixup)}`, 'ERR_INVALID_ARG');
+    if (typeof mixup !== 'number' || !(mixup >= 0 && mixup <= 1))
+      throw new DataError(`mixup must be a probability in [0, 1], got ${String(mixup)}`, 'ERR_INVALID_ARG');
   }
 
   /** Batches per epoch. */
@@ -163,7 +180,9 @@ export class DataLoader implements AsyncIterable<Batch> {
     const order = this.order(epoch);
     const ac = new AbortController();
     const ctx: JobContext = {
-      seed: o.seed, epoch, cacheDir: o.cacheDir ?? null,
+      seed: o.seed,
+      epoch,
+      cacheDir: o.cacheDir ?? null,
       ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}),
       ...(o.threads !== undefined ? { threads: o.threads } : o.concurrency > 1 ? { threads: 1 } : {}),
     };
@@ -283,11 +302,16 @@ export class DataLoader implements AsyncIterable<Batch> {
     const dev = { device: this.o.device };
     const allLabels = samples.every((s) => s.label !== undefined);
     if (allLabels && this.o.labelFormat === 'index') {
-      return torch.fromBuffer(BigInt64Array.from(samples, (s) => BigInt(s.label!)), 'int64', [samples.length], dev);
+      return torch.fromBuffer(
+        BigInt64Array.from(samples, (s) => BigInt(s.label!)),
+        'int64',
+        [samples.length],
+        dev,
+      );
     }
     const withTarget = allLabels ? undefined : samples.find((s) => s.target !== undefined);
     if (!allLabels && (!withTarget || !samples.every((s) => s.target !== undefined || s.label !== undefined))) return undefined;
-    const k = withTarget ? withTarget.target!.length : this.labels?.size ?? Math.max(...samples.map((s) => s.label!)) + 1;
+    const k = withTarget ? withTarget.target!.length : (this.labels?.size ?? Math.max(...samples.map((s) => s.label!)) + 1);
     const v = new Float32Array(samples.length * k);
     samples.forEach((s, i) => (withTarget && s.target !== undefined ? v.set(s.target, i * k) : (v[i * k + s.label!] = 1)));
     return torch.fromBuffer(v, 'float32', [samples.length, k], dev);

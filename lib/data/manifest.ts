@@ -51,10 +51,25 @@ interface RawRow {
 }
 
 const ALIASES: Record<string, string> = {
-  id: 'id', video: 'video', video_path: 'video', video_file: 'video', audio: 'audio', audio_path: 'audio',
-  audio_file: 'audio', wav: 'audio', label: 'label', labels: 'label', class: 'label', class_name: 'label',
-  target: 'target', targets: 'target', start_time: 'startTime', starttime: 'startTime', start: 'startTime',
-  start_frame: 'startFrame', startframe: 'startFrame',
+  id: 'id',
+  video: 'video',
+  video_path: 'video',
+  video_file: 'video',
+  audio: 'audio',
+  audio_path: 'audio',
+  audio_file: 'audio',
+  wav: 'audio',
+  label: 'label',
+  labels: 'label',
+  class: 'label',
+  class_name: 'label',
+  target: 'target',
+  targets: 'target',
+  start_time: 'startTime',
+  starttime: 'startTime',
+  start: 'startTime',
+  start_frame: 'startFrame',
+  startframe: 'startFrame',
 };
 
 function fail(origin: string, why: string, file: string): never {
@@ -63,13 +78,15 @@ function fail(origin: string, why: string, file: string): never {
 
 function parseNumberList(s: string, origin: string, file: string): number[] {
   const t = s.trim();
-  const parts = t.startsWith('[') ? (() => {
-    try {
-      return JSON.parse(t);
-    } catch {
-      return fail(origin, `invalid JSON array ${JSON.stringify(t)}`, file);
-    }
-  })() : t.split(/[;\s]+/).filter((x) => x.length > 0);
+  const parts = t.startsWith('[')
+    ? (() => {
+        try {
+          return JSON.parse(t);
+        } catch {
+          return fail(origin, `invalid JSON array ${JSON.stringify(t)}`, file);
+        }
+      })()
+    : t.split(/[;\s]+/).filter((x) => x.length > 0);
   if (!Array.isArray(parts)) fail(origin, `expected a list of numbers, got ${JSON.stringify(t)}`, file);
   return parts.map((x: unknown) => {
     const v = typeof x === 'number' ? x : Number(x);
@@ -90,7 +107,13 @@ function labelFromText(s: string, origin: string, file: string): RawLabel {
     }
     return labelFromJson(v, origin, file);
   }
-  if (t.includes('|')) return { names: t.split('|').map((x) => x.trim()).filter((x) => x.length > 0) };
+  if (t.includes('|'))
+    return {
+      names: t
+        .split('|')
+        .map((x) => x.trim())
+        .filter((x) => x.length > 0),
+    };
   return { names: [t] };
 }
 
@@ -151,7 +174,11 @@ function readCsvRows(text: string, file: string, opts: ManifestOptions): RawRow[
     set('audio', optString(get('audio'), 'audio', origin, file));
     set('startTime', optNumber(get('startTime'), 'start_time', origin, file));
     set('startFrame', optNumber(get('startFrame'), 'start_frame', origin, file));
-    if (tcols.length > 0) set('target', tcols.map((i) => parseNumberList(fields[i]!, origin, file)[0] ?? fail(origin, `empty target column ${header[i]}`, file)));
+    if (tcols.length > 0)
+      set(
+        'target',
+        tcols.map((i) => parseNumberList(fields[i]!, origin, file)[0] ?? fail(origin, `empty target column ${header[i]}`, file)),
+      );
     else if (get('target') !== undefined && get('target')!.trim() !== '') set('target', parseNumberList(get('target')!, origin, file));
     return row;
   });
@@ -159,45 +186,53 @@ function readCsvRows(text: string, file: string, opts: ManifestOptions): RawRow[
 
 function readJsonlRows(text: string, file: string, opts: ManifestOptions): RawRow[] {
   const out: RawRow[] = [];
-  text.replace(/^\ufeff/, '').split(/\r?\n/).forEach((ln, i) => {
-    const origin = `${path.basename(file)}:${i + 1}`;
-    if (ln.trim() === '') return;
-    let o: any;
-    try {
-      o = JSON.parse(ln);
-    } catch (e: any) {
-      fail(origin, `invalid JSON (${e?.message ?? e})`, file);
-    }
-    if (!o || typeof o !== 'object' || Array.isArray(o)) fail(origin, 'each line must be a JSON object', file);
-    const pick = (...keys: string[]) => keys.map((k) => o[k]).find((v) => v !== undefined);
-    const row: RawRow = { origin, label: labelFromJson(pick('label', 'labels', 'class'), origin, file) };
-    const id = pick('id');
-    if (id !== undefined) row.id = String(id);
-    const video = optString(pick('video', 'video_path'), 'video', origin, file);
-    const audio = optString(pick('audio', 'audio_path', 'wav'), 'audio', origin, file);
-    const st = optNumber(pick('start_time', 'startTime', 'start'), 'start_time', origin, file);
-    const sf = optNumber(pick('start_frame', 'startFrame'), 'start_frame', origin, file);
-    if (video !== undefined) row.video = video;
-    if (audio !== undefined) row.audio = audio;
-    if (st !== undefined) row.startTime = st;
-    if (sf !== undefined) row.startFrame = sf;
-    if (opts.targetColumns && opts.targetColumns.length > 0) {
-      row.target = opts.targetColumns.map((k) => {
-        const v = o[k];
-        if (typeof v !== 'number' || !Number.isFinite(v)) fail(origin, `target key ${JSON.stringify(k)} must be a number, got ${JSON.stringify(v)}`, file);
-        return v;
-      });
-    } else {
-      const t = pick('target', 'targets');
-      if (t !== undefined && t !== null) row.target = Array.isArray(t) ? parseNumberList(JSON.stringify(t), origin, file) : parseNumberList(String(t), origin, file);
-    }
-    out.push(row);
-  });
+  text
+    .replace(/^\ufeff/, '')
+    .split(/\r?\n/)
+    .forEach((ln, i) => {
+      const origin = `${path.basename(file)}:${i + 1}`;
+      if (ln.trim() === '') return;
+      let o: any;
+      try {
+        o = JSON.parse(ln);
+      } catch (e: any) {
+        fail(origin, `invalid JSON (${e?.message ?? e})`, file);
+      }
+      if (!o || typeof o !== 'object' || Array.isArray(o)) fail(origin, 'each line must be a JSON object', file);
+      const pick = (...keys: string[]) => keys.map((k) => o[k]).find((v) => v !== undefined);
+      const row: RawRow = { origin, label: labelFromJson(pick('label', 'labels', 'class'), origin, file) };
+      const id = pick('id');
+      if (id !== undefined) row.id = String(id);
+      const video = optString(pick('video', 'video_path'), 'video', origin, file);
+      const audio = optString(pick('audio', 'audio_path', 'wav'), 'audio', origin, file);
+      const st = optNumber(pick('start_time', 'startTime', 'start'), 'start_time', origin, file);
+      const sf = optNumber(pick('start_frame', 'startFrame'), 'start_frame', origin, file);
+      if (video !== undefined) row.video = video;
+      if (audio !== undefined) row.audio = audio;
+      if (st !== undefined) row.startTime = st;
+      if (sf !== undefined) row.startFrame = sf;
+      if (opts.targetColumns && opts.targetColumns.length > 0) {
+        row.target = opts.targetColumns.map((k) => {
+          const v = o[k];
+          if (typeof v !== 'number' || !Number.isFinite(v)) fail(origin, `target key ${JSON.stringify(k)} must be a number, got ${JSON.stringify(v)}`, file);
+          return v;
+        });
+      } else {
+        const t = pick('target', 'targets');
+        if (t !== undefined && t !== null)
+          row.target = Array.isArray(t) ? parseNumberList(JSON.stringify(t), origin, file) : parseNumberList(String(t), origin, file);
+      }
+      out.push(row);
+    });
   return out;
 }
 
 /** Decides the task and label space of the rows, and maps each row's label. */
-function mapLabels(rows: RawRow[], file: string, opts: ManifestOptions): { labels: LabelMap | null; task: Task | null; items: Pick<DataItem, 'label' | 'target'>[] } {
+function mapLabels(
+  rows: RawRow[],
+  file: string,
+  opts: ManifestOptions,
+): { labels: LabelMap | null; task: Task | null; items: Pick<DataItem, 'label' | 'target'>[] } {
   const labeled = rows.filter((r) => r.label !== null);
   const withTarget = rows.filter((r) => r.target !== undefined);
   let task: Task | null = opts.task ?? opts.labels?.task ?? null;

@@ -121,7 +121,7 @@ export function streamRotation(s: Record<string, any>): number {
     if (t !== null) deg = -t;
   }
   if (deg === null) return 0;
-  const r = ((Math.round(deg / 90) * 90) % 360 + 360) % 360;
+  const r = (((Math.round(deg / 90) * 90) % 360) + 360) % 360;
   return r;
 }
 

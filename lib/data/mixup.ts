@@ -26,7 +26,11 @@ export interface MixPlan {
 const MIX_SALT = 0x6d697875; // "mixu"
 
 /** Whether item `index` of `epoch` is mixed, and with which partner; null when it is not. */
-export function planMixup(items: readonly DataItem[], index: number, o: { seed: number; epoch: number; probability: number; labelCount: number }): MixPlan | null {
+export function planMixup(
+  items: readonly DataItem[],
+  index: number,
+  o: { seed: number; epoch: number; probability: number; labelCount: number },
+): MixPlan | null {
   if (!(o.probability > 0)) return null;
   const rng = new PyRandom(itemSeed((o.seed ^ MIX_SALT) >>> 0, o.epoch, index));
   if (!(rng.random() < o.probability)) return null;

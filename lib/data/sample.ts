@@ -125,7 +125,12 @@ function audioSource(item: DataItem): string {
 function fbankOf(data: Float32Array, channels: number, sampleRate: number, recipe: FullAudioRecipe): Float32Array {
   return torch.tidy(() => {
     const w = torch.fromBuffer(data, 'float32', [channels, data.length / channels]);
-    let f = waveformToFbank(w, sampleRate, { targetLength: recipe.targetLength, numMelBins: recipe.numMelBins, frameShift: recipe.frameShift, ...(recipe.mono ? { mono: recipe.mono } : {}) });
+    let f = waveformToFbank(w, sampleRate, {
+      targetLength: recipe.targetLength,
+      numMelBins: recipe.numMelBins,
+      frameShift: recipe.frameShift,
+      ...(recipe.mono ? { mono: recipe.mono } : {}),
+    });
     if (recipe.normalize) f = f.sub(recipe.mean ?? -6.2943).div(recipe.std ?? 12.26344);
     return f.toArray() as Float32Array;
   });
@@ -188,7 +193,14 @@ async function videoFeatures(item: DataItem, index: number, r: VideoRecipe, ctx:
   let key: string | null = null;
   // Only deterministic windows are cached: a random window changes every epoch.
   if (ctx.cache && deterministic) {
-    const recipe = { fps: opts.fps, duration: opts.duration, size: opts.size, sampling: opts.sampling, channelOrder: opts.channelOrder, frames: vp.plan.frameIndices };
+    const recipe = {
+      fps: opts.fps,
+      duration: opts.duration,
+      size: opts.size,
+      sampling: opts.sampling,
+      channelOrder: opts.channelOrder,
+      frames: vp.plan.frameIndices,
+    };
     key = ctx.cache.key(await fileContentHash(file), 'video', recipe);
     const hit = (await ctx.cache.get(key))?.get('video');
     if (hit) {
@@ -255,7 +267,10 @@ async function mixedFeatures(item: DataItem, index: number, mix: MixPlan, recipe
     if (recipe.video === false) return;
     const own: HostSample = { ...out, warnings: [], cached: { audio: false, video: false } };
     const other: HostSample = { index: partnerIndex, id: partner.id, warnings: [], cached: { audio: false, video: false } };
-    await Promise.all([videoFeatures(item, index, recipe.video ?? {}, { ...ctx, cache: null }, own), videoFeatures(partner, partnerIndex, recipe.video ?? {}, { ...ctx, cache: null }, other)]);
+    await Promise.all([
+      videoFeatures(item, index, recipe.video ?? {}, { ...ctx, cache: null }, own),
+      videoFeatures(partner, partnerIndex, recipe.video ?? {}, { ...ctx, cache: null }, other),
+    ]);
     const v = own.video!;
     const w = other.video!;
     for (let i = 0; i < v.length; i++) v[i] = lambda * v[i]! + (1 - lambda) * w[i]!;

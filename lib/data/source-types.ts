@@ -78,12 +78,7 @@ async function isFile(p: string): Promise<boolean> {
  * to 10 of) the missing files and where they were referenced; with 'skip' returns the kept items and
  * records the others in `skipped`.
  */
-export async function verifyItems(
-  items: DataItem[],
-  where: string,
-  opts: SourceOptions,
-  skipped: SkippedItem[],
-): Promise<DataItem[]> {
+export async function verifyItems(items: DataItem[], where: string, opts: SourceOptions, skipped: SkippedItem[]): Promise<DataItem[]> {
   if (opts.checkFiles === false) return items;
   const problems: { i: number; item: DataItem; files: string[] }[] = [];
   const flags = new Array<boolean>(items.length).fill(true);

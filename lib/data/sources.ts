@@ -20,9 +20,7 @@ import { AUDIO_EXTENSIONS, verifyItems, type DataItem, type DataSource, type Ski
 export { scanFolderLayout, folderLabelNames, type FolderLayoutOptions } from './folder-layout';
 export { loadManifest, type ManifestOptions } from './manifest';
 export { LabelMap, compareCodePoints, type Task, type LabelMapJSON } from './labels';
-export {
-  AUDIO_EXTENSIONS, VIDEO_EXTENSIONS, verifyItems, type DataItem, type DataSource, type SkippedItem, type SourceOptions,
-} from './source-types';
+export { AUDIO_EXTENSIONS, VIDEO_EXTENSIONS, verifyItems, type DataItem, type DataSource, type SkippedItem, type SourceOptions } from './source-types';
 
 /** Options of openSource: those of the folder layout (partition required there) and of manifests. */
 export type OpenSourceOptions = Partial<FolderLayoutOptions> & ManifestOptions;
@@ -36,11 +34,15 @@ export async function openSource(spec: string, opts: OpenSourceOptions = {}): Pr
   try {
     st = await fs.promises.stat(spec);
   } catch {
-    throw new DataError('dataset path not found (expected a folder in the reference layout or a CSV/JSONL manifest)', 'ERR_FILE_NOT_FOUND', { file: path.resolve(spec) });
+    throw new DataError('dataset path not found (expected a folder in the reference layout or a CSV/JSONL manifest)', 'ERR_FILE_NOT_FOUND', {
+      file: path.resolve(spec),
+    });
   }
   if (st.isDirectory()) {
     if (!opts.partition) {
-      throw new DataError('a dataset folder needs a partition (e.g. "train"): video/<partition>/<label>/<group>/<name>.mp4', 'ERR_INVALID_ARG', { file: path.resolve(spec) });
+      throw new DataError('a dataset folder needs a partition (e.g. "train"): video/<partition>/<label>/<group>/<name>.mp4', 'ERR_INVALID_ARG', {
+        file: path.resolve(spec),
+      });
     }
     return scanFolderLayout(spec, { ...opts, partition: opts.partition });
   }

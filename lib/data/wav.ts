@@ -81,11 +81,16 @@ export function wavToPlanar(buf: Uint8Array, h: WavHeader, file?: string): { dat
   }
   const read: (p: number) => number =
     kind === 'float'
-      ? bits === 32 ? (p) => dv.getFloat32(p, true) : (p) => dv.getFloat64(p, true)
-      : bits === 8 ? (p) => (dv.getUint8(p) - 128) / 128
-      : bits === 16 ? (p) => dv.getInt16(p, true) / 32768
-      : bits === 24 ? (p) => ((dv.getUint8(p) | (dv.getUint8(p + 1) << 8) | (dv.getInt8(p + 2) << 16)) / 8388608)
-      : (p) => dv.getInt32(p, true) / 2147483648;
+      ? bits === 32
+        ? (p) => dv.getFloat32(p, true)
+        : (p) => dv.getFloat64(p, true)
+      : bits === 8
+        ? (p) => (dv.getUint8(p) - 128) / 128
+        : bits === 16
+          ? (p) => dv.getInt16(p, true) / 32768
+          : bits === 24
+            ? (p) => (dv.getUint8(p) | (dv.getUint8(p + 1) << 8) | (dv.getInt8(p + 2) << 16)) / 8388608
+            : (p) => dv.getInt32(p, true) / 2147483648;
   for (let i = 0, p = 0; i < N; i++) {
     for (let c = 0; c < C; c++, p += bytesPer) out[c * N + i] = read(p);
   }

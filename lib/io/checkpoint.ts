@@ -30,8 +30,17 @@ import { native } from '../native/binding';
 import { CheckpointError, corrupt, invalid } from './errors';
 import { readCheckpointRawFile, writeCheckpointRaw, writeSafetensorsRaw, type WriteCheckpointOptions } from './checkpoint_raw';
 import {
-  DTYPE_INFO, PyOrderedDict, RawStorage, RawTensor, contiguousStrides, isRawDType, isTuple, numelOf,
-  type RawDType, type RawKey, type RawValue,
+  DTYPE_INFO,
+  PyOrderedDict,
+  RawStorage,
+  RawTensor,
+  contiguousStrides,
+  isRawDType,
+  isTuple,
+  numelOf,
+  type RawDType,
+  type RawKey,
+  type RawValue,
 } from './raw';
 
 /**
@@ -64,8 +73,10 @@ function resolver(map: MapLocation | undefined): (location: string) => string {
     const d = f(location);
     if (typeof d !== 'string' || !DEVICE_RE.test(d)) {
       if (map === undefined) {
-        throw new CheckpointError(`load: the checkpoint holds tensors saved on '${location}', which is not available here; pass { mapLocation: 'cpu' }`,
-          'ERR_CHECKPOINT_DEVICE');
+        throw new CheckpointError(
+          `load: the checkpoint holds tensors saved on '${location}', which is not available here; pass { mapLocation: 'cpu' }`,
+          'ERR_CHECKPOINT_DEVICE',
+        );
       }
       invalid(`load: mapLocation gave ${JSON.stringify(d)} for location '${location}' (expected 'cpu' or 'cuda[:N]')`);
     }
@@ -73,9 +84,11 @@ function resolver(map: MapLocation | undefined): (location: string) => string {
     if (dev.startsWith('cuda')) {
       const index = Number(dev.slice(5));
       if (!torch.cuda.isAvailable()) {
-        throw new CheckpointError(`load: tensors are to be placed on ${dev} (saved on '${location}') but CUDA is not available; ` +
-          "pass { mapLocation: 'cpu' } to load them on the CPU",
-          'ERR_CHECKPOINT_DEVICE');
+        throw new CheckpointError(
+          `load: tensors are to be placed on ${dev} (saved on '${location}') but CUDA is not available; ` +
+            "pass { mapLocation: 'cpu' } to load them on the CPU",
+          'ERR_CHECKPOINT_DEVICE',
+        );
       }
       if (index >= torch.cuda.deviceCount()) {
         throw new CheckpointError(`load: ${dev} does not exist (${torch.cuda.deviceCount()} CUDA devices)`, 'ERR_CHECKPOINT_DEVICE');
@@ -320,8 +333,7 @@ function toRawTree(obj: unknown): RawValue {
       return isTuple(x) ? Object.freeze(out) : out;
     }
     if (x instanceof Map) {
-      const out = x instanceof PyOrderedDict || (where === 'root' && isTensorMap(x))
-        ? new PyOrderedDict<unknown, unknown>() : new Map<unknown, unknown>();
+      const out = x instanceof PyOrderedDict || (where === 'root' && isTensorMap(x)) ? new PyOrderedDict<unknown, unknown>() : new Map<unknown, unknown>();
       memo.set(x, out);
       for (const [k, v] of x) out.set(conv(k, `${where} key`), conv(v, `${where}[${String(k)}]`));
       if (x instanceof PyOrderedDict && x.attributes && out instanceof PyOrderedDict) {
@@ -357,7 +369,9 @@ export async function save(obj: unknown, file: string, opts: WriteCheckpointOpti
 
 /** Saves a flat map of tensors as safetensors (with optional string metadata), atomically. */
 export async function saveSafetensors(
-  tensors: Map<string, Tensor> | Record<string, Tensor>, file: string, metadata?: Record<string, string> | Map<string, string>,
+  tensors: Map<string, Tensor> | Record<string, Tensor>,
+  file: string,
+  metadata?: Record<string, string> | Map<string, string>,
 ): Promise<void> {
   const entries = tensors instanceof Map ? [...tensors] : Object.entries(tensors);
   const raw: [string, RawTensor][] = entries.map(([k, t]) => {

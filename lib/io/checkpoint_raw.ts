@@ -40,8 +40,7 @@ export interface RawCheckpoint {
 
 /** Identifies the format from the first bytes (at least 16, or the whole file) and the size. */
 export function detectFormat(head: Uint8Array, size: number): CheckpointFormat {
-  if (head.length >= 4 && head[0] === 0x50 && head[1] === 0x4b &&
-      ((head[2] === 3 && head[3] === 4) || (head[2] === 5 && head[3] === 6))) return 'zip';
+  if (head.length >= 4 && head[0] === 0x50 && head[1] === 0x4b && ((head[2] === 3 && head[3] === 4) || (head[2] === 5 && head[3] === 6))) return 'zip';
   if (head.length >= 2 && head[0] === 0x80 && head[1] >= 2 && head[1] <= 5) return 'legacy';
   if (head.length >= 9 && head[8] === 0x7b /* { */) {
     const n = new DataView(head.buffer, head.byteOffset, 8).getBigUint64(0, true);
@@ -118,15 +117,15 @@ export async function writeCheckpointRaw(file: string, tree: unknown, opts: Writ
 }
 
 /** The bytes of a safetensors file holding `tensors` (non-contiguous views are copied). */
-export function serializeSafetensorsRaw(
-  tensors: Iterable<[string, RawTensor]>, metadata?: Map<string, string> | Record<string, string> | null,
-): Uint8Array {
+export function serializeSafetensorsRaw(tensors: Iterable<[string, RawTensor]>, metadata?: Map<string, string> | Record<string, string> | null): Uint8Array {
   return Buffer.concat([...safetensorsChunks(tensors, metadata)]);
 }
 
 /** Writes a safetensors file atomically. */
 export async function writeSafetensorsRaw(
-  file: string, tensors: Iterable<[string, RawTensor]>, metadata?: Map<string, string> | Record<string, string> | null,
+  file: string,
+  tensors: Iterable<[string, RawTensor]>,
+  metadata?: Map<string, string> | Record<string, string> | null,
 ): Promise<void> {
   await writeFileAtomic(file, safetensorsChunks(tensors, metadata));
 }

@@ -56,8 +56,9 @@ export function extractStateDict(root: RawValue, key?: string): Map<string, RawT
   } else if (!isStateDict(root)) {
     const k = NESTED_KEYS.find((n) => isStateDict(root.get(n)));
     if (k === undefined) {
-      invalid(`convert: the root is not a state dict (a dict of tensors); pick one with { key } ` +
-        `(keys: ${[...root.keys()].slice(0, 20).map(String).join(', ')})`);
+      invalid(
+        `convert: the root is not a state dict (a dict of tensors); pick one with { key } ` + `(keys: ${[...root.keys()].slice(0, 20).map(String).join(', ')})`,
+      );
     }
     sd = root.get(k);
   }

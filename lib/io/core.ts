@@ -6,14 +6,42 @@
 
 export { CheckpointError, type CheckpointErrorCode } from './errors';
 export {
-  DTYPE_INFO, RAW_DTYPES, MAX_DIMS, PyOrderedDict, RawStorage, RawTensor, checkView, contiguousStrides,
-  dtypeFromSafetensors, dtypeFromStorageName, isRawDType, isTuple, numelOf, tuple,
-  type DTypeInfo, type RawDType, type RawKey, type RawTensorInit, type RawValue, type StorageReadHooks, type StorageViewOf,
+  DTYPE_INFO,
+  RAW_DTYPES,
+  MAX_DIMS,
+  PyOrderedDict,
+  RawStorage,
+  RawTensor,
+  checkView,
+  contiguousStrides,
+  dtypeFromSafetensors,
+  dtypeFromStorageName,
+  isRawDType,
+  isTuple,
+  numelOf,
+  tuple,
+  type DTypeInfo,
+  type RawDType,
+  type RawKey,
+  type RawTensorInit,
+  type RawValue,
+  type StorageReadHooks,
+  type StorageViewOf,
 } from './raw';
 export {
-  archiveNameFor, detectFormat, readCheckpointRaw, readCheckpointRawFile, readCheckpointSource,
-  serializeCheckpointRaw, serializeSafetensorsRaw, writeCheckpointRaw, writeSafetensorsRaw,
-  type CheckpointFormat, type RawCheckpoint, type ReadCheckpointOptions, type WriteCheckpointOptions,
+  archiveNameFor,
+  detectFormat,
+  readCheckpointRaw,
+  readCheckpointRawFile,
+  readCheckpointSource,
+  serializeCheckpointRaw,
+  serializeSafetensorsRaw,
+  writeCheckpointRaw,
+  writeSafetensorsRaw,
+  type CheckpointFormat,
+  type RawCheckpoint,
+  type ReadCheckpointOptions,
+  type WriteCheckpointOptions,
 } from './checkpoint_raw';
 export { unpickle, type StorageRef, type UnpickleOptions, type UnpickleResult } from './pickle_reader';
 export { pickle, type PickleWriteOptions } from './pickle_writer';

@@ -17,11 +17,7 @@
 import { TorchError } from '../tensor/errors';
 
 export type CheckpointErrorCode =
-  | 'ERR_CHECKPOINT_CORRUPT'
-  | 'ERR_UNSAFE_PICKLE'
-  | 'ERR_CHECKPOINT_UNSUPPORTED'
-  | 'ERR_CHECKPOINT_INVALID'
-  | 'ERR_CHECKPOINT_DEVICE';
+  'ERR_CHECKPOINT_CORRUPT' | 'ERR_UNSAFE_PICKLE' | 'ERR_CHECKPOINT_UNSUPPORTED' | 'ERR_CHECKPOINT_INVALID' | 'ERR_CHECKPOINT_DEVICE';
 
 /** A TorchError (the package's one error base) with a checkpoint `code` (see the table above). */
 export class CheckpointError extends TorchError {

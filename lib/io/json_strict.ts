@@ -30,21 +30,44 @@ export function parseJsonStrict(text: string, what: string): JsonValue {
     for (;;) {
       if (pos >= text.length) fail('unterminated string');
       const c = text.charCodeAt(pos);
-      if (c === 0x22) { out += text.slice(run, pos); pos++; return out; }
+      if (c === 0x22) {
+        out += text.slice(run, pos);
+        pos++;
+        return out;
+      }
       if (c < 0x20) fail('control character in string');
-      if (c !== 0x5c) { pos++; continue; }
+      if (c !== 0x5c) {
+        pos++;
+        continue;
+      }
       out += text.slice(run, pos);
       const e = text[pos + 1];
       pos += 2;
       switch (e) {
-        case '"': out += '"'; break;
-        case '\\': out += '\\'; break;
-        case '/': out += '/'; break;
-        case 'b': out += '\b'; break;
-        case 'f': out += '\f'; break;
-        case 'n': out += '\n'; break;
-        case 'r': out += '\r'; break;
-        case 't': out += '\t'; break;
+        case '"':
+          out += '"';
+          break;
+        case '\\':
+          out += '\\';
+          break;
+        case '/':
+          out += '/';
+          break;
+        case 'b':
+          out += '\b';
+          break;
+        case 'f':
+          out += '\f';
+          break;
+        case 'n':
+          out += '\n';
+          break;
+        case 'r':
+          out += '\r';
+          break;
+        case 't':
+          out += '\t';
+          break;
         case 'u': {
           const hex = text.slice(pos, pos + 4);
           if (!/^[0-9a-fA-F]{4}$/.test(hex)) fail('bad \\u escape');
@@ -52,7 +75,8 @@ export function parseJsonStrict(text: string, what: string): JsonValue {
           pos += 4;
           break;
         }
-        default: fail('bad escape');
+        default:
+          fail('bad escape');
       }
       run = pos;
     }
@@ -73,7 +97,10 @@ export function parseJsonStrict(text: string, what: string): JsonValue {
       pos++;
       const obj = new Map<string, JsonValue>();
       ws();
-      if (text[pos] === '}') { pos++; return obj; }
+      if (text[pos] === '}') {
+        pos++;
+        return obj;
+      }
       for (;;) {
         ws();
         if (text[pos] !== '"') fail('expected a key');
@@ -84,8 +111,14 @@ export function parseJsonStrict(text: string, what: string): JsonValue {
         pos++;
         obj.set(k, value(depth + 1));
         ws();
-        if (text[pos] === ',') { pos++; continue; }
-        if (text[pos] === '}') { pos++; return obj; }
+        if (text[pos] === ',') {
+          pos++;
+          continue;
+        }
+        if (text[pos] === '}') {
+          pos++;
+          return obj;
+        }
         fail('expected "," or "}"');
       }
     }
@@ -93,19 +126,37 @@ export function parseJsonStrict(text: string, what: string): JsonValue {
       pos++;
       const arr: JsonValue[] = [];
       ws();
-      if (text[pos] === ']') { pos++; return arr; }
+      if (text[pos] === ']') {
+        pos++;
+        return arr;
+      }
       for (;;) {
         arr.push(value(depth + 1));
         ws();
-        if (text[pos] === ',') { pos++; continue; }
-        if (text[pos] === ']') { pos++; return arr; }
+        if (text[pos] === ',') {
+          pos++;
+          continue;
+        }
+        if (text[pos] === ']') {
+          pos++;
+          return arr;
+        }
         fail('expected "," or "]"');
       }
     }
     if (c === '"') return str();
-    if (text.startsWith('true', pos)) { pos += 4; return true; }
-    if (text.startsWith('false', pos)) { pos += 5; return false; }
-    if (text.startsWith('null', pos)) { pos += 4; return null; }
+    if (text.startsWith('true', pos)) {
+      pos += 4;
+      return true;
+    }
+    if (text.startsWith('false', pos)) {
+      pos += 5;
+      return false;
+    }
+    if (text.startsWith('null', pos)) {
+      pos += 4;
+      return null;
+    }
     return num();
   };
   const v = value(0);

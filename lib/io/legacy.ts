@@ -46,8 +46,10 @@ interface Parsed {
 
 function parsePickles(head: Uint8Array): Parsed {
   const magic = unpickle(head, { what: 'legacy magic number' }, 0);
-  check(magic.value === LEGACY_MAGIC || (typeof magic.value === 'bigint' && magic.value === LEGACY_MAGIC),
-    'legacy checkpoint: invalid magic number (not a PyTorch file, or corrupt)');
+  check(
+    magic.value === LEGACY_MAGIC || (typeof magic.value === 'bigint' && magic.value === LEGACY_MAGIC),
+    'legacy checkpoint: invalid magic number (not a PyTorch file, or corrupt)',
+  );
   const proto = unpickle(head, { what: 'legacy protocol version' }, magic.end);
   check(proto.value === LEGACY_PROTOCOL_VERSION, `legacy checkpoint: unsupported protocol version ${String(proto.value)}`);
   const sys = unpickle(head, { what: 'legacy sys info' }, proto.end);
@@ -63,14 +65,15 @@ function parsePickles(head: Uint8Array): Parsed {
       root = new RawStorage(ref.key, ref.dtype, ref.numel, null, ref.location);
       roots.set(ref.key, root);
     }
-    check(root.dtype === ref.dtype && root.numel === ref.numel,
-      `legacy checkpoint: storage '${ref.key}' is referenced with different types or sizes`);
+    check(root.dtype === ref.dtype && root.numel === ref.numel, `legacy checkpoint: storage '${ref.key}' is referenced with different types or sizes`);
     if (!ref.view) return root;
     const v = ref.view;
     let view = viewMap.get(v.key);
     if (!view) {
-      check(v.offset + v.numel <= root.numel,
-        `legacy checkpoint: storage view '${v.key}' [${v.offset}, ${v.offset + v.numel}) exceeds storage '${ref.key}' (${root.numel} elements)`);
+      check(
+        v.offset + v.numel <= root.numel,
+        `legacy checkpoint: storage view '${v.key}' [${v.offset}, ${v.offset + v.numel}) exceeds storage '${ref.key}' (${root.numel} elements)`,
+      );
       view = new RawStorage(`${ref.key}/${v.key}`, ref.dtype, v.numel, null, ref.location);
       viewMap.set(v.key, view);
       views.push({ storage: view, root, offset: v.offset });
@@ -114,8 +117,7 @@ export async function readLegacy(source: ByteSource, hooks: StorageReadHooks = {
     offset += 8;
     const what = `legacy storage '${key}'`;
     // the claimed size is checked against the file before any memory is asked for
-    check(offset + s.nbytes <= source.size,
-      `${what}: bytes [${offset}, ${offset + s.nbytes}) lie outside the file (${source.size} bytes)`);
+    check(offset + s.nbytes <= source.size, `${what}: bytes [${offset}, ${offset + s.nbytes}) lie outside the file (${source.size} bytes)`);
     const dest = storageTarget(s, hooks);
     let bytes: Uint8Array;
     if (dest) {
@@ -129,8 +131,7 @@ export async function readLegacy(source: ByteSource, hooks: StorageReadHooks = {
     const item = DTYPE_INFO[s.dtype].itemsize;
     for (const v of views) {
       if (v.root !== s) continue;
-      await deliverStorage(v.storage, bytes.subarray(v.offset * item, (v.offset + v.storage.numel) * item), hooks,
-        { root: s, offset: v.offset });
+      await deliverStorage(v.storage, bytes.subarray(v.offset * item, (v.offset + v.storage.numel) * item), hooks, { root: s, offset: v.offset });
     }
   }
   for (const [key, s] of roots) {

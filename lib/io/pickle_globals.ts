@@ -30,12 +30,26 @@ export interface StorageRef {
 }
 
 type GlobalKind =
-  | 'ordered_dict' | 'counter' | 'size' | 'rebuild_tensor_v2' | 'rebuild_tensor' | 'rebuild_parameter'
-  | 'rebuild_parameter_with_state' | 'storage_type' | 'codecs_encode' | 'bytes' | 'bytearray';
+  | 'ordered_dict'
+  | 'counter'
+  | 'size'
+  | 'rebuild_tensor_v2'
+  | 'rebuild_tensor'
+  | 'rebuild_parameter'
+  | 'rebuild_parameter_with_state'
+  | 'storage_type'
+  | 'codecs_encode'
+  | 'bytes'
+  | 'bytearray';
 
 /** An allowlisted global on the stack. */
 export class PyGlobal {
-  constructor(readonly module: string, readonly name: string, readonly kind: GlobalKind, readonly dtype?: RawDType) {}
+  constructor(
+    readonly module: string,
+    readonly name: string,
+    readonly kind: GlobalKind,
+    readonly dtype?: RawDType,
+  ) {}
   get fullName(): string {
     return `${this.module}.${this.name}`;
   }
@@ -71,14 +85,23 @@ export function resolveGlobal(module: string, name: string): PyGlobal {
   if (full.startsWith('torch.nn.')) {
     unsafe(`this file contains a pickled \`${full}\`; save \`model.state_dict()\` instead`);
   }
-  unsafe(`this file contains a pickled \`${full}\`, which is not on the allowlist of a weights file ` +
-    '(tensors, storages, OrderedDict, plain containers); unpickling it could run arbitrary code. ' +
-    'If it is a model or another Python object, save `model.state_dict()` (or plain tensors) instead');
+  unsafe(
+    `this file contains a pickled \`${full}\`, which is not on the allowlist of a weights file ` +
+      '(tensors, storages, OrderedDict, plain containers); unpickling it could run arbitrary code. ' +
+      'If it is a model or another Python object, save `model.state_dict()` (or plain tensors) instead',
+  );
 }
 
 export function isKey(x: unknown): x is RawKey {
-  return x === null || typeof x === 'string' || typeof x === 'number' || typeof x === 'bigint' ||
-    typeof x === 'boolean' || x instanceof Uint8Array || (Array.isArray(x) && Object.isFrozen(x));
+  return (
+    x === null ||
+    typeof x === 'string' ||
+    typeof x === 'number' ||
+    typeof x === 'bigint' ||
+    typeof x === 'boolean' ||
+    x instanceof Uint8Array ||
+    (Array.isArray(x) && Object.isFrozen(x))
+  );
 }
 
 function asIndex(x: unknown, what: string): number {
@@ -131,9 +154,7 @@ export function decodeStoragePid(pid: unknown): StorageRef {
   return ref;
 }
 
-function rebuildTensor(
-  what: string, storage: unknown, offset: unknown, size: unknown, stride: unknown, requiresGrad: unknown,
-): RawTensor {
+function rebuildTensor(what: string, storage: unknown, offset: unknown, size: unknown, stride: unknown, requiresGrad: unknown): RawTensor {
   if (!(storage instanceof RawStorage)) corrupt(`${what}: expected a storage, got ${describe(storage)}`);
   if (typeof requiresGrad !== 'boolean') corrupt(`${what}: requires_grad must be a bool, got ${describe(requiresGrad)}`);
   return new RawTensor({
@@ -149,8 +170,12 @@ function asParameter(what: string, data: unknown, requiresGrad: unknown): RawTen
   if (!(data instanceof RawTensor)) corrupt(`${what}: expected a tensor, got ${describe(data)}`);
   if (typeof requiresGrad !== 'boolean') corrupt(`${what}: requires_grad must be a bool`);
   return new RawTensor({
-    storage: data.storage, shape: data.shape, stride: data.stride, storageOffset: data.storageOffset,
-    requiresGrad, isParameter: true,
+    storage: data.storage,
+    shape: data.shape,
+    stride: data.stride,
+    storageOffset: data.storageOffset,
+    requiresGrad,
+    isParameter: true,
   });
 }
 

@@ -139,26 +139,54 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions = {}, start = 0
     need(1, 'opcode');
     const op = data[pos++];
     switch (op) {
-      case 0x80: { // PROTO
+      case 0x80: {
+        // PROTO
         const v = take(1, 'PROTO')[0];
         if (v > 5) unsupported(`${what}: pickle protocol ${v} is not supported (2 to 5 are)`);
         break;
       }
-      case 0x95: need(8, 'FRAME'); pos += 8; break; // FRAME: framing is only a hint
-      case 0x2e: { // STOP
+      case 0x95:
+        need(8, 'FRAME');
+        pos += 8;
+        break; // FRAME: framing is only a hint
+      case 0x2e: {
+        // STOP
         const value = pop('STOP');
         checkTree(value, what);
         return { value: value as RawValue, end: pos };
       }
-      case 0x28: marks.push(stack.length); break; // MARK
-      case 0x30: if (stack.length > floor()) stack.pop(); else popMark('POP'); break; // POP
-      case 0x31: popMark('POP_MARK'); break;
-      case 0x32: stack.push(top('DUP')); break;
+      case 0x28:
+        marks.push(stack.length);
+        break; // MARK
+      case 0x30:
+        if (stack.length > floor()) stack.pop();
+        else popMark('POP');
+        break; // POP
+      case 0x31:
+        popMark('POP_MARK');
+        break;
+      case 0x32:
+        stack.push(top('DUP'));
+        break;
       // --- numbers
-      case 0x4a: need(4, 'BININT'); stack.push(dv.getInt32(pos, true)); pos += 4; break;
-      case 0x4b: stack.push(take(1, 'BININT1')[0]); break;
-      case 0x4d: need(2, 'BININT2'); stack.push(dv.getUint16(pos, true)); pos += 2; break;
-      case 0x8a: { const n = take(1, 'LONG1')[0]; stack.push(long(take(n, 'LONG1'))); break; }
+      case 0x4a:
+        need(4, 'BININT');
+        stack.push(dv.getInt32(pos, true));
+        pos += 4;
+        break;
+      case 0x4b:
+        stack.push(take(1, 'BININT1')[0]);
+        break;
+      case 0x4d:
+        need(2, 'BININT2');
+        stack.push(dv.getUint16(pos, true));
+        pos += 2;
+        break;
+      case 0x8a: {
+        const n = take(1, 'LONG1')[0];
+        stack.push(long(take(n, 'LONG1')));
+        break;
+      }
       case 0x8b: {
         need(4, 'LONG4');
         const n = dv.getInt32(pos, true);
@@ -167,14 +195,22 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions = {}, start = 0
         stack.push(long(take(n, 'LONG4')));
         break;
       }
-      case 0x49: { // INT (text); I01/I00 are True/False
+      case 0x49: {
+        // INT (text); I01/I00 are True/False
         const s = line('INT');
         stack.push(s === '01' ? true : s === '00' ? false : parseIntText(s, 'INT'));
         break;
       }
-      case 0x4c: stack.push(parseIntText(line('LONG'), 'LONG')); break;
-      case 0x47: need(8, 'BINFLOAT'); stack.push(dv.getFloat64(pos, false)); pos += 8; break;
-      case 0x46: { // FLOAT (text)
+      case 0x4c:
+        stack.push(parseIntText(line('LONG'), 'LONG'));
+        break;
+      case 0x47:
+        need(8, 'BINFLOAT');
+        stack.push(dv.getFloat64(pos, false));
+        pos += 8;
+        break;
+      case 0x46: {
+        // FLOAT (text)
         const s = line('FLOAT').trim();
         const v = s === 'inf' ? Infinity : s === '-inf' ? -Infinity : s === 'nan' ? NaN : Number(s);
         check(!Number.isNaN(v) || s === 'nan', `${what}: malformed FLOAT '${s.slice(0, 40)}'`);
@@ -182,84 +218,218 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions = {}, start = 0
         break;
       }
       // --- constants
-      case 0x4e: stack.push(null); break;
-      case 0x88: stack.push(true); break;
-      case 0x89: stack.push(false); break;
+      case 0x4e:
+        stack.push(null);
+        break;
+      case 0x88:
+        stack.push(true);
+        break;
+      case 0x89:
+        stack.push(false);
+        break;
       // --- strings and bytes
-      case 0x58: { need(4, 'BINUNICODE'); const n = dv.getUint32(pos, true); pos += 4; stack.push(utf8.decode(take(n, 'BINUNICODE'))); break; }
-      case 0x8c: { const n = take(1, 'SHORT_BINUNICODE')[0]; stack.push(utf8.decode(take(n, 'SHORT_BINUNICODE'))); break; }
-      case 0x8d: { need(8, 'BINUNICODE8'); const n = Number(dv.getBigUint64(pos, true)); pos += 8; stack.push(utf8.decode(take(n, 'BINUNICODE8'))); break; }
-      case 0x55: { const n = take(1, 'SHORT_BINSTRING')[0]; stack.push(utf8.decode(take(n, 'SHORT_BINSTRING'))); break; }
-      case 0x54: { need(4, 'BINSTRING'); const n = dv.getInt32(pos, true); pos += 4; stack.push(utf8.decode(take(n, 'BINSTRING'))); break; }
-      case 0x43: { const n = take(1, 'SHORT_BINBYTES')[0]; stack.push(Uint8Array.from(take(n, 'SHORT_BINBYTES'))); break; }
-      case 0x42: { need(4, 'BINBYTES'); const n = dv.getUint32(pos, true); pos += 4; stack.push(Uint8Array.from(take(n, 'BINBYTES'))); break; }
-      case 0x8e: case 0x96: { // BINBYTES8, BYTEARRAY8
+      case 0x58: {
+        need(4, 'BINUNICODE');
+        const n = dv.getUint32(pos, true);
+        pos += 4;
+        stack.push(utf8.decode(take(n, 'BINUNICODE')));
+        break;
+      }
+      case 0x8c: {
+        const n = take(1, 'SHORT_BINUNICODE')[0];
+        stack.push(utf8.decode(take(n, 'SHORT_BINUNICODE')));
+        break;
+      }
+      case 0x8d: {
+        need(8, 'BINUNICODE8');
+        const n = Number(dv.getBigUint64(pos, true));
+        pos += 8;
+        stack.push(utf8.decode(take(n, 'BINUNICODE8')));
+        break;
+      }
+      case 0x55: {
+        const n = take(1, 'SHORT_BINSTRING')[0];
+        stack.push(utf8.decode(take(n, 'SHORT_BINSTRING')));
+        break;
+      }
+      case 0x54: {
+        need(4, 'BINSTRING');
+        const n = dv.getInt32(pos, true);
+        pos += 4;
+        stack.push(utf8.decode(take(n, 'BINSTRING')));
+        break;
+      }
+      case 0x43: {
+        const n = take(1, 'SHORT_BINBYTES')[0];
+        stack.push(Uint8Array.from(take(n, 'SHORT_BINBYTES')));
+        break;
+      }
+      case 0x42: {
+        need(4, 'BINBYTES');
+        const n = dv.getUint32(pos, true);
+        pos += 4;
+        stack.push(Uint8Array.from(take(n, 'BINBYTES')));
+        break;
+      }
+      case 0x8e:
+      case 0x96: {
+        // BINBYTES8, BYTEARRAY8
         need(8, 'BINBYTES8');
         const n = Number(dv.getBigUint64(pos, true));
         pos += 8;
         stack.push(Uint8Array.from(take(n, 'BINBYTES8')));
         break;
       }
-      case 0x53: case 0x56: unsupported(`${what}: text-mode string opcodes (protocol 0) are not supported`);
+      case 0x53:
+      case 0x56:
+        unsupported(`${what}: text-mode string opcodes (protocol 0) are not supported`);
       // --- containers
-      case 0x29: stack.push(Object.freeze([])); break; // EMPTY_TUPLE
-      case 0x85: stack.push(Object.freeze([pop('TUPLE1')])); break;
-      case 0x86: { const b = pop('TUPLE2'); const a = pop('TUPLE2'); stack.push(Object.freeze([a, b])); break; }
-      case 0x87: { const c = pop('TUPLE3'); const b = pop('TUPLE3'); const a = pop('TUPLE3'); stack.push(Object.freeze([a, b, c])); break; }
-      case 0x74: stack.push(Object.freeze(popMark('TUPLE'))); break;
-      case 0x5d: stack.push([]); break; // EMPTY_LIST
-      case 0x6c: stack.push(popMark('LIST')); break;
-      case 0x61: { const item = pop('APPEND'); appendTo(top('APPEND'), [item], 'APPEND'); break; }
-      case 0x65: { const items = popMark('APPENDS'); appendTo(top('APPENDS'), items, 'APPENDS'); break; }
-      case 0x7d: stack.push(new Map()); break; // EMPTY_DICT
-      case 0x64: { const items = popMark('DICT'); const d = new Map(); setItems(d, items, 'DICT'); stack.push(d); break; }
-      case 0x73: { const v = pop('SETITEM'); const k = pop('SETITEM'); setItems(top('SETITEM'), [k, v], 'SETITEM'); break; }
-      case 0x75: { const items = popMark('SETITEMS'); setItems(top('SETITEMS'), items, 'SETITEMS'); break; }
-      case 0x8f: stack.push(new Set()); break; // EMPTY_SET
-      case 0x90: { // ADDITEMS
+      case 0x29:
+        stack.push(Object.freeze([]));
+        break; // EMPTY_TUPLE
+      case 0x85:
+        stack.push(Object.freeze([pop('TUPLE1')]));
+        break;
+      case 0x86: {
+        const b = pop('TUPLE2');
+        const a = pop('TUPLE2');
+        stack.push(Object.freeze([a, b]));
+        break;
+      }
+      case 0x87: {
+        const c = pop('TUPLE3');
+        const b = pop('TUPLE3');
+        const a = pop('TUPLE3');
+        stack.push(Object.freeze([a, b, c]));
+        break;
+      }
+      case 0x74:
+        stack.push(Object.freeze(popMark('TUPLE')));
+        break;
+      case 0x5d:
+        stack.push([]);
+        break; // EMPTY_LIST
+      case 0x6c:
+        stack.push(popMark('LIST'));
+        break;
+      case 0x61: {
+        const item = pop('APPEND');
+        appendTo(top('APPEND'), [item], 'APPEND');
+        break;
+      }
+      case 0x65: {
+        const items = popMark('APPENDS');
+        appendTo(top('APPENDS'), items, 'APPENDS');
+        break;
+      }
+      case 0x7d:
+        stack.push(new Map());
+        break; // EMPTY_DICT
+      case 0x64: {
+        const items = popMark('DICT');
+        const d = new Map();
+        setItems(d, items, 'DICT');
+        stack.push(d);
+        break;
+      }
+      case 0x73: {
+        const v = pop('SETITEM');
+        const k = pop('SETITEM');
+        setItems(top('SETITEM'), [k, v], 'SETITEM');
+        break;
+      }
+      case 0x75: {
+        const items = popMark('SETITEMS');
+        setItems(top('SETITEMS'), items, 'SETITEMS');
+        break;
+      }
+      case 0x8f:
+        stack.push(new Set());
+        break; // EMPTY_SET
+      case 0x90: {
+        // ADDITEMS
         const items = popMark('ADDITEMS');
         const s = top('ADDITEMS');
         if (!(s instanceof Set)) corrupt(`${what}: ADDITEMS on ${describe(s)}`);
-        for (const it of items) { check(isKey(it), `${what}: unhashable set item`); s.add(it); }
+        for (const it of items) {
+          check(isKey(it), `${what}: unhashable set item`);
+          s.add(it);
+        }
         break;
       }
-      case 0x91: { // FROZENSET
+      case 0x91: {
+        // FROZENSET
         const items = popMark('FROZENSET');
         for (const it of items) check(isKey(it), `${what}: unhashable set item`);
         stack.push(new Set(items));
         break;
       }
       // --- memo
-      case 0x70: memoPut(Number(parseIntText(line('PUT'), 'PUT')), 'PUT'); break;
-      case 0x71: memoPut(take(1, 'BINPUT')[0], 'BINPUT'); break;
-      case 0x72: need(4, 'LONG_BINPUT'); memoPut(dv.getUint32(pos, true), 'LONG_BINPUT'); pos += 4; break;
-      case 0x94: memoPut(memo.size, 'MEMOIZE'); break;
-      case 0x67: stack.push(memoGet(Number(parseIntText(line('GET'), 'GET')))); break;
-      case 0x68: stack.push(memoGet(take(1, 'BINGET')[0])); break;
-      case 0x6a: need(4, 'LONG_BINGET'); stack.push(memoGet(dv.getUint32(pos, true))); pos += 4; break;
+      case 0x70:
+        memoPut(Number(parseIntText(line('PUT'), 'PUT')), 'PUT');
+        break;
+      case 0x71:
+        memoPut(take(1, 'BINPUT')[0], 'BINPUT');
+        break;
+      case 0x72:
+        need(4, 'LONG_BINPUT');
+        memoPut(dv.getUint32(pos, true), 'LONG_BINPUT');
+        pos += 4;
+        break;
+      case 0x94:
+        memoPut(memo.size, 'MEMOIZE');
+        break;
+      case 0x67:
+        stack.push(memoGet(Number(parseIntText(line('GET'), 'GET'))));
+        break;
+      case 0x68:
+        stack.push(memoGet(take(1, 'BINGET')[0]));
+        break;
+      case 0x6a:
+        need(4, 'LONG_BINGET');
+        stack.push(memoGet(dv.getUint32(pos, true)));
+        pos += 4;
+        break;
       // --- globals and calls
-      case 0x63: { const m = line('GLOBAL'); const n = line('GLOBAL'); stack.push(resolveGlobal(m, n)); break; }
-      case 0x93: { // STACK_GLOBAL
+      case 0x63: {
+        const m = line('GLOBAL');
+        const n = line('GLOBAL');
+        stack.push(resolveGlobal(m, n));
+        break;
+      }
+      case 0x93: {
+        // STACK_GLOBAL
         const n = pop('STACK_GLOBAL');
         const m = pop('STACK_GLOBAL');
         if (typeof m !== 'string' || typeof n !== 'string') corrupt(`${what}: STACK_GLOBAL needs two strings`);
         stack.push(resolveGlobal(m, n));
         break;
       }
-      case 0x69: { // INST: a global plus a call, like GLOBAL + REDUCE
+      case 0x69: {
+        // INST: a global plus a call, like GLOBAL + REDUCE
         const g = resolveGlobal(line('INST'), line('INST'));
         stack.push(reduce(g, Object.freeze(popMark('INST')), 'INST'));
         break;
       }
-      case 0x6f: { // OBJ
+      case 0x6f: {
+        // OBJ
         const items = popMark('OBJ');
         check(items.length >= 1, `${what}: OBJ without a class`);
         stack.push(reduce(items[0], Object.freeze(items.slice(1)), 'OBJ'));
         break;
       }
-      case 0x82: case 0x83: case 0x84: unsafe(`${what}: pickle extension-registry opcodes (EXT1/2/4) are not allowed`);
-      case 0x52: { const args = pop('REDUCE'); const fn = pop('REDUCE'); stack.push(reduce(fn, args, 'REDUCE')); break; }
-      case 0x81: { // NEWOBJ: cls.__new__(cls, *args)
+      case 0x82:
+      case 0x83:
+      case 0x84:
+        unsafe(`${what}: pickle extension-registry opcodes (EXT1/2/4) are not allowed`);
+      case 0x52: {
+        const args = pop('REDUCE');
+        const fn = pop('REDUCE');
+        stack.push(reduce(fn, args, 'REDUCE'));
+        break;
+      }
+      case 0x81: {
+        // NEWOBJ: cls.__new__(cls, *args)
         const args = pop('NEWOBJ');
         const cls = pop('NEWOBJ');
         if (!(cls instanceof PyGlobal) || (cls.kind !== 'ordered_dict' && cls.kind !== 'size')) {
@@ -268,7 +438,8 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions = {}, start = 0
         stack.push(reduce(cls, args, 'NEWOBJ'));
         break;
       }
-      case 0x92: { // NEWOBJ_EX
+      case 0x92: {
+        // NEWOBJ_EX
         const kwargs = pop('NEWOBJ_EX');
         const args = pop('NEWOBJ_EX');
         const cls = pop('NEWOBJ_EX');
@@ -279,7 +450,8 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions = {}, start = 0
         stack.push(reduce(cls, args, 'NEWOBJ_EX'));
         break;
       }
-      case 0x62: { // BUILD: only instance attributes of an OrderedDict (e.g. `_metadata`)
+      case 0x62: {
+        // BUILD: only instance attributes of an OrderedDict (e.g. `_metadata`)
         const state = pop('BUILD');
         const inst = top('BUILD');
         if (!(inst instanceof PyOrderedDict)) unsupported(`${what}: BUILD on ${describe(inst)} is not supported`);
@@ -292,9 +464,15 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions = {}, start = 0
         }
         break;
       }
-      case 0x51: stack.push(persistent(pop('BINPERSID'))); break;
-      case 0x50: stack.push(persistent(line('PERSID'))); break;
-      case 0x97: case 0x98: unsupported(`${what}: out-of-band pickle buffers are not supported`);
+      case 0x51:
+        stack.push(persistent(pop('BINPERSID')));
+        break;
+      case 0x50:
+        stack.push(persistent(line('PERSID')));
+        break;
+      case 0x97:
+      case 0x98:
+        unsupported(`${what}: out-of-band pickle buffers are not supported`);
       default:
         corrupt(`${what}: unknown pickle opcode 0x${op.toString(16).padStart(2, '0')} at byte ${pos - 1}`);
     }

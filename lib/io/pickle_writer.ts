@@ -41,14 +41,41 @@ class ByteBuilder {
     this.buf = next;
     this.dv = new DataView(next.buffer);
   }
-  u8(v: number): void { this.ensure(1); this.buf[this.len++] = v; }
-  u16(v: number): void { this.ensure(2); this.dv.setUint16(this.len, v, true); this.len += 2; }
-  u32(v: number): void { this.ensure(4); this.dv.setUint32(this.len, v, true); this.len += 4; }
-  i32(v: number): void { this.ensure(4); this.dv.setInt32(this.len, v, true); this.len += 4; }
-  f64be(v: number): void { this.ensure(8); this.dv.setFloat64(this.len, v, false); this.len += 8; }
-  bytes(b: Uint8Array): void { this.ensure(b.length); this.buf.set(b, this.len); this.len += b.length; }
-  ascii(s: string): void { this.bytes(Buffer.from(s, 'latin1')); }
-  result(): Uint8Array { return this.buf.slice(0, this.len); }
+  u8(v: number): void {
+    this.ensure(1);
+    this.buf[this.len++] = v;
+  }
+  u16(v: number): void {
+    this.ensure(2);
+    this.dv.setUint16(this.len, v, true);
+    this.len += 2;
+  }
+  u32(v: number): void {
+    this.ensure(4);
+    this.dv.setUint32(this.len, v, true);
+    this.len += 4;
+  }
+  i32(v: number): void {
+    this.ensure(4);
+    this.dv.setInt32(this.len, v, true);
+    this.len += 4;
+  }
+  f64be(v: number): void {
+    this.ensure(8);
+    this.dv.setFloat64(this.len, v, false);
+    this.len += 8;
+  }
+  bytes(b: Uint8Array): void {
+    this.ensure(b.length);
+    this.buf.set(b, this.len);
+    this.len += b.length;
+  }
+  ascii(s: string): void {
+    this.bytes(Buffer.from(s, 'latin1'));
+  }
+  result(): Uint8Array {
+    return this.buf.slice(0, this.len);
+  }
 }
 
 const BATCH = 1000; // Python's pickler batches APPENDS/SETITEMS in groups of 1000
@@ -78,10 +105,22 @@ export function pickle(value: unknown, opts: PickleWriteOptions): Uint8Array {
   const put = (key: unknown, table: Map<unknown, number>): void => {
     const i = memo.size + strings.size;
     table.set(key, i);
-    if (i < 256) { w.u8(0x71); w.u8(i); } else { w.u8(0x72); w.u32(i); }
+    if (i < 256) {
+      w.u8(0x71);
+      w.u8(i);
+    } else {
+      w.u8(0x72);
+      w.u32(i);
+    }
   };
   const get = (i: number): void => {
-    if (i < 256) { w.u8(0x68); w.u8(i); } else { w.u8(0x6a); w.u32(i); }
+    if (i < 256) {
+      w.u8(0x68);
+      w.u8(i);
+    } else {
+      w.u8(0x6a);
+      w.u32(i);
+    }
   };
   const memoized = (x: unknown): boolean => {
     const i = memo.get(x);
@@ -92,23 +131,50 @@ export function pickle(value: unknown, opts: PickleWriteOptions): Uint8Array {
   const global = (module: string, name: string): void => {
     const key = `\0global:${module}.${name}`;
     const i = strings.get(key);
-    if (i !== undefined) { get(i); return; }
-    w.u8(0x63); w.ascii(`${module}\n${name}\n`);
+    if (i !== undefined) {
+      get(i);
+      return;
+    }
+    w.u8(0x63);
+    w.ascii(`${module}\n${name}\n`);
     put(key, strings as Map<unknown, number>);
   };
   const str = (s: string): void => {
     const i = strings.get(s);
-    if (i !== undefined) { get(i); return; }
+    if (i !== undefined) {
+      get(i);
+      return;
+    }
     const b = Buffer.from(s, 'utf8');
-    w.u8(0x58); w.u32(b.length); w.bytes(b);
+    w.u8(0x58);
+    w.u32(b.length);
+    w.bytes(b);
     put(s, strings as Map<unknown, number>);
   };
   const int = (v: number | bigint): void => {
-    if (typeof v === 'number' && v >= 0 && v < 256) { w.u8(0x4b); w.u8(v); return; }
-    if (typeof v === 'number' && v >= 0 && v < 65536) { w.u8(0x4d); w.u16(v); return; }
-    if (typeof v === 'number' && v >= -0x80000000 && v <= 0x7fffffff) { w.u8(0x4a); w.i32(v); return; }
+    if (typeof v === 'number' && v >= 0 && v < 256) {
+      w.u8(0x4b);
+      w.u8(v);
+      return;
+    }
+    if (typeof v === 'number' && v >= 0 && v < 65536) {
+      w.u8(0x4d);
+      w.u16(v);
+      return;
+    }
+    if (typeof v === 'number' && v >= -0x80000000 && v <= 0x7fffffff) {
+      w.u8(0x4a);
+      w.i32(v);
+      return;
+    }
     const b = encodeLong(BigInt(v));
-    if (b.length < 256) { w.u8(0x8a); w.u8(b.length); } else { w.u8(0x8b); w.i32(b.length); }
+    if (b.length < 256) {
+      w.u8(0x8a);
+      w.u8(b.length);
+    } else {
+      w.u8(0x8b);
+      w.i32(b.length);
+    }
     w.bytes(b);
   };
   const emptyOrderedDict = (): void => {
@@ -125,15 +191,25 @@ export function pickle(value: unknown, opts: PickleWriteOptions): Uint8Array {
     };
     const flush = (): void => {
       if (batch.length === 0) return;
-      if (batch.length === 1) { save(batch[0][0], `${path} key`); save(batch[0][1], `${path}[${String(batch[0][0])}]`); w.u8(0x73); }
-      else {
+      if (batch.length === 1) {
+        save(batch[0][0], `${path} key`);
+        save(batch[0][1], `${path}[${String(batch[0][0])}]`);
+        w.u8(0x73);
+      } else {
         w.u8(0x28);
-        for (const [k, v] of batch) { save(k, `${path} key`); save(v, `${path}[${String(k)}]`); }
+        for (const [k, v] of batch) {
+          save(k, `${path} key`);
+          save(v, `${path}[${String(k)}]`);
+        }
         w.u8(0x75);
       }
       batch = [];
     };
-    for (const kv of entries) { checkKey(kv[0]); batch.push(kv); if (batch.length === BATCH) flush(); }
+    for (const kv of entries) {
+      checkKey(kv[0]);
+      batch.push(kv);
+      if (batch.length === BATCH) flush();
+    }
     flush();
   };
   const storagePid = (s: RawStorage): void => {
@@ -175,17 +251,31 @@ export function pickle(value: unknown, opts: PickleWriteOptions): Uint8Array {
   };
 
   function save(x: unknown, path: string): void {
-    if (x === null) { w.u8(0x4e); return; }
+    if (x === null) {
+      w.u8(0x4e);
+      return;
+    }
     switch (typeof x) {
-      case 'boolean': w.u8(x ? 0x88 : 0x89); return;
+      case 'boolean':
+        w.u8(x ? 0x88 : 0x89);
+        return;
       case 'number':
         if (Number.isSafeInteger(x) && !Object.is(x, -0)) int(x);
-        else { w.u8(0x47); w.f64be(x); }
+        else {
+          w.u8(0x47);
+          w.f64be(x);
+        }
         return;
-      case 'bigint': int(x); return;
-      case 'string': str(x); return;
-      case 'object': break;
-      default: invalid(`cannot pickle ${typeof x} at ${path}`);
+      case 'bigint':
+        int(x);
+        return;
+      case 'string':
+        str(x);
+        return;
+      case 'object':
+        break;
+      default:
+        invalid(`cannot pickle ${typeof x} at ${path}`);
     }
     if (memoized(x)) return;
     if (x instanceof RawTensor) {
@@ -196,14 +286,18 @@ export function pickle(value: unknown, opts: PickleWriteOptions): Uint8Array {
       if (!x.loaded && !x.provider) invalid(`storage at ${path} holds no data`);
       storagePid(x);
       put(x, memo);
-    } else if (x instanceof Uint8Array && x.constructor === Uint8Array || Buffer.isBuffer(x)) {
+    } else if ((x instanceof Uint8Array && x.constructor === Uint8Array) || Buffer.isBuffer(x)) {
       const b = x as Uint8Array;
-      if (b.length === 0) { global('__builtin__', 'bytes'); w.u8(0x29); w.u8(0x52); }
-      else {
+      if (b.length === 0) {
+        global('__builtin__', 'bytes');
+        w.u8(0x29);
+        w.u8(0x52);
+      } else {
         global('_codecs', 'encode');
         str(Buffer.from(b.buffer, b.byteOffset, b.length).toString('latin1'));
         str('latin1');
-        w.u8(0x86); w.u8(0x52); // TUPLE2 REDUCE
+        w.u8(0x86);
+        w.u8(0x52); // TUPLE2 REDUCE
       }
       put(x, memo);
     } else if (isTuple(x)) {
@@ -211,8 +305,14 @@ export function pickle(value: unknown, opts: PickleWriteOptions): Uint8Array {
       inProgress.add(x);
       const n = x.length;
       if (n === 0) w.u8(0x29);
-      else if (n <= 3) { x.forEach((v, i) => save(v, `${path}[${i}]`)); w.u8(0x84 + n); }
-      else { w.u8(0x28); x.forEach((v, i) => save(v, `${path}[${i}]`)); w.u8(0x74); }
+      else if (n <= 3) {
+        x.forEach((v, i) => save(v, `${path}[${i}]`));
+        w.u8(0x84 + n);
+      } else {
+        w.u8(0x28);
+        x.forEach((v, i) => save(v, `${path}[${i}]`));
+        w.u8(0x74);
+      }
       inProgress.delete(x);
       put(x, memo);
     } else if (Array.isArray(x)) {
@@ -220,7 +320,11 @@ export function pickle(value: unknown, opts: PickleWriteOptions): Uint8Array {
       put(x, memo);
       for (let i = 0; i < x.length; i += BATCH) {
         const chunk = x.slice(i, i + BATCH);
-        if (chunk.length === 1) { save(chunk[0], `${path}[${i}]`); w.u8(0x61); continue; }
+        if (chunk.length === 1) {
+          save(chunk[0], `${path}[${i}]`);
+          w.u8(0x61);
+          continue;
+        }
         w.u8(0x28);
         chunk.forEach((v, j) => save(v, `${path}[${i + j}]`));
         w.u8(0x65);
@@ -243,12 +347,12 @@ export function pickle(value: unknown, opts: PickleWriteOptions): Uint8Array {
       items(Object.entries(x as Record<string, unknown>), path);
     } else {
       const name = (x as object).constructor?.name ?? 'object';
-      invalid(`cannot pickle a ${name} at ${path} (allowed: tensors, Map, plain objects, arrays, numbers, strings, ` +
-        'bigint, boolean, null, Uint8Array)');
+      invalid(`cannot pickle a ${name} at ${path} (allowed: tensors, Map, plain objects, arrays, numbers, strings, ` + 'bigint, boolean, null, Uint8Array)');
     }
   }
 
-  w.u8(0x80); w.u8(2); // PROTO 2
+  w.u8(0x80);
+  w.u8(2); // PROTO 2
   save(value, 'root');
   w.u8(0x2e); // STOP
   return w.result();

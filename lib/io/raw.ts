@@ -26,9 +26,7 @@ import { CheckpointError, corrupt, unsupported } from './errors';
 const MAX_BUFFER = bufferConstants.MAX_LENGTH;
 
 /** Element types a checkpoint may hold (PyTorch names without the `torch.` prefix). */
-export type RawDType =
-  | 'float32' | 'float16' | 'bfloat16' | 'float64'
-  | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
+export type RawDType = 'float32' | 'float16' | 'bfloat16' | 'float64' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
 
 /** Per-dtype facts: bytes per element and the names used by PyTorch pickles and safetensors. */
 export interface DTypeInfo {
@@ -165,9 +163,7 @@ export interface StorageViewOf {
 }
 
 /** Hands freshly read `bytes` of `storage` to the hooks (length-checked). */
-export async function deliverStorage(
-  storage: RawStorage, bytes: Uint8Array, hooks: StorageReadHooks, view?: StorageViewOf,
-): Promise<void> {
+export async function deliverStorage(storage: RawStorage, bytes: Uint8Array, hooks: StorageReadHooks, view?: StorageViewOf): Promise<void> {
   storage.checkLength(bytes);
   if (hooks.keepBytes !== false) storage.bytes = bytes;
   if (hooks.onStorage) await (view ? hooks.onStorage(storage, bytes, view) : hooks.onStorage(storage, bytes));
@@ -179,8 +175,10 @@ export function storageTarget(storage: RawStorage, hooks: StorageReadHooks): Uin
   const dest = hooks.allocStorage(storage);
   if (dest === undefined) return undefined;
   if (!(dest instanceof Uint8Array) || dest.length !== storage.nbytes) {
-    throw new CheckpointError(`allocStorage gave ${dest instanceof Uint8Array ? `${dest.length} bytes` : typeof dest} for storage '${storage.key}', which needs ${storage.nbytes}`,
-      'ERR_CHECKPOINT_INVALID');
+    throw new CheckpointError(
+      `allocStorage gave ${dest instanceof Uint8Array ? `${dest.length} bytes` : typeof dest} for storage '${storage.key}', which needs ${storage.nbytes}`,
+      'ERR_CHECKPOINT_INVALID',
+    );
   }
   return dest;
 }
@@ -212,9 +210,7 @@ function isIndex(x: unknown): x is number {
  * `storageNumel` elements, the way `Tensor.set_` does. Throws `ERR_CHECKPOINT_CORRUPT` naming `what`.
  * Sizes, strides and the offset must be non-negative safe integers.
  */
-export function checkView(
-  what: string, shape: readonly unknown[], stride: readonly unknown[], offset: unknown, storageNumel: number,
-): void {
+export function checkView(what: string, shape: readonly unknown[], stride: readonly unknown[], offset: unknown, storageNumel: number): void {
   if (shape.length > MAX_DIMS) corrupt(`${what}: ${shape.length} dimensions (at most ${MAX_DIMS})`);
   if (stride.length !== shape.length) corrupt(`${what}: size has ${shape.length} dims but stride has ${stride.length}`);
   if (!isIndex(offset)) corrupt(`${what}: invalid storage offset ${String(offset)}`);
@@ -231,8 +227,10 @@ export function checkView(
   if (!Number.isSafeInteger(numel)) corrupt(`${what}: shape [${shape.join(', ')}] has too many elements`);
   if (numel === 0) return; // an empty view never touches memory (PyTorch skips the check too)
   if (!Number.isSafeInteger(last) || last >= storageNumel) {
-    corrupt(`${what}: view (size [${shape.join(', ')}], stride [${stride.join(', ')}], offset ${offset}) ` +
-      `reaches element ${last} of a storage with ${storageNumel} elements`);
+    corrupt(
+      `${what}: view (size [${shape.join(', ')}], stride [${stride.join(', ')}], offset ${offset}) ` +
+        `reaches element ${last} of a storage with ${storageNumel} elements`,
+    );
   }
 }
 
@@ -358,10 +356,18 @@ export type RawKey = string | number | bigint | boolean | null | Uint8Array | re
 
 /** A value in a checkpoint tree (see the module comment for the Python correspondence). */
 export type RawValue =
-  | null | boolean | number | bigint | string | Uint8Array
-  | RawTensor | RawStorage
-  | RawValue[] | readonly RawValue[]
-  | Map<RawKey, RawValue> | Set<RawValue>
+  | null
+  | boolean
+  | number
+  | bigint
+  | string
+  | Uint8Array
+  | RawTensor
+  | RawStorage
+  | RawValue[]
+  | readonly RawValue[]
+  | Map<RawKey, RawValue>
+  | Set<RawValue>
   | { [key: string]: RawValue };
 
 /**

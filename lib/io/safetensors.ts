@@ -12,8 +12,16 @@
 import { check, corrupt, invalid } from './errors';
 import { parseJsonStrict, type JsonValue } from './json_strict';
 import {
-  DTYPE_INFO, MAX_DIMS, RawStorage, RawTensor, deliverStorage, dtypeFromSafetensors, numelOf, storageTarget,
-  type RawDType, type StorageReadHooks,
+  DTYPE_INFO,
+  MAX_DIMS,
+  RawStorage,
+  RawTensor,
+  deliverStorage,
+  dtypeFromSafetensors,
+  numelOf,
+  storageTarget,
+  type RawDType,
+  type StorageReadHooks,
 } from './raw';
 import type { ByteSource } from './source';
 
@@ -41,9 +49,7 @@ function asIndex(v: JsonValue | undefined, what: string): number {
 }
 
 /** Parses and validates a header (`dataLength` = bytes after the header). */
-export function parseSafetensorsHeader(
-  headerBytes: Uint8Array, dataLength: number,
-): { entries: HeaderEntry[]; metadata: Map<string, string> | null } {
+export function parseSafetensorsHeader(headerBytes: Uint8Array, dataLength: number): { entries: HeaderEntry[]; metadata: Map<string, string> | null } {
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(headerBytes);
@@ -79,19 +85,20 @@ export function parseSafetensorsHeader(
     if (!Array.isArray(off) || off.length !== 2) corrupt(`safetensors: entry "${name}" needs data_offsets [begin, end]`);
     const begin = asIndex(off[0], `"${name}" begin offset`);
     const end = asIndex(off[1], `"${name}" end offset`);
-    check(begin <= end && end <= dataLength,
-      `safetensors: "${name}" data [${begin}, ${end}) lies outside the ${dataLength}-byte data section`);
+    check(begin <= end && end <= dataLength, `safetensors: "${name}" data [${begin}, ${end}) lies outside the ${dataLength}-byte data section`);
     const nbytes = numelOf(shape) * DTYPE_INFO[dtype].itemsize;
-    check(end - begin === nbytes,
-      `safetensors: "${name}" (${dtype} [${shape.join(', ')}]) needs ${nbytes} bytes but its offsets span ${end - begin}`);
+    check(end - begin === nbytes, `safetensors: "${name}" (${dtype} [${shape.join(', ')}]) needs ${nbytes} bytes but its offsets span ${end - begin}`);
     entries.push({ name, dtype, shape, begin, end });
   }
   const sorted = [...entries].sort((a, b) => a.begin - b.begin || a.end - b.end);
   let at = 0;
   for (const e of sorted) {
-    check(e.begin === at, e.begin < at
-      ? `safetensors: "${e.name}" overlaps another tensor at byte ${e.begin}`
-      : `safetensors: gap before "${e.name}" (bytes [${at}, ${e.begin}) belong to no tensor)`);
+    check(
+      e.begin === at,
+      e.begin < at
+        ? `safetensors: "${e.name}" overlaps another tensor at byte ${e.begin}`
+        : `safetensors: gap before "${e.name}" (bytes [${at}, ${e.begin}) belong to no tensor)`,
+    );
     at = e.end;
   }
   check(at === dataLength, `safetensors: ${dataLength - at} trailing bytes after the last tensor`);
@@ -145,7 +152,8 @@ function tensorBytes(t: RawTensor): Uint8Array {
  * time as the chunks are consumed (storages with a `provider` are fetched then).
  */
 export function* safetensorsChunks(
-  tensors: Iterable<[string, RawTensor]>, metadata?: Map<string, string> | Record<string, string> | null,
+  tensors: Iterable<[string, RawTensor]>,
+  metadata?: Map<string, string> | Record<string, string> | null,
 ): Generator<Uint8Array> {
   // The header is assembled by hand so that it keeps the caller's order (an object would move
   // integer-like names such as "0" to the front).

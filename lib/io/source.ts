@@ -25,8 +25,7 @@ export interface ByteSource {
 }
 
 function checkRange(size: number, offset: number, length: number, what: string): void {
-  if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 ||
-      offset + length > size) {
+  if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > size) {
     corrupt(`${what}: bytes [${offset}, ${offset + length}) lie outside the file (${size} bytes)`);
   }
 }
@@ -52,7 +51,11 @@ export class BufferSource implements ByteSource {
 
 /** A source over an open file; every `read` allocates exactly the bytes asked for. */
 export class FileSource implements ByteSource {
-  private constructor(private readonly fh: fsp.FileHandle, readonly size: number, readonly path: string) {}
+  private constructor(
+    private readonly fh: fsp.FileHandle,
+    readonly size: number,
+    readonly path: string,
+  ) {}
 
   static async open(path: string): Promise<FileSource> {
     const fh = await fsp.open(path, 'r');

@@ -23,9 +23,7 @@ export interface TorchZipReadOptions extends ZipReadOptions, StorageReadHooks {}
 
 /** Finds `<prefix>data.pkl` at the top of the archive; returns the prefix (`'name/'` or `''`). */
 function findPrefix(zip: ZipReader): string {
-  const hits = zip.entries
-    .map((e) => e.name)
-    .filter((n) => n === 'data.pkl' || (n.endsWith('/data.pkl') && n.indexOf('/') === n.length - '/data.pkl'.length));
+  const hits = zip.entries.map((e) => e.name).filter((n) => n === 'data.pkl' || (n.endsWith('/data.pkl') && n.indexOf('/') === n.length - '/data.pkl'.length));
   if (hits.length === 0) {
     if (zip.entries.some((e) => e.name.endsWith('/constants.pkl') || e.name.includes('/code/'))) {
       unsupported('this is a TorchScript archive (torch.jit.save), not a torch.save checkpoint; load it with torch.jit.load');
@@ -46,7 +44,9 @@ export async function readTorchZip(source: ByteSource, opts: TorchZipReadOptions
   const bo = zip.get(`${prefix}byteorder`);
   if (bo) {
     check(bo.uncompressedSize <= 16, 'zip checkpoint: byteorder record is too long');
-    const order = Buffer.from(await zip.read(bo, opts)).toString('latin1').trim();
+    const order = Buffer.from(await zip.read(bo, opts))
+      .toString('latin1')
+      .trim();
     if (order === 'big') unsupported('zip checkpoint: big-endian files are not supported');
     check(order === 'little', `zip checkpoint: unknown byte order '${order.slice(0, 16)}'`);
   }
@@ -61,8 +61,7 @@ export async function readTorchZip(source: ByteSource, opts: TorchZipReadOptions
       s = new RawStorage(ref.key, ref.dtype, ref.numel, null, ref.location);
       storages.set(ref.key, s);
     }
-    check(s.dtype === ref.dtype && s.numel === ref.numel,
-      `zip checkpoint: storage '${ref.key}' is referenced with different types or sizes`);
+    check(s.dtype === ref.dtype && s.numel === ref.numel, `zip checkpoint: storage '${ref.key}' is referenced with different types or sizes`);
     return s;
   };
   const { value, end } = unpickle(pkl, { what: `${prefix}data.pkl`, loadStorage });
@@ -72,14 +71,19 @@ export async function readTorchZip(source: ByteSource, opts: TorchZipReadOptions
   const jobs = [...storages].map(([key, s]) => {
     const entry = zip.get(`${prefix}data/${key}`);
     if (!entry) corrupt(`zip checkpoint: storage '${key}' is referenced but ${prefix}data/${key} is missing`);
-    check(entry.uncompressedSize >= s.nbytes,
-      `zip checkpoint: ${entry.name} holds ${entry.uncompressedSize} bytes, storage '${key}' (${s.dtype} x ${s.numel}) needs ${s.nbytes}`);
+    check(
+      entry.uncompressedSize >= s.nbytes,
+      `zip checkpoint: ${entry.name} holds ${entry.uncompressedSize} bytes, storage '${key}' (${s.dtype} x ${s.numel}) needs ${s.nbytes}`,
+    );
     return { s, entry };
   });
   // With `allocStorage`, bytes go straight into the caller's memory and the CRC check of one
   // storage runs while the next one is read. Each read goes out together with a read of the next
   // entry's local header, so that the next read can be issued the moment the main thread gets to it.
-  interface Fetched { bytes: Uint8Array; verify?: () => void }
+  interface Fetched {
+    bytes: Uint8Array;
+    verify?: () => void;
+  }
   const start = (i: number): Promise<Fetched> | null => {
     if (i >= jobs.length) return null;
     const { s, entry } = jobs[i];

@@ -72,7 +72,10 @@ const utf8 = new TextDecoder('utf-8');
 export class ZipReader {
   private readonly byName = new Map<string, ZipEntry>();
 
-  private constructor(private readonly source: ByteSource, readonly entries: readonly ZipEntry[]) {
+  private constructor(
+    private readonly source: ByteSource,
+    readonly entries: readonly ZipEntry[],
+  ) {
     for (const e of entries) this.byName.set(e.name, e);
   }
 
@@ -90,7 +93,10 @@ export class ZipReader {
     for (let p = tail.length - EOCD_SIZE; p >= 0; p--) {
       if (tdv.getUint32(p, true) !== SIG_EOCD) continue;
       const commentLen = tdv.getUint16(p + 20, true);
-      if (p + EOCD_SIZE + commentLen === tail.length) { eocd = p; break; }
+      if (p + EOCD_SIZE + commentLen === tail.length) {
+        eocd = p;
+        break;
+      }
       if (fallback < 0 && p + EOCD_SIZE + commentLen <= tail.length) fallback = p;
     }
     if (eocd < 0) eocd = fallback;
@@ -107,8 +113,7 @@ export class ZipReader {
     if (eocd >= LOCATOR64_SIZE && tdv.getUint32(eocd - LOCATOR64_SIZE, true) === SIG_LOCATOR64) {
       const loc = eocd - LOCATOR64_SIZE;
       const rec64 = u64(tdv, loc + 8, 'ZIP64 end record offset');
-      check(rec64 + EOCD64_SIZE <= eocdPos - LOCATOR64_SIZE,
-        `zip: ZIP64 end record at ${rec64} overlaps the end of the file`);
+      check(rec64 + EOCD64_SIZE <= eocdPos - LOCATOR64_SIZE, `zip: ZIP64 end record at ${rec64} overlaps the end of the file`);
       const r = await source.read(rec64, EOCD64_SIZE, 'ZIP64 end record');
       const rdv = view(r);
       check(rdv.getUint32(0, true) === SIG_EOCD64, 'zip: bad ZIP64 end record signature');
@@ -123,8 +128,7 @@ export class ZipReader {
       corrupt('zip: end record needs ZIP64 values but there is no ZIP64 locator');
     }
     if (disk !== 0 || cdDisk !== 0 || diskCount !== count) unsupported('zip: multi-disk archives are not supported');
-    check(cdOffset + cdSize <= cdEnd,
-      `zip: central directory [${cdOffset}, ${cdOffset + cdSize}) runs past its end record at ${cdEnd}`);
+    check(cdOffset + cdSize <= cdEnd, `zip: central directory [${cdOffset}, ${cdOffset + cdSize}) runs past its end record at ${cdEnd}`);
     check(count * CENTRAL_SIZE <= cdSize, `zip: ${count} entries cannot fit in a ${cdSize}-byte central directory`);
     const cd = await source.read(cdOffset, cdSize, 'zip central directory');
     const entries = parseCentralDirectory(cd, count, cdOffset);
@@ -154,14 +158,17 @@ export class ZipReader {
       p = (async () => {
         check(this.byName.get(entry.name) === entry, `zip: '${entry.name}' is not an entry of this archive`);
         return this.dataOffset(entry);
-      })().then((off) => {
-        this.offsets.set(entry, off);
-        this.locating.delete(entry);
-        return off;
-      }, (e: unknown) => {
-        this.locating.delete(entry);
-        throw e;
-      });
+      })().then(
+        (off) => {
+          this.offsets.set(entry, off);
+          this.locating.delete(entry);
+          return off;
+        },
+        (e: unknown) => {
+          this.locating.delete(entry);
+          throw e;
+        },
+      );
       this.locating.set(entry, p);
     }
     return p;
@@ -177,10 +184,14 @@ export class ZipReader {
     const nameLen = dv.getUint16(26, true);
     const extraLen = dv.getUint16(28, true);
     const start = at + LOCAL_SIZE + nameLen + extraLen;
-    check(start + entry.compressedSize <= entry.limit,
-      `zip: data of '${entry.name}' [${start}, ${start + entry.compressedSize}) overlaps the next record at ${entry.limit}`);
-    check(nameLen === nameBytes && utf8.decode(head.subarray(LOCAL_SIZE, LOCAL_SIZE + nameLen)) === entry.name,
-      `zip: local header name differs from the central directory for '${entry.name}'`);
+    check(
+      start + entry.compressedSize <= entry.limit,
+      `zip: data of '${entry.name}' [${start}, ${start + entry.compressedSize}) overlaps the next record at ${entry.limit}`,
+    );
+    check(
+      nameLen === nameBytes && utf8.decode(head.subarray(LOCAL_SIZE, LOCAL_SIZE + nameLen)) === entry.name,
+      `zip: local header name differs from the central directory for '${entry.name}'`,
+    );
     return start;
   }
 
@@ -193,11 +204,15 @@ export class ZipReader {
   private static checkEntry(entry: ZipEntry): void {
     if (entry.flags & 1) unsupported(`zip: entry '${entry.name}' is encrypted`);
     if (entry.method === 0) {
-      check(entry.compressedSize === entry.uncompressedSize,
-        `zip: stored entry '${entry.name}' has compressed size ${entry.compressedSize} != size ${entry.uncompressedSize}`);
+      check(
+        entry.compressedSize === entry.uncompressedSize,
+        `zip: stored entry '${entry.name}' has compressed size ${entry.compressedSize} != size ${entry.uncompressedSize}`,
+      );
     } else if (entry.method === 8) {
-      check(entry.uncompressedSize <= entry.compressedSize * MAX_DEFLATE_RATIO + 64,
-        `zip: deflated entry '${entry.name}' claims an impossible size ${entry.uncompressedSize} from ${entry.compressedSize} bytes`);
+      check(
+        entry.uncompressedSize <= entry.compressedSize * MAX_DEFLATE_RATIO + 64,
+        `zip: deflated entry '${entry.name}' claims an impossible size ${entry.uncompressedSize} from ${entry.compressedSize} bytes`,
+      );
     } else {
       unsupported(`zip: entry '${entry.name}' uses compression method ${entry.method} (only stored and deflate are supported)`);
     }
@@ -231,13 +246,12 @@ export class ZipReader {
    */
   async readIntoDeferred(entry: ZipEntry, dest: Uint8Array, opts: ZipReadOptions = {}): Promise<() => void> {
     ZipReader.checkEntry(entry);
-    check(dest.length <= entry.uncompressedSize,
-      `zip: '${entry.name}' holds ${entry.uncompressedSize} bytes, ${dest.length} were asked for`);
+    check(dest.length <= entry.uncompressedSize, `zip: '${entry.name}' holds ${entry.uncompressedSize} bytes, ${dest.length} were asked for`);
     const verify = opts.verifyCrc !== false;
     const crcFn = opts.crc32 ?? crc32;
     let crcOf: () => number;
     if (entry.method === 0) {
-      const start = this.offsets.get(entry) ?? await this.locate(entry);
+      const start = this.offsets.get(entry) ?? (await this.locate(entry));
       const what = `zip entry '${entry.name}'`;
       await this.source.readInto(start, dest, what);
       // Bytes beyond what the caller needs still count for the CRC (PyTorch never writes any).
@@ -268,8 +282,7 @@ function inflate(packed: Uint8Array, entry: ZipEntry): Uint8Array {
   } catch (e) {
     corrupt(`zip: cannot inflate '${entry.name}': ${(e as Error).message}`);
   }
-  check(out.length === entry.uncompressedSize,
-    `zip: '${entry.name}' inflated to ${out.length} bytes, expected ${entry.uncompressedSize}`);
+  check(out.length === entry.uncompressedSize, `zip: '${entry.name}' inflated to ${out.length} bytes, expected ${entry.uncompressedSize}`);
   return out;
 }
 
@@ -364,8 +377,7 @@ function parseCentralDirectory(cd: Uint8Array, count: number, cdOffset: number):
     }
     check(!seen.has(name), `zip: duplicate entry name '${name}'`);
     seen.add(name);
-    check(local + LOCAL_SIZE + csize <= cdOffset,
-      `zip: entry '${name}' (header at ${local}, ${csize} bytes) runs into the central directory at ${cdOffset}`);
+    check(local + LOCAL_SIZE + csize <= cdOffset, `zip: entry '${name}' (header at ${local}, ${csize} bytes) runs into the central directory at ${cdOffset}`);
     raw.push({ name, method, flags, crc32: crc, compressedSize: csize, uncompressedSize: usize, localHeaderOffset: local });
     p = end;
   }
@@ -375,8 +387,7 @@ function parseCentralDirectory(cd: Uint8Array, count: number, cdOffset: number):
   for (let k = 0; k < order.length; k++) {
     const e = raw[order[k]];
     const limit = k + 1 < order.length ? raw[order[k + 1]].localHeaderOffset : cdOffset;
-    check(e.localHeaderOffset + LOCAL_SIZE + e.compressedSize <= limit,
-      `zip: entry '${e.name}' overlaps the next record at ${limit}`);
+    check(e.localHeaderOffset + LOCAL_SIZE + e.compressedSize <= limit, `zip: entry '${e.name}' overlaps the next record at ${limit}`);
     limits[order[k]] = limit;
   }
   return raw.map((e, i) => ({ ...e, limit: limits[i] }));

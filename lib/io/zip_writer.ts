@@ -6,8 +6,18 @@
 
 import { crc32 } from './crc32';
 import {
-  CENTRAL_SIZE, EOCD64_SIZE, EOCD_SIZE, LOCAL_SIZE, LOCATOR64_SIZE, SIG_CENTRAL, SIG_EOCD, SIG_EOCD64,
-  SIG_LOCAL, SIG_LOCATOR64, U16_MAX, U32_MAX,
+  CENTRAL_SIZE,
+  EOCD64_SIZE,
+  EOCD_SIZE,
+  LOCAL_SIZE,
+  LOCATOR64_SIZE,
+  SIG_CENTRAL,
+  SIG_EOCD,
+  SIG_EOCD64,
+  SIG_LOCAL,
+  SIG_LOCATOR64,
+  U16_MAX,
+  U32_MAX,
 } from './zip';
 
 /** PyTorch aligns each entry's data to this many bytes. */

@@ -45,7 +45,11 @@ export interface NativeBinding {
   getNumThreads(): number;
   manualSeed(seed: number): void;
   // creation and host I/O
-  empty: Creator; zeros: Creator; ones: Creator; randn: Creator; rand: Creator;
+  empty: Creator;
+  zeros: Creator;
+  ones: Creator;
+  randn: Creator;
+  rand: Creator;
   full(shape: number[], value: number | boolean, dtype: number, device: string): Id;
   randint(low: number, high: number, shape: number[], dtype: number, device: string): Id;
   randperm(n: number, dtype: number, device: string): Id;
@@ -53,7 +57,11 @@ export interface NativeBinding {
   linspace(start: number, end: number, steps: number, dtype: number, device: string): Id;
   eye(n: number, m: number, dtype: number, device: string): Id;
   scalarTensor(value: number | boolean, dtype: number, device: string): Id;
-  zerosLike: Like; onesLike: Like; emptyLike: Like; randnLike: Like; randLike: Like;
+  zerosLike: Like;
+  onesLike: Like;
+  emptyLike: Like;
+  randnLike: Like;
+  randLike: Like;
   fullLike(x: Id, value: number | boolean, dtype?: number | null): Id;
   normal_(x: Id, mean: number, std: number): Id;
   uniform_(x: Id, from: number, to: number): Id;
@@ -72,18 +80,79 @@ export interface NativeBinding {
   /** [storage id, storage bytes, element offset] */
   storageInfo(x: Id): [number, number, number];
   // elementwise
-  neg: U; abs: U; sqrt: U; rsqrt: U; exp: U; expm1: U; log: U; log10: U; log2: U; log1p: U; sin: U; cos: U;
-  tan: U; asin: U; acos: U; atan: U; sinh: U; cosh: U; tanh: U; sigmoid: U; erf: U; erfinv: U; erfinv_: U; floor: U; ceil: U;
-  round: U; trunc: U; frac: U; sign: U; reciprocal: U; square: U; relu: U; silu: U; isnan: U; isinf: U;
-  isfinite: U; logicalNot: U; bitwiseNot: U; clone: U; contiguous: U; pinMemory: U;
-  mul: B; pow: B; remainder: B; fmod: B; eq: B; ne: B; lt: B; le: B; gt: B; ge: B;
-  mulS: BS; powS: BS; remainderS: BS; fmodS: BS; eqS: BS; neS: BS; ltS: BS; leS: BS; gtS: BS; geS: BS;
-  maximum: B; minimum: B; atan2: B; logicalAnd: B; logicalOr: B; logicalXor: B;
+  neg: U;
+  abs: U;
+  sqrt: U;
+  rsqrt: U;
+  exp: U;
+  expm1: U;
+  log: U;
+  log10: U;
+  log2: U;
+  log1p: U;
+  sin: U;
+  cos: U;
+  tan: U;
+  asin: U;
+  acos: U;
+  atan: U;
+  sinh: U;
+  cosh: U;
+  tanh: U;
+  sigmoid: U;
+  erf: U;
+  erfinv: U;
+  erfinv_: U;
+  floor: U;
+  ceil: U;
+  round: U;
+  trunc: U;
+  frac: U;
+  sign: U;
+  reciprocal: U;
+  square: U;
+  relu: U;
+  silu: U;
+  isnan: U;
+  isinf: U;
+  isfinite: U;
+  logicalNot: U;
+  bitwiseNot: U;
+  clone: U;
+  contiguous: U;
+  pinMemory: U;
+  mul: B;
+  pow: B;
+  remainder: B;
+  fmod: B;
+  eq: B;
+  ne: B;
+  lt: B;
+  le: B;
+  gt: B;
+  ge: B;
+  mulS: BS;
+  powS: BS;
+  remainderS: BS;
+  fmodS: BS;
+  eqS: BS;
+  neS: BS;
+  ltS: BS;
+  leS: BS;
+  gtS: BS;
+  geS: BS;
+  maximum: B;
+  minimum: B;
+  atan2: B;
+  logicalAnd: B;
+  logicalOr: B;
+  logicalXor: B;
   add(x: Id, y: Id, alpha: number): Id;
   addS(x: Id, s: number, alpha: number): Id;
   sub(x: Id, y: Id, alpha: number): Id;
   subS(x: Id, s: number, alpha: number): Id;
-  rsubS: BS; rpowS: BS;
+  rsubS: BS;
+  rpowS: BS;
   div(x: Id, y: Id, roundingMode?: string | null): Id;
   divS(x: Id, s: number, roundingMode?: string | null): Id;
   clamp(x: Id, min: number | null, max: number | null): Id;
@@ -98,10 +167,14 @@ export interface NativeBinding {
   add_(x: Id, y: Id, alpha: number): Id;
   addS_(x: Id, s: number, alpha: number): Id;
   sub_(x: Id, y: Id, alpha: number): Id;
-  mul_: Inplace; div_: Inplace; mulS_: BS; divS_: BS;
+  mul_: Inplace;
+  div_: Inplace;
+  mulS_: BS;
+  divS_: BS;
   copy_(x: Id, src: Id, nonBlocking: boolean): Id;
   fill_: BS;
-  zero_: U; sqrt_: U;
+  zero_: U;
+  sqrt_: U;
   clamp_(x: Id, min: number | null, max: number | null): Id;
   addcmul_(x: Id, t1: Id, t2: Id, value: number): Id;
   addcdiv_(x: Id, t1: Id, t2: Id, value: number): Id;
@@ -113,7 +186,8 @@ export interface NativeBinding {
   prod(x: Id, dim: number | null, keepdim: boolean): Id;
   var(x: Id, dims: Dims, unbiased: boolean, keepdim: boolean): Id;
   std(x: Id, dims: Dims, unbiased: boolean, keepdim: boolean): Id;
-  max: U; min: U;
+  max: U;
+  min: U;
   maxDim(x: Id, dim: number, keepdim: boolean): [Id, Id];
   minDim(x: Id, dim: number, keepdim: boolean): [Id, Id];
   amax(x: Id, dims: Dims, keepdim: boolean): Id;
@@ -177,12 +251,14 @@ export interface NativeBinding {
   indexPut_(x: Id, indices: (Id | null)[], values: Id, accumulate: boolean): Id;
   indexPut(x: Id, indices: (Id | null)[], values: Id, accumulate: boolean): Id;
   // linear algebra and nn.functional
-  matmul: B; mm: B; bmm: B; outer: B;
+  matmul: B;
+  mm: B;
+  bmm: B;
+  outer: B;
   einsum(equation: string, xs: Id[]): Id;
   linear(x: Id, weight: Id, bias: Id | null): Id;
   layerNorm(x: Id, shape: number[], weight: Id | null, bias: Id | null, eps: number): Id;
-  conv(x: Id, w: Id, b: Id | null, stride: number[], padding: number[], dilation: number[], transposed: boolean,
-    outputPadding: number[], groups: number): Id;
+  conv(x: Id, w: Id, b: Id | null, stride: number[], padding: number[], dilation: number[], transposed: boolean, outputPadding: number[], groups: number): Id;
   gelu(x: Id, approximate: string): Id;
   leakyRelu(x: Id, slope: number): Id;
   elu(x: Id, alpha: number): Id;
@@ -201,9 +277,20 @@ export interface NativeBinding {
   rfft(x: Id, n: number | null, dim: number, norm: string | null): Id;
   irfft(x: Id, n: number | null, dim: number, norm: string | null): Id;
   fft(x: Id, n: number | null, dim: number, norm: string | null): Id;
-  real: U; imag: U; viewAsReal: U;
-  stft(x: Id, nFft: number, hop: number | null, win: number | null, window: Id | null, center: boolean,
-    padMode: string, normalized: boolean, onesided: boolean): Id;
+  real: U;
+  imag: U;
+  viewAsReal: U;
+  stft(
+    x: Id,
+    nFft: number,
+    hop: number | null,
+    win: number | null,
+    window: Id | null,
+    center: boolean,
+    padMode: string,
+    normalized: boolean,
+    onesided: boolean,
+  ): Id;
   hannWindow(n: number, periodic: boolean, dtype: number, device: string): Id;
   hammingWindow(n: number, periodic: boolean, dtype: number, device: string): Id;
   blackmanWindow(n: number, periodic: boolean, dtype: number, device: string): Id;
@@ -213,21 +300,48 @@ export interface NativeBinding {
   setGrad(x: Id, g: Id | null): void;
   requiresGrad(x: Id): boolean;
   requiresGrad_(x: Id, flag: boolean): Id;
-  detach: U; detach_: U; retainGrad: U;
+  detach: U;
+  detach_: U;
+  retainGrad: U;
   setData_(x: Id, src: Id): Id;
   isLeaf(x: Id): boolean;
   gradFnName(x: Id): string;
   setGradEnabled(flag: boolean): boolean;
   isGradEnabled(): boolean;
-  autogradGrad(outputs: Id[], inputs: Id[], gradOutputs: Id[] | null, retainGraph: boolean | null,
-    createGraph: boolean, allowUnused: boolean): (Id | null)[];
+  autogradGrad(outputs: Id[], inputs: Id[], gradOutputs: Id[] | null, retainGraph: boolean | null, createGraph: boolean, allowUnused: boolean): (Id | null)[];
   // optimizers
-  adamStep(params: Id[], grads: Id[], expAvg: Id[], expAvgSq: Id[], maxExpAvgSq: Id[] | null, steps: number[],
-    lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, amsgrad: boolean,
-    maximize: boolean, decoupled: boolean): void;
-  fusedAdamStep(params: Id[], grads: Id[], expAvg: Id[], expAvgSq: Id[], maxExpAvgSq: Id[] | null, steps: Id[],
-    lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, amsgrad: boolean,
-    maximize: boolean, decoupled: boolean): void;
+  adamStep(
+    params: Id[],
+    grads: Id[],
+    expAvg: Id[],
+    expAvgSq: Id[],
+    maxExpAvgSq: Id[] | null,
+    steps: number[],
+    lr: number,
+    beta1: number,
+    beta2: number,
+    eps: number,
+    weightDecay: number,
+    amsgrad: boolean,
+    maximize: boolean,
+    decoupled: boolean,
+  ): void;
+  fusedAdamStep(
+    params: Id[],
+    grads: Id[],
+    expAvg: Id[],
+    expAvgSq: Id[],
+    maxExpAvgSq: Id[] | null,
+    steps: Id[],
+    lr: number,
+    beta1: number,
+    beta2: number,
+    eps: number,
+    weightDecay: number,
+    amsgrad: boolean,
+    maximize: boolean,
+    decoupled: boolean,
+  ): void;
   totalNorm(grads: Id[], normType: number): Id;
   scaleAll_(grads: Id[], factor: Id): void;
   // TorchScript
@@ -248,7 +362,10 @@ export interface NativeBinding {
 
 const ROOT = path.join(__dirname, '..', '..', '..');
 
-interface Attempt { path: string; error: string }
+interface Attempt {
+  path: string;
+  error: string;
+}
 
 function tryLoad(file: string, attempts: Attempt[]): NativeBinding | null {
   if (!fs.existsSync(file)) {
@@ -268,9 +385,13 @@ function tryLoad(file: string, attempts: Attempt[]): NativeBinding | null {
 function variantDirs(): string[] {
   const base = path.join(ROOT, 'prebuilds');
   if (!fs.existsSync(base)) return [];
-  const dirs = fs.readdirSync(base).filter((d) => /^(cpu|cuda)-torch\d+\.\d+$/.test(d)).sort();
+  const dirs = fs
+    .readdirSync(base)
+    .filter((d) => /^(cpu|cuda)-torch\d+\.\d+$/.test(d))
+    .sort();
   const preferCuda = !!process.env.LIBTORCH && fs.existsSync(path.join(process.env.LIBTORCH, 'lib', 'libtorch_cuda.so'));
-  return dirs.sort((a, b) => Number(b.startsWith(preferCuda ? 'cuda' : 'cpu')) - Number(a.startsWith(preferCuda ? 'cuda' : 'cpu')))
+  return dirs
+    .sort((a, b) => Number(b.startsWith(preferCuda ? 'cuda' : 'cpu')) - Number(a.startsWith(preferCuda ? 'cuda' : 'cpu')))
     .map((d) => path.join(base, d));
 }
 
@@ -297,8 +418,11 @@ function load(): NativeBinding {
     const b = tryLoad(file, attempts);
     if (b) return b;
   }
-  throw loadError(attempts, 'Fix: install LibTorch (Debian 12: apt-get install libtorch-dev libopenblas0-pthread), or set LIBTORCH to an ' +
-    'unpacked LibTorch, then rebuild with `npm run build:native`.');
+  throw loadError(
+    attempts,
+    'Fix: install LibTorch (Debian 12: apt-get install libtorch-dev libopenblas0-pthread), or set LIBTORCH to an ' +
+      'unpacked LibTorch, then rebuild with `npm run build:native`.',
+  );
 }
 
 function loadError(attempts: Attempt[], fix: string): Error {

@@ -17,14 +17,22 @@ export type Nonlinearity = 'linear' | 'conv1d' | 'conv2d' | 'conv3d' | 'sigmoid'
 /** torch.nn.init.calculate_gain */
 export function calculateGain(nonlinearity: Nonlinearity, param?: number): number {
   switch (nonlinearity) {
-    case 'linear': case 'conv1d': case 'conv2d': case 'conv3d': case 'sigmoid': return 1;
-    case 'tanh': return 5 / 3;
-    case 'relu': return Math.SQRT2;
+    case 'linear':
+    case 'conv1d':
+    case 'conv2d':
+    case 'conv3d':
+    case 'sigmoid':
+      return 1;
+    case 'tanh':
+      return 5 / 3;
+    case 'relu':
+      return Math.SQRT2;
     case 'leaky_relu': {
       const slope = param ?? 0.01;
       return Math.sqrt(2 / (1 + slope * slope));
     }
-    default: throw new TorchError(`calculateGain: unsupported nonlinearity ${String(nonlinearity)}`, 'ERR_INVALID_ARG');
+    default:
+      throw new TorchError(`calculateGain: unsupported nonlinearity ${String(nonlinearity)}`, 'ERR_INVALID_ARG');
   }
 }
 
@@ -65,8 +73,16 @@ export function kaimingNormal_(t: Tensor, opts: { a?: number; mode?: 'fan_in' | 
 /** N(mean, std) truncated to [a, b] by PyTorch's inverse-CDF method (same draws as torch). */
 export function truncNormal_(t: Tensor, mean = 0, std = 1, a = -2, b = 2): Tensor {
   const cdf = (x: number) => (1 + erf(x / Math.SQRT2)) / 2;
-  const l = cdf((a - mean) / std), u = cdf((b - mean) / std);
-  return noGrad(() => t.uniform_(2 * l - 1, 2 * u - 1).erfinv_().mul_(std * Math.SQRT2).add_(mean).clamp_(a, b));
+  const l = cdf((a - mean) / std),
+    u = cdf((b - mean) / std);
+  return noGrad(() =>
+    t
+      .uniform_(2 * l - 1, 2 * u - 1)
+      .erfinv_()
+      .mul_(std * Math.SQRT2)
+      .add_(mean)
+      .clamp_(a, b),
+  );
 }
 /** PyTorch spells it trunc_normal_; both names are offered. */
 export const trunc_normal_ = truncNormal_;
@@ -76,7 +92,8 @@ function erf(x: number): number {
   const sign = x < 0 ? -1 : 1;
   const ax = Math.abs(x);
   if (ax < 2.5) {
-    let sum = ax, term = ax;
+    let sum = ax,
+      term = ax;
     for (let n = 1; n < 200; n++) {
       term *= (-ax * ax) / n;
       const add = term / (2 * n + 1);
@@ -86,6 +103,6 @@ function erf(x: number): number {
     return sign * (2 / Math.sqrt(Math.PI)) * sum;
   }
   let f = 0;
-  for (let n = 60; n >= 1; n--) f = (n / 2) / (ax + f);
+  for (let n = 60; n >= 1; n--) f = n / 2 / (ax + f);
   return sign * (1 - Math.exp(-ax * ax) / Math.sqrt(Math.PI) / (ax + f));
 }

@@ -8,7 +8,11 @@ import * as init from './init';
 export class Linear extends Module {
   weight: Tensor;
   bias: Tensor | null;
-  constructor(readonly inFeatures: number, readonly outFeatures: number, opts: { bias?: boolean } = {}) {
+  constructor(
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+    opts: { bias?: boolean } = {},
+  ) {
     super();
     this.weight = Parameter(torch.empty([outFeatures, inFeatures]));
     this.bias = opts.bias === false ? null : Parameter(torch.empty([outFeatures]));
@@ -28,7 +32,10 @@ export class LayerNorm extends Module {
   weight: Tensor | null;
   bias: Tensor | null;
   readonly normalizedShape: number[];
-  constructor(normalizedShape: number | number[], readonly opts: { eps?: number; elementwiseAffine?: boolean } = {}) {
+  constructor(
+    normalizedShape: number | number[],
+    readonly opts: { eps?: number; elementwiseAffine?: boolean } = {},
+  ) {
     super();
     this.normalizedShape = typeof normalizedShape === 'number' ? [normalizedShape] : normalizedShape;
     const affine = opts.elementwiseAffine ?? true;
@@ -43,7 +50,7 @@ export class LayerNorm extends Module {
   }
 }
 
-type Size<N extends number> = number | number[] & { length: N };
+type Size<N extends number> = number | (number[] & { length: N });
 function tuple(name: string, v: number | number[], n: number): number[] {
   const out = typeof v === 'number' ? new Array(n).fill(v) : v;
   if (out.length !== n || !out.every((x) => Number.isSafeInteger(x) && x >= 0)) {
@@ -68,7 +75,13 @@ abstract class ConvNd extends Module {
   readonly padding: number[];
   readonly dilation: number[];
   readonly groups: number;
-  constructor(n: number, readonly inChannels: number, readonly outChannels: number, kernelSize: number | number[], opts: ConvOptions) {
+  constructor(
+    n: number,
+    readonly inChannels: number,
+    readonly outChannels: number,
+    kernelSize: number | number[],
+    opts: ConvOptions,
+  ) {
     super();
     const kernel = tuple('kernelSize', kernelSize, n);
     this.stride = tuple('stride', opts.stride ?? 1, n);
@@ -166,7 +179,10 @@ export class DropPath extends Module {
 /** A lookup table: indices [*] -> [*, embeddingDim]; weight ~ N(0, 1) as PyTorch. */
 export class Embedding extends Module {
   weight: Tensor;
-  constructor(readonly numEmbeddings: number, readonly embeddingDim: number) {
+  constructor(
+    readonly numEmbeddings: number,
+    readonly embeddingDim: number,
+  ) {
     super();
     this.weight = Parameter(torch.empty([numEmbeddings, embeddingDim]));
     init.normal_(this.weight);

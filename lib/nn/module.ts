@@ -87,8 +87,10 @@ export abstract class Module {
    * key. Non-strict: loads what matches by name and reports missing and unexpected keys; a shape
    * mismatch is still an error (as in PyTorch).
    */
-  loadStateDict(sd: Map<string, Tensor> | Record<string, Tensor>, opts: { strict?: boolean } = {}):
-    { missingKeys: string[]; unexpectedKeys: string[]; mismatchedKeys: string[] } {
+  loadStateDict(
+    sd: Map<string, Tensor> | Record<string, Tensor>,
+    opts: { strict?: boolean } = {},
+  ): { missingKeys: string[]; unexpectedKeys: string[]; mismatchedKeys: string[] } {
     const strict = opts.strict ?? true;
     let entries = sd instanceof Map ? [...sd.entries()] : Object.entries(sd);
     if (entries.length > 0 && entries.every(([k]) => k.startsWith('module.'))) {
@@ -111,11 +113,17 @@ export abstract class Module {
         issues.push({ code: 'unexpected_key', key, message: `unexpected key ${key} ${JSON.stringify(value.shape)}` });
         continue;
       }
-      const a = target.shape, b = value.shape;
+      const a = target.shape,
+        b = value.shape;
       if (a.length !== b.length || a.some((s, i) => s !== b[i])) {
         mismatchedKeys.push(key);
-        issues.push({ code: 'shape_mismatch', key, expected: a, found: b,
-          message: `size mismatch for ${key}: expected ${JSON.stringify(a)}, found ${JSON.stringify(b)}` });
+        issues.push({
+          code: 'shape_mismatch',
+          key,
+          expected: a,
+          found: b,
+          message: `size mismatch for ${key}: expected ${JSON.stringify(a)}, found ${JSON.stringify(b)}`,
+        });
       }
     }
     for (const key of own.keys()) {
@@ -183,7 +191,9 @@ export abstract class Module {
 
   /** Number of parameter elements (trainable only when asked). */
   numParameters(opts: { trainableOnly?: boolean } = {}): number {
-    return this.parameters().filter((p) => !opts.trainableOnly || p.requiresGrad).reduce((n, p) => n + p.numel(), 0);
+    return this.parameters()
+      .filter((p) => !opts.trainableOnly || p.requiresGrad)
+      .reduce((n, p) => n + p.numel(), 0);
   }
 }
 

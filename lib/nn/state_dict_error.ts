@@ -13,7 +13,8 @@ export class StateDictError extends TorchError {
   readonly issues: StateDictIssue[];
   constructor(moduleName: string, issues: StateDictIssue[]) {
     const count = (c: StateDictIssue['code']) => issues.filter((i) => i.code === c).length;
-    const head = `Error(s) in loading state dict for ${moduleName}: ${count('missing_key')} missing, ` +
+    const head =
+      `Error(s) in loading state dict for ${moduleName}: ${count('missing_key')} missing, ` +
       `${count('unexpected_key')} unexpected, ${count('shape_mismatch')} shape-mismatched key(s)`;
     super(`${head}\n  ${issues.map((i) => i.message).join('\n  ')}`, 'ERR_STATE_DICT');
     this.name = 'StateDictError';

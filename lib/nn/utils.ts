@@ -44,8 +44,7 @@ function parseNormType(fn: string, normType: number | 'inf'): number {
  * 0-d tensor on the gradients' device — no host sync unless `errorIfNonfinite` is set or the caller
  * reads it. Dispose the result.
  */
-export function clipGradNorm_(parameters: ParamsArg, maxNorm: number, normType: number | 'inf' = 2,
-  opts: { errorIfNonfinite?: boolean } = {}): Tensor {
+export function clipGradNorm_(parameters: ParamsArg, maxNorm: number, normType: number | 'inf' = 2, opts: { errorIfNonfinite?: boolean } = {}): Tensor {
   const p = parseNormType('clipGradNorm_', normType);
   if (typeof maxNorm !== 'number' || Number.isNaN(maxNorm)) {
     throw new TorchError(`clipGradNorm_: argument 'maxNorm' expected a number, got ${String(maxNorm)}`, 'ERR_INVALID_ARG');
@@ -59,9 +58,11 @@ export function clipGradNorm_(parameters: ParamsArg, maxNorm: number, normType: 
       const v = N.item(total);
       if (!Number.isFinite(v)) {
         N.dispose(total);
-        throw new TorchError(`The total norm of order ${p} for gradients from \`parameters\` is non-finite, so it cannot be ` +
-          'clipped. To disable this error and scale the gradients by the non-finite norm anyway, set errorIfNonfinite: false',
-        'ERR_NONFINITE');
+        throw new TorchError(
+          `The total norm of order ${p} for gradients from \`parameters\` is non-finite, so it cannot be ` +
+            'clipped. To disable this error and scale the gradients by the non-finite norm anyway, set errorIfNonfinite: false',
+          'ERR_NONFINITE',
+        );
       }
     }
     // PyTorch: max_norm / (total + 1e-6) is (total + 1e-6).reciprocal() * max_norm, then clamp(max=1).
@@ -125,14 +126,16 @@ export function vectorToParameters(vec: Tensor, parameters: ParamsArg): void {
   if (total !== vec.shape[0]) {
     throw new TorchError(`vectorToParameters: the vector has ${vec.shape[0]} elements, the parameters ${total}`, 'ERR_SHAPE_MISMATCH');
   }
-  torch.noGrad(() => torch.tidy(() => {
-    let offset = 0;
-    for (const q of ps) {
-      const n = q.numel();
-      q.copy_(vec.narrow(0, offset, n).view(q.shape));
-      offset += n;
-    }
-  }));
+  torch.noGrad(() =>
+    torch.tidy(() => {
+      let offset = 0;
+      for (const q of ps) {
+        const n = q.numel();
+        q.copy_(vec.narrow(0, offset, n).view(q.shape));
+        offset += n;
+      }
+    }),
+  );
 }
 
 /** Number of parameter elements, each tensor counted once (`trainableOnly`: those requiring grad). */

@@ -63,7 +63,9 @@ abstract class AdamBase extends Optimizer {
   protected abstract readonly decoupled: boolean;
 
   protected override validateGroup(g: ParamGroup): void {
-    const lr = g.lr as number, eps = g.eps as number, wd = g.weightDecay as number;
+    const lr = g.lr as number,
+      eps = g.eps as number,
+      wd = g.weightDecay as number;
     const betas = g.betas as number[];
     if (!(typeof lr === 'number' && lr >= 0)) invalidArg(`Invalid learning rate: ${lr}`);
     if (!(typeof eps === 'number' && eps >= 0)) invalidArg(`Invalid epsilon value: ${eps}`);
@@ -107,11 +109,17 @@ abstract class AdamBase extends Optimizer {
         return s;
       });
       const [b1, b2] = group.betas as number[];
-      const args = [group.lr as number, b1, b2, group.eps as number, group.weightDecay as number, amsgrad,
-        !!group.maximize, this.decoupled] as const;
+      const args = [group.lr as number, b1, b2, group.eps as number, group.weightDecay as number, amsgrad, !!group.maximize, this.decoupled] as const;
       if (!this.usesFused(group, params)) {
-        N.adamStep(params.map((p) => p.id), grads, states.map((s) => s.expAvg.id), states.map((s) => s.expAvgSq.id),
-          amsgrad ? states.map((s) => s.maxExpAvgSq!.id) : null, states.map((s) => s.step), ...args);
+        N.adamStep(
+          params.map((p) => p.id),
+          grads,
+          states.map((s) => s.expAvg.id),
+          states.map((s) => s.expAvgSq.id),
+          amsgrad ? states.map((s) => s.maxExpAvgSq!.id) : null,
+          states.map((s) => s.step),
+          ...args,
+        );
         return;
       }
       // Fused: one kernel call per (device, dtype), as PyTorch groups them. The kernel reads each
@@ -135,8 +143,15 @@ abstract class AdamBase extends Optimizer {
             if (!t) stepTensors.set(key, (t = torch.full([], states[i].step, { dtype: 'float32', device })));
             return t.id;
           });
-          N.fusedAdamStep(idx.map((i) => params[i].id), idx.map((i) => grads[i]), idx.map((i) => states[i].expAvg.id),
-            idx.map((i) => states[i].expAvgSq.id), amsgrad ? idx.map((i) => states[i].maxExpAvgSq!.id) : null, steps, ...args);
+          N.fusedAdamStep(
+            idx.map((i) => params[i].id),
+            idx.map((i) => grads[i]),
+            idx.map((i) => states[i].expAvg.id),
+            idx.map((i) => states[i].expAvgSq.id),
+            amsgrad ? idx.map((i) => states[i].maxExpAvgSq!.id) : null,
+            steps,
+            ...args,
+          );
         }
       } finally {
         for (const t of stepTensors.values()) t.dispose();

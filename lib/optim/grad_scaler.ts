@@ -50,21 +50,23 @@ export class GradScaler {
     if (!this.enabled || this.foundInf !== null) return;
     const inv = 1 / this.scaleValue;
     let bad = false;
-    torch.noGrad(() => torch.tidy(() => {
-      // One flag per gradient, gathered on the first gradient's device: a single host sync per step.
-      const flags: Tensor[] = [];
-      let device: string | null = null;
-      for (const group of opt.paramGroups) {
-        for (const p of group.params) {
-          const g = p.grad;
-          if (!g) continue;
-          g.mul_(inv);
-          device ??= g.device;
-          flags.push(g.isfinite().all().logicalNot().to(device).view([1]));
+    torch.noGrad(() =>
+      torch.tidy(() => {
+        // One flag per gradient, gathered on the first gradient's device: a single host sync per step.
+        const flags: Tensor[] = [];
+        let device: string | null = null;
+        for (const group of opt.paramGroups) {
+          for (const p of group.params) {
+            const g = p.grad;
+            if (!g) continue;
+            g.mul_(inv);
+            device ??= g.device;
+            flags.push(g.isfinite().all().logicalNot().to(device).view([1]));
+          }
         }
-      }
-      if (flags.length) bad = torch.cat(flags).any().item() !== 0;
-    }));
+        if (flags.length) bad = torch.cat(flags).any().item() !== 0;
+      }),
+    );
     this.foundInf = bad;
   }
 
@@ -96,12 +98,18 @@ export class GradScaler {
 
   /** PyTorch's layout: { scale, growth_factor, backoff_factor, growth_interval, _growth_tracker }. */
   stateDict(): Map<string, number> {
-    return new Map([['scale', this.scaleValue], ['growth_factor', this.growthFactor], ['backoff_factor', this.backoffFactor],
-      ['growth_interval', this.growthInterval], ['_growth_tracker', this.growthTracker]]);
+    return new Map([
+      ['scale', this.scaleValue],
+      ['growth_factor', this.growthFactor],
+      ['backoff_factor', this.backoffFactor],
+      ['growth_interval', this.growthInterval],
+      ['_growth_tracker', this.growthTracker],
+    ]);
   }
 
   loadStateDict(sd: Map<string, unknown>): void {
-    const scale = sd.get('scale'), tracker = sd.get('_growth_tracker');
+    const scale = sd.get('scale'),
+      tracker = sd.get('_growth_tracker');
     if (typeof scale !== 'number' || typeof tracker !== 'number') {
       throw new TorchError('GradScaler.loadStateDict: expected numeric scale and _growth_tracker', 'ERR_INVALID_ARG');
     }

@@ -7,9 +7,7 @@ export type { GradScalerOptions } from './grad_scaler';
 export type { AdamOptions, AdamState } from './adam';
 export { SGD } from './sgd';
 export type { SGDOptions, SGDState } from './sgd';
-export {
-  LRScheduler, LambdaLR, StepLR, MultiStepLR, ConstantLR, LinearLR, ExponentialLR, CosineAnnealingLR,
-} from './lr_scheduler';
+export { LRScheduler, LambdaLR, StepLR, MultiStepLR, ConstantLR, LinearLR, ExponentialLR, CosineAnnealingLR } from './lr_scheduler';
 export { SequentialLR, ChainedScheduler, ReduceLROnPlateau } from './lr_scheduler_compose';
 export type { ReduceLROnPlateauOptions } from './lr_scheduler_compose';
 /** torch.optim.lr_scheduler as a namespace too (`optim.lrScheduler.StepLR`). */

@@ -14,8 +14,14 @@ import { Optimizer, ParamGroup, entriesOf, invalidArg } from './optimizer';
 /** [PyTorch attribute name, field name] pairs of a scheduler's own settings, in PyTorch's order. */
 type Fields = [string, string][];
 
-const BASE_FIELDS: Fields = [['base_lrs', 'baseLrs'], ['last_epoch', 'lastEpoch'], ['verbose', 'verbose'],
-  ['_step_count', '_stepCount'], ['_get_lr_called_within_step', '_getLrCalledWithinStep'], ['_last_lr', '_lastLr']];
+const BASE_FIELDS: Fields = [
+  ['base_lrs', 'baseLrs'],
+  ['last_epoch', 'lastEpoch'],
+  ['verbose', 'verbose'],
+  ['_step_count', '_stepCount'],
+  ['_get_lr_called_within_step', '_getLrCalledWithinStep'],
+  ['_last_lr', '_lastLr'],
+];
 
 function field(obj: object, name: string): unknown {
   return (obj as Record<string, unknown>)[name];
@@ -132,8 +138,11 @@ export abstract class LRScheduler {
 /** lr = initial lr * lrLambda(epoch), one function for all groups or one per group. */
 export class LambdaLR extends LRScheduler {
   lrLambdas: ((epoch: number) => number)[];
-  constructor(optimizer: Optimizer, lrLambda: ((epoch: number) => number) | ((epoch: number) => number)[],
-    opts: { lastEpoch?: number; verbose?: boolean } = {}) {
+  constructor(
+    optimizer: Optimizer,
+    lrLambda: ((epoch: number) => number) | ((epoch: number) => number)[],
+    opts: { lastEpoch?: number; verbose?: boolean } = {},
+  ) {
     super(optimizer, opts.lastEpoch ?? -1, opts.verbose ?? false);
     const n = optimizer.paramGroups.length;
     if (Array.isArray(lrLambda)) {
@@ -157,7 +166,10 @@ export class LambdaLR extends LRScheduler {
 export class StepLR extends LRScheduler {
   stepSize: number;
   gamma: number;
-  protected override readonly fields: Fields = [['step_size', 'stepSize'], ['gamma', 'gamma']];
+  protected override readonly fields: Fields = [
+    ['step_size', 'stepSize'],
+    ['gamma', 'gamma'],
+  ];
   constructor(optimizer: Optimizer, stepSize: number, opts: { gamma?: number; lastEpoch?: number; verbose?: boolean } = {}) {
     super(optimizer, opts.lastEpoch ?? -1, opts.verbose ?? false);
     this.stepSize = stepSize;
@@ -178,7 +190,10 @@ export class MultiStepLR extends LRScheduler {
   /** epoch -> how many times it is listed (PyTorch's Counter). */
   milestones: Map<number, number>;
   gamma: number;
-  protected override readonly fields: Fields = [['milestones', 'milestones'], ['gamma', 'gamma']];
+  protected override readonly fields: Fields = [
+    ['milestones', 'milestones'],
+    ['gamma', 'gamma'],
+  ];
   constructor(optimizer: Optimizer, milestones: number[], opts: { gamma?: number; lastEpoch?: number; verbose?: boolean } = {}) {
     super(optimizer, opts.lastEpoch ?? -1, opts.verbose ?? false);
     this.milestones = new Map();
@@ -209,7 +224,10 @@ export class MultiStepLR extends LRScheduler {
 export class ConstantLR extends LRScheduler {
   factor: number;
   totalIters: number;
-  protected override readonly fields: Fields = [['factor', 'factor'], ['total_iters', 'totalIters']];
+  protected override readonly fields: Fields = [
+    ['factor', 'factor'],
+    ['total_iters', 'totalIters'],
+  ];
   constructor(optimizer: Optimizer, opts: { factor?: number; totalIters?: number; lastEpoch?: number; verbose?: boolean } = {}) {
     super(optimizer, opts.lastEpoch ?? -1, opts.verbose ?? false);
     this.factor = opts.factor ?? 1 / 3;
@@ -232,10 +250,12 @@ export class LinearLR extends LRScheduler {
   startFactor: number;
   endFactor: number;
   totalIters: number;
-  protected override readonly fields: Fields = [['start_factor', 'startFactor'], ['end_factor', 'endFactor'],
-    ['total_iters', 'totalIters']];
-  constructor(optimizer: Optimizer, opts: { startFactor?: number; endFactor?: number; totalIters?: number; lastEpoch?: number;
-    verbose?: boolean } = {}) {
+  protected override readonly fields: Fields = [
+    ['start_factor', 'startFactor'],
+    ['end_factor', 'endFactor'],
+    ['total_iters', 'totalIters'],
+  ];
+  constructor(optimizer: Optimizer, opts: { startFactor?: number; endFactor?: number; totalIters?: number; lastEpoch?: number; verbose?: boolean } = {}) {
     super(optimizer, opts.lastEpoch ?? -1, opts.verbose ?? false);
     this.startFactor = opts.startFactor ?? 1 / 3;
     this.endFactor = opts.endFactor ?? 1;
@@ -254,7 +274,7 @@ export class LinearLR extends LRScheduler {
   }
   protected override closedFormLr(): number[] {
     const { startFactor: s, endFactor: e, totalIters: n } = this;
-    return this.baseLrs.map((base) => base * (s + (e - s) * Math.min(n, this.lastEpoch) / n));
+    return this.baseLrs.map((base) => base * (s + ((e - s) * Math.min(n, this.lastEpoch)) / n));
   }
 }
 
@@ -280,7 +300,10 @@ export class ExponentialLR extends LRScheduler {
 export class CosineAnnealingLR extends LRScheduler {
   tMax: number;
   etaMin: number;
-  protected override readonly fields: Fields = [['T_max', 'tMax'], ['eta_min', 'etaMin']];
+  protected override readonly fields: Fields = [
+    ['T_max', 'tMax'],
+    ['eta_min', 'etaMin'],
+  ];
   constructor(optimizer: Optimizer, tMax: number, opts: { etaMin?: number; lastEpoch?: number; verbose?: boolean } = {}) {
     super(optimizer, opts.lastEpoch ?? -1, opts.verbose ?? false);
     this.tMax = tMax;
@@ -291,15 +314,15 @@ export class CosineAnnealingLR extends LRScheduler {
     const { lastEpoch: e, tMax: T, etaMin: eta } = this;
     if (e === 0) return this.groups.map((g) => g.lr);
     if (this._stepCount === 1 && e > 0) {
-      return this.baseLrs.map((base) => eta + (base - eta) * (1 + Math.cos(e * Math.PI / T)) / 2);
+      return this.baseLrs.map((base) => eta + ((base - eta) * (1 + Math.cos((e * Math.PI) / T))) / 2);
     }
     if ((e - 1 - T) % (2 * T) === 0) {
-      return this.groups.map((g, i) => g.lr + (this.baseLrs[i] - eta) * (1 - Math.cos(Math.PI / T)) / 2);
+      return this.groups.map((g, i) => g.lr + ((this.baseLrs[i] - eta) * (1 - Math.cos(Math.PI / T))) / 2);
     }
-    return this.groups.map((g) => (1 + Math.cos(Math.PI * e / T)) / (1 + Math.cos(Math.PI * (e - 1) / T)) * (g.lr - eta) + eta);
+    return this.groups.map((g) => ((1 + Math.cos((Math.PI * e) / T)) / (1 + Math.cos((Math.PI * (e - 1)) / T))) * (g.lr - eta) + eta);
   }
   protected override closedFormLr(): number[] {
     const { lastEpoch: e, tMax: T, etaMin: eta } = this;
-    return this.baseLrs.map((base) => eta + (base - eta) * (1 + Math.cos(Math.PI * e / T)) / 2);
+    return this.baseLrs.map((base) => eta + ((base - eta) * (1 + Math.cos((Math.PI * e) / T))) / 2);
   }
 }

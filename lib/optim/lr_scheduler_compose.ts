@@ -20,13 +20,17 @@ export class SequentialLR extends LRScheduler {
     super(optimizer, -1, false);
     schedulers.forEach((s, i) => {
       if (s.optimizer !== optimizer) {
-        invalidArg('Sequential Schedulers expects all schedulers to belong to the same optimizer, but got schedulers at ' +
-          `index ${i} to be different than the optimizer passed in.`);
+        invalidArg(
+          'Sequential Schedulers expects all schedulers to belong to the same optimizer, but got schedulers at ' +
+            `index ${i} to be different than the optimizer passed in.`,
+        );
       }
     });
     if (milestones.length !== schedulers.length - 1) {
-      invalidArg('Sequential Schedulers expects number of schedulers provided to be one more than the number of milestone ' +
-        `points, but got number of schedulers ${schedulers.length} and the number of milestones to be equal to ${milestones.length}`);
+      invalidArg(
+        'Sequential Schedulers expects number of schedulers provided to be one more than the number of milestone ' +
+          `points, but got number of schedulers ${schedulers.length} and the number of milestones to be equal to ${milestones.length}`,
+      );
     }
     this.schedulers = schedulers.slice();
     this.milestones = milestones.slice();
@@ -52,8 +56,12 @@ export class SequentialLR extends LRScheduler {
   }
 
   override stateDict(): Record<string, unknown> {
-    return { _milestones: this.milestones.slice(), last_epoch: this.lastEpoch, _last_lr: this._lastLr.slice(),
-      _schedulers: this.schedulers.map((s) => s.stateDict()) };
+    return {
+      _milestones: this.milestones.slice(),
+      last_epoch: this.lastEpoch,
+      _last_lr: this._lastLr.slice(),
+      _schedulers: this.schedulers.map((s) => s.stateDict()),
+    };
   }
 
   override loadStateDict(sd: Map<string, unknown> | Record<string, unknown>): void {
@@ -82,8 +90,7 @@ export class ChainedScheduler {
     this.optimizer = schedulers[0].optimizer;
     schedulers.forEach((s, i) => {
       if (s.optimizer !== this.optimizer) {
-        invalidArg('ChainedScheduler expects all schedulers to belong to the same optimizer, but got schedulers at index ' +
-          `0 and ${i} to be different`);
+        invalidArg('ChainedScheduler expects all schedulers to belong to the same optimizer, but got schedulers at index ' + `0 and ${i} to be different`);
       }
     });
     this.schedulers = schedulers.slice();
@@ -119,10 +126,23 @@ export interface ReduceLROnPlateauOptions {
   verbose?: boolean;
 }
 
-const PLATEAU_FIELDS: [string, string][] = [['factor', 'factor'], ['min_lrs', 'minLrs'], ['patience', 'patience'],
-  ['verbose', 'verbose'], ['cooldown', 'cooldown'], ['cooldown_counter', 'cooldownCounter'], ['mode', 'mode'],
-  ['threshold', 'threshold'], ['threshold_mode', 'thresholdMode'], ['best', 'best'], ['num_bad_epochs', 'numBadEpochs'],
-  ['mode_worse', 'modeWorse'], ['eps', 'eps'], ['last_epoch', 'lastEpoch'], ['_last_lr', '_lastLr']];
+const PLATEAU_FIELDS: [string, string][] = [
+  ['factor', 'factor'],
+  ['min_lrs', 'minLrs'],
+  ['patience', 'patience'],
+  ['verbose', 'verbose'],
+  ['cooldown', 'cooldown'],
+  ['cooldown_counter', 'cooldownCounter'],
+  ['mode', 'mode'],
+  ['threshold', 'threshold'],
+  ['threshold_mode', 'thresholdMode'],
+  ['best', 'best'],
+  ['num_bad_epochs', 'numBadEpochs'],
+  ['mode_worse', 'modeWorse'],
+  ['eps', 'eps'],
+  ['last_epoch', 'lastEpoch'],
+  ['_last_lr', '_lastLr'],
+];
 
 /**
  * Multiplies the lr by `factor` once the metric has not improved for more than `patience` epochs

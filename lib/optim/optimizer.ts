@@ -62,7 +62,7 @@ function describe(x: unknown): string {
   if (x === null) return 'null';
   if (Array.isArray(x)) return 'an array';
   if (x instanceof Tensor) return `Tensor${JSON.stringify(x.shape)}`;
-  return typeof x === 'object' ? (x as object).constructor?.name ?? 'object' : typeof x;
+  return typeof x === 'object' ? ((x as object).constructor?.name ?? 'object') : typeof x;
 }
 
 /** A Python value for a group option: arrays (betas) become frozen arrays = tuples. */
@@ -104,8 +104,10 @@ export abstract class Optimizer {
     }
     const raw = init.params;
     if (raw instanceof Set) {
-      invalidArg('optimizer parameters need to be organized in ordered collections, but the ordering of tensors in sets ' +
-        'will change between runs. Please use a list instead.');
+      invalidArg(
+        'optimizer parameters need to be organized in ordered collections, but the ordering of tensors in sets ' +
+          'will change between runs. Please use a list instead.',
+      );
     }
     const params = raw instanceof Tensor ? [raw] : [...(raw as Iterable<Tensor>)];
     params.forEach((p, i) => {
@@ -207,11 +209,13 @@ export abstract class Optimizer {
       const key = toCamel(String(k));
       if (v instanceof Tensor) {
         const floating = ['float32', 'float64', 'float16', 'bfloat16'].includes(param.dtype);
-        out[key] = torch.keep(torch.tidy(() => {
-          if (key === 'step') return v.clone();
-          const cast = floating && v.dtype !== param.dtype ? v.to(param.dtype) : v;
-          return cast.to(param.device, { copy: true }).detach();
-        }));
+        out[key] = torch.keep(
+          torch.tidy(() => {
+            if (key === 'step') return v.clone();
+            const cast = floating && v.dtype !== param.dtype ? v.to(param.dtype) : v;
+            return cast.to(param.device, { copy: true }).detach();
+          }),
+        );
       } else {
         out[key] = v;
       }
@@ -253,8 +257,7 @@ export abstract class Optimizer {
     if (!Array.isArray(savedGroups)) invalidArg('loadStateDict: the state dict has no param_groups list');
     if (savedState === undefined) invalidArg('loadStateDict: the state dict has no state');
     if (savedGroups.length !== this.paramGroups.length) {
-      invalidArg(`loaded state dict has a different number of parameter groups (${savedGroups.length}, this optimizer has ` +
-        `${this.paramGroups.length})`);
+      invalidArg(`loaded state dict has a different number of parameter groups (${savedGroups.length}, this optimizer has ` + `${this.paramGroups.length})`);
     }
     const groups = savedGroups.map((g, i) => new Map(entriesOf(g, `loadStateDict: param_groups[${i}]`).map(([k, v]) => [String(k), v])));
     const idMap = new Map<number, Tensor>();
@@ -263,8 +266,10 @@ export abstract class Optimizer {
       const own = this.paramGroups[i].params;
       if (!Array.isArray(ids)) invalidArg(`loadStateDict: param_groups[${i}] has no params list`);
       if (ids.length !== own.length) {
-        invalidArg(`loaded state dict contains a parameter group that doesn't match the size of optimizer's group ` +
-          `(group ${i}: ${ids.length} saved, ${own.length} here)`);
+        invalidArg(
+          `loaded state dict contains a parameter group that doesn't match the size of optimizer's group ` +
+            `(group ${i}: ${ids.length} saved, ${own.length} here)`,
+        );
       }
       ids.forEach((id, j) => idMap.set(Number(id), own[j]));
     });
@@ -295,10 +300,13 @@ export abstract class Optimizer {
   protected checkState(p: Tensor, s: ParamState): void {
     for (const [k, v] of Object.entries(s)) {
       if (v instanceof Tensor && k !== 'step') {
-        const a = v.shape, b = p.shape;
+        const a = v.shape,
+          b = p.shape;
         if (a.length !== b.length || a.some((n, i) => n !== b[i])) {
-          throw new TorchError(`loadStateDict: state '${toSnake(k)}' has shape ${JSON.stringify(a)} but its parameter has ` +
-            `shape ${JSON.stringify(b)}`, 'ERR_SHAPE_MISMATCH');
+          throw new TorchError(
+            `loadStateDict: state '${toSnake(k)}' has shape ${JSON.stringify(a)} but its parameter has ` + `shape ${JSON.stringify(b)}`,
+            'ERR_SHAPE_MISMATCH',
+          );
         }
       }
     }

@@ -42,7 +42,10 @@ export class SGD extends Optimizer {
   }
 
   protected override validateGroup(g: ParamGroup): void {
-    const lr = g.lr, momentum = g.momentum as number, wd = g.weightDecay as number, damp = g.dampening as number;
+    const lr = g.lr,
+      momentum = g.momentum as number,
+      wd = g.weightDecay as number,
+      damp = g.dampening as number;
     if (!(typeof lr === 'number' && lr >= 0)) invalidArg(`Invalid learning rate: ${lr}`);
     if (!(typeof momentum === 'number' && momentum >= 0)) invalidArg(`Invalid momentum value: ${momentum}`);
     if (!(typeof wd === 'number' && wd >= 0)) invalidArg(`Invalid weight_decay value: ${wd}`);
@@ -52,8 +55,12 @@ export class SGD extends Optimizer {
 
   protected override updateGroup(group: ParamGroup): void {
     const { params, grads } = this.gradsOf(group);
-    const lr = group.lr, momentum = group.momentum as number, damp = group.dampening as number;
-    const wd = group.weightDecay as number, nesterov = !!group.nesterov, maximize = !!group.maximize;
+    const lr = group.lr,
+      momentum = group.momentum as number,
+      damp = group.dampening as number;
+    const wd = group.weightDecay as number,
+      nesterov = !!group.nesterov,
+      maximize = !!group.maximize;
     try {
       params.forEach((p, i) => {
         let s = this.state.get(p) as SGDState | undefined;

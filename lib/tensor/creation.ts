@@ -128,8 +128,13 @@ export function fromBuffer(bytes: ArrayBufferView | ArrayBuffer, dtype: DType, s
   return finish(wrap(N.fromBuffer(bytes, dtypeCode(dtype, 'fromBuffer'), shape, checkDevice('fromBuffer', opts.device ?? 'cpu'))), opts);
 }
 
-function make(fn: string, op: (shape: number[], dtype: number, device: string) => number, shape: number[] | number,
-  opts: CreateOptions, defaultDtype: DType = 'float32'): Tensor {
+function make(
+  fn: string,
+  op: (shape: number[], dtype: number, device: string) => number,
+  shape: number[] | number,
+  opts: CreateOptions,
+  defaultDtype: DType = 'float32',
+): Tensor {
   checkOptions(fn, opts, CREATE_OPTIONS);
   const s = typeof shape === 'number' ? [shape] : shape;
   checkShape(fn, 'shape', s);
@@ -170,7 +175,12 @@ export function randperm(n: number, opts: CreateOptions = {}): Tensor {
 export function arange(start: number, end?: number, step = 1, opts: CreateOptions = {}): Tensor {
   checkOptions('arange', opts, CREATE_OPTIONS);
   if (end === undefined) [start, end] = [0, start];
-  for (const [k, v] of [['start', start], ['end', end], ['step', step]] as const) checkNumber('arange', k, v);
+  for (const [k, v] of [
+    ['start', start],
+    ['end', end],
+    ['step', step],
+  ] as const)
+    checkNumber('arange', k, v);
   const ints = [start, end, step].every(Number.isInteger);
   const dt = opts.dtype ?? (ints ? 'int64' : 'float32');
   return finish(wrap(N.arange(start, end, step, dtypeCode(dt, 'arange'), checkDevice('arange', opts.device ?? 'cpu'))), opts);
@@ -198,10 +208,12 @@ export function scalarTensor(value: number | boolean, opts: CreateOptions = {}):
   return finish(wrap(N.scalarTensor(value, dtypeCode(dt), checkDevice('scalarTensor', opts.device ?? 'cpu'))), opts);
 }
 
-const like = (fn: string, op: (x: number, d?: number | null) => number) => (x: Tensor, opts: { dtype?: DType } = {}) => {
-  checkOptions(fn, opts, LIKE_OPTIONS);
-  return wrap(op(tid(x, fn, 'x'), opts.dtype ? dtypeCode(opts.dtype) : null));
-};
+const like =
+  (fn: string, op: (x: number, d?: number | null) => number) =>
+  (x: Tensor, opts: { dtype?: DType } = {}) => {
+    checkOptions(fn, opts, LIKE_OPTIONS);
+    return wrap(op(tid(x, fn, 'x'), opts.dtype ? dtypeCode(opts.dtype) : null));
+  };
 export const zerosLike = like('zerosLike', N.zerosLike);
 export const onesLike = like('onesLike', N.onesLike);
 export const emptyLike = like('emptyLike', N.emptyLike);
@@ -215,13 +227,38 @@ export function fullLike(x: Tensor, value: number | boolean, opts: { dtype?: DTy
 /** Windows for the audio front end: periodic (torch default) or symmetric. */
 export function hannWindow(n: number, opts: CreateOptions & { periodic?: boolean } = {}): Tensor {
   checkOptions('hannWindow', opts, WINDOW_OPTIONS);
-  return finish(wrap(N.hannWindow(checkInt('hannWindow', 'n', n), opts.periodic ?? true, dtypeCode(opts.dtype ?? 'float32'), checkDevice('hannWindow', opts.device ?? 'cpu'))), opts);
+  return finish(
+    wrap(
+      N.hannWindow(checkInt('hannWindow', 'n', n), opts.periodic ?? true, dtypeCode(opts.dtype ?? 'float32'), checkDevice('hannWindow', opts.device ?? 'cpu')),
+    ),
+    opts,
+  );
 }
 export function hammingWindow(n: number, opts: CreateOptions & { periodic?: boolean } = {}): Tensor {
   checkOptions('hammingWindow', opts, WINDOW_OPTIONS);
-  return finish(wrap(N.hammingWindow(checkInt('hammingWindow', 'n', n), opts.periodic ?? true, dtypeCode(opts.dtype ?? 'float32'), checkDevice('hammingWindow', opts.device ?? 'cpu'))), opts);
+  return finish(
+    wrap(
+      N.hammingWindow(
+        checkInt('hammingWindow', 'n', n),
+        opts.periodic ?? true,
+        dtypeCode(opts.dtype ?? 'float32'),
+        checkDevice('hammingWindow', opts.device ?? 'cpu'),
+      ),
+    ),
+    opts,
+  );
 }
 export function blackmanWindow(n: number, opts: CreateOptions & { periodic?: boolean } = {}): Tensor {
   checkOptions('blackmanWindow', opts, WINDOW_OPTIONS);
-  return finish(wrap(N.blackmanWindow(checkInt('blackmanWindow', 'n', n), opts.periodic ?? true, dtypeCode(opts.dtype ?? 'float32'), checkDevice('blackmanWindow', opts.device ?? 'cpu'))), opts);
+  return finish(
+    wrap(
+      N.blackmanWindow(
+        checkInt('blackmanWindow', 'n', n),
+        opts.periodic ?? true,
+        dtypeCode(opts.dtype ?? 'float32'),
+        checkDevice('blackmanWindow', opts.device ?? 'cpu'),
+      ),
+    ),
+    opts,
+  );
 }

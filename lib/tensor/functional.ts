@@ -32,10 +32,18 @@ declare module './tensor' {
   }
 }
 const P = Tensor.prototype;
-P.matmul = function (this: Tensor, o: Tensor) { return wrap(N.matmul(this.id, tid(o, 'matmul', 'other'))); };
-P.mm = function (this: Tensor, o: Tensor) { return wrap(N.mm(this.id, tid(o, 'mm', 'other'))); };
-P.bmm = function (this: Tensor, o: Tensor) { return wrap(N.bmm(this.id, tid(o, 'bmm', 'other'))); };
-P.outer = function (this: Tensor, o: Tensor) { return wrap(N.outer(this.id, tid(o, 'outer', 'other'))); };
+P.matmul = function (this: Tensor, o: Tensor) {
+  return wrap(N.matmul(this.id, tid(o, 'matmul', 'other')));
+};
+P.mm = function (this: Tensor, o: Tensor) {
+  return wrap(N.mm(this.id, tid(o, 'mm', 'other')));
+};
+P.bmm = function (this: Tensor, o: Tensor) {
+  return wrap(N.bmm(this.id, tid(o, 'bmm', 'other')));
+};
+P.outer = function (this: Tensor, o: Tensor) {
+  return wrap(N.outer(this.id, tid(o, 'outer', 'other')));
+};
 P.softmax = function (this: Tensor, dim: number, opts = {}) {
   checkOptions('softmax', opts, SOFTMAX_OPTIONS);
   return wrap(N.softmax(this.id, dim, opts.dtype ? dtypeCode(opts.dtype) : null));
@@ -47,7 +55,12 @@ P.logSoftmax = function (this: Tensor, dim: number, opts = {}) {
 
 export function einsum(equation: string, ...operands: Tensor[]): Tensor {
   if (typeof equation !== 'string') argError('einsum', 'equation', 'a string', equation);
-  return wrap(N.einsum(equation, operands.map((t, k) => tid(t, 'einsum', `operand ${k}`))));
+  return wrap(
+    N.einsum(
+      equation,
+      operands.map((t, k) => tid(t, 'einsum', `operand ${k}`)),
+    ),
+  );
 }
 
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
@@ -70,13 +83,33 @@ function expandArg(fn: string, name: string, v: number | number[] | undefined, n
   if (!Array.isArray(v) || v.length !== n) argError(fn, name, `a number or ${n} numbers`, v);
   return v;
 }
-function conv(fn: string, n: number, x: Tensor, w: Tensor, b: Tensor | null | undefined, o: ConvOptions,
-  transposed = false, outputPadding: number | number[] = 0): Tensor {
-  if (!transposed) checkOptions(fn, o, CONV_OPTIONS);  // convTranspose2d checks its own (one more key)
-  const xid = tid(x, fn, 'input'), wid = tid(w, fn, 'weight');
+function conv(
+  fn: string,
+  n: number,
+  x: Tensor,
+  w: Tensor,
+  b: Tensor | null | undefined,
+  o: ConvOptions,
+  transposed = false,
+  outputPadding: number | number[] = 0,
+): Tensor {
+  if (!transposed) checkOptions(fn, o, CONV_OPTIONS); // convTranspose2d checks its own (one more key)
+  const xid = tid(x, fn, 'input'),
+    wid = tid(w, fn, 'weight');
   if (w.ndim !== n + 2) argError(fn, 'weight', `a ${n + 2}-D tensor`, w.shape);
-  return wrap(N.conv(xid, wid, idOf(b), expandArg(fn, 'stride', o.stride, n, 1), expandArg(fn, 'padding', o.padding, n, 0),
-    expandArg(fn, 'dilation', o.dilation, n, 1), transposed, expandArg(fn, 'outputPadding', outputPadding, n, 0), o.groups ?? 1));
+  return wrap(
+    N.conv(
+      xid,
+      wid,
+      idOf(b),
+      expandArg(fn, 'stride', o.stride, n, 1),
+      expandArg(fn, 'padding', o.padding, n, 0),
+      expandArg(fn, 'dilation', o.dilation, n, 1),
+      transposed,
+      expandArg(fn, 'outputPadding', outputPadding, n, 0),
+      o.groups ?? 1,
+    ),
+  );
 }
 export const conv1d = (x: Tensor, w: Tensor, b?: Tensor | null, o: ConvOptions = {}) => conv('conv1d', 1, x, w, b, o);
 export const conv2d = (x: Tensor, w: Tensor, b?: Tensor | null, o: ConvOptions = {}) => conv('conv2d', 2, x, w, b, o);
@@ -121,17 +154,38 @@ export function normalize(x: Tensor, opts: { p?: number; dim?: number; eps?: num
 }
 
 /** softmax(q k^T * scale + mask) v: LibTorch's fused kernels on 2.x, the math path on 1.13. */
-export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor,
-  opts: { attnMask?: Tensor | null; dropoutP?: number; isCausal?: boolean; scale?: number } = {}): Tensor {
+export function scaledDotProductAttention(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  opts: { attnMask?: Tensor | null; dropoutP?: number; isCausal?: boolean; scale?: number } = {},
+): Tensor {
   checkOptions('scaledDotProductAttention', opts, { attnMask: opt.tensorOrNull, dropoutP: opt.number, isCausal: opt.boolean, scale: opt.number });
-  return wrap(N.scaledDotProductAttention(tid(q, 'scaledDotProductAttention', 'q'), tid(k, 'scaledDotProductAttention', 'k'), tid(v, 'scaledDotProductAttention', 'v'), idOf(opts.attnMask), opts.dropoutP ?? 0, !!opts.isCausal, opts.scale ?? null));
+  return wrap(
+    N.scaledDotProductAttention(
+      tid(q, 'scaledDotProductAttention', 'q'),
+      tid(k, 'scaledDotProductAttention', 'k'),
+      tid(v, 'scaledDotProductAttention', 'v'),
+      idOf(opts.attnMask),
+      opts.dropoutP ?? 0,
+      !!opts.isCausal,
+      opts.scale ?? null,
+    ),
+  );
 }
 
 /** interpolate(x [N, C, H, W], { size: [h, w], mode, alignCorners, antialias }) */
-export function interpolate(x: Tensor, opts: { size: [number, number]; mode?: 'bilinear' | 'bicubic' | 'nearest';
-  alignCorners?: boolean; antialias?: boolean }): Tensor {
+export function interpolate(
+  x: Tensor,
+  opts: { size: [number, number]; mode?: 'bilinear' | 'bicubic' | 'nearest'; alignCorners?: boolean; antialias?: boolean },
+): Tensor {
   const xid = tid(x, 'interpolate', 'x');
-  checkOptions('interpolate', opts, { size: opt.shape, mode: opt.oneOf(['bilinear', 'bicubic', 'nearest']), alignCorners: opt.boolean, antialias: opt.boolean });
+  checkOptions('interpolate', opts, {
+    size: opt.shape,
+    mode: opt.oneOf(['bilinear', 'bicubic', 'nearest']),
+    alignCorners: opt.boolean,
+    antialias: opt.boolean,
+  });
   if (!opts || !Array.isArray(opts.size)) argError('interpolate', 'opts.size', 'an [h, w] array', opts?.size);
   return wrap(N.interpolate(xid, opts.size, opts.mode ?? 'nearest', !!opts.alignCorners, !!opts.antialias));
 }
@@ -156,21 +210,46 @@ export function smoothL1Loss(x: Tensor, y: Tensor, opts: { reduction?: Reduction
 }
 
 /** crossEntropy(logits [N, C], target [N] int64 class indices or [N, C] probabilities) */
-export function crossEntropy(logits: Tensor, target: Tensor, opts: { weight?: Tensor; reduction?: Reduction;
-  ignoreIndex?: number; labelSmoothing?: number } = {}): Tensor {
+export function crossEntropy(
+  logits: Tensor,
+  target: Tensor,
+  opts: { weight?: Tensor; reduction?: Reduction; ignoreIndex?: number; labelSmoothing?: number } = {},
+): Tensor {
   checkOptions('crossEntropy', opts, { ...REDUCTION_OPTIONS, weight: opt.tensorOrNull, ignoreIndex: opt.int, labelSmoothing: opt.number });
-  return wrap(N.crossEntropy(tid(logits, 'crossEntropy', 'logits'), tid(target, 'crossEntropy', 'target'), idOf(opts.weight), reduction('crossEntropy', opts.reduction),
-    opts.ignoreIndex ?? -100, opts.labelSmoothing ?? 0));
+  return wrap(
+    N.crossEntropy(
+      tid(logits, 'crossEntropy', 'logits'),
+      tid(target, 'crossEntropy', 'target'),
+      idOf(opts.weight),
+      reduction('crossEntropy', opts.reduction),
+      opts.ignoreIndex ?? -100,
+      opts.labelSmoothing ?? 0,
+    ),
+  );
 }
 export function nllLoss(logProbs: Tensor, target: Tensor, opts: { weight?: Tensor; reduction?: Reduction; ignoreIndex?: number } = {}): Tensor {
   checkOptions('nllLoss', opts, { ...REDUCTION_OPTIONS, weight: opt.tensorOrNull, ignoreIndex: opt.int });
-  return wrap(N.nllLoss(tid(logProbs, 'nllLoss', 'logProbs'), tid(target, 'nllLoss', 'target'), idOf(opts.weight), reduction('nllLoss', opts.reduction), opts.ignoreIndex ?? -100));
+  return wrap(
+    N.nllLoss(
+      tid(logProbs, 'nllLoss', 'logProbs'),
+      tid(target, 'nllLoss', 'target'),
+      idOf(opts.weight),
+      reduction('nllLoss', opts.reduction),
+      opts.ignoreIndex ?? -100,
+    ),
+  );
 }
-export function binaryCrossEntropyWithLogits(x: Tensor, y: Tensor, opts: { weight?: Tensor; posWeight?: Tensor;
-  reduction?: Reduction } = {}): Tensor {
+export function binaryCrossEntropyWithLogits(x: Tensor, y: Tensor, opts: { weight?: Tensor; posWeight?: Tensor; reduction?: Reduction } = {}): Tensor {
   checkOptions('binaryCrossEntropyWithLogits', opts, { ...REDUCTION_OPTIONS, weight: opt.tensorOrNull, posWeight: opt.tensorOrNull });
-  return wrap(N.binaryCrossEntropyWithLogits(tid(x, 'binaryCrossEntropyWithLogits', 'x'), tid(y, 'binaryCrossEntropyWithLogits', 'y'), idOf(opts.weight), idOf(opts.posWeight),
-    reduction('binaryCrossEntropyWithLogits', opts.reduction)));
+  return wrap(
+    N.binaryCrossEntropyWithLogits(
+      tid(x, 'binaryCrossEntropyWithLogits', 'x'),
+      tid(y, 'binaryCrossEntropyWithLogits', 'y'),
+      idOf(opts.weight),
+      idOf(opts.posWeight),
+      reduction('binaryCrossEntropyWithLogits', opts.reduction),
+    ),
+  );
 }
 
 export const embedding = (indices: Tensor, weight: Tensor) => wrap(N.embedding(tid(weight, 'embedding', 'weight'), tid(indices, 'embedding', 'indices')));
@@ -192,10 +271,39 @@ export const fft = {
 };
 
 /** stft(x, nFft, { hopLength, winLength, window, center, padMode, normalized, onesided }) -> complex */
-export function stft(x: Tensor, nFft: number, opts: { hopLength?: number; winLength?: number; window?: Tensor; center?: boolean;
-  padMode?: 'reflect' | 'constant'; normalized?: boolean; onesided?: boolean } = {}): Tensor {
-  checkOptions('stft', opts, { hopLength: opt.int, winLength: opt.int, window: opt.tensorOrNull, center: opt.boolean,
-    padMode: opt.oneOf(['reflect', 'constant']), normalized: opt.boolean, onesided: opt.boolean });
-  return wrap(N.stft(tid(x, 'stft', 'x'), nFft, opts.hopLength ?? null, opts.winLength ?? null, idOf(opts.window), opts.center ?? true,
-    opts.padMode ?? 'reflect', !!opts.normalized, opts.onesided ?? true));
+export function stft(
+  x: Tensor,
+  nFft: number,
+  opts: {
+    hopLength?: number;
+    winLength?: number;
+    window?: Tensor;
+    center?: boolean;
+    padMode?: 'reflect' | 'constant';
+    normalized?: boolean;
+    onesided?: boolean;
+  } = {},
+): Tensor {
+  checkOptions('stft', opts, {
+    hopLength: opt.int,
+    winLength: opt.int,
+    window: opt.tensorOrNull,
+    center: opt.boolean,
+    padMode: opt.oneOf(['reflect', 'constant']),
+    normalized: opt.boolean,
+    onesided: opt.boolean,
+  });
+  return wrap(
+    N.stft(
+      tid(x, 'stft', 'x'),
+      nFft,
+      opts.hopLength ?? null,
+      opts.winLength ?? null,
+      idOf(opts.window),
+      opts.center ?? true,
+      opts.padMode ?? 'reflect',
+      !!opts.normalized,
+      opts.onesided ?? true,
+    ),
+  );
 }

@@ -28,7 +28,13 @@ export class ScriptModule {
   call(method: string, ...inputs: Tensor[]): ScriptValue {
     if (typeof method !== 'string') argError('ScriptModule.call', 'method', 'a method name', method);
     inputs.forEach((x, i) => (x instanceof Tensor ? undefined : argError('ScriptModule.call', `inputs[${i}]`, 'a Tensor', x)));
-    return fromNative(N.jitCall(this.handle, method, inputs.map((x) => x.id)));
+    return fromNative(
+      N.jitCall(
+        this.handle,
+        method,
+        inputs.map((x) => x.id),
+      ),
+    );
   }
   forward(...inputs: Tensor[]): ScriptValue {
     return this.call('forward', ...inputs);

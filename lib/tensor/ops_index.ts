@@ -43,7 +43,8 @@ declare module './tensor' {
 const P = Tensor.prototype;
 
 function pair(ids: [Id, Id]): ValuesIndices {
-  const v = wrap(ids[0]), i = wrap(ids[1]);
+  const v = wrap(ids[0]),
+    i = wrap(ids[1]);
   return Object.assign([v, i] as [Tensor, Tensor], { values: v, indices: i });
 }
 
@@ -134,7 +135,12 @@ function basicIndex(x: Tensor, specs: IndexSpec[], temps: Id[]): { id: Id; advan
     } else if (Array.isArray(s)) {
       // x[[0, 2]]: a list of integers is an advanced index, as in Python
       if (!s.every((v) => Number.isSafeInteger(v))) argError('index', 'spec', 'an array of integers', s);
-      const t = N.fromBuffer(BigInt64Array.from(s as number[], (v) => BigInt(v)), 4, [s.length], N.device(x.id));
+      const t = N.fromBuffer(
+        BigInt64Array.from(s as number[], (v) => BigInt(v)),
+        4,
+        [s.length],
+        N.device(x.id),
+      );
       temps.push(t);
       advanced.push(t);
       dim++;
@@ -191,6 +197,11 @@ P.indexAssign_ = function (this: Tensor, specs: IndexSpec[], value: Tensor | num
 
 P.indexPut_ = function (this: Tensor, indices: (Tensor | null)[], values: Tensor, accumulate = false) {
   if (!Array.isArray(indices)) argError('indexPut_', 'indices', 'an array of Tensors or null', indices);
-  N.indexPut_(this.id, indices.map((t, k) => (t === null || t === undefined ? null : tid(t, 'indexPut_', `indices[${k}]`))), tid(values, 'indexPut_', 'values'), accumulate);
+  N.indexPut_(
+    this.id,
+    indices.map((t, k) => (t === null || t === undefined ? null : tid(t, 'indexPut_', `indices[${k}]`))),
+    tid(values, 'indexPut_', 'values'),
+    accumulate,
+  );
   return this;
 };

@@ -30,12 +30,46 @@ declare module './tensor' {
     logicalAnd(other: Tensor): Tensor;
     logicalOr(other: Tensor): Tensor;
     logicalXor(other: Tensor): Tensor;
-    neg(): Tensor; abs(): Tensor; sqrt(): Tensor; rsqrt(): Tensor; exp(): Tensor; expm1(): Tensor; log(): Tensor;
-    log10(): Tensor; log2(): Tensor; log1p(): Tensor; sin(): Tensor; cos(): Tensor; tan(): Tensor; asin(): Tensor;
-    acos(): Tensor; atan(): Tensor; sinh(): Tensor; cosh(): Tensor; tanh(): Tensor; sigmoid(): Tensor; erf(): Tensor; erfinv(): Tensor;
-    floor(): Tensor; ceil(): Tensor; round(): Tensor; trunc(): Tensor; frac(): Tensor; sign(): Tensor;
-    reciprocal(): Tensor; square(): Tensor; relu(): Tensor; silu(): Tensor; isnan(): Tensor; isinf(): Tensor;
-    isfinite(): Tensor; logicalNot(): Tensor; bitwiseNot(): Tensor; real(): Tensor; imag(): Tensor; viewAsReal(): Tensor;
+    neg(): Tensor;
+    abs(): Tensor;
+    sqrt(): Tensor;
+    rsqrt(): Tensor;
+    exp(): Tensor;
+    expm1(): Tensor;
+    log(): Tensor;
+    log10(): Tensor;
+    log2(): Tensor;
+    log1p(): Tensor;
+    sin(): Tensor;
+    cos(): Tensor;
+    tan(): Tensor;
+    asin(): Tensor;
+    acos(): Tensor;
+    atan(): Tensor;
+    sinh(): Tensor;
+    cosh(): Tensor;
+    tanh(): Tensor;
+    sigmoid(): Tensor;
+    erf(): Tensor;
+    erfinv(): Tensor;
+    floor(): Tensor;
+    ceil(): Tensor;
+    round(): Tensor;
+    trunc(): Tensor;
+    frac(): Tensor;
+    sign(): Tensor;
+    reciprocal(): Tensor;
+    square(): Tensor;
+    relu(): Tensor;
+    silu(): Tensor;
+    isnan(): Tensor;
+    isinf(): Tensor;
+    isfinite(): Tensor;
+    logicalNot(): Tensor;
+    bitwiseNot(): Tensor;
+    real(): Tensor;
+    imag(): Tensor;
+    viewAsReal(): Tensor;
     /** clamp(min?, max?) with numbers or tensors (null/undefined = unbounded on that side). */
     clamp(min?: number | Tensor | null, max?: number | Tensor | null): Tensor;
     clampMin(min: number): Tensor;
@@ -125,10 +159,48 @@ P.logicalAnd = tensorOnly('logicalAnd', N.logicalAnd);
 P.logicalOr = tensorOnly('logicalOr', N.logicalOr);
 P.logicalXor = tensorOnly('logicalXor', N.logicalXor);
 
-const UNARY = ['neg', 'abs', 'sqrt', 'rsqrt', 'exp', 'expm1', 'log', 'log10', 'log2', 'log1p', 'sin', 'cos', 'tan',
-  'asin', 'acos', 'atan', 'sinh', 'cosh', 'tanh', 'sigmoid', 'erf', 'erfinv', 'floor', 'ceil', 'round', 'trunc', 'frac', 'sign',
-  'reciprocal', 'square', 'relu', 'silu', 'isnan', 'isinf', 'isfinite', 'logicalNot', 'bitwiseNot', 'real', 'imag',
-  'viewAsReal'] as const;
+const UNARY = [
+  'neg',
+  'abs',
+  'sqrt',
+  'rsqrt',
+  'exp',
+  'expm1',
+  'log',
+  'log10',
+  'log2',
+  'log1p',
+  'sin',
+  'cos',
+  'tan',
+  'asin',
+  'acos',
+  'atan',
+  'sinh',
+  'cosh',
+  'tanh',
+  'sigmoid',
+  'erf',
+  'erfinv',
+  'floor',
+  'ceil',
+  'round',
+  'trunc',
+  'frac',
+  'sign',
+  'reciprocal',
+  'square',
+  'relu',
+  'silu',
+  'isnan',
+  'isinf',
+  'isfinite',
+  'logicalNot',
+  'bitwiseNot',
+  'real',
+  'imag',
+  'viewAsReal',
+] as const;
 for (const name of UNARY) {
   const op = N[name] as (x: Id) => Id;
   (P as unknown as Record<string, unknown>)[name] = function (this: Tensor) {

@@ -47,7 +47,8 @@ function dims(fn: string, d: Dim | null | undefined): number[] | null {
 }
 
 function pair(ids: [number, number]): ValuesIndices {
-  const v = wrap(ids[0]), i = wrap(ids[1]);
+  const v = wrap(ids[0]),
+    i = wrap(ids[1]);
   return Object.assign([v, i] as [Tensor, Tensor], { values: v, indices: i });
 }
 

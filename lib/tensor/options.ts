@@ -23,7 +23,10 @@ export function checkOptions<T extends object>(fn: string, opts: T | undefined, 
     const rule = (spec as Record<string, OptionRule>)[key];
     if (!rule) {
       const allowed = Object.keys(spec);
-      throw new TorchError(`${fn}: unknown option '${key}' (allowed: ${allowed.length ? allowed.join(', ') : 'none'}), got ${describeValue((opts as Record<string, unknown>)[key])}`, 'ERR_INVALID_ARG');
+      throw new TorchError(
+        `${fn}: unknown option '${key}' (allowed: ${allowed.length ? allowed.join(', ') : 'none'}), got ${describeValue((opts as Record<string, unknown>)[key])}`,
+        'ERR_INVALID_ARG',
+      );
     }
     const v = (opts as Record<string, unknown>)[key];
     if (v !== undefined) rule(fn, `opts.${key}`, v);
@@ -54,9 +57,11 @@ export const opt = {
   dtype: ((fn, arg, v) => void dtypeCode(v, fn, arg)) as OptionRule,
   device: ((fn, arg, v) => void checkDevice(fn, v, arg)) as OptionRule,
   shape: ((fn, arg, v) => void checkShape(fn, arg, v)) as OptionRule,
-  oneOf: (values: readonly unknown[]): OptionRule => (fn, arg, v) => {
-    if (!values.includes(v)) argError(fn, arg, `one of ${values.map((x) => describeValue(x)).join(', ')}`, v);
-  },
+  oneOf:
+    (values: readonly unknown[]): OptionRule =>
+    (fn, arg, v) => {
+      if (!values.includes(v)) argError(fn, arg, `one of ${values.map((x) => describeValue(x)).join(', ')}`, v);
+    },
   tensorOrNull: ((fn, arg, v) => {
     if (v !== null && !(v instanceof Tensor)) argError(fn, arg, 'a Tensor or null', v);
   }) as OptionRule,

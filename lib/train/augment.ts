@@ -28,7 +28,10 @@ export const MASKED_FBANK_FILL = 6.2943 / 12.26344;
  */
 export function specAugment(audio: Tensor, opts: SpecAugmentOptions): Tensor {
   const { freqm, timem } = opts;
-  for (const [k, v] of [['freqm', freqm], ['timem', timem]] as const) {
+  for (const [k, v] of [
+    ['freqm', freqm],
+    ['timem', timem],
+  ] as const) {
     if (!Number.isInteger(v) || v < 0) throw new TrainError(`specAugment: ${k} must be an integer >= 0, got ${v}`, 'ERR_INVALID_ARG');
   }
   if (audio.ndim !== 3) throw new TrainError(`specAugment: audio must be [B, T, F], got ${JSON.stringify(audio.shape)}`, 'ERR_INVALID_ARG');
@@ -70,7 +73,10 @@ export function fbankNoise(audio: Tensor): Tensor {
   const [B, T, F] = audio.shape as [number, number, number];
   return torch.tidy(() => {
     const u = torch.rand([B, 2]).toArray() as Float32Array;
-    const scale = torch.tensor(Array.from({ length: B }, (_, i) => u[2 * i]! / 10), { shape: [B, 1, 1], device: audio.device });
+    const scale = torch.tensor(
+      Array.from({ length: B }, (_, i) => u[2 * i]! / 10),
+      { shape: [B, 1, 1], device: audio.device },
+    );
     const noisy = audio.add(torch.rand([B, T, F], { device: audio.device }).mul(scale));
     const rolled = Array.from({ length: B }, (_, i) => noisy.select(0, i).roll(Math.floor(u[2 * i + 1]! * 2 * T) - T, 0));
     return torch.stack(rolled);

@@ -43,7 +43,11 @@ export interface FinetuneLoopOptions extends FitOptions {
 /** Inputs of one batch on `device` for `mode` (a missing modality is passed as null). */
 function inputs(batch: Batch, device: string, mode: FTMode): [Tensor | null, Tensor | null] {
   const need = modeInputs(mode, 'finetune');
-  if ((need.audio && !batch.audio) || (need.video && !batch.video)) throw new TrainError(`finetune: mode '${mode}' needs ${need.audio ? 'audio' : ''}${need.audio && need.video ? ' and ' : ''}${need.video ? 'video' : ''} in every batch`, 'ERR_INVALID_ARG');
+  if ((need.audio && !batch.audio) || (need.video && !batch.video))
+    throw new TrainError(
+      `finetune: mode '${mode}' needs ${need.audio ? 'audio' : ''}${need.audio && need.video ? ' and ' : ''}${need.video ? 'video' : ''} in every batch`,
+      'ERR_INVALID_ARG',
+    );
   return [need.audio ? batch.audio!.to(device) : null, need.video ? batch.video!.to(device) : null];
 }
 
@@ -51,7 +55,8 @@ function inputs(batch: Batch, device: string, mode: FTMode): [Tensor | null, Ten
 function targetMatrix(batch: Batch, K: number, device: string): Tensor {
   if (!batch.label) throw new TrainError('finetune: batches need labels (a labelled manifest or folder layout)', 'ERR_INVALID_ARG');
   const y = batch.label.dtype === 'int64' ? F.oneHot(batch.label, K).to('float32') : batch.label.to('float32');
-  if (y.ndim !== 2 || y.size(1) !== K) throw new TrainError(`finetune: labels must be [B] class indices or [B, ${K}], got ${JSON.stringify(batch.label.shape)}`, 'ERR_INVALID_ARG');
+  if (y.ndim !== 2 || y.size(1) !== K)
+    throw new TrainError(`finetune: labels must be [B] class indices or [B, ${K}], got ${JSON.stringify(batch.label.shape)}`, 'ERR_INVALID_ARG');
   return y.to(device);
 }
 
@@ -71,7 +76,9 @@ export async function finetune(model: SocialMAEFT, train: DataLoader, o: Finetun
   const base = named.filter(([k]) => !k.startsWith('mlp_head.')).map(([, p]) => p);
   if (o.freezeBase) for (const p of base) p.requiresGrad = false;
   const headGroup = { params: head, lr: hyper.lr * hyper.headLr };
-  const opt = o.optimizer ?? new Adam(o.freezeBase ? [headGroup] : [{ params: base, lr: hyper.lr }, headGroup], { lr: hyper.lr, betas: hyper.betas, weightDecay: hyper.weightDecay });
+  const opt =
+    o.optimizer ??
+    new Adam(o.freezeBase ? [headGroup] : [{ params: base, lr: hyper.lr }, headGroup], { lr: hyper.lr, betas: hyper.betas, weightDecay: hyper.weightDecay });
   const lossOf = (logits: Tensor, y: Tensor) => {
     const target = ls > 0 ? y.mul(1 - ls).add(ls / K) : y;
     return lossKind === 'CE' ? F.crossEntropy(logits.to('float32'), target) : F.binaryCrossEntropyWithLogits(logits.to('float32'), target);
@@ -79,7 +86,10 @@ export async function finetune(model: SocialMAEFT, train: DataLoader, o: Finetun
   try {
     return await fit(
       {
-        model, opt, train, device,
+        model,
+        opt,
+        train,
+        device,
         ...(o.val ? { val: o.val } : {}),
         step: (batch) => {
           let [a, v] = inputs(batch, device, mode);
@@ -90,11 +100,27 @@ export async function finetune(model: SocialMAEFT, train: DataLoader, o: Finetun
         evaluate: async (loader) => {
           const r = await predictScores(model, loader, { mode, amp: o.amp ?? 'off' });
           const stats = classificationStats(r.scores, r.targets, K);
-          const loss = torch.tidy(() => lossOf(torch.tensor(r.scores, { shape: [r.ids.length, K] }), torch.tensor(r.targets, { shape: [r.ids.length, K] })).item());
+          const loss = torch.tidy(() =>
+            lossOf(torch.tensor(r.scores, { shape: [r.ids.length, K] }), torch.tensor(r.targets, { shape: [r.ids.length, K] })).item(),
+          );
           return { loss, acc: stats.acc, mAP: stats.mAP, mAUC: stats.mAUC };
         },
         best: { key: metric, higherIsBetter: true },
-        config: { task: 'finetune', ...(o.optimizer ? { optimizer: o.optimizer.constructor.name } : hyper), mode, loss: lossKind, labelSmooth: ls, freqm: o.freqm ?? 0, timem: o.timem ?? 0, noise: !!o.noise, freezeBase: !!o.freezeBase, metric, amp: o.amp ?? 'off', schedule: o.schedule ?? {}, ...(o.config ?? {}) },
+        config: {
+          task: 'finetune',
+          ...(o.optimizer ? { optimizer: o.optimizer.constructor.name } : hyper),
+          mode,
+          loss: lossKind,
+          labelSmooth: ls,
+          freqm: o.freqm ?? 0,
+          timem: o.timem ?? 0,
+          noise: !!o.noise,
+          freezeBase: !!o.freezeBase,
+          metric,
+          amp: o.amp ?? 'off',
+          schedule: o.schedule ?? {},
+          ...(o.config ?? {}),
+        },
       },
       o,
     );
@@ -104,7 +130,11 @@ export async function finetune(model: SocialMAEFT, train: DataLoader, o: Finetun
 }
 
 /** Logits of every item of a loader (eval mode, no grad): scores [N, K] and targets [N, K] row-major. */
-export async function predictScores(model: SocialMAEFT, loader: DataLoader, o: { mode?: FTMode; amp?: FitOptions['amp'] } = {}): Promise<{ ids: string[]; scores: Float32Array; targets: Float32Array }> {
+export async function predictScores(
+  model: SocialMAEFT,
+  loader: DataLoader,
+  o: { mode?: FTMode; amp?: FitOptions['amp'] } = {},
+): Promise<{ ids: string[]; scores: Float32Array; targets: Float32Array }> {
   const device = model.parameters()[0]?.device ?? 'cpu';
   const mode = o.mode ?? 'multimodal';
   const K = model.config.labelDim;
@@ -114,12 +144,14 @@ export async function predictScores(model: SocialMAEFT, loader: DataLoader, o: {
   const targets: number[] = [];
   for await (const batch of loader.epoch(0)) {
     try {
-      torch.noGrad(() => torch.tidy(() => {
-        const [a, v] = inputs(batch, device, mode);
-        const logits = withAmp(device, o.amp, () => model.forward(a, v, mode));
-        scores.push(...(logits.to('float32').toArray() as Float32Array));
-        if (batch.label) targets.push(...(targetMatrix(batch, K, 'cpu').toArray() as Float32Array));
-      }));
+      torch.noGrad(() =>
+        torch.tidy(() => {
+          const [a, v] = inputs(batch, device, mode);
+          const logits = withAmp(device, o.amp, () => model.forward(a, v, mode));
+          scores.push(...(logits.to('float32').toArray() as Float32Array));
+          if (batch.label) targets.push(...(targetMatrix(batch, K, 'cpu').toArray() as Float32Array));
+        }),
+      );
       ids.push(...batch.ids);
     } finally {
       batch.dispose();

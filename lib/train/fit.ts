@@ -78,12 +78,19 @@ export async function fit(task: FitTask, o: FitOptions): Promise<EpochRecord[]> 
     const started = run.started();
     if (started && !o.resume) {
       const last = run.committed()[0];
-      throw new TrainError(`${run.dir} already holds a run (${last ? `up to epoch ${last}` : 'started, no epoch finished'}): resume it or use another directory`, 'ERR_BAD_STATE');
+      throw new TrainError(
+        `${run.dir} already holds a run (${last ? `up to epoch ${last}` : 'started, no epoch finished'}): resume it or use another directory`,
+        'ERR_BAD_STATE',
+      );
     }
     let st: TrainerState | null = null;
     if (started) {
       const saved = JSON.stringify(await run.readConfig());
-      if (saved !== JSON.stringify(task.config)) throw new TrainError(`${run.dir}: config.json describes another run; resume with the same model and training options (or use a new directory)`, 'ERR_BAD_STATE');
+      if (saved !== JSON.stringify(task.config))
+        throw new TrainError(
+          `${run.dir}: config.json describes another run; resume with the same model and training options (or use a new directory)`,
+          'ERR_BAD_STATE',
+        );
       st = await run.restoreLatest(model, opt, log);
     } else {
       await run.init(task.config);
@@ -134,7 +141,12 @@ export async function fit(task: FitTask, o: FitOptions): Promise<EpochRecord[]> 
         samples += batch.ids.length;
         if (steps % logEvery === 0) {
           const means = readMeans(sums, samples, epoch, globalStep);
-          log(`epoch ${epoch} step ${steps} (global ${globalStep}): ${fmt(means)} lr ${schedule.lrs().map((x) => x.toExponential(2)).join('/')}`);
+          log(
+            `epoch ${epoch} step ${steps} (global ${globalStep}): ${fmt(means)} lr ${schedule
+              .lrs()
+              .map((x) => x.toExponential(2))
+              .join('/')}`,
+          );
         }
       }
       if (steps === 0) throw new TrainError(`epoch ${epoch}: the training loader produced no batch`, 'ERR_INVALID_ARG');
@@ -178,10 +190,13 @@ function accumulate(sums: Map<string, Tensor>, out: Record<string, Tensor>, batc
 function readMeans(sums: Map<string, Tensor>, samples: number, epoch: number, globalStep: number): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [k, s] of sums) out[k] = s.item() / samples;
-  if (!Number.isFinite(out.loss)) throw new TrainError(`epoch ${epoch}, global step ${globalStep}: the mean training loss is ${out.loss}`, 'ERR_NONFINITE_LOSS');
+  if (!Number.isFinite(out.loss))
+    throw new TrainError(`epoch ${epoch}, global step ${globalStep}: the mean training loss is ${out.loss}`, 'ERR_NONFINITE_LOSS');
   return out;
 }
 
 function fmt(m: Record<string, number>): string {
-  return Object.entries(m).map(([k, v]) => `${k} ${Number.isInteger(v) ? v : v.toFixed(4)}`).join(', ');
+  return Object.entries(m)
+    .map(([k, v]) => `${k} ${Number.isInteger(v) ? v : v.toFixed(4)}`)
+    .join(', ');
 }

@@ -43,7 +43,7 @@ export function rocAuc(scores: ArrayLike<number>, positive: ArrayLike<boolean>):
   const N = fp[fp.length - 1] ?? 0;
   if (P === 0 || N === 0) return NaN;
   let area = 0;
-  tp.forEach((t, k) => (area += ((fp[k]! - (fp[k - 1] ?? 0)) / N) * ((t + (tp[k - 1] ?? 0)) / P) / 2));
+  tp.forEach((t, k) => (area += (((fp[k]! - (fp[k - 1] ?? 0)) / N) * ((t + (tp[k - 1] ?? 0)) / P)) / 2));
   return area;
 }
 

@@ -40,7 +40,12 @@ export async function pretrain(model: SocialMAE, train: DataLoader, o: PretrainL
   const device = model.parameters()[0]?.device ?? 'cpu';
   const fwd = o.forward ?? {};
   const hyper = { lr: o.lr ?? 1e-4, weightDecay: o.weightDecay ?? 5e-7, betas: o.betas ?? ([0.95, 0.999] as [number, number]) };
-  const opt = o.optimizer ?? new Adam(model.parameters().filter((p) => p.requiresGrad), hyper);
+  const opt =
+    o.optimizer ??
+    new Adam(
+      model.parameters().filter((p) => p.requiresGrad),
+      hyper,
+    );
   const forward = (batch: Batch, augment = false) => {
     const { audio, video } = batchInputs(batch, device, 'pretrain');
     const out = model.forward(augment && o.noise ? fbankNoise(audio) : audio, video, fwd);
@@ -49,7 +54,10 @@ export async function pretrain(model: SocialMAE, train: DataLoader, o: PretrainL
   try {
     return await fit(
       {
-        model, opt, train, device,
+        model,
+        opt,
+        train,
+        device,
         ...(o.val ? { val: o.val } : {}),
         step: (batch) => forward(batch, true),
         evaluate: async (loader) => {
@@ -59,10 +67,12 @@ export async function pretrain(model: SocialMAE, train: DataLoader, o: PretrainL
           for await (const batch of loader.epoch(0)) {
             try {
               const B = batch.ids.length;
-              const values = torch.noGrad(() => torch.tidy(() => {
-                const out = withAmp(device, o.amp, () => forward(batch));
-                return Object.entries(out).map(([k, v]) => [k, v.item()] as const);
-              }));
+              const values = torch.noGrad(() =>
+                torch.tidy(() => {
+                  const out = withAmp(device, o.amp, () => forward(batch));
+                  return Object.entries(out).map(([k, v]) => [k, v.item()] as const);
+                }),
+              );
               for (const [k, v] of values) sums.set(k, (sums.get(k) ?? 0) + v * B);
               n += B;
             } finally {
@@ -73,7 +83,15 @@ export async function pretrain(model: SocialMAE, train: DataLoader, o: PretrainL
           return Object.fromEntries([...sums].map(([k, v]) => [k, v / n]));
         },
         best: { key: 'loss', higherIsBetter: false },
-        config: { task: 'pretrain', ...(o.optimizer ? { optimizer: o.optimizer.constructor.name } : hyper), forward: fwd, noise: !!o.noise, amp: o.amp ?? 'off', schedule: o.schedule ?? {}, ...(o.config ?? {}) },
+        config: {
+          task: 'pretrain',
+          ...(o.optimizer ? { optimizer: o.optimizer.constructor.name } : hyper),
+          forward: fwd,
+          noise: !!o.noise,
+          amp: o.amp ?? 'off',
+          schedule: o.schedule ?? {},
+          ...(o.config ?? {}),
+        },
       },
       o,
     );

@@ -74,7 +74,10 @@ export class RunDir {
 
   /** The epochs with a commit record (trainer_state.E.pth), newest first; not yet checked to load. */
   committed(): number[] {
-    return this.epochFiles().filter((f) => f.kind === 'trainer_state').map((f) => f.epoch).sort((a, b) => b - a);
+    return this.epochFiles()
+      .filter((f) => f.kind === 'trainer_state')
+      .map((f) => f.epoch)
+      .sort((a, b) => b - a);
   }
 
   file(kind: EpochFile, epoch: number): string {

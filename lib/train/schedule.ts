@@ -26,7 +26,10 @@ export class ReferenceSchedule {
   private readonly initialLrs: number[];
   private readonly o: Required<LrScheduleOptions>;
 
-  constructor(private readonly opt: Optimizer, opts: LrScheduleOptions = {}) {
+  constructor(
+    private readonly opt: Optimizer,
+    opts: LrScheduleOptions = {},
+  ) {
     this.o = { warmup: false, warmupSteps: 1000, warmupEvery: 50, start: 10, step: 5, decay: 0.5, ...opts };
     for (const k of ['warmupSteps', 'warmupEvery', 'start', 'step'] as const) {
       if (!Number.isInteger(this.o[k]) || this.o[k] < 1) throw new TrainError(`schedule: ${k} must be an integer >= 1, got ${this.o[k]}`, 'ERR_INVALID_ARG');

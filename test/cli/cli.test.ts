@@ -8,8 +8,13 @@ import { CHILD_TIMEOUT_MS } from '../helpers/wait';
 
 const MAIN = path.resolve(__dirname, '../../lib/cli/main.js');
 const FIXTURES = path.resolve(__dirname, '../../../test/fixtures');
-const run = (args: string[]) => spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', timeout: CHILD_TIMEOUT_MS, killSignal: 'SIGKILL',
-  env: { ...process.env, SOCIAL_MAE_NUM_THREADS: '1' } });
+const run = (args: string[]) =>
+  spawnSync(process.execPath, [MAIN, ...args], {
+    encoding: 'utf8',
+    timeout: CHILD_TIMEOUT_MS,
+    killSignal: 'SIGKILL',
+    env: { ...process.env, SOCIAL_MAE_NUM_THREADS: '1' },
+  });
 const noFfmpeg = spawnSync('ffmpeg', ['-version'], { timeout: CHILD_TIMEOUT_MS, killSignal: 'SIGKILL' }).status === 0 ? false : 'ffmpeg is not installed';
 
 t.test('demo decodes, trains, saves, reloads and leaks nothing', { skip: noFfmpeg }, async (t) => {

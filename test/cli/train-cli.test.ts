@@ -7,7 +7,8 @@ import { CHILD_TIMEOUT_MS } from '../helpers/wait';
 import { CLIP, LYING, tmpDir, NO_FFMPEG } from '../data/helpers';
 
 const MAIN = path.resolve(__dirname, '../../lib/cli/main.js');
-const run = (cwd: string, args: string[]) => spawnSync(process.execPath, ['--no-warnings', MAIN, ...args], { cwd, encoding: 'utf8', timeout: CHILD_TIMEOUT_MS, killSignal: 'SIGKILL' });
+const run = (cwd: string, args: string[]) =>
+  spawnSync(process.execPath, ['--no-warnings', MAIN, ...args], { cwd, encoding: 'utf8', timeout: CHILD_TIMEOUT_MS, killSignal: 'SIGKILL' });
 
 t.test('pretrain, finetune from it, predict with the finetune run', { skip: NO_FFMPEG, timeout: 600_000 }, async (t) => {
   const { dir, cleanup } = tmpDir('smae-cli-');
@@ -24,8 +25,28 @@ t.test('pretrain, finetune from it, predict with the finetune run', { skip: NO_F
   t.ok(fs.existsSync(path.join(dir, 'pre', 'models', 'best_audio_model.pth')));
   t.match(JSON.parse(fs.readFileSync(path.join(dir, 'pre', 'config.json'), 'utf8')), { noise: true, size: 'small' }, '--noise is a flag, --epochs still read');
 
-  const ft = run(dir, ['finetune', '--train', 'm.csv', '--val', 'm.csv', '--out', 'ft', '--init', 'pre/models/best_audio_model.pth',
-    '--epochs', '1', '--freqm', '48', '--timem', '192', '--label-smooth', '0.1', '--mixup', '0.5', ...common]);
+  const ft = run(dir, [
+    'finetune',
+    '--train',
+    'm.csv',
+    '--val',
+    'm.csv',
+    '--out',
+    'ft',
+    '--init',
+    'pre/models/best_audio_model.pth',
+    '--epochs',
+    '1',
+    '--freqm',
+    '48',
+    '--timem',
+    '192',
+    '--label-smooth',
+    '0.1',
+    '--mixup',
+    '0.5',
+    ...common,
+  ]);
   t.equal(ft.status, 0, ft.stderr);
   t.match(ft.stdout, /2 classes \(happy, sad\)/);
   t.match(ft.stdout, /initialised from pre\/models\/best_audio_model\.pth: \d+ loaded, \d+ unused, fresh: mlp_head\.0\.weight/);
@@ -34,7 +55,10 @@ t.test('pretrain, finetune from it, predict with the finetune run', { skip: NO_F
   const files = run(dir, ['predict', '--run', 'ft', '--json', 'a.mp4', 'b.mp4']);
   t.equal(files.status, 0, files.stderr);
   const rows = JSON.parse(files.stdout) as { id: string; label: string; probability: number; probabilities: Record<string, number> }[];
-  t.same(rows.map((r) => r.id), ['a.mp4', 'b.mp4']);
+  t.same(
+    rows.map((r) => r.id),
+    ['a.mp4', 'b.mp4'],
+  );
   for (const r of rows) {
     t.ok(['happy', 'sad'].includes(r.label));
     t.ok(Math.abs(r.probabilities.happy! + r.probabilities.sad! - 1) < 1e-6, 'softmax probabilities sum to 1');

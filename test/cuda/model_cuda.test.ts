@@ -20,7 +20,10 @@ t.test('pretraining losses on cuda match the reference', opts, async (t) => {
   const g = (k: string) => (io.get(k) as Tensor).to('cuda');
   const ref = (k: string) => (io.get(k) as Tensor).item();
   const before = torch.memory().liveTensors;
-  for (const [label, tol, autocast] of [['fp32', 1e-5, false], ['bf16', 1e-2, true]] as const) {
+  for (const [label, tol, autocast] of [
+    ['fp32', 1e-5, false],
+    ['bf16', 1e-2, true],
+  ] as const) {
     const out = torch.tidy(() => {
       const run = () => model.forward(g('audio'), g('imgs'), { maskRatioA: 0.75, maskRatioV: 0.75, noiseA: g('noise_a'), noiseV: g('noise_v') });
       const o = autocast ? torch.autocast(run) : run();
@@ -45,14 +48,17 @@ t.test('finetuning logits on cuda match the reference', opts, async (t) => {
   loadCheckpoint(model, sd);
   disposeMap(sd);
   model.eval().to('cuda');
-  torch.noGrad(() => torch.tidy(() => {
-    const a = (io.get('a') as Tensor).to('cuda'), v = (io.get('v') as Tensor).to('cuda');
-    for (const mode of ['multimodal', 'audioonly', 'videoonly'] as const) {
-      const refLogits = io.get(`logits_${mode}`) as Tensor;
-      const err = model.forward(a, v, mode).cpu().sub(refLogits).abs().max().item() / refLogits.abs().max().item();
-      t.ok(err <= 1e-5, `${mode}: relative error ${err}`);
-    }
-  }));
+  torch.noGrad(() =>
+    torch.tidy(() => {
+      const a = (io.get('a') as Tensor).to('cuda'),
+        v = (io.get('v') as Tensor).to('cuda');
+      for (const mode of ['multimodal', 'audioonly', 'videoonly'] as const) {
+        const refLogits = io.get(`logits_${mode}`) as Tensor;
+        const err = model.forward(a, v, mode).cpu().sub(refLogits).abs().max().item() / refLogits.abs().max().item();
+        t.ok(err <= 1e-5, `${mode}: relative error ${err}`);
+      }
+    }),
+  );
   model.dispose();
   disposeMap(io);
 });

@@ -27,14 +27,19 @@ t.test('tensors move to cuda and back unchanged', opts, async (t) => {
 t.test('ops on cuda match the cpu result in float32', opts, async (t) => {
   torch.manualSeed(1);
   torch.tidy(() => {
-    const a = torch.randn([4, 16, 32]), w = torch.randn([24, 32]), b = torch.randn([24]);
-    const ga = a.cuda(), gw = w.cuda(), gb = b.cuda();
+    const a = torch.randn([4, 16, 32]),
+      w = torch.randn([24, 32]),
+      b = torch.randn([24]);
+    const ga = a.cuda(),
+      gw = w.cuda(),
+      gb = b.cuda();
     t.ok(maxAbsDiff(F.linear(a, w, b), F.linear(ga, gw, gb)) < 1e-4, 'linear');
     t.ok(maxAbsDiff(F.layerNorm(a, [32]), F.layerNorm(ga, [32])) < 1e-5, 'layerNorm');
     t.ok(maxAbsDiff(F.gelu(a), F.gelu(ga)) < 1e-6, 'gelu');
     t.ok(maxAbsDiff(a.softmax(-1), ga.softmax(-1)) < 1e-6, 'softmax');
     t.ok(maxAbsDiff(a.sum(1), ga.sum(1)) < 1e-4, 'sum');
-    const v = torch.randn([2, 3, 32, 32, 4]), k = torch.randn([8, 3, 16, 16, 2]);
+    const v = torch.randn([2, 3, 32, 32, 4]),
+      k = torch.randn([8, 3, 16, 16, 2]);
     t.ok(maxAbsDiff(F.conv3d(v, k, null, { stride: [16, 16, 2] }), F.conv3d(v.cuda(), k.cuda(), null, { stride: [16, 16, 2] })) < 1e-3, 'conv3d');
   });
 });
@@ -86,7 +91,8 @@ t.test('memory statistics report allocations', opts, async (t) => {
 });
 
 t.test('cuda errors are JS errors with codes', opts, async (t) => {
-  const a = torch.ones([2, 2], { device: 'cuda' }), b = torch.ones([2, 2]);
+  const a = torch.ones([2, 2], { device: 'cuda' }),
+    b = torch.ones([2, 2]);
   t.throws(() => a.add(b), { code: 'ERR_DEVICE' });
   t.throws(() => torch.zeros([1e7, 1e7], { device: 'cuda' }), { code: 'ERR_OOM' });
   a.dispose();

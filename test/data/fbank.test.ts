@@ -41,7 +41,11 @@ t.test('wav2fbank reproduces the reference fbank of the fixture wav', async (t) 
   t.equal(maxAbs(fn.toArray() as Float32Array, n.toArray() as Float32Array), 0);
   torch.dispose([f, n, fn]);
   const { waveform } = await loadAudio(WAV);
-  t.equal(torch.tidy(() => waveform.mean().item()), ref.audio_waveform_mean![0], 'waveform mean');
+  t.equal(
+    torch.tidy(() => waveform.mean().item()),
+    ref.audio_waveform_mean![0],
+    'waveform mean',
+  );
   waveform.dispose();
   t.equal(torch.memory().liveTensors, live, 'no tensors leaked');
 });
@@ -69,8 +73,11 @@ t.test('wav2fbank straight from the mp4', { skip: NO_FFMPEG }, async (t) => {
     return fbank(centred.narrow(0, 0, 1), { htkCompat: true, sampleFrequency: 44100, windowType: 'hanning', numMelBins: 128, dither: 0 });
   });
   t.equal(left.shape[0], 999);
-  t.equal(maxAbs((nat.toArray() as Float32Array).subarray(0, 999 * 128), left.toArray() as Float32Array), 0,
-    'stereo: the left channel after subtracting the all-channel mean');
+  t.equal(
+    maxAbs((nat.toArray() as Float32Array).subarray(0, 999 * 128), left.toArray() as Float32Array),
+    0,
+    'stereo: the left channel after subtracting the all-channel mean',
+  );
   const mono = await wav2fbank(CLIP, { mono: 'mean' });
   t.ok(maxAbs(mono.toArray() as Float32Array, nat.toArray() as Float32Array) > 0, "mono: 'mean' differs");
   const rs = await wav2fbank(CLIP, { resample: 16000 });
@@ -154,7 +161,12 @@ t.test('fbank options agree with torchaudio', { skip: py ? false : 'no /usr/bin/
     return torch.cat([a, a.flip(1).mul(0.5)], 0).contiguous(); // [2, 32000]
   });
   fs.writeFileSync(path.join(dir, 'in.f32'), Buffer.from((input.toArray() as Float32Array).buffer));
-  const snake = (o: FbankOptions) => Object.fromEntries(Object.entries(o).filter(([k]) => k !== 'seed').map(([k, v]) => [k.replace(/[A-Z]/g, (c) => '_' + c.toLowerCase()), v]));
+  const snake = (o: FbankOptions) =>
+    Object.fromEntries(
+      Object.entries(o)
+        .filter(([k]) => k !== 'seed')
+        .map(([k, v]) => [k.replace(/[A-Z]/g, (c) => '_' + c.toLowerCase()), v]),
+    );
   fs.writeFileSync(path.join(dir, 'cases.json'), JSON.stringify(CASES.map((c) => ({ opts: snake(c), seed: c.seed ?? null }))));
   const script = `
 import sys, json, numpy as np, torch, torchaudio
@@ -172,7 +184,11 @@ for i, c in enumerate(json.load(open(d + '/cases.json'))):
   t.equal(r.status, 0, r.stderr);
   let worst = 0;
   CASES.forEach((c, i) => {
-    const shape = fs.readFileSync(path.join(dir, `out${i}.txt`), 'utf8').split(' ').filter((s) => s).map(Number);
+    const shape = fs
+      .readFileSync(path.join(dir, `out${i}.txt`), 'utf8')
+      .split(' ')
+      .filter((s) => s)
+      .map(Number);
     const ref = new Float32Array(new Uint8Array(fs.readFileSync(path.join(dir, `out${i}.f32`))).buffer);
     const f = fbank(input, c);
     t.same(f.shape, shape, `shape ${JSON.stringify(c)}`);

@@ -39,8 +39,14 @@ for name, f in [('wav', sys.argv[4]), ('mp4', sys.argv[3])]:
 
   t.test('OpenCV frames and counts', async (t) => {
     t.equal(r.status, 0, r.stderr);
-    for (const [name, file, idx] of [['lying', LYING, [0, 150, 298]], ['clip', CLIP, [0, 53, 124]]] as const) {
-      const [fps, count, decoded] = fs.readFileSync(path.join(dir, `${name}.txt`), 'utf8').split(' ').map(Number);
+    for (const [name, file, idx] of [
+      ['lying', LYING, [0, 150, 298]],
+      ['clip', CLIP, [0, 53, 124]],
+    ] as const) {
+      const [fps, count, decoded] = fs
+        .readFileSync(path.join(dir, `${name}.txt`), 'utf8')
+        .split(' ')
+        .map(Number);
       const info = await probe(file, { countFrames: true });
       t.equal(info.video!.fps, fps, `${name}: fps = CAP_PROP_FPS`);
       t.equal(info.video!.reportedFrames, count, `${name}: reportedFrames = CAP_PROP_FRAME_COUNT`);
@@ -63,8 +69,14 @@ for name, f in [('wav', sys.argv[4]), ('mp4', sys.argv[3])]:
   });
 
   t.test('torchaudio.load values', async (t) => {
-    for (const [name, file] of [['wav', WAV], ['mp4', CLIP]] as const) {
-      const [sr, ch, n] = fs.readFileSync(path.join(dir, `${name}.txt`), 'utf8').split(' ').map(Number);
+    for (const [name, file] of [
+      ['wav', WAV],
+      ['mp4', CLIP],
+    ] as const) {
+      const [sr, ch, n] = fs
+        .readFileSync(path.join(dir, `${name}.txt`), 'utf8')
+        .split(' ')
+        .map(Number);
       const a = await decodeAudio(file);
       t.equal(a.sampleRate, sr);
       t.equal(a.channels, ch);

@@ -2,7 +2,14 @@ import t from 'tap';
 import * as fs from 'fs';
 import * as path from 'path';
 import {
-  probe, countDecodableFrames, decodeAudio, decodeVideoFrames, locateFfmpeg, resetFfmpegLocation, selectExpression, settleChildren,
+  probe,
+  countDecodableFrames,
+  decodeAudio,
+  decodeVideoFrames,
+  locateFfmpeg,
+  resetFfmpegLocation,
+  selectExpression,
+  settleChildren,
 } from '../../lib/data/ffmpeg';
 import { frameToSeekTime } from '../../lib/data/sampling';
 import { CLIP, WAV, LYING, referenceRawFrames, tmpDir, ffmpegSync, noMediaChildren, NO_FFMPEG } from './helpers';
@@ -175,7 +182,12 @@ t.test('broken and partial files give clear errors', { skip: NO_FFMPEG }, async 
   const { dir, cleanup } = tmpDir();
   t.teardown(cleanup);
   const missing = path.join(dir, 'nope.mp4');
-  const calls: Array<() => Promise<unknown>> = [() => probe(missing), () => decodeAudio(missing), () => decodeVideoFrames(missing, { indices: [0] }), () => countDecodableFrames(missing)];
+  const calls: Array<() => Promise<unknown>> = [
+    () => probe(missing),
+    () => decodeAudio(missing),
+    () => decodeVideoFrames(missing, { indices: [0] }),
+    () => countDecodableFrames(missing),
+  ];
   for (const fn of calls) {
     await t.rejects(fn(), { code: 'ERR_FILE_NOT_FOUND', file: missing, message: /nope\.mp4: file not found/ });
   }
@@ -217,7 +229,10 @@ t.test('other containers: mkv (no frame count in the header), webm', { skip: NO_
   t.equal(info.video!.decodableFrames, 125);
   const a = await decodeVideoFrames(mkv, { indices: KEEP, info });
   const b = await decodeVideoFrames(CLIP, { indices: KEEP });
-  t.ok(a.frames.every((f, i) => Buffer.from(f).equals(Buffer.from(b.frames[i]!))), 'same frames as from the mp4');
+  t.ok(
+    a.frames.every((f, i) => Buffer.from(f).equals(Buffer.from(b.frames[i]!))),
+    'same frames as from the mp4',
+  );
   const webm = path.join(dir, 'clip.webm');
   ffmpegSync(['-t', '2', '-i', CLIP, '-c:v', 'libvpx', '-deadline', 'realtime', '-b:v', '300k', '-c:a', 'libopus', webm]);
   const wa = await decodeAudio(webm);
@@ -227,7 +242,11 @@ t.test('other containers: mkv (no frame count in the header), webm', { skip: NO_
 });
 
 t.test('timeouts kill the child process', { skip: NO_FFMPEG }, async (t) => {
-  await t.rejects(decodeVideoFrames(LYING, { indices: [298], timeoutMs: 50 }), { code: 'ERR_MEDIA', reason: 'timeout', message: /KlsG1EnBEjc_000361\.mp4.*50 ms/ });
+  await t.rejects(decodeVideoFrames(LYING, { indices: [298], timeoutMs: 50 }), {
+    code: 'ERR_MEDIA',
+    reason: 'timeout',
+    message: /KlsG1EnBEjc_000361\.mp4.*50 ms/,
+  });
   await t.rejects(countDecodableFrames(LYING, { timeoutMs: 30 }), { code: 'ERR_MEDIA', reason: 'timeout' });
   t.same(await noMediaChildren(), [], 'no ffmpeg/ffprobe left running');
 });

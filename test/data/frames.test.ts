@@ -121,7 +121,10 @@ t.test('a clip whose real frame count is below its metadata never yields fewer f
   t.ok(warnings.some((w) => /only 4 of 8 planned frames decoded/.test(w)));
   const uw: string[] = [];
   const uni = await sampleVideo(LYING, { startFrame: 280, onWarning: (m) => uw.push(m) });
-  t.ok(uni.plan.frameIndices.every((f) => f < 299), 'uniform: re-planned inside the 299 real frames');
+  t.ok(
+    uni.plan.frameIndices.every((f) => f < 299),
+    'uniform: re-planned inside the 299 real frames',
+  );
   t.equal(new Set(uni.plan.frameIndices).size, 8, 'eight distinct frames');
   t.ok(uw.some((w) => /only 299 frames decode but 400 are reported/.test(w)));
   // whole window past the real end, even for reference sampling

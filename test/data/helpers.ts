@@ -57,7 +57,11 @@ export function tmpDir(prefix = 'smae-data-'): { dir: string; cleanup: () => voi
 
 /** Runs the system ffmpeg synchronously (to make test media); throws on failure. */
 export function ffmpegSync(args: string[]): void {
-  execFileSync('ffmpeg', ['-hide_banner', '-nostdin', '-v', 'error', '-y', ...args], { stdio: ['ignore', 'ignore', 'pipe'], timeout: CHILD_TIMEOUT_MS, killSignal: 'SIGKILL' });
+  execFileSync('ffmpeg', ['-hide_banner', '-nostdin', '-v', 'error', '-y', ...args], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    timeout: CHILD_TIMEOUT_MS,
+    killSignal: 'SIGKILL',
+  });
 }
 
 /** Debian's python3 with torch/torchaudio/cv2 for reference checks, or null when unavailable. */
@@ -83,7 +87,10 @@ export async function noMediaChildren(ms = 5000): Promise<string[]> {
 export function childMediaProcesses(): string[] {
   const r = spawnSync('ps', ['-o', 'pid=,stat=,comm=', '--ppid', String(process.pid)], { encoding: 'utf8', timeout: CHILD_TIMEOUT_MS, killSignal: 'SIGKILL' });
   if (r.status !== 0 && !r.stdout) return [];
-  return r.stdout.split('\n').map((l) => l.trim()).filter((l) => /ffmpeg|ffprobe/.test(l));
+  return r.stdout
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => /ffmpeg|ffprobe/.test(l));
 }
 
 /** A skip reason when ffmpeg/ffprobe are not installed (media tests), else false. */

@@ -18,7 +18,14 @@ const HANG_MS = 240_000;
 const SMALL: Recipe = { audio: { targetLength: 64 }, video: { fps: 2, duration: 1, size: 32 } };
 
 function fakeItems(n: number): DataItem[] {
-  return Array.from({ length: n }, (_, i) => ({ id: `i${i}`, video: `/v${i}.mp4`, audio: `/v${i}.mp4`, audioFromVideo: true, label: i % 3, origin: `m.csv:${i + 2}` }));
+  return Array.from({ length: n }, (_, i) => ({
+    id: `i${i}`,
+    video: `/v${i}.mp4`,
+    audio: `/v${i}.mp4`,
+    audioFromVideo: true,
+    label: i % 3,
+    origin: `m.csv:${i + 2}`,
+  }));
 }
 
 /** An executor producing synthetic samples, recording concurrency; items in `bad` fail. */
@@ -32,7 +39,15 @@ function fakeExecutor(bad: Set<number>, delay = 2) {
       await new Promise((r) => setTimeout(r, delay + (index % 3)));
       rec.inFlight--;
       if (bad.has(index)) throw Object.assign(new Error(`${item.video}: broken`), { code: 'ERR_MEDIA' });
-      const s: HostSample = { index, id: item.id, audio: new Float32Array([index, index]), audioShape: [2], label: item.label!, warnings: [], cached: { audio: false, video: false } };
+      const s: HostSample = {
+        index,
+        id: item.id,
+        audio: new Float32Array([index, index]),
+        audioShape: [2],
+        label: item.label!,
+        warnings: [],
+        cached: { audio: false, video: false },
+      };
       return s;
     },
     async close() {},
@@ -53,12 +68,22 @@ t.test('batching, order, dropLast, labels, bounded prefetch (synthetic items)', 
   const seen: number[][] = [];
   for await (const b of l) {
     seen.push(b.indices);
-    t.same(Array.from(b.audio!.toArray() as Float32Array).filter((_, i) => i % 2 === 0), b.indices);
-    t.same(Array.from(b.label!.toArray() as BigInt64Array, Number), b.indices.map((i) => i % 3));
+    t.same(
+      Array.from(b.audio!.toArray() as Float32Array).filter((_, i) => i % 2 === 0),
+      b.indices,
+    );
+    t.same(
+      Array.from(b.label!.toArray() as BigInt64Array, Number),
+      b.indices.map((i) => i % 3),
+    );
     t.equal(b.label!.dtype, 'int64');
     b.dispose();
   }
-  t.same(seen, [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]);
+  t.same(seen, [
+    [0, 1, 2, 3],
+    [4, 5, 6, 7],
+    [8, 9],
+  ]);
   t.ok(rec.maxInFlight <= 8);
   const drop = withExecutor(new DataLoader(fakeItems(10), { batchSize: 4, dropLast: true, labelFormat: 'onehot' }), fakeExecutor(new Set()).ex);
   t.equal(drop.length, 2);
@@ -108,7 +133,11 @@ t.test('label tensors: indices, one-hot, target vectors, targets beside labels (
   t.same(idx, [{ shape: [3], dtype: 'int64', values: [0, 1, 2] }]);
   const onehot = await rows(withExecutor(new DataLoader(source, { batchSize: 3, labelFormat: 'onehot' }), executor(new Map(), false)));
   t.same(onehot[0]!.values, [1, 0, 0, 0, 1, 0, 0, 0, 1]);
-  const all = new Map([[0, [0.5, 0.5, 0]], [1, [0, 1, 0]], [2, [0.25, 0, 0.75]]]);
+  const all = new Map([
+    [0, [0.5, 0.5, 0]],
+    [1, [0, 1, 0]],
+    [2, [0.25, 0, 0.75]],
+  ]);
   const targets = await rows(withExecutor(new DataLoader(source, { batchSize: 3 }), executor(all, false)));
   t.same(targets, [{ shape: [3, 3], dtype: 'float32', values: [0.5, 0.5, 0, 0, 1, 0, 0.25, 0, 0.75] }], 'every sample a target vector');
   const mixed = await rows(withExecutor(new DataLoader(source, { batchSize: 3 }), executor(new Map([[1, [0.75, 0.25, 0]]]), false)));
@@ -118,12 +147,15 @@ t.test('label tensors: indices, one-hot, target vectors, targets beside labels (
 });
 
 t.test('seeded shuffling', async (t) => {
-  t.same(pyShuffle([0, 1, 2, 3, 4, 5, 6, 7, 8, 9], new PyRandom(0)), [7, 8, 1, 5, 3, 4, 2, 0, 9, 6], "Python: random.Random(0).shuffle(list(range(10)))");
+  t.same(pyShuffle([0, 1, 2, 3, 4, 5, 6, 7, 8, 9], new PyRandom(0)), [7, 8, 1, 5, 3, 4, 2, 0, 9, 6], 'Python: random.Random(0).shuffle(list(range(10)))');
   const mk = (seed: number) => new DataLoader(fakeItems(20), { shuffle: true, seed });
   t.same(mk(5).order(0), mk(5).order(0), 'same seed, same order');
   t.not(mk(5).order(0).join(), mk(5).order(1).join(), 'new order each epoch');
   t.not(mk(5).order(0).join(), mk(6).order(0).join());
-  t.same([...mk(5).order(3)].sort((a, b) => a - b), [...Array(20).keys()]);
+  t.same(
+    [...mk(5).order(3)].sort((a, b) => a - b),
+    [...Array(20).keys()],
+  );
   const l = withExecutor(new DataLoader(fakeItems(9), { shuffle: true, seed: 1, batchSize: 3 }), fakeExecutor(new Set()).ex);
   const got: number[] = [];
   for await (const b of l) {
@@ -142,14 +174,30 @@ t.test('onError raise and skip (synthetic)', async (t) => {
     { code: 'ERR_MEDIA', message: /v5\.mp4: broken/ },
   );
   const warnings: string[] = [];
-  const skip = withExecutor(new DataLoader(fakeItems(10), { batchSize: 4, onError: 'skip', onWarning: (m) => warnings.push(m) }), fakeExecutor(new Set([1, 5])).ex);
+  const skip = withExecutor(
+    new DataLoader(fakeItems(10), { batchSize: 4, onError: 'skip', onWarning: (m) => warnings.push(m) }),
+    fakeExecutor(new Set([1, 5])).ex,
+  );
   const batches: number[][] = [];
   for await (const b of skip) {
     batches.push(b.indices);
     b.dispose();
   }
-  t.same(batches, [[0, 2, 3, 4], [6, 7, 8, 9]], 'batches are filled with the next items');
-  t.same(skip.stats.skipped.map((s) => [s.index, s.origin, s.code]), [[1, 'm.csv:3', 'ERR_MEDIA'], [5, 'm.csv:7', 'ERR_MEDIA']]);
+  t.same(
+    batches,
+    [
+      [0, 2, 3, 4],
+      [6, 7, 8, 9],
+    ],
+    'batches are filled with the next items',
+  );
+  t.same(
+    skip.stats.skipped.map((s) => [s.index, s.origin, s.code]),
+    [
+      [1, 'm.csv:3', 'ERR_MEDIA'],
+      [5, 'm.csv:7', 'ERR_MEDIA'],
+    ],
+  );
   t.ok(warnings.some((w) => /2 item\(s\) skipped/.test(w)));
 });
 
@@ -176,22 +224,51 @@ t.test('real clips: features, labels, reproducible windows, broken files', { ski
     for await (const b of l) {
       t.same(b.audio!.shape, [b.ids.length, 64, 128]);
       t.same(b.video!.shape, [b.ids.length, 3, 32, 32, 2]);
-      out.push({ ids: b.ids, frames: b.frameIndices!, audio: b.audio!.toArray() as Float32Array, video: b.video!.toArray() as Float32Array, label: Array.from(b.label!.toArray() as BigInt64Array, Number) });
+      out.push({
+        ids: b.ids,
+        frames: b.frameIndices!,
+        audio: b.audio!.toArray() as Float32Array,
+        video: b.video!.toArray() as Float32Array,
+        label: Array.from(b.label!.toArray() as BigInt64Array, Number),
+      });
       b.dispose();
     }
     await l.close();
     return { out, skipped: l.stats.skipped };
   };
   const a = await run(1);
-  t.same(a.out.map((b) => b.ids), [['a.mp4', 'b.mp4'], ['a.mp4']]);
-  t.same(a.out.map((b) => b.label), [[0, 1], [0]]);
-  t.same(a.skipped.map((s) => s.origin), ['m.csv:4']);
+  t.same(
+    a.out.map((b) => b.ids),
+    [['a.mp4', 'b.mp4'], ['a.mp4']],
+  );
+  t.same(
+    a.out.map((b) => b.label),
+    [[0, 1], [0]],
+  );
+  t.same(
+    a.skipped.map((s) => s.origin),
+    ['m.csv:4'],
+  );
   const b = await run(4);
-  t.same(b.out.map((x) => x.frames), a.out.map((x) => x.frames), 'random windows do not depend on concurrency');
-  t.ok(b.out.every((x, i) => x.video.every((v, j) => v === a.out[i]!.video[j])), 'identical video');
+  t.same(
+    b.out.map((x) => x.frames),
+    a.out.map((x) => x.frames),
+    'random windows do not depend on concurrency',
+  );
+  t.ok(
+    b.out.every((x, i) => x.video.every((v, j) => v === a.out[i]!.video[j])),
+    'identical video',
+  );
   const w = await run(2, 2);
-  t.same(w.out.map((x) => x.frames), a.out.map((x) => x.frames), 'worker threads give the same windows');
-  t.ok(w.out.every((x, i) => x.audio.every((v, j) => v === a.out[i]!.audio[j]) && x.video.every((v, j) => v === a.out[i]!.video[j])), 'and the same values');
+  t.same(
+    w.out.map((x) => x.frames),
+    a.out.map((x) => x.frames),
+    'worker threads give the same windows',
+  );
+  t.ok(
+    w.out.every((x, i) => x.audio.every((v, j) => v === a.out[i]!.audio[j]) && x.video.every((v, j) => v === a.out[i]!.video[j])),
+    'and the same values',
+  );
   t.equal(torch.memory().liveTensors, live, 'no tensors leaked');
 });
 
@@ -218,7 +295,11 @@ t.test('feature cache', { skip: NO_FFMPEG, timeout: HANG_MS }, async (t) => {
   t.same(l.stats.cacheHits, { audio: 0, video: 0 });
   const warm = await epoch(l);
   t.same(l.stats.cacheHits, { audio: 2, video: 2 }, 'second epoch: every feature from the cache');
-  for (const r of [cold, warm]) t.ok(r.every((x, i) => x.every((v, j) => v === plain[i]![j])), 'cached values are identical');
+  for (const r of [cold, warm])
+    t.ok(
+      r.every((x, i) => x.every((v, j) => v === plain[i]![j])),
+      'cached values are identical',
+    );
   const files = fs.readdirSync(cacheDir, { recursive: true }).map(String);
   t.ok(files.some((f) => f.endsWith('.safetensors')));
   t.ok(files.some((f) => f.startsWith('probe')));
@@ -229,7 +310,7 @@ t.test('feature cache', { skip: NO_FFMPEG, timeout: HANG_MS }, async (t) => {
   t.same(l2.stats.cacheHits, { audio: 0, video: 0 });
   t.ok(again.every((x, i) => x.every((v, j) => v === plain[i]![j])));
   // random windows are not cached (they change every epoch)
-  const l3 = new DataLoader(items.slice(0, 1), { recipe: { ...recipe, video: { ...recipe.video as object, start: 'random' } }, batchSize: 1, cacheDir });
+  const l3 = new DataLoader(items.slice(0, 1), { recipe: { ...recipe, video: { ...(recipe.video as object), start: 'random' } }, batchSize: 1, cacheDir });
   await epoch(l3);
   await epoch(l3);
   t.same(l3.stats.cacheHits, { audio: 2, video: 0 }, 'audio (already cached) hits, random video windows are never cached');
@@ -238,7 +319,13 @@ t.test('feature cache', { skip: NO_FFMPEG, timeout: HANG_MS }, async (t) => {
 t.test('cancellation kills in-flight decodes', { skip: NO_FFMPEG, timeout: HANG_MS }, async (t) => {
   const items: DataItem[] = Array.from({ length: 12 }, (_, i) => ({ id: `k${i}`, video: LYING, audio: LYING, audioFromVideo: true, origin: `k${i}` }));
   const ac = new AbortController();
-  const l = new DataLoader(items, { recipe: { audio: false, video: { size: 32, duration: 1 } }, batchSize: 2, concurrency: 4, signal: ac.signal, onWarning: () => undefined });
+  const l = new DataLoader(items, {
+    recipe: { audio: false, video: { size: 32, duration: 1 } },
+    batchSize: 2,
+    concurrency: 4,
+    signal: ac.signal,
+    onWarning: () => undefined,
+  });
   let batches = 0;
   await t.rejects(
     (async () => {

@@ -13,8 +13,14 @@ t.test('betavariate / gammavariate draw what CPython 3.11 draws for the same see
   const gamma = [0, 1].map(() => data.gammavariate(r, 0.5, 2));
   const g1 = data.gammavariate(r, 1, 1);
   const close = (a: number, b: number) => Math.abs(a - b) <= 1e-15 * Math.max(1, Math.abs(b)) * 8;
-  t.ok([0.45113960620058535, 0.73986823129785, 0.48283644416359767].every((v, i) => close(beta[i]!, v)), `beta ${beta}`);
-  t.ok([0.00048213881234248913, 1.6437484008913346].every((v, i) => close(gamma[i]!, v)), `gamma(0.5) ${gamma}`);
+  t.ok(
+    [0.45113960620058535, 0.73986823129785, 0.48283644416359767].every((v, i) => close(beta[i]!, v)),
+    `beta ${beta}`,
+  );
+  t.ok(
+    [0.00048213881234248913, 1.6437484008913346].every((v, i) => close(gamma[i]!, v)),
+    `gamma(0.5) ${gamma}`,
+  );
   t.ok(close(g1, 1.595273657944495), `gamma(1) ${g1}`);
   t.throws(() => data.gammavariate(r, 0, 1), RangeError);
 });
@@ -62,16 +68,27 @@ t.test('the loader mixes audio, frames and labels; workers give the same samples
     t.ok(lambda > 0 && lambda < 1, `item ${i}: partner ${partnerIndex}, lambda ${lambda.toFixed(4)}`);
     // labels: lambda * onehot(item) + (1 - lambda) * onehot(partner)
     const want = data.mixTargets(i, partnerIndex, lambda, 2);
-    t.ok(want.every((v, k) => Math.abs(mixed.label[i * 2 + k]! - v) < 1e-6), `label row ${i}: ${Array.from(mixed.label.subarray(i * 2, i * 2 + 2))} vs ${want}`);
+    t.ok(
+      want.every((v, k) => Math.abs(mixed.label[i * 2 + k]! - v) < 1e-6),
+      `label row ${i}: ${Array.from(mixed.label.subarray(i * 2, i * 2 + 2))} vs ${want}`,
+    );
     // frames: the same windows as without mixup, mixed with lambda
     let maxV = 0;
-    for (let j = 0; j < V; j++) maxV = Math.max(maxV, Math.abs(mixed.video[i * V + j]! - (lambda * plain.video[i * V + j]! + (1 - lambda) * plain.video[partnerIndex * V + j]!)));
+    for (let j = 0; j < V; j++)
+      maxV = Math.max(maxV, Math.abs(mixed.video[i * V + j]! - (lambda * plain.video[i * V + j]! + (1 - lambda) * plain.video[partnerIndex * V + j]!)));
     t.ok(maxV < 1e-5, `video ${i}: max error ${maxV}`);
     // audio: the recipe on the mixed waveforms
     const wa = await data.decodeAudio(src.items[i]!.audio!);
     const wb = await data.decodeAudio(src.items[partnerIndex]!.audio!, { sampleRate: wa.sampleRate });
     const mw = data.mixWaveforms(wa.data, wa.channels, wb.data, wb.channels, lambda);
-    const ref = torch.tidy(() => data.normalizeFbank(data.waveformToFbank(torch.fromBuffer(mw.data, 'float32', [mw.channels, mw.data.length / mw.channels]), wa.sampleRate, { targetLength: 64 })).toArray() as Float32Array);
+    const ref = torch.tidy(
+      () =>
+        data
+          .normalizeFbank(
+            data.waveformToFbank(torch.fromBuffer(mw.data, 'float32', [mw.channels, mw.data.length / mw.channels]), wa.sampleRate, { targetLength: 64 }),
+          )
+          .toArray() as Float32Array,
+    );
     let maxA = 0;
     for (let j = 0; j < A; j++) maxA = Math.max(maxA, Math.abs(mixed.audio[i * A + j]! - ref[j]!));
     t.ok(maxA < 1e-5, `audio ${i}: max error ${maxA}`);
@@ -81,7 +98,10 @@ t.test('the loader mixes audio, frames and labels; workers give the same samples
       t.ok(differs > 0.01, 'mixed with another clip: differs from the unmixed fbank');
     }
   }
-  t.ok(plans.some((p, i) => p.partnerIndex !== i), 'at least one item has another clip as partner (seed 4)');
+  t.ok(
+    plans.some((p, i) => p.partnerIndex !== i),
+    'at least one item has another clip as partner (seed 4)',
+  );
   t.same(Array.from(workers.audio), Array.from(mixed.audio), 'worker threads: same audio');
   t.same(Array.from(workers.video), Array.from(mixed.video), 'worker threads: same video');
   t.throws(() => new data.DataLoader(src, { mixup: 2 }), { code: 'ERR_INVALID_ARG', message: /mixup must be a probability in \[0, 1\], got 2/ });

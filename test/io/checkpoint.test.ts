@@ -5,8 +5,14 @@ import * as path from 'path';
 import { torch, Tensor } from '../../lib/tensor';
 import { load, save, saveSafetensors } from '../../lib/io';
 import {
-  PyOrderedDict, RawStorage, RawTensor, convertCheckpoint, readCheckpointRaw, readCheckpointRawFile,
-  serializeCheckpointRaw, type RawValue,
+  PyOrderedDict,
+  RawStorage,
+  RawTensor,
+  convertCheckpoint,
+  readCheckpointRaw,
+  readCheckpointRawFile,
+  serializeCheckpointRaw,
+  type RawValue,
 } from '../../lib/io/core';
 import { FIX, PT_FILES, dumpRaw, f32, noTorchReason, py, pyDump, sha256, tmpDir, type DumpRow } from './helpers';
 
@@ -25,7 +31,12 @@ function dumpTensors(x: unknown): DumpRow[] {
     }
     if (v === null || typeof v !== 'object' || v instanceof Uint8Array) return v;
     if (seen.has(v)) return seen.get(v);
-    if (Array.isArray(v)) { const o: unknown[] = []; seen.set(v, o); v.forEach((e) => o.push(conv(e, seen))); return Object.isFrozen(v) ? Object.freeze(o) : o; }
+    if (Array.isArray(v)) {
+      const o: unknown[] = [];
+      seen.set(v, o);
+      v.forEach((e) => o.push(conv(e, seen)));
+      return Object.isFrozen(v) ? Object.freeze(o) : o;
+    }
     if (v instanceof Map) {
       const o = v instanceof PyOrderedDict ? new PyOrderedDict() : new Map();
       seen.set(v, o);
@@ -36,10 +47,11 @@ function dumpTensors(x: unknown): DumpRow[] {
   };
   // strides/offsets of loaded views differ from a contiguous copy; compare values only
   return dumpRaw(conv(x, new Map()) as RawValue).map(([p, k, info]) =>
-    k === 'tensor' ? [p, k, { ...(info as object), stride: null, offset: null, parameter: null }] : [p, k, info]);
+    k === 'tensor' ? [p, k, { ...(info as object), stride: null, offset: null, parameter: null }] : [p, k, info],
+  );
 }
-const valuesOnly = (rows: DumpRow[]): DumpRow[] => rows.map(([p, k, info]) =>
-  k === 'tensor' ? [p, k, { ...(info as object), stride: null, offset: null, parameter: null }] : [p, k, info]);
+const valuesOnly = (rows: DumpRow[]): DumpRow[] =>
+  rows.map(([p, k, info]) => (k === 'tensor' ? [p, k, { ...(info as object), stride: null, offset: null, parameter: null }] : [p, k, info]));
 
 t.test('load: every fixture, values equal the raw bytes; no tensor leaks', async (t) => {
   const start = live();
@@ -76,12 +88,22 @@ t.test('load: shared storages become views of one tensor', async (t) => {
   const narrow = m.get('narrow')!;
   t.same([tt.shape, tt.stride(), tt.isContiguous()], [[6, 4], [1, 6], false], 'transposed view keeps its strides');
   t.same([narrow.stride(), narrow.storageOffset()], [[6, 1], 8]);
-  t.same(narrow.tolist(), [[8, 9, 10], [14, 15, 16]]);
+  t.same(narrow.tolist(), [
+    [8, 9, 10],
+    [14, 15, 16],
+  ]);
   t.equal(m.get('again'), m.get('base'), 'the same tensor object twice stays one Tensor');
   t.ok(m.get('p')!.requiresGrad, 'requires_grad restored');
   t.same(m.get('meta'), [1, 'x']);
   m.get('base')!.fill_(7);
-  t.same(narrow.tolist(), [[7, 7, 7], [7, 7, 7]], 'writing the base is seen through the views: one storage');
+  t.same(
+    narrow.tolist(),
+    [
+      [7, 7, 7],
+      [7, 7, 7],
+    ],
+    'writing the base is seen through the views: one storage',
+  );
   t.same((tt.tolist() as number[][])[0], [7, 7, 7, 7]);
   disposeTree(m);
   t.equal(live(), start, 'no leaks');
@@ -106,11 +128,15 @@ t.test('load: mapLocation, devices and failures without leaks', async (t) => {
   await t.rejects(load(onCuda, { mapLocation: 'tpu' }), { code: 'ERR_CHECKPOINT_INVALID' });
   await t.rejects(load(onCuda, { mapLocation: 5 as never }), { code: 'ERR_CHECKPOINT_INVALID' });
   // a file whose last storage is corrupt: the storages read before it must be released
-  const three = Buffer.from(serializeCheckpointRaw(new Map([
-    ['a', RawTensor.fromBytes('float32', [1000], new Uint8Array(4000))],
-    ['b', RawTensor.fromBytes('float32', [1000], new Uint8Array(4000))],
-    ['c', RawTensor.fromBytes('float32', [1000], new Uint8Array(4000).fill(3))],
-  ])));
+  const three = Buffer.from(
+    serializeCheckpointRaw(
+      new Map([
+        ['a', RawTensor.fromBytes('float32', [1000], new Uint8Array(4000))],
+        ['b', RawTensor.fromBytes('float32', [1000], new Uint8Array(4000))],
+        ['c', RawTensor.fromBytes('float32', [1000], new Uint8Array(4000).fill(3))],
+      ]),
+    ),
+  );
   three[three.lastIndexOf(3) - 10] ^= 0xff;
   await t.rejects(load(three), { code: 'ERR_CHECKPOINT_CORRUPT', message: /CRC/ });
   await t.rejects(load(path.join(FIX, 'nope.pt')), { code: 'ENOENT' });
@@ -123,7 +149,12 @@ t.test('save -> load and save -> raw reader; nested checkpoints; safetensors', a
   t.teardown(cleanup);
   const w = torch.tidy(() => torch.arange(12, undefined, 1, { dtype: 'float32' }).reshape(3, 4));
   const wt = w.transpose(0, 1);
-  const sd = new Map<string, Tensor>([['w', w], ['wt', wt], ['h', torch.ones([2], { dtype: 'float16' })], ['i', torch.arange(3)]]);
+  const sd = new Map<string, Tensor>([
+    ['w', w],
+    ['wt', wt],
+    ['h', torch.ones([2], { dtype: 'float16' })],
+    ['i', torch.arange(3)],
+  ]);
   const f = path.join(dir, 'sd.pt');
   await save(sd, f);
   const raw = await readCheckpointRaw(f);
@@ -136,10 +167,34 @@ t.test('save -> load and save -> raw reader; nested checkpoints; safetensors', a
   disposeTree(back);
 
   const nested = {
-    model: sd, epoch: 3, best: 0.5, tag: 'run', tup: Object.freeze([1, 2]),
+    model: sd,
+    epoch: 3,
+    best: 0.5,
+    tag: 'run',
+    tup: Object.freeze([1, 2]),
     optimizer: new Map<unknown, unknown>([
-      ['state', new Map([[0, new Map<string, unknown>([['step', torch.full([], 4)], ['exp_avg', torch.zeros([3, 4])]])]])],
-      ['param_groups', [new Map<string, unknown>([['lr', 0.001], ['betas', Object.freeze([0.9, 0.999])], ['params', [0, 1]]])]],
+      [
+        'state',
+        new Map([
+          [
+            0,
+            new Map<string, unknown>([
+              ['step', torch.full([], 4)],
+              ['exp_avg', torch.zeros([3, 4])],
+            ]),
+          ],
+        ]),
+      ],
+      [
+        'param_groups',
+        [
+          new Map<string, unknown>([
+            ['lr', 0.001],
+            ['betas', Object.freeze([0.9, 0.999])],
+            ['params', [0, 1]],
+          ]),
+        ],
+      ],
     ]),
   };
   const nf = path.join(dir, 'nested.pt');
@@ -165,33 +220,44 @@ t.test('save -> load and save -> raw reader; nested checkpoints; safetensors', a
   complex.dispose();
   disposeTree(nested);
   t.equal(live(), start, 'no leaks');
-  t.same(fs.readdirSync(dir).filter((n) => n.endsWith('.tmp')), []);
+  t.same(
+    fs.readdirSync(dir).filter((n) => n.endsWith('.tmp')),
+    [],
+  );
 });
 
 t.test('Python torch.load(weights_only=True) reads what save() wrote', { skip: noTorchReason() }, async (t) => {
   const { dir, cleanup } = tmpDir();
   t.teardown(cleanup);
   const sd = new Map<string, Tensor>([
-    ['a', torch.randn([3, 5])], ['b', torch.arange(7)], ['c', torch.ones([2, 2], { dtype: 'bfloat16' })], ['s', torch.full([], 2.5)],
+    ['a', torch.randn([3, 5])],
+    ['b', torch.arange(7)],
+    ['c', torch.ones([2, 2], { dtype: 'bfloat16' })],
+    ['s', torch.full([], 2.5)],
   ]);
   const f = path.join(dir, 'ours.pt');
   await save(sd, f);
   const theirs = pyDump([f], true)[f] as DumpRow[];
   t.notOk('error' in theirs, 'weights_only load works');
   const expected = [...sd].map(([k, v]) => [k, sha256(v.toBuffer()), v.shape] as const);
-  const got = theirs.filter(([, kind]) => kind === 'tensor').map(([p, , info]) => {
-    const i = info as { sha256: string; shape: number[] };
-    return [p.slice(1), i.sha256, i.shape] as const;
-  });
+  const got = theirs
+    .filter(([, kind]) => kind === 'tensor')
+    .map(([p, , info]) => {
+      const i = info as { sha256: string; shape: number[] };
+      return [p.slice(1), i.sha256, i.shape] as const;
+    });
   t.same(got, expected, 'same keys, bytes and shapes in Python');
   t.equal(theirs[0][1], 'OrderedDict');
   // Python -> us with an optimizer state: plain values come back as JS values
   const pyf = path.join(dir, 'py.pt');
-  py(String.raw`
+  py(
+    String.raw`
 import sys, torch
 lin = torch.nn.Linear(2, 2); opt = torch.optim.Adam(lin.parameters(), lr=0.01)
 lin(torch.ones(1, 2)).sum().backward(); opt.step()
-torch.save({'model': lin.state_dict(), 'optimizer': opt.state_dict(), 'epoch': 1}, sys.argv[1])`, [pyf]);
+torch.save({'model': lin.state_dict(), 'optimizer': opt.state_dict(), 'epoch': 1}, sys.argv[1])`,
+    [pyf],
+  );
   const ck = await load<Map<string, unknown>>(pyf);
   const groups = (ck.get('optimizer') as Map<string, unknown>).get('param_groups') as Map<string, unknown>[];
   t.same([groups[0].get('lr'), groups[0].get('amsgrad'), groups[0].get('params'), ck.get('epoch')], [0.01, false, [0, 1], 1]);
@@ -206,7 +272,10 @@ t.test('convertCheckpoint: .pth <-> .safetensors with module. strip/add', async 
   const st = path.join(dir, 'ft.safetensors');
   const r1 = await convertCheckpoint(src, st, { stripPrefix: true });
   t.same([r1.from, r1.to, r1.tensors], ['zip', 'safetensors', 478]);
-  t.ok(r1.keys.every((k) => !k.startsWith('module.')), 'module. stripped');
+  t.ok(
+    r1.keys.every((k) => !k.startsWith('module.')),
+    'module. stripped',
+  );
   const back = path.join(dir, 'ft.pth');
   const r2 = await convertCheckpoint(st, back, { addPrefix: 'module.' });
   t.same([r2.from, r2.to], ['safetensors', 'pth']);
@@ -215,11 +284,22 @@ t.test('convertCheckpoint: .pth <-> .safetensors with module. strip/add', async 
   t.same(b, a, 'round trip keeps every key, shape and byte');
   const same = path.join(dir, 'same.pth');
   await convertCheckpoint(src, same);
-  t.same((await readCheckpointRaw(same) as PyOrderedDict).attributes, (await readCheckpointRaw(src) as PyOrderedDict).attributes,
-    '_metadata kept when keys are unchanged');
+  t.same(
+    ((await readCheckpointRaw(same)) as PyOrderedDict).attributes,
+    ((await readCheckpointRaw(src)) as PyOrderedDict).attributes,
+    '_metadata kept when keys are unchanged',
+  );
   await t.rejects(convertCheckpoint(path.join(FIX, 'ft_io.pt'), path.join(dir, 'x.safetensors'), { key: 'nope' }), { code: 'ERR_CHECKPOINT_INVALID' });
   const nested = path.join(dir, 'nested.pt');
-  fs.writeFileSync(nested, serializeCheckpointRaw(new Map<string, RawValue>([['epoch', 1], ['model', await readCheckpointRaw(src)]])));
+  fs.writeFileSync(
+    nested,
+    serializeCheckpointRaw(
+      new Map<string, RawValue>([
+        ['epoch', 1],
+        ['model', await readCheckpointRaw(src)],
+      ]),
+    ),
+  );
   const r3 = await convertCheckpoint(nested, path.join(dir, 'n.safetensors'));
   t.equal(r3.tensors, 478, 'finds the state dict under "model"');
 });
@@ -231,7 +311,10 @@ t.test('CUDA: load onto the GPU, save GPU tensors (location cuda:0)', { skip: to
   const src = path.join(FIX, 'ft_state_dict.pt');
   const cpu = await load<Map<string, Tensor>>(src, { mapLocation: 'cpu' });
   const gpu = await load<Map<string, Tensor>>(src, { mapLocation: 'cuda:0' });
-  t.ok([...gpu.values()].every((v) => v.device === 'cuda:0'), 'every tensor on cuda:0');
+  t.ok(
+    [...gpu.values()].every((v) => v.device === 'cuda:0'),
+    'every tensor on cuda:0',
+  );
   const k = 'module.blocks_u.0.attn.qkv.weight';
   t.same(Buffer.from(gpu.get(k)!.toBuffer()), Buffer.from(cpu.get(k)!.toBuffer()), 'same bytes on the GPU');
   const f = path.join(dir, 'gpu.pt');

@@ -6,7 +6,13 @@ import { FIX, PT_FILES, dumpRaw, noTorchReason, pyDump, type DumpRow } from './h
 
 function f32bits(t: RawTensor, i: number): string {
   const b = t.contiguousBytes();
-  return '0x' + Buffer.from(b.buffer, b.byteOffset, b.length).readUInt32LE(4 * i).toString(16).padStart(8, '0');
+  return (
+    '0x' +
+    Buffer.from(b.buffer, b.byteOffset, b.length)
+      .readUInt32LE(4 * i)
+      .toString(16)
+      .padStart(8, '0')
+  );
 }
 
 t.test('every fixture .pt loads, from a path (whole and piecewise) and from memory', async (t) => {
@@ -29,18 +35,30 @@ t.test('known values, bit for bit (numbers printed by Python torch 1.13)', async
   t.equal(sd.size, 478);
   const keys = [...sd.keys()];
   t.equal(keys[0], 'module.modality_a');
-  t.ok(keys.every((k) => k.startsWith('module.')), 'DataParallel keys');
+  t.ok(
+    keys.every((k) => k.startsWith('module.')),
+    'DataParallel keys',
+  );
   const ma = sd.get('module.modality_a') as RawTensor;
   t.same(ma.shape, [1, 1, 64]);
   t.equal(ma.dtype, 'float32');
-  t.same([0, 1, 2, 63].map((i) => f32bits(ma, i)), ['0xbd916ed0', '0xbd8b897a', '0x3d0f20a8', '0xbd9203f1']);
+  t.same(
+    [0, 1, 2, 63].map((i) => f32bits(ma, i)),
+    ['0xbd916ed0', '0xbd8b897a', '0x3d0f20a8', '0xbd9203f1'],
+  );
   const hb = sd.get('module.mlp_head.1.bias') as RawTensor;
   t.same(hb.shape, [6]);
-  t.same([0, 1, 2, 5].map((i) => f32bits(hb, i)), ['0xbc418346', '0xbcc0a0e2', '0xbc7da4e7', '0xbb063744']);
+  t.same(
+    [0, 1, 2, 5].map((i) => f32bits(hb, i)),
+    ['0xbc418346', '0xbcc0a0e2', '0xbc7da4e7', '0xbb063744'],
+  );
   const qkv = sd.get('module.blocks_u.0.attn.qkv.weight') as RawTensor;
   t.same(qkv.shape, [192, 64]);
   t.same(qkv.stride, [64, 1]);
-  t.same([0, 1, 2, 192 * 64 - 1].map((i) => f32bits(qkv, i)), ['0x3db4f78e', '0xbe0c5565', '0x3ddae4d1', '0x3da2a675']);
+  t.same(
+    [0, 1, 2, 192 * 64 - 1].map((i) => f32bits(qkv, i)),
+    ['0x3db4f78e', '0xbe0c5565', '0x3ddae4d1', '0x3da2a675'],
+  );
   // _metadata from the BUILD opcode is kept
   const md = sd.attributes?.get('_metadata') as Map<string, RawValue>;
   t.ok(md instanceof PyOrderedDict, '_metadata kept');
@@ -58,7 +76,10 @@ t.test('known values, bit for bit (numbers printed by Python torch 1.13)', async
   const f16 = vf.get('frames_f16') as RawTensor;
   t.equal(f16.dtype, 'float16');
   const hb16 = f16.contiguousBytes();
-  t.same([0, 1, 2].map((i) => hb16[2 * i] | (hb16[2 * i + 1] << 8)), [15867, 15867, 15867]);
+  t.same(
+    [0, 1, 2].map((i) => hb16[2 * i] | (hb16[2 * i + 1] << 8)),
+    [15867, 15867, 15867],
+  );
 
   const fb = (await readCheckpointRaw(path.join(FIX, 'audio_fbank.pt'))) as Map<string, RawTensor>;
   const mean = fb.get('audio_waveform_mean') as RawTensor;

@@ -12,8 +12,17 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import {
-  BufferSource, RawTensor, ZipReader, readCheckpointRaw, readCheckpointRawFile, serializeSafetensorsRaw,
-  unpickle, zipToBuffer, RawStorage, DTYPE_INFO, type RawValue,
+  BufferSource,
+  RawTensor,
+  ZipReader,
+  readCheckpointRaw,
+  readCheckpointRawFile,
+  serializeSafetensorsRaw,
+  unpickle,
+  zipToBuffer,
+  RawStorage,
+  DTYPE_INFO,
+  type RawValue,
 } from '../../lib/io/core';
 import { crc32 } from '../../lib/io/crc32';
 
@@ -103,7 +112,19 @@ export function bigSeedFiles(fixDir: string): string[] {
 // --- pickle token edits -----------------------------------------------------------------------
 
 const FIXED: Record<number, number> = {
-  0x80: 1, 0x71: 1, 0x72: 4, 0x68: 1, 0x6a: 4, 0x4b: 1, 0x4d: 2, 0x4a: 4, 0x47: 8, 0x95: 8, 0x82: 1, 0x83: 2, 0x84: 4,
+  0x80: 1,
+  0x71: 1,
+  0x72: 4,
+  0x68: 1,
+  0x6a: 4,
+  0x4b: 1,
+  0x4d: 2,
+  0x4a: 4,
+  0x47: 8,
+  0x95: 8,
+  0x82: 1,
+  0x83: 2,
+  0x84: 4,
 };
 const VAR: Record<number, number> = { 0x58: 4, 0x8c: 1, 0x8a: 1, 0x43: 1, 0x42: 4, 0x55: 1, 0x54: 4, 0x8b: 4 };
 
@@ -135,14 +156,33 @@ export function tokens(p: Uint8Array): [number, number][] {
 
 const ABSURD = [0, 1, -1, 2, 7, 255, 65535, 2 ** 31 - 1, -(2 ** 31), 2 ** 32, 2 ** 40, 2 ** 53, 2 ** 62, -(2 ** 62), 1e6, 12, 13, 64];
 const GLOBALS = [
-  'torch\nLongStorage\n', 'torch\nHalfStorage\n', 'torch\nByteStorage\n', 'torch\nBoolStorage\n', 'torch\nComplexFloatStorage\n',
-  'os\nsystem\n', 'builtins\neval\n', 'collections\nOrderedDict\n', 'torch._utils\n_rebuild_tensor_v2\n',
-  'torch._utils\n_rebuild_parameter\n', 'torch\nSize\n', 'torch.nn.modules.linear\nLinear\n', '_codecs\nencode\n',
+  'torch\nLongStorage\n',
+  'torch\nHalfStorage\n',
+  'torch\nByteStorage\n',
+  'torch\nBoolStorage\n',
+  'torch\nComplexFloatStorage\n',
+  'os\nsystem\n',
+  'builtins\neval\n',
+  'collections\nOrderedDict\n',
+  'torch._utils\n_rebuild_tensor_v2\n',
+  'torch._utils\n_rebuild_parameter\n',
+  'torch\nSize\n',
+  'torch.nn.modules.linear\nLinear\n',
+  '_codecs\nencode\n',
 ];
 
 function encodeInt(v: number): Buffer {
-  if (v >= -(2 ** 31) && v < 2 ** 31) { const b = Buffer.alloc(5); b[0] = 0x4a; b.writeInt32LE(v, 1); return b; }
-  const b = Buffer.alloc(10); b[0] = 0x8a; b[1] = 8; b.writeBigInt64LE(BigInt(v), 2); return b;
+  if (v >= -(2 ** 31) && v < 2 ** 31) {
+    const b = Buffer.alloc(5);
+    b[0] = 0x4a;
+    b.writeInt32LE(v, 1);
+    return b;
+  }
+  const b = Buffer.alloc(10);
+  b[0] = 0x8a;
+  b[1] = 8;
+  b.writeBigInt64LE(BigInt(v), 2);
+  return b;
 }
 
 /** One random token-level edit of pickle `p`. */
@@ -155,13 +195,15 @@ export function editPickle(p: Uint8Array, r: Rand): Buffer {
   const after = Buffer.from(p.subarray(e));
   const k = int(r, 8);
   const ints = toks.filter(([a]) => [0x4b, 0x4d, 0x4a, 0x8a].includes(p[a]));
-  if (k <= 2 && ints.length) { // absurd number (sizes, strides, offsets, numel, memo...)
+  if (k <= 2 && ints.length) {
+    // absurd number (sizes, strides, offsets, numel, memo...)
     const [a, b] = pick(r, ints);
     return Buffer.concat([Buffer.from(p.subarray(0, a)), encodeInt(pick(r, ABSURD)), Buffer.from(p.subarray(b))]);
   }
   if (k === 3) return Buffer.concat([before, after]); // delete
   if (k === 4) return Buffer.concat([before, tok, tok, after]); // duplicate
-  if (k === 5) { // swap with the next token
+  if (k === 5) {
+    // swap with the next token
     const i = toks.findIndex(([a]) => a === s);
     if (i + 1 >= toks.length) return Buffer.concat([before, after]);
     const [s2, e2] = toks[i + 1];
@@ -211,13 +253,19 @@ function fixPklCrc(seed: Seed, b: Buffer): void {
 export const MUTATIONS: Record<string, Mutation> = {
   bitflip: (seed, r) => {
     const b = Buffer.from(seed.bytes);
-    for (let i = 1 + int(r, 8); i > 0; i--) { const at = int(r, b.length); b[at] ^= 1 << int(r, 8); }
+    for (let i = 1 + int(r, 8); i > 0; i--) {
+      const at = int(r, b.length);
+      b[at] ^= 1 << int(r, 8);
+    }
     return b;
   },
   pickle_bitflip: (seed, r) => {
     const b = Buffer.from(seed.bytes);
     const [s, e] = seed.pkl ?? [0, b.length];
-    for (let i = 1 + int(r, 4); i > 0; i--) { const at = s + int(r, e - s); b[at] ^= 1 << int(r, 8); }
+    for (let i = 1 + int(r, 4); i > 0; i--) {
+      const at = s + int(r, e - s);
+      b[at] ^= 1 << int(r, 8);
+    }
     fixPklCrc(seed, b);
     return b;
   },
@@ -259,7 +307,10 @@ export const MUTATIONS: Record<string, Mutation> = {
       h = h.slice(0, m.index) + String(pick(r, [0, 1, 2 ** 53, 2 ** 64, 99999999999, -1, 1.5])) + h.slice(m.index! + m[0].length);
     } else if (k === 1) h = h.replace(/"F32"/, pick(r, ['"F31"', '"I64"', '"U8"', '1', 'null']));
     else if (k === 2) h = h.replace(/"data_offsets"/, pick(r, ['"data_offsets","data_offsets"', '"x"', '"shape"']));
-    else { const at = int(r, h.length); h = h.slice(0, at) + pick(r, ['{', '}', '"', ',', '[', '\\', '\u0000']) + h.slice(at); }
+    else {
+      const at = int(r, h.length);
+      h = h.slice(0, at) + pick(r, ['{', '}', '"', ',', '[', '\\', '\u0000']) + h.slice(at);
+    }
     const hb = Buffer.from(h);
     const len = Buffer.alloc(8);
     len.writeBigUInt64LE(BigInt(hb.length));
@@ -284,13 +335,15 @@ function exercise(v: RawValue, seen = new Set<unknown>()): void {
   if (v instanceof RawTensor) {
     if (v.numel * DTYPE_INFO[v.dtype].itemsize <= 1 << 24) v.contiguousBytes();
   } else if (Array.isArray(v)) for (const x of v) exercise(x, seen);
-  else if (v instanceof Map) for (const [k, x] of v) { exercise(k as RawValue, seen); exercise(x, seen); }
+  else if (v instanceof Map)
+    for (const [k, x] of v) {
+      exercise(k as RawValue, seen);
+      exercise(x, seen);
+    }
 }
 
 /** Loads `bytes` (from memory, or through a temp file when `viaFile`) and classifies the result. */
-export async function runCase(
-  bytes: Uint8Array, opts: { verifyCrc?: boolean; viaFile?: string; intoBuffers?: boolean } = {},
-): Promise<CaseOutcome> {
+export async function runCase(bytes: Uint8Array, opts: { verifyCrc?: boolean; viaFile?: string; intoBuffers?: boolean } = {}): Promise<CaseOutcome> {
   const cpu0 = process.cpuUsage(); // CPU time, not wall time: other processes' load does not stretch it
   let outcome: string;
   let message: string | undefined;
@@ -328,9 +381,7 @@ export interface FuzzSummary {
 }
 
 /** Runs `cases` cases from `rngSeed`; `progress` is called every 1000 cases. */
-export async function fuzz(
-  fixDir: string, cases: number, rngSeed: number, progress?: (done: number, s: FuzzSummary) => void,
-): Promise<FuzzSummary> {
+export async function fuzz(fixDir: string, cases: number, rngSeed: number, progress?: (done: number, s: FuzzSummary) => void): Promise<FuzzSummary> {
   const r = makeRng(rngSeed);
   const seeds = await loadSeeds(fixDir);
   const big = bigSeedFiles(fixDir).map((f) => fs.readFileSync(f));

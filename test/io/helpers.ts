@@ -13,7 +13,10 @@ export const FIX = fs.existsSync(path.join(__dirname, '..', 'fixtures', 'ft_stat
   : path.join(__dirname, '..', '..', '..', 'test', 'fixtures');
 
 /** The checkpoint fixtures (every .pt file in test/fixtures). */
-export const PT_FILES = fs.readdirSync(FIX).filter((f) => f.endsWith('.pt')).sort();
+export const PT_FILES = fs
+  .readdirSync(FIX)
+  .filter((f) => f.endsWith('.pt'))
+  .sort();
 
 /** Debian's Python, which has python3-torch (the `python3` on PATH may not). */
 export const PY = process.env.SMAE_TORCH_PYTHON ?? '/usr/bin/python3';
@@ -94,10 +97,19 @@ export function dumpRaw(value: RawValue): DumpRow[] {
   const out: DumpRow[] = [];
   const walk = (p: string, x: RawValue): void => {
     if (x instanceof RawTensor) {
-      out.push([p, 'tensor', {
-        dtype: x.dtype, shape: [...x.shape], stride: [...x.stride], offset: x.storageOffset,
-        sha256: sha256(x.contiguousBytes()), requires_grad: x.requiresGrad, parameter: x.isParameter,
-      }]);
+      out.push([
+        p,
+        'tensor',
+        {
+          dtype: x.dtype,
+          shape: [...x.shape],
+          stride: [...x.stride],
+          offset: x.storageOffset,
+          sha256: sha256(x.contiguousBytes()),
+          requires_grad: x.requiresGrad,
+          parameter: x.isParameter,
+        },
+      ]);
     } else if (x instanceof Map) {
       out.push([p, x instanceof PyOrderedDict ? 'OrderedDict' : 'dict', x.size]);
       for (const [k, v] of x) walk(`${p}/${String(k)}`, v);

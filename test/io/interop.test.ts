@@ -8,8 +8,15 @@ import t from 'tap';
 import * as fs from 'fs';
 import * as path from 'path';
 import {
-  PyOrderedDict, RawTensor, ZipReader, BufferSource, readCheckpointRaw, readCheckpointRawFile,
-  serializeCheckpointRaw, writeCheckpointRaw, type RawValue,
+  PyOrderedDict,
+  RawTensor,
+  ZipReader,
+  BufferSource,
+  readCheckpointRaw,
+  readCheckpointRawFile,
+  serializeCheckpointRaw,
+  writeCheckpointRaw,
+  type RawValue,
 } from '../../lib/io/core';
 import { dumpRaw, noTorchReason, py, pyDump, tmpDir, type DumpRow } from './helpers';
 
@@ -80,7 +87,10 @@ t.test('files written by Python torch.save', { skip }, async (t) => {
   const { dir, cleanup } = tmpDir();
   t.teardown(cleanup);
   py(GEN, [dir]);
-  const files = fs.readdirSync(dir).filter((f) => !FORBIDDEN.some(([n]) => n === f)).sort();
+  const files = fs
+    .readdirSync(dir)
+    .filter((f) => !FORBIDDEN.some(([n]) => n === f))
+    .sort();
   const expected = pyDump(files.map((f) => path.join(dir, f)));
   for (const f of files) {
     const file = path.join(dir, f);
@@ -128,7 +138,10 @@ t.test('files written by Python torch.save', { skip }, async (t) => {
   t.same([...(opt.get('state') as Map<number, RawValue>).keys()], [0, 1]);
 
   const zipNames = await ZipReader.open(new BufferSource(fs.readFileSync(path.join(dir, 'from_buffer.pt'))));
-  t.ok(zipNames.entries.some((e) => e.name === 'archive/data.pkl'), 'a torch.save to a buffer uses the name "archive"');
+  t.ok(
+    zipNames.entries.some((e) => e.name === 'archive/data.pkl'),
+    'a torch.save to a buffer uses the name "archive"',
+  );
 });
 
 t.test('forbidden pickles are refused with ERR_UNSAFE_PICKLE naming the global', { skip }, async (t) => {
@@ -146,7 +159,9 @@ function sampleTree(): RawValue {
   const view = new RawTensor({ storage: base.storage, shape: [3, 2], stride: [1, 6], storageOffset: 7 });
   const param = new RawTensor({ storage: base.storage, shape: [6], storageOffset: 6, isParameter: true, requiresGrad: true });
   const sd = new PyOrderedDict<string, RawValue>([
-    ['w', base], ['wt', view], ['p', param],
+    ['w', base],
+    ['wt', view],
+    ['p', param],
     ['i64', RawTensor.fromBytes('int64', [3], new Uint8Array(BigInt64Array.from([1n, -2n, 1n << 40n]).buffer))],
     ['bf16', RawTensor.fromBytes('bfloat16', [2], Uint8Array.from([0x80, 0x3f, 0x00, 0xc0]))],
     ['b', RawTensor.fromBytes('bool', [3], Uint8Array.from([1, 0, 1]))],
@@ -165,8 +180,19 @@ t.test('files written here are read by Python torch.load', { skip }, async (t) =
   const z64File = path.join(dir, 'sd_zip64.pt');
   fs.writeFileSync(z64File, serializeCheckpointRaw(sd, { forceZip64: true }));
   const nested = {
-    model: sd, epoch: 3, lr: 0.125, name: 'ckpt', flags: [true, false, null], pair: Object.freeze([1, 'two']),
-    big: 2n ** 80n, neg: -5, blob: Uint8Array.from([0, 255, 7]), state: new Map<RawValue, RawValue>([[0, { step: 4 }], [1, {}]]),
+    model: sd,
+    epoch: 3,
+    lr: 0.125,
+    name: 'ckpt',
+    flags: [true, false, null],
+    pair: Object.freeze([1, 'two']),
+    big: 2n ** 80n,
+    neg: -5,
+    blob: Uint8Array.from([0, 255, 7]),
+    state: new Map<RawValue, RawValue>([
+      [0, { step: 4 }],
+      [1, {}],
+    ]),
   };
   const nestedFile = path.join(dir, 'nested.pt');
   await writeCheckpointRaw(nestedFile, nested as unknown as RawValue);
@@ -181,7 +207,8 @@ t.test('files written here are read by Python torch.load', { skip }, async (t) =
   t.same(strict[z64File], ours[sdFile], 'ZIP64 state dict: torch.load(weights_only=True) reads it');
   const full = pyDump([nestedFile], false);
   t.same(full[nestedFile], ours[nestedFile], 'nested checkpoint: torch.load sees the same tree');
-  const checks = py(String.raw`
+  const checks = py(
+    String.raw`
 import sys, torch, zipfile
 sd = torch.load(sys.argv[1], weights_only=True)
 print(type(sd).__name__, sd._metadata[''], sd['wt'].data_ptr() - sd['w'].data_ptr() == 7 * 4, sd['p'].__class__.__name__)
@@ -190,7 +217,11 @@ print(sorted(i.filename for i in z.infolist()))
 print(z.read('sd/version'), z.read('sd/byteorder'))
 n = torch.load(sys.argv[2])
 print(n['big'] == 2**80, n['blob'], n['pair'], type(n['pair']).__name__, n['lr'], n['state'][0])
-`, [sdFile, nestedFile]).trim().split('\n');
+`,
+    [sdFile, nestedFile],
+  )
+    .trim()
+    .split('\n');
   t.equal(checks[0], "OrderedDict {'version': 1} True Parameter", 'OrderedDict with _metadata, shared storage, Parameter');
   t.equal(checks[1], "['sd/byteorder', 'sd/data.pkl', 'sd/data/0', 'sd/data/1', 'sd/data/2', 'sd/data/3', 'sd/data/4', 'sd/version']");
   t.equal(checks[2], "b'3\\n' b'little'");

@@ -1,12 +1,14 @@
 import t from 'tap';
 import { spawnSync } from 'child_process';
 import { CHILD_TIMEOUT_MS } from '../helpers/wait';
-import {
-  PyOrderedDict, RawStorage, RawTensor, pickle, tuple, unpickle, type RawKey, type RawValue, type StorageRef,
-} from '../../lib/io/core';
+import { PyOrderedDict, RawStorage, RawTensor, pickle, tuple, unpickle, type RawKey, type RawValue, type StorageRef } from '../../lib/io/core';
 import { PY } from './helpers';
 
-const noStorage = { storageKey: (): string => { throw new Error('no storages expected'); } };
+const noStorage = {
+  storageKey: (): string => {
+    throw new Error('no storages expected');
+  },
+};
 
 /** Builds a pickle from byte values and latin1 strings. */
 function pk(...parts: (number | string | number[])[]): Uint8Array {
@@ -68,7 +70,11 @@ t.test('refusals: unsafe globals and opcodes', async (t) => {
     ['GLOBAL posix.system', pk('cposix\nsystem\n.'), /`posix\.system`/],
     ['STACK_GLOBAL builtins.eval', pk(...str('builtins'), ...str('eval'), 0x93, '.'), /`builtins\.eval`/],
     ['torch.load itself', pk('ctorch\nload\n.'), /`torch\.load`/],
-    ['a pickled module', pk('ctorch.nn.modules.linear\nLinear\n.'), /this file contains a pickled `torch\.nn\.modules\.linear\.Linear`; save `model\.state_dict\(\)` instead/],
+    [
+      'a pickled module',
+      pk('ctorch.nn.modules.linear\nLinear\n.'),
+      /this file contains a pickled `torch\.nn\.modules\.linear\.Linear`; save `model\.state_dict\(\)` instead/,
+    ],
     ['copyreg reconstructor', pk('ccopy_reg\n_reconstructor\n.'), /`copy_reg\._reconstructor`/],
     ['INST', pk('(K\x01ios\nsystem\n.'), /`os\.system`/],
     ['EXT1', pk(0x82, 1, '.'), /extension/],
@@ -119,12 +125,24 @@ t.test('tensor rebuilds are bounds-checked against the storage', async (t) => {
     if (!s) storages.set(r.key, (s = new RawStorage(r.key, r.dtype, r.numel, new Uint8Array(r.numel * 4), r.location)));
     return s;
   };
-  const tensor = (offset: number[], size: number[], stride: number[], rg = [0x89]): Uint8Array => pk(
-    'ctorch._utils\n_rebuild_tensor_v2\n(',
-    '(', ...str('storage'), 'ctorch\nFloatStorage\n', ...str('0'), ...str('cpu'), 'K\x0ctQ',
-    offset, '(', ...size.flatMap((s) => [0x4a, ...u32(s)]), 't(', ...stride.flatMap((s) => [0x4a, ...u32(s)]), 't',
-    rg, 'ccollections\nOrderedDict\n)RtR.',
-  );
+  const tensor = (offset: number[], size: number[], stride: number[], rg = [0x89]): Uint8Array =>
+    pk(
+      'ctorch._utils\n_rebuild_tensor_v2\n(',
+      '(',
+      ...str('storage'),
+      'ctorch\nFloatStorage\n',
+      ...str('0'),
+      ...str('cpu'),
+      'K\x0ctQ',
+      offset,
+      '(',
+      ...size.flatMap((s) => [0x4a, ...u32(s)]),
+      't(',
+      ...stride.flatMap((s) => [0x4a, ...u32(s)]),
+      't',
+      rg,
+      'ccollections\nOrderedDict\n)RtR.',
+    );
   const good = unpickle(tensor([0x4b, 1], [2, 5], [6, 1]), { loadStorage }).value as RawTensor;
   t.same([good.shape, good.stride, good.storageOffset], [[2, 5], [6, 1], 1]);
   const cases: [string, Uint8Array][] = [
@@ -154,13 +172,26 @@ t.test('writer -> reader round trip of the allowlisted vocabulary', async (t) =>
     ['strings', ['', 'ascii', '\u00e9\u4e2d\u{1f600}', 'x'.repeat(70000)]],
     ['misc', [null, true, false, Uint8Array.from([0, 255]), new Uint8Array(0)]],
     ['tuple', tuple(1, tuple(2, 3), tuple(), tuple(1, 2, 3, 4))],
-    ['nested', new Map<RawKey, RawValue>([[1, 'a'], [tuple(1, 2), 'b'], ['k', { plain: [1, 2] }]])],
+    [
+      'nested',
+      new Map<RawKey, RawValue>([
+        [1, 'a'],
+        [tuple(1, 2), 'b'],
+        ['k', { plain: [1, 2] }],
+      ]),
+    ],
     ['shared', [list, list]],
-    ['tensor', st], ['same', st],
+    ['tensor', st],
+    ['same', st],
   ]);
   tree.attributes = new Map([['_metadata', new PyOrderedDict([['', new Map([['version', 2]])]])]]);
   const storages: RawStorage[] = [];
-  const bytes = pickle(tree, { storageKey: (s) => { storages.push(s); return String(storages.length - 1); } });
+  const bytes = pickle(tree, {
+    storageKey: (s) => {
+      storages.push(s);
+      return String(storages.length - 1);
+    },
+  });
   t.equal(storages.length, 1, 'one storage for the shared tensor');
   const back = unpickle(bytes, { loadStorage: () => storages[0] }).value as PyOrderedDict<string, RawValue>;
   t.ok(back instanceof PyOrderedDict);
@@ -184,9 +215,22 @@ t.test('writer -> reader round trip of the allowlisted vocabulary', async (t) =>
 
 t.test('writer refuses what Python could not load', async (t) => {
   const bad: [string, unknown][] = [
-    ['undefined', { a: undefined }], ['function', [() => 1]], ['Float32Array', new Float32Array(2)],
-    ['Set', new Set([1])], ['symbol', Symbol('x')], ['class instance', new (class Foo {})()],
-    ['unhashable key', new Map([[[1], 2]])], ['recursive tuple', (() => { const a: unknown[] = []; const tu = Object.freeze([a]); a.push(tu); return Object.freeze([tu, a]); })()],
+    ['undefined', { a: undefined }],
+    ['function', [() => 1]],
+    ['Float32Array', new Float32Array(2)],
+    ['Set', new Set([1])],
+    ['symbol', Symbol('x')],
+    ['class instance', new (class Foo {})()],
+    ['unhashable key', new Map([[[1], 2]])],
+    [
+      'recursive tuple',
+      (() => {
+        const a: unknown[] = [];
+        const tu = Object.freeze([a]);
+        a.push(tu);
+        return Object.freeze([tu, a]);
+      })(),
+    ],
   ];
   for (const [what, v] of bad) t.throws(() => pickle(v, noStorage), { code: 'ERR_CHECKPOINT_INVALID' }, what);
 });
@@ -221,20 +265,35 @@ for p in range(2, 6):
     t.ok(v.get('od') instanceof PyOrderedDict, `p${proto} OrderedDict`);
     t.same([v.get('set'), v.get('fs'), v.get('ba')], [new Set([3]), new Set([4]), Uint8Array.from([113])], `p${proto} sets, bytearray`);
   }
-  const ours = pickle(new Map<RawKey, RawValue>([
-    ['ints', [0, 255, 256, -1, 2 ** 31, -(2 ** 40), 2n ** 80n, -(2n ** 80n)]], ['f', [0.1, -0, 1e-300]], ['s', '\u00e9\u{1f600}'],
-    ['b', Uint8Array.from([0, 200])], ['t', tuple(1, tuple())], ['od', new PyOrderedDict([['a', null]])], [3, true],
-  ]), noStorage);
+  const ours = pickle(
+    new Map<RawKey, RawValue>([
+      ['ints', [0, 255, 256, -1, 2 ** 31, -(2 ** 40), 2n ** 80n, -(2n ** 80n)]],
+      ['f', [0.1, -0, 1e-300]],
+      ['s', '\u00e9\u{1f600}'],
+      ['b', Uint8Array.from([0, 200])],
+      ['t', tuple(1, tuple())],
+      ['od', new PyOrderedDict([['a', null]])],
+      [3, true],
+    ]),
+    noStorage,
+  );
   // Compared as values in Python (reprs differ between versions, e.g. OrderedDict in 3.12), plus the
   // types that equality alone would not pin down (tuple vs list, OrderedDict vs dict, -0.0).
-  const back = spawnSync(PY, ['-c', String.raw`
+  const back = spawnSync(
+    PY,
+    [
+      '-c',
+      String.raw`
 import pickle, sys, math, collections
 v = pickle.loads(bytes.fromhex(sys.stdin.read()))
 want = {'ints': [0, 255, 256, -1, 2147483648, -1099511627776, 2**80, -2**80], 'f': [0.1, -0.0, 1e-300],
         's': '\u00e9\U0001f600', 'b': b'\x00\xc8', 't': (1, ()), 'od': collections.OrderedDict([('a', None)]), 3: True}
 ok = (v == want and list(v) == list(want) and type(v['t']) is tuple and type(v['od']) is collections.OrderedDict
       and math.copysign(1, v['f'][1]) == -1 and type(v[3]) is bool)
-print('equal' if ok else repr(v))`], { encoding: 'utf8', input: Buffer.from(ours).toString('hex'), timeout: CHILD_TIMEOUT_MS, killSignal: 'SIGKILL' });
+print('equal' if ok else repr(v))`,
+    ],
+    { encoding: 'utf8', input: Buffer.from(ours).toString('hex'), timeout: CHILD_TIMEOUT_MS, killSignal: 'SIGKILL' },
+  );
   t.equal(back.status, 0, back.stderr);
   t.equal(back.stdout.trim(), 'equal');
 });

@@ -2,8 +2,16 @@ import t from 'tap';
 import * as fs from 'fs';
 import * as path from 'path';
 import {
-  PyOrderedDict, RawStorage, RawTensor, checkView, readCheckpointRaw, readCheckpointRawFile, serializeCheckpointRaw,
-  writeCheckpointRaw, writeFileAtomic, type RawValue,
+  PyOrderedDict,
+  RawStorage,
+  RawTensor,
+  checkView,
+  readCheckpointRaw,
+  readCheckpointRawFile,
+  serializeCheckpointRaw,
+  writeCheckpointRaw,
+  writeFileAtomic,
+  type RawValue,
 } from '../../lib/io/core';
 import { copyFileAtomic } from '../../lib/io/atomic';
 import { FIX, PT_FILES, dumpRaw, noTorchReason, py, rng, tmpDir } from './helpers';
@@ -24,7 +32,11 @@ t.test('every fixture: read -> write -> read is unchanged (memory and file)', as
       t.same((again as PyOrderedDict).attributes, value.attributes, `${f}: _metadata kept`);
     }
   }
-  t.same(fs.readdirSync(dir).filter((n) => n.endsWith('.tmp')), [], 'no temporary files left');
+  t.same(
+    fs.readdirSync(dir).filter((n) => n.endsWith('.tmp')),
+    [],
+    'no temporary files left',
+  );
 });
 
 t.test('atomic writes: a failed save leaves the previous file intact', async (t) => {
@@ -76,7 +88,10 @@ t.test('strided views: bounds checks and contiguous gathering', async (t) => {
     const total = shape.reduce((a, b) => a * b, 1);
     for (let k = 0; k < total; k++) {
       out.push(offset + idx.reduce((a, v, d) => a + v * stride[d], 0));
-      for (let d = shape.length - 1; d >= 0; d--) { if (++idx[d] < shape[d]) break; idx[d] = 0; }
+      for (let d = shape.length - 1; d >= 0; d--) {
+        if (++idx[d] < shape[d]) break;
+        idx[d] = 0;
+      }
     }
     return out;
   };
@@ -100,11 +115,22 @@ t.test('strided views: bounds checks and contiguous gathering', async (t) => {
   }
   t.ok(checked > 100, `${checked} views gathered`);
   const bad: [unknown[], unknown[], unknown][] = [
-    [[2], [1], -1], [[2], [1], 1.5], [[2.5], [1], 0], [[2], [-1], 0], [[2, 2], [1], 0], [[2 ** 53], [1], 0],
-    [new Array(65).fill(1), new Array(65).fill(1), 0], [[2 ** 30, 2 ** 30], [1, 1], 0], [['2'], [1], 0],
+    [[2], [1], -1],
+    [[2], [1], 1.5],
+    [[2.5], [1], 0],
+    [[2], [-1], 0],
+    [[2, 2], [1], 0],
+    [[2 ** 53], [1], 0],
+    [new Array(65).fill(1), new Array(65).fill(1), 0],
+    [[2 ** 30, 2 ** 30], [1, 1], 0],
+    [['2'], [1], 0],
   ];
   for (const [shape, stride, off] of bad) {
-    t.throws(() => checkView('x', shape, stride, off, 1e12), { code: 'ERR_CHECKPOINT_CORRUPT' }, JSON.stringify([shape.length > 4 ? 'many dims' : shape, stride.length > 4 ? '' : stride, off]));
+    t.throws(
+      () => checkView('x', shape, stride, off, 1e12),
+      { code: 'ERR_CHECKPOINT_CORRUPT' },
+      JSON.stringify([shape.length > 4 ? 'many dims' : shape, stride.length > 4 ? '' : stride, off]),
+    );
   }
   t.doesNotThrow(() => checkView('x', [2 ** 20, 2 ** 20], [0, 0], 0, 1), 'expanded (stride 0) view of one element');
 });
@@ -113,12 +139,15 @@ t.test('legacy files whose pickle exceeds the first read window', { skip: noTorc
   const { dir, cleanup } = tmpDir();
   t.teardown(cleanup);
   const f = path.join(dir, 'many_legacy.pt');
-  py(String.raw`
+  py(
+    String.raw`
 import sys, torch, collections
 base = torch.arange(100.)
 sd = collections.OrderedDict(('layer.%05d.weight_with_a_long_name' % i, base[i % 100:]) for i in range(20000))
 sd['own'] = torch.ones(3)
-torch.save(sd, sys.argv[1], _use_new_zipfile_serialization=False)`, [f]);
+torch.save(sd, sys.argv[1], _use_new_zipfile_serialization=False)`,
+    [f],
+  );
   t.ok(fs.statSync(f).size > 2 << 20, 'pickle larger than 2 MiB');
   for (const wholeFileLimit of [0, undefined]) {
     const { format, value } = await readCheckpointRawFile(f, { wholeFileLimit });

@@ -8,16 +8,26 @@ import { noTorchReason, py } from './helpers';
 
 t.test('MultiStepLR state saved by torch resumes here', { skip: noTorchReason() }, async (t) => {
   const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'smae-sched-')), 'sched.pt');
-  py(String.raw`
+  py(
+    String.raw`
 import sys, torch
 m = torch.nn.Linear(2, 2)
 o = torch.optim.SGD(m.parameters(), lr=0.1)
 s = torch.optim.lr_scheduler.MultiStepLR(o, [3, 5, 5], gamma=0.5)
 for _ in range(4):
     o.step(); s.step()
-torch.save(s.state_dict(), sys.argv[1])`, [file]);
+torch.save(s.state_dict(), sys.argv[1])`,
+    [file],
+  );
   const state = await io.load<Map<string, unknown>>(file);
-  t.same([...(state.get('milestones') as Map<number, number>)], [[3, 1], [5, 2]], 'Counter -> Map of counts');
+  t.same(
+    [...(state.get('milestones') as Map<number, number>)],
+    [
+      [3, 1],
+      [5, 2],
+    ],
+    'Counter -> Map of counts',
+  );
   const lin = new nn.Linear(2, 2);
   // The optimizer as its own restored state would leave it: lr already decayed once (epoch 3).
   const opt = new optim.SGD(lin.parameters(), { lr: 0.05 });

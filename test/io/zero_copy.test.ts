@@ -12,8 +12,16 @@ import { torch, Tensor } from '../../lib/tensor';
 import { native } from '../../lib/native/binding';
 import { load, save } from '../../lib/io';
 import {
-  PyOrderedDict, RawStorage, RawTensor, ZipReader, BufferSource, readCheckpointRaw, readCheckpointRawFile, serializeCheckpointRaw,
-  serializeSafetensorsRaw, type RawValue,
+  PyOrderedDict,
+  RawStorage,
+  RawTensor,
+  ZipReader,
+  BufferSource,
+  readCheckpointRaw,
+  readCheckpointRawFile,
+  serializeCheckpointRaw,
+  serializeSafetensorsRaw,
+  type RawValue,
 } from '../../lib/io/core';
 import { FIX, PT_FILES, dumpRaw, noTorchReason, py, pyDump, sha256, tmpDir, type DumpRow } from './helpers';
 import { KNOWN_CODES, MUTATIONS, MUTATION_NAMES, loadSeeds, makeRng } from './fuzz_lib';
@@ -79,8 +87,10 @@ t.test('raw readers: allocStorage memory receives the bytes (zip, legacy, safete
     }
   }
   const zipFile = path.join(FIX, 'pos_embed.pt');
-  await t.rejects(readCheckpointRawFile(zipFile, { allocStorage: (s) => new Uint8Array(s.nbytes + 1) }),
-    { code: 'ERR_CHECKPOINT_INVALID', message: /allocStorage gave \d+ bytes/ });
+  await t.rejects(readCheckpointRawFile(zipFile, { allocStorage: (s) => new Uint8Array(s.nbytes + 1) }), {
+    code: 'ERR_CHECKPOINT_INVALID',
+    message: /allocStorage gave \d+ bytes/,
+  });
   const { value } = await readCheckpointRawFile(zipFile, { allocStorage: () => undefined });
   t.same(dumpRaw(value), dumpRaw(await readCheckpointRaw(zipFile)), 'undefined: the reader allocates');
 });
@@ -103,8 +113,9 @@ t.test('load: a corrupt or truncated storage mid-file releases everything (piece
   const start = live();
   const { dir, cleanup } = tmpDir();
   t.teardown(cleanup);
-  const tree = new Map<string, RawValue>(['a', 'b', 'c', 'd'].map((k, i) =>
-    [k, RawTensor.fromBytes('float32', [250_000], new Uint8Array(1_000_000).fill(i + 1))] as [string, RawValue]));
+  const tree = new Map<string, RawValue>(
+    ['a', 'b', 'c', 'd'].map((k, i) => [k, RawTensor.fromBytes('float32', [250_000], new Uint8Array(1_000_000).fill(i + 1))] as [string, RawValue]),
+  );
   const good = Buffer.from(serializeCheckpointRaw(tree));
   const crc = Buffer.from(good);
   crc[good.lastIndexOf(3) - 1000] ^= 0xff; // inside storage 'c'
@@ -162,7 +173,10 @@ t.test('load: Python files (views, deflated, legacy, legacy storage views) into 
   const files = ['views.pt', 'deflated.pt', 'views_legacy.pt', 'legacy_view.pt'];
   const expected = pyDump(files.map((f) => path.join(dir, f)));
   const zip = await ZipReader.open(new BufferSource(fs.readFileSync(path.join(dir, 'deflated.pt'))));
-  t.ok(zip.entries.filter((e) => e.name.includes('/data/')).every((e) => e.method === 8), 'deflated.pt really is deflated');
+  t.ok(
+    zip.entries.filter((e) => e.name.includes('/data/')).every((e) => e.method === 8),
+    'deflated.pt really is deflated',
+  );
   for (const f of files) {
     const exp = expected[path.join(dir, f)];
     t.notOk('error' in exp, `${f}: Python loads it`);
@@ -174,11 +188,17 @@ t.test('load: Python files (views, deflated, legacy, legacy storage views) into 
       t.same(cmp(dumpTensors(m)), cmp(exp as DumpRow[]), `${name}: values, strides and offsets as Python's`);
       const base = m.get('base')!;
       const shared = f === 'legacy_view.pt' ? ['slice', 'whole'] : ['row', 'col', 't', 'narrow', 'step', 'same'];
-      t.ok(shared.every((k) => storageId(m.get(k)!) === storageId(base)), `${name}: ${shared.join(', ')} share the base's storage`);
+      t.ok(
+        shared.every((k) => storageId(m.get(k)!) === storageId(base)),
+        `${name}: ${shared.join(', ')} share the base's storage`,
+      );
       if (f !== 'legacy_view.pt') t.not(storageId(m.get('other')!), storageId(base), `${name}: other tensors do not`);
       base.fill_(-1);
       const probe = f === 'legacy_view.pt' ? m.get('slice')! : m.get('narrow')!;
-      t.ok((probe.tolist() as number[][]).flat().every((v) => v === -1), `${name}: writes to the base show through the views`);
+      t.ok(
+        (probe.tolist() as number[][]).flat().every((v) => v === -1),
+        `${name}: writes to the base show through the views`,
+      );
       if (f === 'legacy_view.pt') t.same(probe.storageOffset(), 8, 'legacy slice: view offset 6 + tensor offset 2');
       disposeTree(m);
     }
@@ -193,9 +213,15 @@ t.test('save: tensors sharing a storage are written as one storage with offsets 
   const base = torch.tidy(() => torch.arange(24, undefined, 1, { dtype: 'float32' }).reshape(4, 6));
   const big = torch.arange(100, undefined, 1, { dtype: 'int64' });
   const sd = new Map<string, Tensor>([
-    ['base', base], ['t', base.transpose(0, 1)], ['narrow', torch.tidy(() => base.narrow(0, 1, 2).narrow(1, 2, 3))],
-    ['row', base.select(0, 2)], ['step', base.slice(1, 0, 6, 3)], ['flat', base.view(24)],
-    ['other', torch.ones([3])], ['tail', big.narrow(0, 90, 4)], ['p', torch.zeros([2, 2]).requiresGrad_(true)],
+    ['base', base],
+    ['t', base.transpose(0, 1)],
+    ['narrow', torch.tidy(() => base.narrow(0, 1, 2).narrow(1, 2, 3))],
+    ['row', base.select(0, 2)],
+    ['step', base.slice(1, 0, 6, 3)],
+    ['flat', base.view(24)],
+    ['other', torch.ones([3])],
+    ['tail', big.narrow(0, 90, 4)],
+    ['p', torch.zeros([2, 2]).requiresGrad_(true)],
   ]);
   const f = path.join(dir, 'shared.pt');
   await save(sd, f);
@@ -216,10 +242,16 @@ t.test('save: tensors sharing a storage are written as one storage with offsets 
 
   const back = await load<Map<string, Tensor>>(f);
   const id = storageId(back.get('base')!);
-  t.ok(['t', 'narrow', 'row', 'step', 'flat'].every((k) => storageId(back.get(k)!) === id), 'our load shares them too');
+  t.ok(
+    ['t', 'narrow', 'row', 'step', 'flat'].every((k) => storageId(back.get(k)!) === id),
+    'our load shares them too',
+  );
   for (const [k, v] of sd) t.ok(back.get(k)!.equal(v), `${k} equal after the round trip`);
   back.get('base')!.fill_(5);
-  t.ok((back.get('narrow')!.tolist() as number[][]).flat().every((v) => v === 5), 'one memory');
+  t.ok(
+    (back.get('narrow')!.tolist() as number[][]).flat().every((v) => v === 5),
+    'one memory',
+  );
   disposeTree(back);
 
   // different devices or no sharing: each tensor by itself
@@ -238,13 +270,18 @@ t.test('save: Python torch.load sees the shared storage', { skip: noTorchReason(
   t.teardown(cleanup);
   const base = torch.tidy(() => torch.randn([4, 6]));
   const sd = new Map<string, Tensor>([
-    ['base', base], ['t', base.transpose(0, 1)], ['narrow', torch.tidy(() => base.narrow(0, 1, 2).narrow(1, 2, 3))], ['row', base.select(0, 3)],
-    ['other', torch.randn([2, 3])], ['h', torch.ones([4], { dtype: 'float16' })],
+    ['base', base],
+    ['t', base.transpose(0, 1)],
+    ['narrow', torch.tidy(() => base.narrow(0, 1, 2).narrow(1, 2, 3))],
+    ['row', base.select(0, 3)],
+    ['other', torch.randn([2, 3])],
+    ['h', torch.ones([4], { dtype: 'float16' })],
   ]);
   sd.set('h2', sd.get('h')!.narrow(0, 2, 2));
   const f = path.join(dir, 'ours.pt');
   await save(sd, f);
-  const out = py(String.raw`
+  const out = py(
+    String.raw`
 import sys, json, torch
 sd = torch.load(sys.argv[1], weights_only=True)
 def st(x): return x.untyped_storage() if hasattr(x, 'untyped_storage') else x.storage()
@@ -257,7 +294,9 @@ print(json.dumps({
   'write_through': (b.fill_(3.0), sd['narrow'].eq(3).all().item())[1],
   'sizes': {k: st(v).nbytes() if hasattr(st(v), 'nbytes') else st(v).size() * v.element_size() for k, v in sd.items()},
 }))
-`, [f]);
+`,
+    [f],
+  );
   const r = JSON.parse(out);
   t.same(r.storage_equal, { t: true, narrow: true, row: true, other: false }, 'untyped_storage() / storage() data_ptr equal for the views');
   t.same(r.ptr_delta, { t: 0, narrow: 8, row: 18 }, 'a.data_ptr() relations (in elements)');
@@ -272,27 +311,38 @@ print(json.dumps({
   t.equal(live(), start, 'no leaks');
 });
 
-t.test('CUDA: GPU tensors sharing a storage are saved as one storage; CPU loads go through host memory', { skip: torch.cuda.isAvailable() ? false : 'CUDA is not available' }, async (t) => {
-  const start = live();
-  const { dir, cleanup } = tmpDir();
-  t.teardown(cleanup);
-  const base = torch.tidy(() => torch.arange(24, undefined, 1, { dtype: 'float32' }).reshape(4, 6).to('cuda:0'));
-  const sd = new Map<string, Tensor>([['base', base], ['t', base.transpose(0, 1)], ['row', base.select(0, 1)]]);
-  const f = path.join(dir, 'gpu.pt');
-  await save(sd, f);
-  const raw = (await readCheckpointRaw(f)) as Map<string, RawTensor>;
-  t.ok(raw.get('t')!.storage === raw.get('base')!.storage && raw.get('row')!.storage === raw.get('base')!.storage, 'one storage');
-  t.equal(raw.get('base')!.storage.location, 'cuda:0');
-  for (const mapLocation of ['cuda:0', 'cpu']) {
-    const back = await load<Map<string, Tensor>>(f, { mapLocation, wholeFileLimit: 0 });
-    t.ok([...back.values()].every((v) => v.device === mapLocation), `on ${mapLocation}`);
-    t.ok(storageId(back.get('t')!) === storageId(back.get('base')!), `${mapLocation}: shared`);
-    for (const [k, v] of sd) t.same(back.get(k)!.tolist(), v.tolist(), `${mapLocation}: ${k} equal`);
-    disposeTree(back);
-  }
-  disposeTree(sd);
-  t.equal(live(), start, 'no leaks');
-});
+t.test(
+  'CUDA: GPU tensors sharing a storage are saved as one storage; CPU loads go through host memory',
+  { skip: torch.cuda.isAvailable() ? false : 'CUDA is not available' },
+  async (t) => {
+    const start = live();
+    const { dir, cleanup } = tmpDir();
+    t.teardown(cleanup);
+    const base = torch.tidy(() => torch.arange(24, undefined, 1, { dtype: 'float32' }).reshape(4, 6).to('cuda:0'));
+    const sd = new Map<string, Tensor>([
+      ['base', base],
+      ['t', base.transpose(0, 1)],
+      ['row', base.select(0, 1)],
+    ]);
+    const f = path.join(dir, 'gpu.pt');
+    await save(sd, f);
+    const raw = (await readCheckpointRaw(f)) as Map<string, RawTensor>;
+    t.ok(raw.get('t')!.storage === raw.get('base')!.storage && raw.get('row')!.storage === raw.get('base')!.storage, 'one storage');
+    t.equal(raw.get('base')!.storage.location, 'cuda:0');
+    for (const mapLocation of ['cuda:0', 'cpu']) {
+      const back = await load<Map<string, Tensor>>(f, { mapLocation, wholeFileLimit: 0 });
+      t.ok(
+        [...back.values()].every((v) => v.device === mapLocation),
+        `on ${mapLocation}`,
+      );
+      t.ok(storageId(back.get('t')!) === storageId(back.get('base')!), `${mapLocation}: shared`);
+      for (const [k, v] of sd) t.same(back.get(k)!.tolist(), v.tolist(), `${mapLocation}: ${k} equal`);
+      disposeTree(back);
+    }
+    disposeTree(sd);
+    t.equal(live(), start, 'no leaks');
+  },
+);
 
 t.test('load (tensor level) on 1,000 mutated checkpoints: loads or a coded error, never a leak', async (t) => {
   const start = live();
@@ -323,7 +373,11 @@ t.test('load (tensor level) on 1,000 mutated checkpoints: loads or a coded error
     outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
   }
   t.comment(JSON.stringify({ seed, outcomes }));
-  t.same(Object.keys(outcomes).filter((k) => k.startsWith('FAIL')), [], 'every case loads or throws an Error with a known code');
+  t.same(
+    Object.keys(outcomes).filter((k) => k.startsWith('FAIL')),
+    [],
+    'every case loads or throws an Error with a known code',
+  );
   t.ok((outcomes.ok ?? 0) > 0, 'some load');
   t.equal(live(), start, 'no tensors leaked');
 });

@@ -34,9 +34,15 @@ t.test('writer: stored entries aligned to 64 bytes with a FB padding field; read
     const buf = Buffer.from(zipToBuffer(entries, { forceZip64 }));
     const offs = dataOffsets(buf);
     t.equal(offs.length, entries.length);
-    t.ok(offs.every((o) => o % 64 === 0), `zip64=${forceZip64}: data offsets ${offs.join(',')} are 64-aligned`);
+    t.ok(
+      offs.every((o) => o % 64 === 0),
+      `zip64=${forceZip64}: data offsets ${offs.join(',')} are 64-aligned`,
+    );
     const zip = await ZipReader.open(new BufferSource(buf));
-    t.same(zip.entries.map((e) => e.name), entries.map((e) => e.name));
+    t.same(
+      zip.entries.map((e) => e.name),
+      entries.map((e) => e.name),
+    );
     for (const e of entries) {
       const z = zip.get(e.name)!;
       t.equal(z.method, 0);
@@ -93,7 +99,7 @@ t.test('deflated entries are inflated and checked', async (t) => {
   await t.rejects(bomb.read(bomb.get('x')!), { code: 'ERR_CHECKPOINT_CORRUPT', message: /impossible size/ });
 });
 
-t.test('readInto: stored and deflated entries straight into the caller\'s memory, with the same checks', async (t) => {
+t.test("readInto: stored and deflated entries straight into the caller's memory, with the same checks", async (t) => {
   const { dir, cleanup } = tmpDir();
   t.teardown(cleanup);
   const buf = Buffer.from(zipToBuffer(entries));
@@ -101,7 +107,10 @@ t.test('readInto: stored and deflated entries straight into the caller\'s memory
   fs.writeFileSync(f, buf);
   const file = await FileSource.open(f);
   t.teardown(() => file.close());
-  for (const [what, src] of [['memory', new BufferSource(buf)], ['file', file]] as const) {
+  for (const [what, src] of [
+    ['memory', new BufferSource(buf)],
+    ['file', file],
+  ] as const) {
     const zip = await ZipReader.open(src);
     for (const e of entries) {
       const dest = new Uint8Array(e.data.length).fill(0xee);
@@ -134,7 +143,10 @@ t.test('readInto: stored and deflated entries straight into the caller\'s memory
   await zd.readInto(zd.get('x')!, part);
   t.same(Buffer.from(part).toString(), 'abcab', 'a prefix of a deflated entry');
   const liar = await ZipReader.open(new BufferSource(deflatedZip('x', data, data.length + 5)));
-  await t.rejects(liar.readInto(liar.get('x')!, new Uint8Array(data.length)), { code: 'ERR_CHECKPOINT_CORRUPT', message: /inflated to 900000 bytes, expected 900005/ });
+  await t.rejects(liar.readInto(liar.get('x')!, new Uint8Array(data.length)), {
+    code: 'ERR_CHECKPOINT_CORRUPT',
+    message: /inflated to 900000 bytes, expected 900005/,
+  });
   const short = await ZipReader.open(new BufferSource(deflatedZip('x', data, data.length - 5)));
   await t.rejects(short.readInto(short.get('x')!, new Uint8Array(10)), { code: 'ERR_CHECKPOINT_CORRUPT', message: /inflates to more than the 899995 bytes/ });
   const bomb = await ZipReader.open(new BufferSource(deflatedZip('x', Buffer.alloc(10), 0x7fffffff)));
@@ -142,7 +154,10 @@ t.test('readInto: stored and deflated entries straight into the caller\'s memory
   const garbled = deflatedZip('x', data);
   garbled.fill(0xff, 40, 60);
   const zg = await ZipReader.open(new BufferSource(garbled));
-  await t.rejects(zg.readInto(zg.get('x')!, new Uint8Array(data.length)), { code: 'ERR_CHECKPOINT_CORRUPT', message: /cannot inflate|inflated to|inflates to more|CRC-32/ });
+  await t.rejects(zg.readInto(zg.get('x')!, new Uint8Array(data.length)), {
+    code: 'ERR_CHECKPOINT_CORRUPT',
+    message: /cannot inflate|inflated to|inflates to more|CRC-32/,
+  });
   const crcBad = deflatedZip('x', data);
   crcBad.writeUInt32LE(1, crcBad.length - 22 - 46 - 1 + 16);
   const zc = await ZipReader.open(new BufferSource(crcBad));
@@ -156,8 +171,22 @@ t.test('lying or broken headers give ERR_CHECKPOINT_CORRUPT', async (t) => {
   const cases: [string, (b: Buffer) => void, RegExp][] = [
     ['central directory offset past the end', (b) => b.writeUInt32LE(good.length + 10, eocd + 16), /central directory/],
     ['central directory size too large', (b) => b.writeUInt32LE(0x7fffffff, eocd + 12), /central directory/],
-    ['entry count too large', (b) => { b.writeUInt16LE(900, eocd + 8); b.writeUInt16LE(900, eocd + 10); }, /entries cannot fit|truncated|signature/],
-    ['entry size too large', (b) => { b.writeUInt32LE(5000, cdOff + 20); b.writeUInt32LE(5000, cdOff + 24); }, /overlaps|runs into/],
+    [
+      'entry count too large',
+      (b) => {
+        b.writeUInt16LE(900, eocd + 8);
+        b.writeUInt16LE(900, eocd + 10);
+      },
+      /entries cannot fit|truncated|signature/,
+    ],
+    [
+      'entry size too large',
+      (b) => {
+        b.writeUInt32LE(5000, cdOff + 20);
+        b.writeUInt32LE(5000, cdOff + 24);
+      },
+      /overlaps|runs into/,
+    ],
     ['local header offset lies', (b) => b.writeUInt32LE(3, cdOff + 42), /overlaps|signature|runs into/],
     ['compressed != uncompressed for stored', (b) => b.writeUInt32LE(3, cdOff + 20), /stored entry/],
     ['CRC mismatch', (b) => b.writeUInt32LE(12345, cdOff + 16), /CRC-32 mismatch/],
@@ -167,16 +196,29 @@ t.test('lying or broken headers give ERR_CHECKPOINT_CORRUPT', async (t) => {
   for (const [what, mutate, re] of cases) {
     const b = Buffer.from(good);
     mutate(b);
-    await t.rejects((async () => {
-      const zip = await ZipReader.open(new BufferSource(b));
-      for (const e of zip.entries) await zip.read(e);
-    })(), { code: 'ERR_CHECKPOINT_CORRUPT', message: re }, what);
-    await t.rejects((async () => {
-      const zip = await ZipReader.open(new BufferSource(b));
-      for (const e of zip.entries) await zip.readInto(e, new Uint8Array(Math.min(e.uncompressedSize, 1 << 20)));
-    })(), { code: 'ERR_CHECKPOINT_CORRUPT', message: re }, `${what} (readInto)`);
+    await t.rejects(
+      (async () => {
+        const zip = await ZipReader.open(new BufferSource(b));
+        for (const e of zip.entries) await zip.read(e);
+      })(),
+      { code: 'ERR_CHECKPOINT_CORRUPT', message: re },
+      what,
+    );
+    await t.rejects(
+      (async () => {
+        const zip = await ZipReader.open(new BufferSource(b));
+        for (const e of zip.entries) await zip.readInto(e, new Uint8Array(Math.min(e.uncompressedSize, 1 << 20)));
+      })(),
+      { code: 'ERR_CHECKPOINT_CORRUPT', message: re },
+      `${what} (readInto)`,
+    );
   }
-  const dup = Buffer.from(zipToBuffer([{ name: 'a', data: Buffer.from('1') }, { name: 'b', data: Buffer.from('2') }]));
+  const dup = Buffer.from(
+    zipToBuffer([
+      { name: 'a', data: Buffer.from('1') },
+      { name: 'b', data: Buffer.from('2') },
+    ]),
+  );
   const cd2 = dup.readUInt32LE(dup.length - 22 + 16);
   dup.write('a', cd2 + 46 + 1 + 46, 'latin1'); // rename the second central record to 'a'
   await t.rejects(ZipReader.open(new BufferSource(dup)), { code: 'ERR_CHECKPOINT_CORRUPT', message: /duplicate entry/ });
@@ -207,16 +249,22 @@ t.test('Python zipfile reads what we write, we read what it writes (incl. ZIP64 
   t.teardown(cleanup);
   const ours = path.join(dir, 'ours.zip');
   fs.writeFileSync(ours, zipToBuffer(entries, { forceZip64: true }));
-  const listing = py(`import sys, zipfile, hashlib
+  const listing = py(
+    `import sys, zipfile, hashlib
 z = zipfile.ZipFile(sys.argv[1]); assert z.testzip() is None
-print(';'.join('%s=%s' % (i.filename, hashlib.sha256(z.read(i)).hexdigest()[:8]) for i in z.infolist()))`, [ours]).trim();
+print(';'.join('%s=%s' % (i.filename, hashlib.sha256(z.read(i)).hexdigest()[:8]) for i in z.infolist()))`,
+    [ours],
+  ).trim();
   t.equal(listing.split(';').length, entries.length, 'Python zipfile lists and CRC-checks every entry');
   const theirs = path.join(dir, 'theirs.zip');
-  py(`import sys, zipfile
+  py(
+    `import sys, zipfile
 with zipfile.ZipFile(sys.argv[1], 'w') as z:
     with z.open('big', 'w', force_zip64=True) as f: f.write(b'x' * 100000)
     z.writestr(zipfile.ZipInfo('deflated'), b'y' * 5000, compress_type=zipfile.ZIP_DEFLATED)
-    z.writestr('plain', b'z')`, [theirs]);
+    z.writestr('plain', b'z')`,
+    [theirs],
+  );
   const zip = await ZipReader.open(new BufferSource(fs.readFileSync(theirs)));
   t.same(Buffer.from(await zip.read(zip.get('big')!)), Buffer.alloc(100000, 'x'));
   t.same(Buffer.from(await zip.read(zip.get('deflated')!)), Buffer.alloc(5000, 'y'));

@@ -15,7 +15,9 @@ t.test('a scripted module: forward, another method, tuple results, same values a
   const file = path.join(dir, 'm.pt');
   const script = path.join(dir, 'make.py');
   // torch.jit.script reads the class's source, so the generator is a file, not `python -c`.
-  fs.writeFileSync(script, String.raw`
+  fs.writeFileSync(
+    script,
+    String.raw`
 import sys, torch
 class M(torch.nn.Module):
     def __init__(self):
@@ -31,7 +33,8 @@ m = torch.jit.script(M())
 m.save(sys.argv[1])
 x = torch.arange(8, dtype=torch.float32).reshape(2, 4) / 7
 print(' '.join(repr(v) for v in m(x).flatten().tolist()))
-`);
+`,
+  );
   const r = spawnSync(PY, [script, file], { encoding: 'utf8', timeout: CHILD_TIMEOUT_MS, killSignal: 'SIGKILL' });
   t.equal(r.status, 0, r.stderr);
   const expected = r.stdout.trim().split(' ').map(Number);

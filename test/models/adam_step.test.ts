@@ -21,10 +21,29 @@ t.test('Adam on the stored gradients reproduces the reference step', async (t) =
   const noGrad = new Set<string>(readJson('models_meta.json').pretrain.params_without_grad);
   for (const [k, p] of m.namedParameters()) p.grad = noGrad.has(k) ? undefined : grads.get(k);
   new optim.Adam(m.parameters(), ADAM).step();
-  let worst = 0, unchanged = 0;
+  let worst = 0,
+    unchanged = 0;
   for (const [k, p] of m.namedParameters()) {
-    worst = Math.max(worst, torch.tidy(() => p.sub(after.get(k) as Tensor).abs().max().item()));
-    if (noGrad.has(k) && torch.tidy(() => p.eq(sd.get(`module.${k}`) as Tensor).all().item())) unchanged++;
+    worst = Math.max(
+      worst,
+      torch.tidy(() =>
+        p
+          .sub(after.get(k) as Tensor)
+          .abs()
+          .max()
+          .item(),
+      ),
+    );
+    if (
+      noGrad.has(k) &&
+      torch.tidy(() =>
+        p
+          .eq(sd.get(`module.${k}`) as Tensor)
+          .all()
+          .item(),
+      )
+    )
+      unchanged++;
   }
   t.ok(worst <= 1e-6, `max abs error ${worst.toExponential(2)} <= 1e-6`);
   t.equal(unchanged, 192, 'parameters without a gradient are skipped (no weight decay)');
@@ -45,7 +64,8 @@ t.test('forward, backward and Adam step end to end', async (t) => {
   opt.step();
   // Adam normalises by |g|: where the reference gradient is tiny (|g| < 1e-6) a last-bit difference in g
   // can move the parameter by up to lr (fixtures README); elsewhere the step must agree to 1e-6.
-  let worstBig = 0, worstAll = 0;
+  let worstBig = 0,
+    worstAll = 0;
   for (const [k, p] of m.namedParameters()) {
     torch.tidy(() => {
       const d = p.sub(after.get(k) as Tensor).abs();

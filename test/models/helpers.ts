@@ -29,8 +29,17 @@ export function disposeMap(m: Map<string, Tensor>): void {
 
 /** Tiny configs of the PUBLIC fixture set. */
 export const TINY_ENCODER = {
-  imgSize: 32, audioLength: 64, nFrame: 8, stride: 2, patchSize: 16, inChans: 3, embedDim: 64,
-  modalitySpecificDepth: 11, numHeads: 4, mlpRatio: 4, trPos: true,
+  imgSize: 32,
+  audioLength: 64,
+  nFrame: 8,
+  stride: 2,
+  patchSize: 16,
+  inChans: 3,
+  embedDim: 64,
+  modalitySpecificDepth: 11,
+  numHeads: 4,
+  mlpRatio: 4,
+  trPos: true,
 } as const;
 export const TINY_DECODER = { decoderEmbedDim: 32, decoderDepth: 2, decoderNumHeads: 4, normPixLoss: false } as const;
 
@@ -50,6 +59,7 @@ export function absErr(a: Tensor, b: Tensor): number {
 
 /** Elementwise equality (same shape and values). */
 export function sameValues(a: Tensor, b: Tensor): boolean {
-  return torch.tidy(() => a.shape.length === b.shape.length && a.shape.every((s, i) => s === b.shape[i]) &&
-    a.to('float64').eq(b.to('float64')).all().item() === 1);
+  return torch.tidy(
+    () => a.shape.length === b.shape.length && a.shape.every((s, i) => s === b.shape[i]) && a.to('float64').eq(b.to('float64')).all().item() === 1,
+  );
 }

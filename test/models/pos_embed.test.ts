@@ -36,7 +36,9 @@ t.test('compat models start from the reference pos-embeds', async (t) => {
 });
 
 t.test('corrected 2-D sin-cos (MAE / CAV-MAE layout)', async (t) => {
-  const D = 16, gh = 3, gw = 5;
+  const D = 16,
+    gh = 3,
+    gw = 5;
   const pe = sincos2d(D, gh, gw);
   const v = pe.toArray() as Float32Array;
   const at = (m: number, k: number) => v[m * D + k];
@@ -59,12 +61,16 @@ t.test('corrected 2-D sin-cos (MAE / CAV-MAE layout)', async (t) => {
 });
 
 t.test('corrected 3-D sin-cos for (h, w, t) video tokens', async (t) => {
-  const D = 32, gh = 2, gw = 3, gt = 4;
+  const D = 32,
+    gh = 2,
+    gw = 3,
+    gt = 4;
   const pe = sincos3d(D, gh, gw, gt);
   t.same(pe.shape, [gh * gw * gt, D]);
   const v = pe.toArray() as Float32Array;
   const row = (h: number, w: number, tt: number) => Array.from(v.subarray(((h * gw + w) * gt + tt) * D, ((h * gw + w) * gt + tt + 1) * D));
-  const sp = (r: number[]) => r.slice(0, 24).join(','), tp = (r: number[]) => r.slice(24).join(',');
+  const sp = (r: number[]) => r.slice(0, 24).join(','),
+    tp = (r: number[]) => r.slice(24).join(',');
   t.equal(sp(row(1, 2, 0)), sp(row(1, 2, 3)), 'same (h, w): same spatial part');
   t.not(tp(row(1, 2, 0)), tp(row(1, 2, 3)), 'different t: different temporal part');
   t.equal(tp(row(0, 0, 2)), tp(row(1, 1, 2)), 'same t: same temporal part');
@@ -77,7 +83,9 @@ t.test('corrected 3-D sin-cos for (h, w, t) video tokens', async (t) => {
 
 t.test('default models use the corrected embeddings', async (t) => {
   const m = new SocialMAE({ ...TINY_ENCODER, ...TINY_DECODER });
-  const a = sincos2d(64, 8, 4).unsqueeze(0), v = sincos3d(64, 2, 2, 4).unsqueeze(0), dv = sincos3d(32, 2, 2, 4).unsqueeze(0);
+  const a = sincos2d(64, 8, 4).unsqueeze(0),
+    v = sincos3d(64, 2, 2, 4).unsqueeze(0),
+    dv = sincos3d(32, 2, 2, 4).unsqueeze(0);
   t.equal(absErr(m.pos_embed_a, a), 0);
   t.equal(absErr(m.pos_embed_v, v), 0);
   t.equal(absErr(m.decoder_pos_embed_v, dv), 0);

@@ -42,7 +42,10 @@ t.test('new SocialMAEFT({ labelDim: 6 }) has the reference keys, order, shapes a
 
 t.test('trPos: false freezes the four positional embeddings', async (t) => {
   const m = new SocialMAE({ ...TINY_ENCODER, ...TINY_DECODER, trPos: false });
-  const frozen = m.namedParameters().filter(([, p]) => !p.requiresGrad).map(([k]) => k);
+  const frozen = m
+    .namedParameters()
+    .filter(([, p]) => !p.requiresGrad)
+    .map(([k]) => k);
   t.same(frozen, ['pos_embed_a', 'pos_embed_v', 'decoder_pos_embed_a', 'decoder_pos_embed_v']);
   m.dispose();
 });
@@ -52,7 +55,8 @@ t.test('seeded construction draws the same initial weights as the reference', as
   const ftSd = await loadPt('ft_state_dict.pt');
   torch.manualSeed(20240611);
   const ft = new SocialMAEFT({ labelDim: 6, ...TINY_ENCODER, compat: 'reference' });
-  let worst = 0, n = 0;
+  let worst = 0,
+    n = 0;
   for (const [k, p] of ft.namedParameters()) {
     if (k.endsWith('weight') && p.ndim >= 2) {
       worst = Math.max(worst, absErr(p, ftSd.get(`module.${k}`)!));
@@ -86,9 +90,18 @@ t.test('option validation', async (t) => {
   code(() => new SocialMAE({ ...TINY_ENCODER, nFrame: 7 }), 'ERR_CONFIG', /nFrame \(7\).*stride/, 'frames % stride');
   code(() => new SocialMAE({ ...TINY_ENCODER, imgSize: 40 }), 'ERR_CONFIG', /imgSize/, 'image % patch');
   code(() => new SocialMAE({ ...TINY_ENCODER, compat: 'pytorch' as never }), 'ERR_INVALID_ARG', /compat/, 'compat value');
-  code(() => new SocialMAE({ ...TINY_ENCODER, nFrame: 4, compat: 'reference' }), 'ERR_CONFIG', /perfect square/,
-    'reference pos-embed init needs a square video token count (2x2x2 = 8)');
-  code(() => new SocialMAE({ ...TINY_ENCODER, modalitySpecificDepth: 12, compat: 'reference' }), 'ERR_CONFIG', /unified block/, 'reference needs a unified block');
+  code(
+    () => new SocialMAE({ ...TINY_ENCODER, nFrame: 4, compat: 'reference' }),
+    'ERR_CONFIG',
+    /perfect square/,
+    'reference pos-embed init needs a square video token count (2x2x2 = 8)',
+  );
+  code(
+    () => new SocialMAE({ ...TINY_ENCODER, modalitySpecificDepth: 12, compat: 'reference' }),
+    'ERR_CONFIG',
+    /unified block/,
+    'reference needs a unified block',
+  );
   code(() => new SocialMAE({ ...TINY_ENCODER, patchSize: 8, compat: 'reference' }), 'ERR_CONFIG', /16x16/, 'reference patch size');
   code(() => new SocialMAE({ ...TINY_ENCODER, modalitySpecificDepth: 13 }), 'ERR_CONFIG', /unifiedDepth/, 'depth > 12 needs unifiedDepth');
   // the corrected mode accepts what the reference cannot build
@@ -102,7 +115,8 @@ t.test('option validation', async (t) => {
 t.test('forward input validation names the argument and the expected shape', async (t) => {
   const ft = new SocialMAEFT({ labelDim: 3, ...TINY_ENCODER });
   const mae = new SocialMAE({ ...TINY_ENCODER, ...TINY_DECODER });
-  const a = torch.randn([2, 64, 128]), v = torch.randn([2, 3, 32, 32, 8]);
+  const a = torch.randn([2, 64, 128]),
+    v = torch.randn([2, 3, 32, 32, 8]);
   const before = torch.memory().liveTensors;
   t.throws(() => ft.forward(torch.randn([2, 63, 128]), v), { code: 'ERR_INVALID_ARG', message: /'audio' expected a float tensor \[B, 64, 128\]/ });
   t.throws(() => ft.forward(a, torch.randn([2, 3, 32, 32, 4])), { code: 'ERR_INVALID_ARG', message: /'video' expected .*\[2, 3, 32, 32, 8\]/ });
@@ -124,7 +138,8 @@ t.test('configs the reference cannot build run end to end in the default mode', 
   const ft = new SocialMAEFT({ labelDim: 3, ...cfg });
   const before = torch.memory().liveTensors;
   torch.tidy(() => {
-    const a = torch.randn([1, 64, 128]), v = torch.randn([1, 3, 16, 24, 4]);
+    const a = torch.randn([1, 64, 128]),
+      v = torch.randn([1, 3, 16, 24, 4]);
     t.same([mae.config.numPatchesA, mae.config.numPatchesV], [16 * 8, 2 * 3 * 4]);
     const out = mae.forward(a, v, { returnPred: true, bidirectionalContrast: true });
     t.same(out.predA!.shape, [1, 128, 64]);

@@ -28,8 +28,14 @@ t.test('FT parity (fixtures)', async (t) => {
     errors[`logits_${mode}`] = relErr(logits, g(`logits_${mode}`));
     errors[`pooled_${mode}`] = relErr(caps.get('pooled')!, g(`pooled_${mode}`));
     if (mode === 'multimodal') {
-      for (const [ours, ref] of [['patch_a', 'mm_patch_a'], ['patch_v', 'mm_patch_v'], ['blocks_a_out', 'mm_blocks_a_out'],
-        ['blocks_v_out', 'mm_blocks_v_out'], ['blocks_u_out', 'mm_blocks_u_out']]) errors[ref] = relErr(caps.get(ours)!, g(ref));
+      for (const [ours, ref] of [
+        ['patch_a', 'mm_patch_a'],
+        ['patch_v', 'mm_patch_v'],
+        ['blocks_a_out', 'mm_blocks_a_out'],
+        ['blocks_v_out', 'mm_blocks_v_out'],
+        ['blocks_u_out', 'mm_blocks_u_out'],
+      ])
+        errors[ref] = relErr(caps.get(ours)!, g(ref));
     } else {
       const m = mode === 'audioonly' ? 'a' : 'v';
       errors[`${mode}_blocks_u_out`] = relErr(caps.get(`blocks_u_${m}_out`)!, g(`${mode}_blocks_u_out`));
@@ -50,7 +56,10 @@ t.test('FT parity (fixtures)', async (t) => {
   objective.dispose();
   const noGrad = new Set<string>(meta.ft.params_without_grad_in_multimodal);
   t.equal(noGrad.size, 188);
-  let worst = 0, worstKey = '', undefinedOk = 0, count = 0;
+  let worst = 0,
+    worstKey = '',
+    undefinedOk = 0,
+    count = 0;
   for (const [k, p] of model.namedParameters()) {
     const gr = p.grad;
     if (noGrad.has(k)) {
@@ -58,11 +67,17 @@ t.test('FT parity (fixtures)', async (t) => {
       else gr.dispose();
       continue;
     }
-    if (!gr) { t.fail(`${k} has no gradient`); continue; }
+    if (!gr) {
+      t.fail(`${k} has no gradient`);
+      continue;
+    }
     const e = relErr(gr, grads.get(k)!);
     gr.dispose();
     count++;
-    if (e > worst) { worst = e; worstKey = k; }
+    if (e > worst) {
+      worst = e;
+      worstKey = k;
+    }
   }
   t.equal(undefinedOk, 188, 'the 188 unused LayerNorm parameters have an undefined grad, as in PyTorch');
   t.equal(count, 478 - 188);
@@ -76,31 +91,38 @@ t.test('FT parity (fixtures)', async (t) => {
 t.test('missing-modality modes (CAV-MAE) and representations', async (t) => {
   const sd = await loadPt('ft_state_dict.pt');
   const io = await loadPt('ft_io.pt');
-  const a = io.get('a')!, v = io.get('v')!;
+  const a = io.get('a')!,
+    v = io.get('v')!;
   const model = new SocialMAEFT({ labelDim: 6, ...TINY_ENCODER, compat: 'reference' });
   loadCheckpoint(model, sd);
   const before = torch.memory().liveTensors;
-  torch.noGrad(() => torch.tidy(() => {
-    const pooledOf = (mode: 'multimodal' | 'audioonly' | 'videoonly' | 'missingaudioonly' | 'missingvideoonly') => model.pooled(a, v, mode);
-    // missingaudioonly = (norm(U(A)).mean + norm_a(U_a(A)).mean) / 2, built from the public pieces
-    const A = model.audioStream(model.embedAudio(a));
-    const manual = model.norm.forward(model.unified(A)).mean(1).add(model.norm_a.forward(model.unified(A, 'a')).mean(1)).div(2);
-    t.ok(relErr(pooledOf('missingaudioonly'), manual) === 0, 'missingaudioonly averages the unified and audio-norm paths');
-    t.same(model.forward(a, null, 'missingaudioonly').shape, [2, 6], 'video may be null');
-    t.same(model.forward(null, v, 'missingvideoonly').shape, [2, 6], 'audio may be null');
-    t.ok(relErr(model.forward(null, v, 'videoonly'), io.get('logits_videoonly')!) <= TOL, 'videoonly without audio');
-    const e = model.embed(a, v, { tokens: true });
-    t.ok(relErr(e.joint!, io.get('pooled_multimodal')!) <= TOL, 'embed().joint is the multimodal head input');
-    t.ok(relErr(e.audio!, io.get('pooled_audioonly')!) <= TOL, 'embed().audio is the audioonly head input');
-    t.ok(relErr(e.video!, io.get('pooled_videoonly')!) <= TOL, 'embed().video is the videoonly head input');
-    t.same(e.audioTokens!.shape, [2, 32, 64]);
-    t.same(e.videoTokens!.shape, [2, 16, 64]);
-    t.same(e.jointTokens!.shape, [2, 48, 64]);
-    const f = model.forwardFeat(a, v);
-    t.ok(relErr(f.audio, e.audioTokens!) === 0 && relErr(f.video, e.videoTokens!) === 0, 'forwardFeat = token outputs');
-    const onlyA = model.embed(a, null);
-    t.same(Object.keys(onlyA), ['audio'], 'audio only: no video, no joint, no tokens');
-  }));
+  torch.noGrad(() =>
+    torch.tidy(() => {
+      const pooledOf = (mode: 'multimodal' | 'audioonly' | 'videoonly' | 'missingaudioonly' | 'missingvideoonly') => model.pooled(a, v, mode);
+      // missingaudioonly = (norm(U(A)).mean + norm_a(U_a(A)).mean) / 2, built from the public pieces
+      const A = model.audioStream(model.embedAudio(a));
+      const manual = model.norm
+        .forward(model.unified(A))
+        .mean(1)
+        .add(model.norm_a.forward(model.unified(A, 'a')).mean(1))
+        .div(2);
+      t.ok(relErr(pooledOf('missingaudioonly'), manual) === 0, 'missingaudioonly averages the unified and audio-norm paths');
+      t.same(model.forward(a, null, 'missingaudioonly').shape, [2, 6], 'video may be null');
+      t.same(model.forward(null, v, 'missingvideoonly').shape, [2, 6], 'audio may be null');
+      t.ok(relErr(model.forward(null, v, 'videoonly'), io.get('logits_videoonly')!) <= TOL, 'videoonly without audio');
+      const e = model.embed(a, v, { tokens: true });
+      t.ok(relErr(e.joint!, io.get('pooled_multimodal')!) <= TOL, 'embed().joint is the multimodal head input');
+      t.ok(relErr(e.audio!, io.get('pooled_audioonly')!) <= TOL, 'embed().audio is the audioonly head input');
+      t.ok(relErr(e.video!, io.get('pooled_videoonly')!) <= TOL, 'embed().video is the videoonly head input');
+      t.same(e.audioTokens!.shape, [2, 32, 64]);
+      t.same(e.videoTokens!.shape, [2, 16, 64]);
+      t.same(e.jointTokens!.shape, [2, 48, 64]);
+      const f = model.forwardFeat(a, v);
+      t.ok(relErr(f.audio, e.audioTokens!) === 0 && relErr(f.video, e.videoTokens!) === 0, 'forwardFeat = token outputs');
+      const onlyA = model.embed(a, null);
+      t.same(Object.keys(onlyA), ['audio'], 'audio only: no video, no joint, no tokens');
+    }),
+  );
   t.equal(torch.memory().liveTensors, before, 'no leaks');
   model.dispose();
   disposeMap(sd);

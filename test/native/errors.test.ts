@@ -18,7 +18,10 @@ type Any = any;
 const start = torch.memory().liveTensors;
 const x = torch.randn([3, 4]);
 const y = torch.randn([5]);
-const i = torch.tensor([[0, 1], [2, 3]]);
+const i = torch.tensor([
+  [0, 1],
+  [2, 3],
+]);
 const b = torch.tensor([true, false, true]);
 const c = torch.fft.rfft(torch.randn([8]));
 const img = torch.randn([1, 3, 8, 8]);
@@ -26,15 +29,41 @@ const w2 = torch.randn([4, 3, 3, 3]);
 const dead = torch.ones([2]);
 dead.dispose();
 const cudaBad = torch.cuda.isAvailable() ? 'cuda:99' : 'cuda:0';
-const bads: [string, Any][] = [['a string', 'abc'], ['an object', { a: 1 }], ['undefined', undefined], ['null', null],
-  ['NaN', NaN], ['an array', [1, 2]], ['a function', () => 1], ['a symbol', Symbol('s')], ['a bigint', 10n], ['a disposed tensor', dead]];
+const bads: [string, Any][] = [
+  ['a string', 'abc'],
+  ['an object', { a: 1 }],
+  ['undefined', undefined],
+  ['null', null],
+  ['NaN', NaN],
+  ['an array', [1, 2]],
+  ['a function', () => 1],
+  ['a symbol', Symbol('s')],
+  ['a bigint', 10n],
+  ['a disposed tensor', dead],
+];
 
 // ---- creation -------------------------------------------------------------------------------------
-const creators: [string, (s: Any, o?: Any) => Tensor][] = [['zeros', torch.zeros], ['ones', torch.ones], ['empty', torch.empty],
-  ['randn', torch.randn], ['rand', torch.rand]];
-const badShapes: [string, Any][] = [['NaN size', [NaN]], ['negative size', [-1]], ['fractional size', [1.5]], ['Infinity', [Infinity]],
-  ['string shape', 'abc'], ['object shape', {}], ['undefined shape', undefined], ['nested shape', [[2]]], ['huge 1e6 x 1e6', [1e6, 1e6]],
-  ['huge 2^53', [2 ** 53]], ['null shape', null], ['string element', ['2']]];
+const creators: [string, (s: Any, o?: Any) => Tensor][] = [
+  ['zeros', torch.zeros],
+  ['ones', torch.ones],
+  ['empty', torch.empty],
+  ['randn', torch.randn],
+  ['rand', torch.rand],
+];
+const badShapes: [string, Any][] = [
+  ['NaN size', [NaN]],
+  ['negative size', [-1]],
+  ['fractional size', [1.5]],
+  ['Infinity', [Infinity]],
+  ['string shape', 'abc'],
+  ['object shape', {}],
+  ['undefined shape', undefined],
+  ['nested shape', [[2]]],
+  ['huge 1e6 x 1e6', [1e6, 1e6]],
+  ['huge 2^53', [2 ** 53]],
+  ['null shape', null],
+  ['string element', ['2']],
+];
 for (const [name, f] of creators) {
   for (const [what, s] of badShapes) add(`${name}(${what})`, () => f(s));
   add(`${name} bad dtype`, () => f([2], { dtype: 'float31' }));
@@ -91,7 +120,7 @@ add('setNumThreads string', () => torch.setNumThreads('2' as Any));
 
 // ---- elementwise with bad operands ------------------------------------------------------------------
 for (const op of ['add', 'sub', 'mul', 'div', 'pow', 'eq', 'lt', 'remainder', 'maximum', 'atan2', 'logicalAnd'] as const) {
-  for (const [what, v] of bads) if (what !== 'NaN') add(`x.${op}(${what})`, () => (x[op] as Any)(v));  // NaN is a valid scalar
+  for (const [what, v] of bads) if (what !== 'NaN') add(`x.${op}(${what})`, () => (x[op] as Any)(v)); // NaN is a valid scalar
   add(`x.${op}(shape mismatch)`, () => (x[op] as Any)(y));
 }
 add('x.add alpha string', () => x.add(x, { alpha: 'a' as Any }));
@@ -272,7 +301,9 @@ add('dropout p NaN', () => F.dropout(x, NaN));
 add('dropout p > 1', () => F.dropout(x, 2));
 add('normalize dim out of range', () => F.normalize(x, { dim: 5 }));
 add('sdpa shape mismatch', () => F.scaledDotProductAttention(torch.zeros([1, 2, 3, 4]), torch.zeros([1, 2, 3, 5]), torch.zeros([1, 2, 3, 4])));
-add('sdpa mask shape', () => F.scaledDotProductAttention(torch.zeros([1, 1, 3, 4]), torch.zeros([1, 1, 3, 4]), torch.zeros([1, 1, 3, 4]), { attnMask: torch.zeros([2, 2]) }));
+add('sdpa mask shape', () =>
+  F.scaledDotProductAttention(torch.zeros([1, 1, 3, 4]), torch.zeros([1, 1, 3, 4]), torch.zeros([1, 1, 3, 4]), { attnMask: torch.zeros([2, 2]) }),
+);
 add('sdpa undefined', () => F.scaledDotProductAttention(undefined as Any, x, x));
 add('interpolate 3-d input', () => F.interpolate(x.unsqueeze(0), { size: [2, 2], mode: 'bilinear' }));
 add('interpolate negative size', () => F.interpolate(img, { size: [-1, 2], mode: 'bilinear' }));
@@ -317,20 +348,44 @@ add('outer 2-d', () => x.outer(x));
 
 // ---- autograd ---------------------------------------------------------------------------------------
 add('backward without grad', () => x.sum().backward());
-add('backward grad shape', () => torch.ones([2], { requiresGrad: true }).mul(2).backward(torch.ones([3])));
-add('backward grad string', () => torch.ones([2], { requiresGrad: true }).mul(2).backward('a' as Any));
+add('backward grad shape', () =>
+  torch
+    .ones([2], { requiresGrad: true })
+    .mul(2)
+    .backward(torch.ones([3])),
+);
+add('backward grad string', () =>
+  torch
+    .ones([2], { requiresGrad: true })
+    .mul(2)
+    .backward('a' as Any),
+);
 add('backward non-scalar', () => torch.ones([2], { requiresGrad: true }).mul(2).backward());
 add('autograd.grad input not requiring grad', () => torch.autograd.grad(torch.ones([1], { requiresGrad: true }).sum(), x));
 add('autograd.grad output not requiring grad', () => torch.autograd.grad(x.sum(), x));
 add('autograd.grad undefined', () => torch.autograd.grad(undefined as Any, x));
-add('grad assignment wrong shape', () => { const p = torch.ones([2], { requiresGrad: true }); p.grad = torch.ones([3]); });
-add('grad assignment wrong dtype', () => { const p = torch.ones([2], { requiresGrad: true }); p.grad = torch.ones([2], { dtype: 'float64' }); });
-add('grad assignment string', () => { const p = torch.ones([2], { requiresGrad: true }); p.grad = 'a' as Any; });
+add('grad assignment wrong shape', () => {
+  const p = torch.ones([2], { requiresGrad: true });
+  p.grad = torch.ones([3]);
+});
+add('grad assignment wrong dtype', () => {
+  const p = torch.ones([2], { requiresGrad: true });
+  p.grad = torch.ones([2], { dtype: 'float64' });
+});
+add('grad assignment string', () => {
+  const p = torch.ones([2], { requiresGrad: true });
+  p.grad = 'a' as Any;
+});
 add('requiresGrad_ on int', () => i.requiresGrad_(true));
-add('requiresGrad setter on bool tensor', () => { b.requiresGrad = true; });
+add('requiresGrad setter on bool tensor', () => {
+  b.requiresGrad = true;
+});
 add('in-place on leaf requiring grad', () => torch.ones([2], { requiresGrad: true }).add_(1));
 add('setData_ string', () => x.clone().setData_('a' as Any));
-add('detach_ of a view', () => torch.ones([2], { requiresGrad: true }).mul(1).view([2]).detach_().add_(0) && torch.ones([2], { requiresGrad: true }).view([2]).detach_());
+add(
+  'detach_ of a view',
+  () => torch.ones([2], { requiresGrad: true }).mul(1).view([2]).detach_().add_(0) && torch.ones([2], { requiresGrad: true }).view([2]).detach_(),
+);
 
 // ---- devices and dtypes -----------------------------------------------------------------------------
 add(`to('${cudaBad}')`, () => x.to(cudaBad));
@@ -346,9 +401,18 @@ add('cuda.memoryStats bad device', () => torch.cuda.memoryStats(99));
 add('autocast bad dtype', () => torch.autocast(() => 1, { dtype: 'float64' as Any }));
 
 // ---- lifetime misuse --------------------------------------------------------------------------------
-for (const [name, f] of [['add', () => dead.add(1)], ['sum', () => dead.sum()], ['toArray', () => dead.toArray()],
-  ['item', () => dead.item()], ['matmul', () => dead.matmul(x)], ['keep', () => torch.keep(dead)], ['backward', () => dead.backward()],
-  ['F.relu', () => F.relu(dead)], ['reshape', () => dead.reshape([2])], ['clone', () => dead.clone()]] as [string, Thunk][]) {
+for (const [name, f] of [
+  ['add', () => dead.add(1)],
+  ['sum', () => dead.sum()],
+  ['toArray', () => dead.toArray()],
+  ['item', () => dead.item()],
+  ['matmul', () => dead.matmul(x)],
+  ['keep', () => torch.keep(dead)],
+  ['backward', () => dead.backward()],
+  ['F.relu', () => F.relu(dead)],
+  ['reshape', () => dead.reshape([2])],
+  ['clone', () => dead.clone()],
+] as [string, Thunk][]) {
   add(`disposed.${name}`, f);
 }
 add('tidy(null)', () => torch.tidy(null as Any));
@@ -430,8 +494,21 @@ t.test(`${cases.length} malformed calls each throw a coded JS Error`, async (t) 
     }
   }
   t.comment(`codes: ${JSON.stringify(Object.fromEntries([...codes].sort((a, b) => b[1] - a[1])))}`);
-  t.ok(cases.every(() => true), 'process still alive');
-  t.equal(torch.tidy(() => torch.ones([2, 2]).matmul(torch.ones([2, 2])).sum().item()), 8, 'the addon still works');
+  t.ok(
+    cases.every(() => true),
+    'process still alive',
+  );
+  t.equal(
+    torch.tidy(() =>
+      torch
+        .ones([2, 2])
+        .matmul(torch.ones([2, 2]))
+        .sum()
+        .item(),
+    ),
+    8,
+    'the addon still works',
+  );
   t.ok(new TorchError('m', 'ERR_X') instanceof Error);
   const extra = torch.tidy(() => new Tensor((N.add as Any)(x.id, x.id, 1, ...new Array(40).fill(0))).shape);
   t.same(extra, [3, 4], 'surplus arguments are ignored, not overflowed');
@@ -459,15 +536,33 @@ t.test('failed calls inside tidy leak nothing', async (t) => {
 
 t.test('hostile JS values (throwing getters, proxies) propagate their own error, never crash', async (t) => {
   const evil: number[] = [1, 2];
-  Object.defineProperty(evil, 1, { get() { throw new Error('evil getter'); } });
+  Object.defineProperty(evil, 1, {
+    get() {
+      throw new Error('evil getter');
+    },
+  });
   t.throws(() => N.zeros(evil, 0, 'cpu'), /evil getter/, 'raw: the getter error propagates');
   t.throws(() => torch.zeros(evil), /evil getter/, 'API: the getter error propagates');
-  const proxy = new Proxy([2, 2], { get(target, k) { if (k === '0') throw new Error('proxy trap'); return Reflect.get(target, k); } });
+  const proxy = new Proxy([2, 2], {
+    get(target, k) {
+      if (k === '0') throw new Error('proxy trap');
+      return Reflect.get(target, k);
+    },
+  });
   t.throws(() => N.zeros(proxy, 0, 'cpu'), { code: 'ERR_INVALID_ARG' }, 'a Proxy is not an array to the addon');
   const ids = [x.id];
-  Object.defineProperty(ids, 1, { get() { throw new Error('id getter'); }, enumerable: true });
+  Object.defineProperty(ids, 1, {
+    get() {
+      throw new Error('id getter');
+    },
+    enumerable: true,
+  });
   t.throws(() => N.cat(ids, 0), /id getter/);
-  const weird = { valueOf() { throw new Error('no coercion expected'); } };
+  const weird = {
+    valueOf() {
+      throw new Error('no coercion expected');
+    },
+  };
   t.throws(() => N.add(x.id, weird as Any, 1), { code: 'ERR_INVALID_ARG' }, 'objects are never coerced to numbers');
   t.equal(torch.tidy(() => x.add(1).sum().item()) !== undefined, true, 'still working');
 });

@@ -67,11 +67,21 @@ t.test('re-entering the addon from a callback inside a native call', (t) => {
     return ids;
   };
   // A fork from inside a native call must not wait for that call to end (it would wait forever).
-  const stacked = native.stack(reentrant(() => spawnSync('/bin/true', { timeout: 30_000 })), 0);
+  const stacked = native.stack(
+    reentrant(() => spawnSync('/bin/true', { timeout: 30_000 })),
+    0,
+  );
   t.same(native.shape(stacked), [2, 2], 'spawnSync inside a native call returned');
   native.dispose(stacked);
   // An exclusive op (resizing the BLAS pool) inside a native call of the same thread is refused.
-  t.throws(() => native.stack(reentrant(() => native.setNumThreads(1)), 0), { code: 'ERR_INVALID_STATE' });
+  t.throws(
+    () =>
+      native.stack(
+        reentrant(() => native.setNumThreads(1)),
+        0,
+      ),
+    { code: 'ERR_INVALID_STATE' },
+  );
   a.dispose();
   b.dispose();
   torch.setNumThreads(torch.getNumThreads());
@@ -82,10 +92,18 @@ t.test('re-entering the addon from a callback inside a native call', (t) => {
 t.test('an array element whose getter throws is a JS error, not a crash', (t) => {
   const a = torch.ones([2]);
   const ids = [a.id, a.id];
-  Object.defineProperty(ids, 1, { get: () => { throw new RangeError('from the getter'); } });
+  Object.defineProperty(ids, 1, {
+    get: () => {
+      throw new RangeError('from the getter');
+    },
+  });
   t.throws(() => native.stack(ids, 0), { name: 'RangeError', message: 'from the getter' });
   const nums = [1, 2];
-  Object.defineProperty(nums, 0, { get: () => { throw new RangeError('shape getter'); } });
+  Object.defineProperty(nums, 0, {
+    get: () => {
+      throw new RangeError('shape getter');
+    },
+  });
   t.throws(() => native.reshape(a.id, nums), { name: 'RangeError' });
   a.dispose();
   t.end();

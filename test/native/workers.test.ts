@@ -52,11 +52,18 @@ parentPort.postMessage(out);
 
 function runWorker(id: number, seed: number, steps: number): Promise<Record<string, unknown>> {
   const w = new Worker(WORK, { eval: true, workerData: { id, seed, steps } });
-  return withTimeout(new Promise((resolve, reject) => {
-    w.once('message', resolve);
-    w.once('error', reject);
-    w.once('exit', (code) => { if (code !== 0) reject(new Error(`worker ${id} exited with ${code}`)); });
-  }), WORKER_MS, `worker ${id}`, () => w.terminate());
+  return withTimeout(
+    new Promise((resolve, reject) => {
+      w.once('message', resolve);
+      w.once('error', reject);
+      w.once('exit', (code) => {
+        if (code !== 0) reject(new Error(`worker ${id} exited with ${code}`));
+      });
+    }),
+    WORKER_MS,
+    `worker ${id}`,
+    () => w.terminate(),
+  );
 }
 
 t.test('two workers and the main thread use the addon concurrently', async (t) => {
@@ -77,7 +84,15 @@ t.test('two workers and the main thread use the addon concurrently', async (t) =
   // each worker's result equals what the main thread computes with the same seed
   for (const r of [a, b]) {
     const seed = r.id === 1 ? 11 : 22;
-    const w = torch.tidy(() => torch.arange(0, 1024, 1, { dtype: 'float32' }).reshape([32, 32]).mul(seed / 1000).sin().mul(8).round());
+    const w = torch.tidy(() =>
+      torch
+        .arange(0, 1024, 1, { dtype: 'float32' })
+        .reshape([32, 32])
+        .mul(seed / 1000)
+        .sin()
+        .mul(8)
+        .round(),
+    );
     const here = torch.tidy(() => w.matmul(w).sum().item());
     // Exact whatever the summation order, kernel or thread count (the worker's pools may differ from the
     // main thread's): entries are integers in [-8, 8], each product <= 64, each of the 1024 dot products
@@ -85,20 +100,23 @@ t.test('two workers and the main thread use the addon concurrently', async (t) =
     t.equal(r.checksum, here, `worker ${r.id}: same numbers as the main thread`);
     w.dispose();
   }
-  t.equal(mainAcc, 3 * (1999 * 2000) / 2, 'main thread results unaffected');
+  t.equal(mainAcc, (3 * (1999 * 2000)) / 2, 'main thread results unaffected');
   mainKeep.dispose();
   t.equal(torch.memory().liveTensors, mainStart, 'main thread table unaffected by workers');
 });
 
 t.test('terminating a busy worker frees its state; others keep going', async (t) => {
-  const busy = new Worker(`
+  const busy = new Worker(
+    `
     const { parentPort } = require('worker_threads');
     const { torch } = require(${JSON.stringify(LIB)});
     const keep = [];
     for (let i = 0; i < 200; i++) keep.push(torch.ones([1000]));
     parentPort.postMessage('ready');
     for (;;) torch.tidy(() => torch.randn([64, 64]).matmul(torch.randn([64, 64])));
-  `, { eval: true });
+  `,
+    { eval: true },
+  );
   await withTimeout(new Promise((r) => busy.once('message', r)), WORKER_MS, 'busy worker ready', () => busy.terminate());
   const other = runWorker(3, 33, 500);
   const code = await withTimeout(busy.terminate(), WORKER_MS, 'terminating the busy worker');
@@ -106,7 +124,11 @@ t.test('terminating a busy worker frees its state; others keep going', async (t)
   const r = await other;
   t.equal(r.error, undefined);
   t.equal(r.leaked, 0);
-  t.equal(torch.tidy(() => torch.ones([2]).sum().item()), 2, 'main thread still works');
+  t.equal(
+    torch.tidy(() => torch.ones([2]).sum().item()),
+    2,
+    'main thread still works',
+  );
   // sequential workers: loading the addon again in a fresh environment works every time
   for (let i = 0; i < 3; i++) {
     const s = await runWorker(10 + i, i, 10);

@@ -66,7 +66,9 @@ class Net(nn.Module):
 `;
 
 t.test('stateDict / namedParameters / namedBuffers order and names match PyTorch', { skip: skipWithoutPython() }, async (t) => {
-  const py = runPython(PY_NET + `
+  const py = runPython(
+    PY_NET +
+      `
 for tie in (False, True):
     n = Net(tie)
     JSON['sd%d' % tie] = [[k, list(v.shape)] for k, v in n.state_dict().items()]
@@ -74,15 +76,32 @@ for tie in (False, True):
     JSON['nb%d' % tie] = [k for k, _ in n.named_buffers()]
     JSON['nm%d' % tie] = [k for k, _ in n.named_modules()]
     JSON['count%d' % tie] = sum(p.numel() for p in n.parameters())
-`);
+`,
+  );
   for (const tie of [false, true]) {
     const k = Number(tie);
     const net = new Net(tie);
     const sd = net.stateDict();
-    t.same([...sd].map(([name, v]) => [name, v.shape]), py.json[`sd${k}`], `state_dict keys and shapes (tie=${tie})`);
-    t.same(net.namedParameters().map(([n]) => n), py.json[`np${k}`], `named_parameters (tie=${tie})`);
-    t.same(net.namedBuffers().map(([n]) => n), py.json[`nb${k}`], `named_buffers (tie=${tie})`);
-    t.same(net.namedModules().map(([n]) => n), py.json[`nm${k}`], `named_modules (tie=${tie})`);
+    t.same(
+      [...sd].map(([name, v]) => [name, v.shape]),
+      py.json[`sd${k}`],
+      `state_dict keys and shapes (tie=${tie})`,
+    );
+    t.same(
+      net.namedParameters().map(([n]) => n),
+      py.json[`np${k}`],
+      `named_parameters (tie=${tie})`,
+    );
+    t.same(
+      net.namedBuffers().map(([n]) => n),
+      py.json[`nb${k}`],
+      `named_buffers (tie=${tie})`,
+    );
+    t.same(
+      net.namedModules().map(([n]) => n),
+      py.json[`nm${k}`],
+      `named_modules (tie=${tie})`,
+    );
     t.equal(net.numParameters(), py.json[`count${k}`], `parameter count (tie=${tie})`);
     torch.dispose(sd);
     net.dispose();
@@ -94,8 +113,7 @@ t.test('stateDict order without Python: own params, own buffers, then children',
   const keys = [...net.stateDict().keys()];
   t.same(keys.slice(0, 3), ['pos', 'tok', 'running']);
   // Block has no own parameters: its buffer comes first, then its children
-  t.same(keys.slice(3, 8), ['blocks.0.scale', 'blocks.0.norm1.weight', 'blocks.0.norm1.bias', 'blocks.0.attn.weight',
-    'blocks.0.attn.bias']);
+  t.same(keys.slice(3, 8), ['blocks.0.scale', 'blocks.0.norm1.weight', 'blocks.0.norm1.bias', 'blocks.0.attn.weight', 'blocks.0.attn.bias']);
   t.same(keys.slice(-5), ['head.1.weight', 'head.1.bias', 'heads.a.weight', 'heads.a.bias', 'heads.b.weight']);
   torch.dispose(net.stateDict());
   net.dispose();
@@ -104,7 +122,8 @@ t.test('stateDict order without Python: own params, own buffers, then children',
 t.test('loadStateDict: round trip, module. prefix, strict errors list every problem', async (t) => {
   const start = torch.memory().liveTensors;
   torch.manualSeed(1);
-  const a = new Net(), b = new Net();
+  const a = new Net(),
+    b = new Net();
   const sd = a.stateDict();
   t.same(b.loadStateDict(sd), { missingKeys: [], unexpectedKeys: [], mismatchedKeys: [] });
   const sdb = b.stateDict();
@@ -143,8 +162,12 @@ t.test('loadStateDict: round trip, module. prefix, strict errors list every prob
   t.match(msg, /2 missing, 2 unexpected, 1 shape-mismatched/);
   t.match(msg, /\[12,4\].*\[3,4\]/, 'expected and found shapes');
   t.same(err!.issues!.map((i) => [i.code, i.key]).sort(), [
-    ['missing_key', 'blocks.1.mlp.2.bias'], ['missing_key', 'tok'], ['shape_mismatch', 'blocks.0.attn.weight'],
-    ['unexpected_key', 'decoder.weight'], ['unexpected_key', 'mask_token']]);
+    ['missing_key', 'blocks.1.mlp.2.bias'],
+    ['missing_key', 'tok'],
+    ['shape_mismatch', 'blocks.0.attn.weight'],
+    ['unexpected_key', 'decoder.weight'],
+    ['unexpected_key', 'mask_token'],
+  ]);
   // nothing was loaded by the failed strict call
   const sdc = c.stateDict();
   t.ok(sdc.get('pos')!.equal(sd.get('pos')!), 'model unchanged after failed strict load');
@@ -171,9 +194,15 @@ t.test('loadStateDict: round trip, module. prefix, strict errors list every prob
 
 t.test('train/eval propagate; requiresGrad_(false) freezes; to(float64) keeps identity', async (t) => {
   const net = new Net();
-  t.ok(net.modules().every((m) => m.training), 'training by default');
+  t.ok(
+    net.modules().every((m) => m.training),
+    'training by default',
+  );
   net.eval();
-  t.ok(net.modules().every((m) => !m.training), 'eval() reaches every descendant');
+  t.ok(
+    net.modules().every((m) => !m.training),
+    'eval() reaches every descendant',
+  );
   net.blocks.train();
   t.ok(net.blocks.modules().every((m) => m.training) && !net.training && !net.head.training, 'train() on a child only');
   net.train();
@@ -181,12 +210,26 @@ t.test('train/eval propagate; requiresGrad_(false) freezes; to(float64) keeps id
 
   const total = net.numParameters();
   net.blocks.requiresGrad_(false);
-  t.ok(net.blocks.parameters().every((p) => !p.requiresGrad), 'frozen');
-  t.ok(net.head.parameters().every((p) => p.requiresGrad), 'others trainable');
+  t.ok(
+    net.blocks.parameters().every((p) => !p.requiresGrad),
+    'frozen',
+  );
+  t.ok(
+    net.head.parameters().every((p) => p.requiresGrad),
+    'others trainable',
+  );
   t.equal(net.numParameters({ trainableOnly: true }), total - net.blocks.numParameters());
   // a frozen block gets no gradient
-  torch.tidy(() => net.forward(torch.randn([2, 3, 4])).sum().backward());
-  t.ok(net.blocks.parameters().every((p) => p.grad === undefined), 'no grads on frozen parameters');
+  torch.tidy(() =>
+    net
+      .forward(torch.randn([2, 3, 4]))
+      .sum()
+      .backward(),
+  );
+  t.ok(
+    net.blocks.parameters().every((p) => p.grad === undefined),
+    'no grads on frozen parameters',
+  );
   const hw = net.head.parameters()[0];
   t.ok(hw.grad !== undefined, 'grads on trainable parameters');
   net.zeroGrad();
@@ -197,10 +240,19 @@ t.test('train/eval propagate; requiresGrad_(false) freezes; to(float64) keeps id
   const before = params.map((p) => p.to('float64'));
   net.to('float64');
   const after = net.parameters();
-  t.ok(after.every((p, i) => p === params[i]), 'same Tensor objects after to()');
+  t.ok(
+    after.every((p, i) => p === params[i]),
+    'same Tensor objects after to()',
+  );
   t.ok(after.every((p) => p.dtype === 'float64') && net.buffers().every((b) => b.dtype === 'float64'), 'params and buffers are float64');
-  t.ok(after.every((p, i) => p.equal(before[i])), 'values preserved');
-  t.ok(after.every((p) => p.requiresGrad && p.isLeaf), 'still trainable leaves');
+  t.ok(
+    after.every((p, i) => p.equal(before[i])),
+    'values preserved',
+  );
+  t.ok(
+    after.every((p) => p.requiresGrad && p.isLeaf),
+    'still trainable leaves',
+  );
   const y = torch.tidy(() => net.forward(torch.randn([2, 3, 4], { dtype: 'float64' })));
   t.equal(y.dtype, 'float64', 'forward in float64');
   torch.dispose([before, y]);
@@ -213,11 +265,19 @@ t.test('dispose frees every parameter and buffer; liveTensors returns to start',
   const n = net.parameters().length + net.buffers().length;
   t.equal(torch.memory().liveTensors - start, n, 'one handle per parameter/buffer (tied weight once)');
   const sd = net.stateDict();
-  torch.tidy(() => net.forward(torch.randn([2, 3, 4])).sum().backward());
+  torch.tidy(() =>
+    net
+      .forward(torch.randn([2, 3, 4]))
+      .sum()
+      .backward(),
+  );
   torch.dispose(sd);
   net.zeroGrad();
   net.dispose();
-  t.ok(net.parameters().every((p) => p.isDisposed), 'all disposed');
+  t.ok(
+    net.parameters().every((p) => p.isDisposed),
+    'all disposed',
+  );
   t.throws(() => net.parameters()[0].add(1), { code: 'ERR_TENSOR_DISPOSED' });
   t.equal(torch.memory().liveTensors, start, 'live tensors back to start');
 });

@@ -88,10 +88,17 @@ export function runPython(script: string, inputs: Record<string, Tensor> = {}): 
     });
     fs.writeFileSync(path.join(dir, 'in.json'), JSON.stringify(manifest));
     fs.writeFileSync(path.join(dir, 'script.py'), PRELUDE + dedent(script) + '\n' + EPILOGUE);
-    const r = spawnSync(PYTHON, [path.join(dir, 'script.py'), dir], { encoding: 'utf8', maxBuffer: 64 << 20, timeout: CHILD_TIMEOUT_MS, killSignal: 'SIGKILL' });
+    const r = spawnSync(PYTHON, [path.join(dir, 'script.py'), dir], {
+      encoding: 'utf8',
+      maxBuffer: 64 << 20,
+      timeout: CHILD_TIMEOUT_MS,
+      killSignal: 'SIGKILL',
+    });
     if (r.status !== 0) throw new Error(`python reference failed (${r.status}):\n${r.stderr}`);
     const res = JSON.parse(fs.readFileSync(path.join(dir, 'out.json'), 'utf8')) as {
-      tensors: { name: string; dtype: DType; shape: number[] }[]; json: Record<string, unknown> };
+      tensors: { name: string; dtype: DType; shape: number[] }[];
+      json: Record<string, unknown>;
+    };
     const out = new Map<string, Tensor>();
     res.tensors.forEach((e, i) => {
       const bytes = fs.readFileSync(path.join(dir, `out_${i}.bin`));
@@ -105,7 +112,8 @@ export function runPython(script: string, inputs: Record<string, Tensor> = {}): 
 
 /** max |a - b| over all elements (as float64 on the host). */
 export function maxAbsDiff(a: Tensor, b: Tensor): number {
-  const x = a.toArray() as ArrayLike<number>, y = b.toArray() as ArrayLike<number>;
+  const x = a.toArray() as ArrayLike<number>,
+    y = b.toArray() as ArrayLike<number>;
   if (x.length !== y.length) return Infinity;
   let m = 0;
   for (let i = 0; i < x.length; i++) {

@@ -16,16 +16,28 @@ function setup(seed: number): { params: Tensor[]; grads: (Tensor | undefined)[] 
   torch.manualSeed(seed);
   const params = SHAPES.map((s) => torch.keep(torch.randn(s).requiresGrad_(true)));
   const grads = SHAPES.map((s, i) => (i === 3 ? undefined : torch.keep(torch.randn(s).mul_(0.5))));
-  params.forEach((p, i) => { if (grads[i]) p.grad = grads[i]; });
+  params.forEach((p, i) => {
+    if (grads[i]) p.grad = grads[i];
+  });
   return { params, grads };
 }
 
 t.test('clipGradNorm_ matches torch.nn.utils.clip_grad_norm_', { skip: skipWithoutPython() }, async (t) => {
-  const cases: [number, number | 'inf'][] = [[1.0, 2], [100.0, 2], [0.5, 1], [2.0, 'inf'], [0.1, 3]];
+  const cases: [number, number | 'inf'][] = [
+    [1.0, 2],
+    [100.0, 2],
+    [0.5, 1],
+    [2.0, 'inf'],
+    [0.1, 3],
+  ];
   const { params, grads } = setup(7);
   const inputs: Record<string, Tensor> = {};
-  params.forEach((p, i) => { inputs[`p${i}`] = p; if (grads[i]) inputs[`g${i}`] = grads[i]!; });
-  const script = [`
+  params.forEach((p, i) => {
+    inputs[`p${i}`] = p;
+    if (grads[i]) inputs[`g${i}`] = grads[i]!;
+  });
+  const script = [
+    `
 n = ${SHAPES.length}
 for ci, (mx, nt) in enumerate(${JSON.stringify(cases).replace(/"inf"/g, "float('inf')")}):
     ps = []
@@ -39,7 +51,8 @@ for ci, (mx, nt) in enumerate(${JSON.stringify(cases).replace(/"inf"/g, "float('
     for i, p in enumerate(ps):
         if p.grad is not None:
             OUT['c%d_g%d' % (ci, i)] = p.grad
-`];
+`,
+  ];
   const py = runPython(script.join('\n'), inputs);
   cases.forEach(([mx, nt], ci) => {
     const ps = params.map((p, i) => {
@@ -113,11 +126,17 @@ t.test('parametersToVector / vectorToParameters / countParameters', async (t) =>
   const v = parametersToVector(ps);
   t.same(v.shape, [15 + 3 + 3 + 3]);
   const flat = torch.tidy(() => torch.cat(ps.map((p) => p.detach().reshape([-1]))));
-  t.ok(torch.tidy(() => v.detach().equal(flat)), 'concatenation in order');
+  t.ok(
+    torch.tidy(() => v.detach().equal(flat)),
+    'concatenation in order',
+  );
   t.ok(v.requiresGrad, 'differentiable like PyTorch');
   const w = torch.arange(24, undefined, undefined, { dtype: 'float32' });
   vectorToParameters(w, ps);
-  t.same(Array.from(lin.weight.toArray() as Float32Array), Array.from({ length: 15 }, (_, i) => i));
+  t.same(
+    Array.from(lin.weight.toArray() as Float32Array),
+    Array.from({ length: 15 }, (_, i) => i),
+  );
   t.same(Array.from(ln.bias!.toArray() as Float32Array), [21, 22, 23]);
   t.ok(lin.weight.requiresGrad && lin.weight.isLeaf, 'still leaves');
   t.throws(() => torch.tidy(() => vectorToParameters(torch.zeros([5]), ps)), { code: 'ERR_SHAPE_MISMATCH' });

@@ -17,39 +17,101 @@ const missing = (k: number, i: number) => i === 3 || (i === 1 && k % 2 === 0);
 const all = [{ idx: [0, 1, 2, 3, 4, 5] }];
 
 const SPECS: ParitySpec[] = [
-  { name: 'Adam defaults', shapes: SHAPES, steps: 6, missing, groups: all, seed: 1,
-    js: (g) => new Adam(g), py: 'torch.optim.Adam(groups)' },
-  { name: 'Adam reference hyperparameters (lr 1e-3, betas .95/.999, wd 5e-7)', shapes: SHAPES, steps: 6, missing, groups: all, seed: 2,
+  { name: 'Adam defaults', shapes: SHAPES, steps: 6, missing, groups: all, seed: 1, js: (g) => new Adam(g), py: 'torch.optim.Adam(groups)' },
+  {
+    name: 'Adam reference hyperparameters (lr 1e-3, betas .95/.999, wd 5e-7)',
+    shapes: SHAPES,
+    steps: 6,
+    missing,
+    groups: all,
+    seed: 2,
     js: (g) => new Adam(g, { lr: 1e-3, betas: [0.95, 0.999], weightDecay: 5e-7 }),
-    py: 'torch.optim.Adam(groups, lr=1e-3, betas=(0.95, 0.999), weight_decay=5e-7)' },
-  { name: 'Adam amsgrad + weight decay', shapes: SHAPES, steps: 8, missing, groups: all, seed: 3,
+    py: 'torch.optim.Adam(groups, lr=1e-3, betas=(0.95, 0.999), weight_decay=5e-7)',
+  },
+  {
+    name: 'Adam amsgrad + weight decay',
+    shapes: SHAPES,
+    steps: 8,
+    missing,
+    groups: all,
+    seed: 3,
     js: (g) => new Adam(g, { lr: 1e-2, amsgrad: true, weightDecay: 1e-2 }),
-    py: 'torch.optim.Adam(groups, lr=1e-2, amsgrad=True, weight_decay=1e-2)' },
-  { name: 'Adam maximize', shapes: SHAPES, steps: 5, missing, groups: all, seed: 4,
-    js: (g) => new Adam(g, { lr: 5e-3, maximize: true }), py: 'torch.optim.Adam(groups, lr=5e-3, maximize=True)' },
-  { name: 'Adam amsgrad + maximize + eps 1e-6', shapes: SHAPES, steps: 6, missing, groups: all, seed: 5, gradScale: 1e-3,
+    py: 'torch.optim.Adam(groups, lr=1e-2, amsgrad=True, weight_decay=1e-2)',
+  },
+  {
+    name: 'Adam maximize',
+    shapes: SHAPES,
+    steps: 5,
+    missing,
+    groups: all,
+    seed: 4,
+    js: (g) => new Adam(g, { lr: 5e-3, maximize: true }),
+    py: 'torch.optim.Adam(groups, lr=5e-3, maximize=True)',
+  },
+  {
+    name: 'Adam amsgrad + maximize + eps 1e-6',
+    shapes: SHAPES,
+    steps: 6,
+    missing,
+    groups: all,
+    seed: 5,
+    gradScale: 1e-3,
     js: (g) => new Adam(g, { lr: 2e-3, amsgrad: true, maximize: true, eps: 1e-6, weightDecay: 1e-4 }),
-    py: 'torch.optim.Adam(groups, lr=2e-3, amsgrad=True, maximize=True, eps=1e-6, weight_decay=1e-4)' },
-  { name: 'AdamW defaults (weight decay 1e-2)', shapes: SHAPES, steps: 6, missing, groups: all, seed: 6,
-    js: (g) => new AdamW(g), py: 'torch.optim.AdamW(groups)' },
-  { name: 'AdamW amsgrad + maximize', shapes: SHAPES, steps: 7, missing, groups: all, seed: 7,
+    py: 'torch.optim.Adam(groups, lr=2e-3, amsgrad=True, maximize=True, eps=1e-6, weight_decay=1e-4)',
+  },
+  {
+    name: 'AdamW defaults (weight decay 1e-2)',
+    shapes: SHAPES,
+    steps: 6,
+    missing,
+    groups: all,
+    seed: 6,
+    js: (g) => new AdamW(g),
+    py: 'torch.optim.AdamW(groups)',
+  },
+  {
+    name: 'AdamW amsgrad + maximize',
+    shapes: SHAPES,
+    steps: 7,
+    missing,
+    groups: all,
+    seed: 7,
     js: (g) => new AdamW(g, { lr: 3e-3, betas: [0.8, 0.99], amsgrad: true, maximize: true, weightDecay: 0.05 }),
-    py: 'torch.optim.AdamW(groups, lr=3e-3, betas=(0.8, 0.99), amsgrad=True, maximize=True, weight_decay=0.05)' },
-  { name: 'Adam parameter groups with their own options', shapes: SHAPES, steps: 6, missing, seed: 8,
+    py: 'torch.optim.AdamW(groups, lr=3e-3, betas=(0.8, 0.99), amsgrad=True, maximize=True, weight_decay=0.05)',
+  },
+  {
+    name: 'Adam parameter groups with their own options',
+    shapes: SHAPES,
+    steps: 6,
+    missing,
+    seed: 8,
     groups: [
       { idx: [0, 2], js: { lr: 1e-2, betas: [0.5, 0.9] }, py: { lr: 1e-2, betas: [0.5, 0.9] } },
       { idx: [1, 3], js: { weightDecay: 0.1, amsgrad: true }, py: { weight_decay: 0.1, amsgrad: true } },
       { idx: [4, 5] },
     ],
-    js: (g) => new Adam(g, { lr: 1e-3, weightDecay: 5e-7 }), py: 'torch.optim.Adam(groups, lr=1e-3, weight_decay=5e-7)' },
-  { name: 'AdamW float64', shapes: SHAPES, steps: 4, missing, groups: all, seed: 9, dtype: 'float64',
-    js: (g) => new AdamW(g, { lr: 1e-2 }), py: 'torch.optim.AdamW(groups, lr=1e-2)' },
+    js: (g) => new Adam(g, { lr: 1e-3, weightDecay: 5e-7 }),
+    py: 'torch.optim.Adam(groups, lr=1e-3, weight_decay=5e-7)',
+  },
+  {
+    name: 'AdamW float64',
+    shapes: SHAPES,
+    steps: 4,
+    missing,
+    groups: all,
+    seed: 9,
+    dtype: 'float64',
+    js: (g) => new AdamW(g, { lr: 1e-2 }),
+    py: 'torch.optim.AdamW(groups, lr=1e-2)',
+  },
 ];
 
 t.test('Adam/AdamW match torch.optim step by step', { skip: skipWithoutPython() }, async (t) => {
   const start = torch.memory().liveTensors;
   const results = runParity(SPECS);
-  let worst = 0, exact = 0, compared = 0;
+  let worst = 0,
+    exact = 0,
+    compared = 0;
   for (const r of results) {
     r.params.forEach((p, i) => {
       const d = maxAbsDiff(p, r.pyParams[i]);
@@ -87,7 +149,9 @@ t.test('Adam without Python: one step by the formula, skip semantics, validation
   const p = torch.keep(torch.tensor([1, -2, 3], { dtype: 'float32', requiresGrad: true }));
   const q = torch.keep(torch.tensor([0.5, 0.5], { dtype: 'float32', requiresGrad: true }));
   const opt = new Adam([p, q], { lr: 0.1, betas: [0.9, 0.999], weightDecay: 0 });
-  torch.tidy(() => { p.grad = torch.tensor([0.1, -0.2, 0], { dtype: 'float32' }); });
+  torch.tidy(() => {
+    p.grad = torch.tensor([0.1, -0.2, 0], { dtype: 'float32' });
+  });
   opt.step();
   // first step: m = 0.1 g, v = 0.001 g^2, update = lr * g / (|g| + eps) = lr * sign(g) (0 for g = 0)
   const got = Array.from(p.toArray() as Float32Array);
@@ -97,7 +161,9 @@ t.test('Adam without Python: one step by the formula, skip semantics, validation
   t.equal(opt.state.size, 1, 'state only for the parameter with a gradient');
   opt.zeroGrad();
   t.equal(p.grad, undefined, 'zeroGrad() sets grads to undefined');
-  torch.tidy(() => { p.grad = torch.ones([3]); });
+  torch.tidy(() => {
+    p.grad = torch.ones([3]);
+  });
   opt.zeroGrad({ setToNone: false });
   const g = p.grad!;
   t.same(Array.from(g.toArray() as Float32Array), [0, 0, 0], 'zeroGrad({ setToNone: false }) zeros in place');

@@ -15,8 +15,9 @@ import { Adam, SGD } from '../../lib/optim';
 import { load, save } from '../../lib/io';
 import { bitEqual, maxAbsDiff, runPython, skipWithoutPython } from '../nn/pyref';
 
-const FIX = [path.join(__dirname, '..', '..', '..', 'test', 'fixtures'), path.join(__dirname, '..', 'fixtures')]
-  .find((d) => fs.existsSync(path.join(d, 'pretrain_grads.pt')));
+const FIX = [path.join(__dirname, '..', '..', '..', 'test', 'fixtures'), path.join(__dirname, '..', 'fixtures')].find((d) =>
+  fs.existsSync(path.join(d, 'pretrain_grads.pt')),
+);
 const noFixtures = FIX ? false : 'skipped: test/fixtures/pretrain_*.pt not found';
 
 t.test('one Adam step reproduces pretrain_params_after_adam.pt', { skip: noFixtures }, async (t) => {
@@ -31,12 +32,18 @@ t.test('one Adam step reproduces pretrain_params_after_adam.pt', { skip: noFixtu
 
   const names = [...after.keys()];
   const params = torch.tidy(() => names.map((n) => torch.keep(sd.get(`module.${n}`)!.clone().requiresGrad_(true))));
-  torch.tidy(() => names.forEach((n, i) => { if (!noGrad.has(n)) params[i].grad = grads.get(n)!; }));
+  torch.tidy(() =>
+    names.forEach((n, i) => {
+      if (!noGrad.has(n)) params[i].grad = grads.get(n)!;
+    }),
+  );
   const a = meta.adam;
   const opt = new Adam(params, { lr: a.lr, betas: a.betas, eps: a.eps, weightDecay: a.weight_decay, amsgrad: a.amsgrad, maximize: a.maximize });
   opt.step();
 
-  let worst = 0, exact = 0, unchanged = 0;
+  let worst = 0,
+    exact = 0,
+    unchanged = 0;
   names.forEach((n, i) => {
     const d = maxAbsDiff(params[i], after.get(n)!);
     worst = Math.max(worst, d);
@@ -77,7 +84,9 @@ function stepHere(opt: Adam | SGD, ps: Tensor[], k: number): void {
   torch.manualSeed(200 + k);
   torch.tidy(() => {
     const gs = SHAPES.map((s) => torch.randn(s));
-    ps.forEach((p, i) => { p.grad = i === 3 ? undefined : gs[i]; });
+    ps.forEach((p, i) => {
+      p.grad = i === 3 ? undefined : gs[i];
+    });
   });
   opt.step();
 }
@@ -88,7 +97,8 @@ t.test('optimizer state files: io.save -> Python torch.load, and Python torch.sa
   try {
     torch.manualSeed(3);
     const init = SHAPES.map((s) => torch.keep(torch.randn(s)));
-    const mine = path.join(dir, 'ours.pth'), theirs = path.join(dir, 'theirs.pth');
+    const mine = path.join(dir, 'ours.pth'),
+      theirs = path.join(dir, 'theirs.pth');
 
     // ours -> Python
     const ps = torch.tidy(() => init.map((x) => torch.keep(x.clone().requiresGrad_(true))));
@@ -99,8 +109,12 @@ t.test('optimizer state files: io.save -> Python torch.load, and Python torch.sa
     await save({ model: modelSd, optimizer: sd, epoch: 3 }, mine);
     torch.dispose(modelSd);
     const inputs: Record<string, Tensor> = {};
-    init.forEach((x, i) => { inputs[`init${i}`] = x; });
-    const py = runPython(PY_GRADS + `
+    init.forEach((x, i) => {
+      inputs[`init${i}`] = x;
+    });
+    const py = runPython(
+      PY_GRADS +
+        `
 # torch 1.13's weights_only unpickler lacks BINFLOAT (any float, e.g. lr); 2.x reads this file with weights_only=True
 ck = torch.load(${JSON.stringify(mine)}, weights_only=not torch.__version__.startswith('1.'))
 ps = [ck['model']['p%d' % i].clone().requires_grad_(True) for i in range(4)]
@@ -120,13 +134,26 @@ run(opt2, ps2, range(0, 3))
 torch.save({'model': {('p%d' % i): p.detach() for i, p in enumerate(ps2)}, 'optimizer': opt2.state_dict()}, ${JSON.stringify(theirs)})
 run(opt2, ps2, range(3, 5))
 for i, p in enumerate(ps2): OUT['sgd_end%d' % i] = p
-`, inputs);
+`,
+      inputs,
+    );
     t.equal(py.json.epoch, 3);
     t.equal(py.json.betas_is_tuple, true, 'betas arrive as a tuple');
     t.same(py.json.step_type, ['torch.float32', []], 'step is a float32 0-d tensor');
-    t.same((py.json.groups as Record<string, unknown>[]).map((g) => [g.lr, g.amsgrad, g.weight_decay]), [[1e-3, false, 5e-7], [0.01, true, 5e-7]]);
+    t.same(
+      (py.json.groups as Record<string, unknown>[]).map((g) => [g.lr, g.amsgrad, g.weight_decay]),
+      [
+        [1e-3, false, 5e-7],
+        [0.01, true, 5e-7],
+      ],
+    );
     for (let k = 3; k < 5; k++) stepHere(opt, ps, k);
-    ps.forEach((p, i) => t.ok(torch.tidy(() => bitEqual(p.detach(), py.out.get(`end${i}`)!)), `Adam param ${i}: Python resumed our file identically`));
+    ps.forEach((p, i) =>
+      t.ok(
+        torch.tidy(() => bitEqual(p.detach(), py.out.get(`end${i}`)!)),
+        `Adam param ${i}: Python resumed our file identically`,
+      ),
+    );
 
     // Python -> ours
     const ck = await load<Map<string, unknown>>(theirs);
@@ -134,9 +161,21 @@ for i, p in enumerate(ps2): OUT['sgd_end%d' % i] = p
     const ps2 = torch.tidy(() => [0, 1, 2, 3].map((i) => torch.keep(model.get(`p${i}`)!.clone().requiresGrad_(true))));
     const opt2 = new SGD([{ params: ps2.slice(0, 2) }, { params: ps2.slice(2) }], { lr: 1 });
     opt2.loadStateDict(ck.get('optimizer') as Map<string, unknown>);
-    t.same(opt2.paramGroups.map((g) => [g.lr, g.momentum]), [[0.1, 0.9], [0.1, 0]], 'hyperparameters from the PyTorch file');
+    t.same(
+      opt2.paramGroups.map((g) => [g.lr, g.momentum]),
+      [
+        [0.1, 0.9],
+        [0.1, 0],
+      ],
+      'hyperparameters from the PyTorch file',
+    );
     for (let k = 3; k < 5; k++) stepHere(opt2, ps2, k);
-    ps2.forEach((p, i) => t.ok(torch.tidy(() => bitEqual(p.detach(), py.out.get(`sgd_end${i}`)!)), `SGD param ${i}: resumed PyTorch's file identically`));
+    ps2.forEach((p, i) =>
+      t.ok(
+        torch.tidy(() => bitEqual(p.detach(), py.out.get(`sgd_end${i}`)!)),
+        `SGD param ${i}: resumed PyTorch's file identically`,
+      ),
+    );
 
     opt.dispose();
     opt2.dispose();

@@ -11,7 +11,8 @@ function setup() {
 }
 
 t.test('a scaled step equals the plain step', async (t) => {
-  const a = setup(), b = setup();
+  const a = setup(),
+    b = setup();
   const scaler = new optim.GradScaler({ initScale: 1024, growthInterval: 2 });
   torch.tidy(() => {
     a.lin.forward(a.x).square().mean().backward();
@@ -31,7 +32,11 @@ t.test('a scaled step equals the plain step', async (t) => {
     scaler.update();
   });
   t.equal(scaler.getScale(), 2048, 'grows after growthInterval clean steps');
-  for (const s of [a, b]) { s.lin.dispose(); s.opt.dispose(); s.x.dispose(); }
+  for (const s of [a, b]) {
+    s.lin.dispose();
+    s.opt.dispose();
+    s.x.dispose();
+  }
 });
 
 t.test('an overflow skips the step and backs off', async (t) => {
@@ -49,5 +54,7 @@ t.test('an overflow skips the step and backs off', async (t) => {
   t.same([...scaler.stateDict().keys()], ['scale', 'growth_factor', 'backoff_factor', 'growth_interval', '_growth_tracker']);
   t.throws(() => scaler.update(), { code: 'ERR_INVALID_ARG' }, 'update before step');
   before.dispose();
-  s.lin.dispose(); s.opt.dispose(); s.x.dispose();
+  s.lin.dispose();
+  s.opt.dispose();
+  s.x.dispose();
 });

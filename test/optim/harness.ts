@@ -46,14 +46,16 @@ function inputsFor(spec: ParitySpec, si: number): { inputs: Record<string, Tenso
   const initial = spec.shapes.map((s, i) => (inputs[`c${si}_p${i}`] = torch.keep(torch.randn(s, { dtype }))));
   const grads: (Tensor | undefined)[][] = [];
   for (let k = 0; k < spec.steps; k++) {
-    grads.push(spec.shapes.map((s, i) => {
-      const g = torch.keep(torch.tidy(() => torch.randn(s, { dtype }).mul(spec.gradScale ?? 1)));
-      if (spec.missing?.(k, i)) {
-        g.dispose();
-        return undefined;
-      }
-      return (inputs[`c${si}_g${k}_${i}`] = g);
-    }));
+    grads.push(
+      spec.shapes.map((s, i) => {
+        const g = torch.keep(torch.tidy(() => torch.randn(s, { dtype }).mul(spec.gradScale ?? 1)));
+        if (spec.missing?.(k, i)) {
+          g.dispose();
+          return undefined;
+        }
+        return (inputs[`c${si}_g${k}_${i}`] = g);
+      }),
+    );
   }
   return { inputs, initial, grads };
 }
@@ -90,8 +92,7 @@ export function runParity(specs: ParitySpec[]): ParityResult[] {
     Object.assign(all, p.inputs);
     return p;
   });
-  const cfgs = specs.map((s) => ({ shapes: s.shapes, steps: s.steps, ctor: s.py,
-    groups: s.groups.map((g) => ({ idx: g.idx, py: g.py ?? {} })) }));
+  const cfgs = specs.map((s) => ({ shapes: s.shapes, steps: s.steps, ctor: s.py, groups: s.groups.map((g) => ({ idx: g.idx, py: g.py ?? {} })) }));
   const py = runPython(`CFGS = json.loads(${JSON.stringify(JSON.stringify(cfgs))})\n${PY_LOOP}`, all);
 
   return specs.map((spec, si) => {
@@ -119,8 +120,13 @@ export function runParity(specs: ParitySpec[]): ParityResult[] {
     }
     const pyParams = spec.shapes.map((_, i) => py.out.get(`c${si}_p${i}`)!);
     return {
-      name: spec.name, params, state: sd.state, pyParams, pyState,
-      pyGroups: py.json[`c${si}_groups`] as Record<string, unknown>[], initial,
+      name: spec.name,
+      params,
+      state: sd.state,
+      pyParams,
+      pyState,
+      pyGroups: py.json[`c${si}_groups`] as Record<string, unknown>[],
+      initial,
       dispose() {
         torch.dispose([params, initial, pyParams, [...pyState.values()].map((m) => [...m.values()]), sd]);
         opt.dispose();

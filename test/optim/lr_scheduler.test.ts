@@ -8,14 +8,26 @@
 import t from 'tap';
 import { torch, Tensor } from '../../lib/tensor';
 import {
-  ChainedScheduler, ConstantLR, CosineAnnealingLR, ExponentialLR, LambdaLR, LinearLR, MultiStepLR, Optimizer,
-  ReduceLROnPlateau, SGD, SequentialLR, StepLR,
+  ChainedScheduler,
+  ConstantLR,
+  CosineAnnealingLR,
+  ExponentialLR,
+  LambdaLR,
+  LinearLR,
+  MultiStepLR,
+  Optimizer,
+  ReduceLROnPlateau,
+  SGD,
+  SequentialLR,
+  StepLR,
 } from '../../lib/optim';
 import { runPython, skipWithoutPython } from '../nn/pyref';
 
 const STEPS = 30;
-const METRICS = [1.0, 0.9, 0.89, 0.895, 0.9, 0.88, 0.879, 0.8795, 0.88, 0.87, 0.87, 0.87, 0.86, 0.9, 0.95, 0.84, 0.84,
-  0.841, 0.85, 0.83, 0.83, 0.83, 0.83, 0.82, 0.82, 0.82, 0.82, 0.82, 0.81, 0.81];
+const METRICS = [
+  1.0, 0.9, 0.89, 0.895, 0.9, 0.88, 0.879, 0.8795, 0.88, 0.87, 0.87, 0.87, 0.86, 0.9, 0.95, 0.84, 0.84, 0.841, 0.85, 0.83, 0.83, 0.83, 0.83, 0.82, 0.82, 0.82,
+  0.82, 0.82, 0.81, 0.81,
+];
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Sched = { step: (...args: any[]) => void; getLastLr(): number[]; stateDict(): Record<string, unknown> };
@@ -30,46 +42,84 @@ interface Case {
 
 const CASES: Case[] = [
   { name: 'LambdaLR 0.95^e', js: (o) => new LambdaLR(o, (e) => 0.95 ** e), py: 'LambdaLR(opt, lambda e: 0.95 ** e)' },
-  { name: 'LambdaLR per group', js: (o) => new LambdaLR(o, [(e) => Math.min(1.0, (e + 1) / 5), (e) => 1 / (1 + e)]),
-    py: 'LambdaLR(opt, [lambda e: min(1.0, (e + 1) / 5), lambda e: 1 / (1 + e)])' },
+  {
+    name: 'LambdaLR per group',
+    js: (o) => new LambdaLR(o, [(e) => Math.min(1.0, (e + 1) / 5), (e) => 1 / (1 + e)]),
+    py: 'LambdaLR(opt, [lambda e: min(1.0, (e + 1) / 5), lambda e: 1 / (1 + e)])',
+  },
   { name: 'StepLR(7, 0.5)', js: (o) => new StepLR(o, 7, { gamma: 0.5 }), py: 'StepLR(opt, 7, gamma=0.5)' },
-  { name: 'MultiStepLR([5, 12, 12, 20], 0.3)', js: (o) => new MultiStepLR(o, [5, 12, 12, 20], { gamma: 0.3 }),
-    py: 'MultiStepLR(opt, [5, 12, 12, 20], gamma=0.3)' },
+  {
+    name: 'MultiStepLR([5, 12, 12, 20], 0.3)',
+    js: (o) => new MultiStepLR(o, [5, 12, 12, 20], { gamma: 0.3 }),
+    py: 'MultiStepLR(opt, [5, 12, 12, 20], gamma=0.3)',
+  },
   { name: 'ConstantLR(0.25, 4)', js: (o) => new ConstantLR(o, { factor: 0.25, totalIters: 4 }), py: 'ConstantLR(opt, factor=0.25, total_iters=4)' },
-  { name: 'LinearLR warmup 0.1 -> 1 over 8', js: (o) => new LinearLR(o, { startFactor: 0.1, totalIters: 8 }),
-    py: 'LinearLR(opt, start_factor=0.1, total_iters=8)' },
-  { name: 'LinearLR decay 1 -> 0.05 over 20', js: (o) => new LinearLR(o, { startFactor: 1, endFactor: 0.05, totalIters: 20 }),
-    py: 'LinearLR(opt, start_factor=1.0, end_factor=0.05, total_iters=20)' },
+  {
+    name: 'LinearLR warmup 0.1 -> 1 over 8',
+    js: (o) => new LinearLR(o, { startFactor: 0.1, totalIters: 8 }),
+    py: 'LinearLR(opt, start_factor=0.1, total_iters=8)',
+  },
+  {
+    name: 'LinearLR decay 1 -> 0.05 over 20',
+    js: (o) => new LinearLR(o, { startFactor: 1, endFactor: 0.05, totalIters: 20 }),
+    py: 'LinearLR(opt, start_factor=1.0, end_factor=0.05, total_iters=20)',
+  },
   { name: 'ExponentialLR(0.9)', js: (o) => new ExponentialLR(o, 0.9), py: 'ExponentialLR(opt, 0.9)' },
-  { name: 'CosineAnnealingLR(10, 1e-4) past T_max', js: (o) => new CosineAnnealingLR(o, 10, { etaMin: 1e-4 }),
-    py: 'CosineAnnealingLR(opt, 10, eta_min=1e-4)' },
+  { name: 'CosineAnnealingLR(10, 1e-4) past T_max', js: (o) => new CosineAnnealingLR(o, 10, { etaMin: 1e-4 }), py: 'CosineAnnealingLR(opt, 10, eta_min=1e-4)' },
   { name: 'CosineAnnealingLR(30)', js: (o) => new CosineAnnealingLR(o, 30), py: 'CosineAnnealingLR(opt, 30)' },
-  { name: 'CosineAnnealingLR resumed at lastEpoch 5', initialLr: true,
-    js: (o) => new CosineAnnealingLR(o, 12, { etaMin: 0.001, lastEpoch: 5 }), py: 'CosineAnnealingLR(opt, 12, eta_min=0.001, last_epoch=5)' },
-  { name: 'SequentialLR(LinearLR warmup 5, CosineAnnealingLR 25)',
+  {
+    name: 'CosineAnnealingLR resumed at lastEpoch 5',
+    initialLr: true,
+    js: (o) => new CosineAnnealingLR(o, 12, { etaMin: 0.001, lastEpoch: 5 }),
+    py: 'CosineAnnealingLR(opt, 12, eta_min=0.001, last_epoch=5)',
+  },
+  {
+    name: 'SequentialLR(LinearLR warmup 5, CosineAnnealingLR 25)',
     js: (o) => new SequentialLR(o, [new LinearLR(o, { startFactor: 0.01, totalIters: 5 }), new CosineAnnealingLR(o, 25)], [5]),
-    py: 'SequentialLR(opt, [LinearLR(opt, start_factor=0.01, total_iters=5), CosineAnnealingLR(opt, 25)], [5])' },
-  { name: 'SequentialLR(ConstantLR, ExponentialLR, StepLR)',
+    py: 'SequentialLR(opt, [LinearLR(opt, start_factor=0.01, total_iters=5), CosineAnnealingLR(opt, 25)], [5])',
+  },
+  {
+    name: 'SequentialLR(ConstantLR, ExponentialLR, StepLR)',
     js: (o) => new SequentialLR(o, [new ConstantLR(o, { factor: 0.5, totalIters: 3 }), new ExponentialLR(o, 0.9), new StepLR(o, 4)], [4, 12]),
-    py: 'SequentialLR(opt, [ConstantLR(opt, factor=0.5, total_iters=3), ExponentialLR(opt, 0.9), StepLR(opt, 4)], [4, 12])' },
-  { name: 'SequentialLR(LambdaLR warmup, MultiStepLR)',
+    py: 'SequentialLR(opt, [ConstantLR(opt, factor=0.5, total_iters=3), ExponentialLR(opt, 0.9), StepLR(opt, 4)], [4, 12])',
+  },
+  {
+    name: 'SequentialLR(LambdaLR warmup, MultiStepLR)',
     js: (o) => new SequentialLR(o, [new LambdaLR(o, (e) => (e + 1) / 4), new MultiStepLR(o, [3, 9], { gamma: 0.5 })], [4]),
-    py: 'SequentialLR(opt, [LambdaLR(opt, lambda e: (e + 1) / 4), MultiStepLR(opt, [3, 9], gamma=0.5)], [4])' },
-  { name: 'ChainedScheduler(ConstantLR, ExponentialLR)',
+    py: 'SequentialLR(opt, [LambdaLR(opt, lambda e: (e + 1) / 4), MultiStepLR(opt, [3, 9], gamma=0.5)], [4])',
+  },
+  {
+    name: 'ChainedScheduler(ConstantLR, ExponentialLR)',
     js: (o) => new ChainedScheduler([new ConstantLR(o, { factor: 0.1, totalIters: 2 }), new ExponentialLR(o, 0.9)]),
-    py: 'ChainedScheduler([ConstantLR(opt, factor=0.1, total_iters=2), ExponentialLR(opt, 0.9)])' },
-  { name: 'ReduceLROnPlateau(min, rel, patience 2, cooldown 1)', plateau: true,
+    py: 'ChainedScheduler([ConstantLR(opt, factor=0.1, total_iters=2), ExponentialLR(opt, 0.9)])',
+  },
+  {
+    name: 'ReduceLROnPlateau(min, rel, patience 2, cooldown 1)',
+    plateau: true,
     js: (o) => new ReduceLROnPlateau(o, { factor: 0.5, patience: 2, cooldown: 1, threshold: 0.01 }),
-    py: 'ReduceLROnPlateau(opt, factor=0.5, patience=2, cooldown=1, threshold=0.01)' },
-  { name: 'ReduceLROnPlateau(max, abs, min_lr per group)', plateau: true,
+    py: 'ReduceLROnPlateau(opt, factor=0.5, patience=2, cooldown=1, threshold=0.01)',
+  },
+  {
+    name: 'ReduceLROnPlateau(max, abs, min_lr per group)',
+    plateau: true,
     js: (o) => new ReduceLROnPlateau(o, { mode: 'max', thresholdMode: 'abs', threshold: 0.005, patience: 1, minLr: [0.01, 0.004], factor: 0.7 }),
-    py: "ReduceLROnPlateau(opt, mode='max', threshold_mode='abs', threshold=0.005, patience=1, min_lr=[0.01, 0.004], factor=0.7)" },
+    py: "ReduceLROnPlateau(opt, mode='max', threshold_mode='abs', threshold=0.005, patience=1, min_lr=[0.01, 0.004], factor=0.7)",
+  },
 ];
 
 function makeOpt(initialLr: boolean): { opt: SGD; params: Tensor[] } {
   const params = [torch.keep(torch.zeros([2], { requiresGrad: true })), torch.keep(torch.zeros([3], { requiresGrad: true }))];
-  const opt = new SGD([{ params: [params[0]], lr: 0.1 }, { params: [params[1]], lr: 0.02 }], { momentum: 0.9 });
-  if (initialLr) opt.paramGroups.forEach((g) => { g.initialLr = g.lr; });
+  const opt = new SGD(
+    [
+      { params: [params[0]], lr: 0.1 },
+      { params: [params[1]], lr: 0.02 },
+    ],
+    { momentum: 0.9 },
+  );
+  if (initialLr)
+    opt.paramGroups.forEach((g) => {
+      g.initialLr = g.lr;
+    });
   return { opt, params };
 }
 
@@ -115,24 +165,37 @@ for ci, c in enumerate(CASES):
             JSON['sd%d' % ci] = {k: v for k, v in s.state_dict().items() if k in ('last_epoch', '_step_count', 'base_lrs', '_last_lr', 'num_bad_epochs', 'cooldown_counter')}
     JSON['lrs%d' % ci] = lrs
 `);
-  let exact = 0, total = 0, worst = 0;
+  let exact = 0,
+    total = 0,
+    worst = 0;
   CASES.forEach((c, ci) => {
     const { lrs, sd } = runJs(c);
     const ref = py.json[`lrs${ci}`] as number[][];
     let caseWorst = 0;
-    ref.forEach((row, k) => row.forEach((v, g) => {
-      const d = Math.abs(lrs[k][g] - v) / Math.max(Math.abs(v), 1e-300);
-      caseWorst = Math.max(caseWorst, d);
-      total++;
-      if (lrs[k][g] === v) exact++;
-    }));
+    ref.forEach((row, k) =>
+      row.forEach((v, g) => {
+        const d = Math.abs(lrs[k][g] - v) / Math.max(Math.abs(v), 1e-300);
+        caseWorst = Math.max(caseWorst, d);
+        total++;
+        if (lrs[k][g] === v) exact++;
+      }),
+    );
     worst = Math.max(worst, caseWorst);
     t.ok(caseWorst <= 1e-12, `${c.name}: ${STEPS + 1} x 2 lrs (max rel diff ${caseWorst})`);
     const keys = py.json[`keys${ci}`] as string[] | null;
-    if (keys) t.same(Object.keys(sd).filter((k) => keys.includes(k)), keys, `${c.name}: state_dict keys as PyTorch's`);
+    if (keys)
+      t.same(
+        Object.keys(sd).filter((k) => keys.includes(k)),
+        keys,
+        `${c.name}: state_dict keys as PyTorch's`,
+      );
     for (const [k, v] of Object.entries(py.json[`sd${ci}`] as Record<string, unknown>)) {
       if (!Array.isArray(v)) t.same(sd[k], v, `${c.name}: state_dict ${k}`);
-      else t.ok((sd[k] as number[]).every((x, i) => Math.abs(x - v[i]) <= 1e-12 * Math.abs(v[i])), `${c.name}: state_dict ${k}`);
+      else
+        t.ok(
+          (sd[k] as number[]).every((x, i) => Math.abs(x - v[i]) <= 1e-12 * Math.abs(v[i])),
+          `${c.name}: state_dict ${k}`,
+        );
     }
   });
   t.comment(`${exact}/${total} lrs bit-identical to PyTorch; worst relative diff ${worst}`);
@@ -184,7 +247,11 @@ t.test('scheduler validation and semantics without Python', async (t) => {
   s.step();
   s.step();
   t.same(s.getLastLr(), [0.05, 0.01]);
-  t.same(opt.paramGroups.map((g) => g.lr), [0.05, 0.01], 'the optimizer groups carry the lr');
+  t.same(
+    opt.paramGroups.map((g) => g.lr),
+    [0.05, 0.01],
+    'the optimizer groups carry the lr',
+  );
   s.step(7); // closed form (PyTorch's deprecated epoch argument)
   t.same(s.getLastLr(), [0.1 * 0.5 ** 3, 0.02 * 0.5 ** 3]);
   t.equal(s.lastEpoch, 7);

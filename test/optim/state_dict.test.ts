@@ -21,7 +21,11 @@ function gradsFor(k: number, dtype: 'float32' | 'float64' = 'float32'): (Tensor 
 }
 function step(opt: Optimizer, params: Tensor[], k: number): void {
   const gs = gradsFor(k, params[0].dtype as 'float32');
-  torch.tidy(() => params.forEach((p, i) => { p.grad = gs[i] ? gs[i]!.clone() : undefined; }));
+  torch.tidy(() =>
+    params.forEach((p, i) => {
+      p.grad = gs[i] ? gs[i]!.clone() : undefined;
+    }),
+  );
   opt.step();
   torch.dispose(gs);
 }
@@ -70,8 +74,12 @@ t.test('a PyTorch-saved Adam state resumes here, bit-identically', { skip: skipW
   const start = torch.memory().liveTensors;
   const init = makeParams(5);
   const inputs: Record<string, Tensor> = {};
-  init.forEach((p, i) => { inputs[`p${i}`] = p; });
-  const py = runPython(PY_ADAM_RESUME + `
+  init.forEach((p, i) => {
+    inputs[`p${i}`] = p;
+  });
+  const py = runPython(
+    PY_ADAM_RESUME +
+      `
 ps = [IN['p%d' % i].clone().requires_grad_(True) for i in range(4)]
 opt = torch.optim.Adam([{'params': ps[:2]}, {'params': ps[2:], 'lr': 0.01, 'amsgrad': True}], betas=(0.95, 0.999), weight_decay=5e-7)
 for k in range(3):
@@ -89,17 +97,25 @@ for k in range(3, 5):
     for i, p in enumerate(ps): p.grad = gs[i] if i != 3 else None
     opt.step()
 for i, p in enumerate(ps): OUT['end%d' % i] = p
-`, inputs);
+`,
+    inputs,
+  );
   // rebuild the state dict the way torch.load returns it: dicts as Maps, tuples as frozen arrays
   const state = new Map<number, Map<string, Tensor>>();
   for (const [idx, keys] of Object.entries(py.json.state_keys as Record<string, string[]>)) {
     state.set(Number(idx), new Map(keys.map((k) => [k, py.out.get(`s${idx}_${k}`)!])));
   }
-  const groups = (py.json.groups as Record<string, unknown>[]).map((g) =>
-    new Map(Object.entries(g).map(([k, v]) => [k, k === 'betas' ? Object.freeze(v as number[]) : v])));
+  const groups = (py.json.groups as Record<string, unknown>[]).map(
+    (g) => new Map(Object.entries(g).map(([k, v]) => [k, k === 'betas' ? Object.freeze(v as number[]) : v])),
+  );
   const ps = init.map((_, i) => torch.keep(py.out.get(`mid${i}`)!.clone().requiresGrad_(true)));
   const opt = new Adam([{ params: ps.slice(0, 2) }, { params: ps.slice(2) }]);
-  opt.loadStateDict(new Map<string, unknown>([['state', state], ['param_groups', groups]]));
+  opt.loadStateDict(
+    new Map<string, unknown>([
+      ['state', state],
+      ['param_groups', groups],
+    ]),
+  );
   t.equal(opt.paramGroups[1].lr, 0.01, 'group hyperparameters come from the file');
   t.equal(opt.paramGroups[1].amsgrad, true);
   t.same(opt.paramGroups[0].betas, [0.95, 0.999]);
@@ -108,7 +124,10 @@ for i, p in enumerate(ps): OUT['end%d' % i] = p
   for (let k = 3; k < 5; k++) step(opt, ps, k);
   ps.forEach((p, i) => {
     const ref = py.out.get(`end${i}`)!;
-    t.ok(torch.tidy(() => bitEqual(p.detach(), ref)), `param ${i} bit-identical after resuming (max |diff| ${maxAbsDiff(p, ref)})`);
+    t.ok(
+      torch.tidy(() => bitEqual(p.detach(), ref)),
+      `param ${i} bit-identical after resuming (max |diff| ${maxAbsDiff(p, ref)})`,
+    );
   });
   opt.dispose();
   torch.dispose([init, ps, py.out]);
@@ -119,19 +138,24 @@ t.test('our Adam/SGD state resumes in PyTorch, bit-identically', { skip: skipWit
   const start = torch.memory().liveTensors;
   for (const kind of ['adam', 'sgd'] as const) {
     const ps = makeParams(7);
-    const opt: Optimizer = kind === 'adam'
-      ? new AdamW([{ params: ps.slice(0, 2) }, { params: ps.slice(2), amsgrad: true }], { lr: 0.01, maximize: true })
-      : new SGD([{ params: ps.slice(0, 2) }, { params: ps.slice(2), momentum: 0.5 }], { lr: 0.1, momentum: 0.9, nesterov: true });
+    const opt: Optimizer =
+      kind === 'adam'
+        ? new AdamW([{ params: ps.slice(0, 2) }, { params: ps.slice(2), amsgrad: true }], { lr: 0.01, maximize: true })
+        : new SGD([{ params: ps.slice(0, 2) }, { params: ps.slice(2), momentum: 0.5 }], { lr: 0.1, momentum: 0.9, nesterov: true });
     for (let k = 0; k < 3; k++) step(opt, ps, k);
     const sd = opt.stateDict();
     const inputs: Record<string, Tensor> = {};
-    ps.forEach((p, i) => { inputs[`p${i}`] = p; });
+    ps.forEach((p, i) => {
+      inputs[`p${i}`] = p;
+    });
     const stateKeys: Record<string, string[]> = {};
     for (const [idx, s] of sd.state) {
       stateKeys[idx] = Object.keys(s);
       for (const [k, v] of Object.entries(s)) if (v instanceof Tensor) inputs[`s${idx}_${k}`] = v;
     }
-    const py = runPython(PY_ADAM_RESUME + `
+    const py = runPython(
+      PY_ADAM_RESUME +
+        `
 ps = [IN['p%d' % i].clone().requires_grad_(True) for i in range(4)]
 groups = json.loads(${JSON.stringify(JSON.stringify(sd.param_groups))})
 keys = json.loads(${JSON.stringify(JSON.stringify(stateKeys))})
@@ -144,12 +168,21 @@ for k in range(3, 5):
     for i, p in enumerate(ps): p.grad = gs[i] if i != 3 else None
     opt.step()
 for i, p in enumerate(ps): OUT['end%d' % i] = p
-`, inputs);
-    t.same(py.json.lr, opt.paramGroups.map((g) => g.lr), `${kind}: PyTorch took our group hyperparameters`);
+`,
+      inputs,
+    );
+    t.same(
+      py.json.lr,
+      opt.paramGroups.map((g) => g.lr),
+      `${kind}: PyTorch took our group hyperparameters`,
+    );
     for (let k = 3; k < 5; k++) step(opt, ps, k);
     ps.forEach((p, i) => {
       const ref = py.out.get(`end${i}`)!;
-      t.ok(torch.tidy(() => bitEqual(p.detach(), ref)), `${kind}: param ${i} identical in PyTorch (max |diff| ${maxAbsDiff(p, ref)})`);
+      t.ok(
+        torch.tidy(() => bitEqual(p.detach(), ref)),
+        `${kind}: param ${i} identical in PyTorch (max |diff| ${maxAbsDiff(p, ref)})`,
+      );
     });
     opt.dispose();
     torch.dispose([ps, sd, py.out]);
@@ -170,7 +203,10 @@ t.test('round trip here; scheduler lr and initial_lr travel; dtype cast; errors'
   const sd = optA.stateDict();
   t.same([...sd.state.keys()], [0, 1, 2], 'state keyed by parameter index (no state for the grad-less parameter)');
   t.same(Object.keys(sd.state.get(0)!), ['step', 'exp_avg', 'exp_avg_sq', 'max_exp_avg_sq']);
-  t.same(sd.param_groups.map((g) => g.params), [[0, 1, 2], [3]]);
+  t.same(
+    sd.param_groups.map((g) => g.params),
+    [[0, 1, 2], [3]],
+  );
   t.equal(sd.param_groups[0].lr, 0.0125);
   t.equal(sd.param_groups[0].initial_lr, 0.1, 'initial_lr saved like PyTorch');
 
@@ -184,7 +220,12 @@ t.test('round trip here; scheduler lr and initial_lr travel; dtype cast; errors'
     step(optA, a, k);
     step(optB, b, k);
   }
-  a.forEach((p, i) => t.ok(torch.tidy(() => bitEqual(p.detach(), b[i].detach())), `param ${i} identical after round trip`));
+  a.forEach((p, i) =>
+    t.ok(
+      torch.tidy(() => bitEqual(p.detach(), b[i].detach())),
+      `param ${i} identical after round trip`,
+    ),
+  );
   torch.dispose(sd);
 
   // a float32 state loaded into float64 parameters is cast; step stays float32

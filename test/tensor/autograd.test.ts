@@ -16,31 +16,70 @@ function fdGrad(f: (x: Tensor) => Tensor, x0: Tensor, w: Tensor, eps = 1e-6): Fl
   const out = new Float64Array(base.length);
   torch.noGrad(() => {
     for (let i = 0; i < base.length; i++) {
-      const val = (delta: number) => torch.tidy(() => {
-        const b = Float64Array.from(base);
-        b[i] += delta;
-        return f(torch.tensor(b, { shape })).mul(w).sum().item();
-      });
+      const val = (delta: number) =>
+        torch.tidy(() => {
+          const b = Float64Array.from(base);
+          b[i] += delta;
+          return f(torch.tensor(b, { shape })).mul(w).sum().item();
+        });
       out[i] = (val(eps) - val(-eps)) / (2 * eps);
     }
   });
   return out;
 }
 
-interface GradCase { name: string; shapes: number[][]; f: (...xs: Tensor[]) => Tensor; positive?: boolean }
-const lnW = torch.randn([4], f64), lnB = torch.randn([4], f64);
+interface GradCase {
+  name: string;
+  shapes: number[][];
+  f: (...xs: Tensor[]) => Tensor;
+  positive?: boolean;
+}
+const lnW = torch.randn([4], f64),
+  lnB = torch.randn([4], f64);
 const convW = torch.randn([2, 3, 2, 2], f64);
 const target = torch.tensor([1, 0, 3]);
-const gIdx = torch.tensor([[0, 2], [1, 1], [3, 0]]);
+const gIdx = torch.tensor([
+  [0, 2],
+  [1, 1],
+  [3, 0],
+]);
 const cases: GradCase[] = [
   { name: 'add broadcast', shapes: [[3, 4], [4]], f: (a, b) => a.add(b, { alpha: 2 }) },
-  { name: 'mul broadcast', shapes: [[3, 4], [3, 1]], f: (a, b) => a.mul(b) },
-  { name: 'div', shapes: [[3, 4], [3, 4]], f: (a, b) => a.div(b.abs().add(0.5)) },
-  { name: 'pow tensor', shapes: [[2, 3], [2, 3]], f: (a, b) => a.abs().add(0.5).pow(b) },
+  {
+    name: 'mul broadcast',
+    shapes: [
+      [3, 4],
+      [3, 1],
+    ],
+    f: (a, b) => a.mul(b),
+  },
+  {
+    name: 'div',
+    shapes: [
+      [3, 4],
+      [3, 4],
+    ],
+    f: (a, b) => a.div(b.abs().add(0.5)),
+  },
+  {
+    name: 'pow tensor',
+    shapes: [
+      [2, 3],
+      [2, 3],
+    ],
+    f: (a, b) => a.abs().add(0.5).pow(b),
+  },
   { name: 'pow scalar', shapes: [[2, 3]], f: (a) => a.pow(3) },
   { name: 'exp / log / sqrt', shapes: [[2, 3]], f: (a) => a.exp().add(a.abs().add(1).log()).add(a.abs().add(0.1).sqrt()) },
   { name: 'tanh / sigmoid / sin', shapes: [[2, 3]], f: (a) => a.tanh().mul(a.sigmoid()).add(a.sin()) },
-  { name: 'matmul batched', shapes: [[2, 3, 4], [4, 2]], f: (a, b) => a.matmul(b) },
+  {
+    name: 'matmul batched',
+    shapes: [
+      [2, 3, 4],
+      [4, 2],
+    ],
+    f: (a, b) => a.matmul(b),
+  },
   { name: 'softmax', shapes: [[3, 5]], f: (a) => a.softmax(-1) },
   { name: 'logSoftmax dim 0', shapes: [[3, 5]], f: (a) => a.logSoftmax(0) },
   { name: 'layerNorm (input, weight, bias)', shapes: [[3, 4], [4], [4]], f: (a, w, b) => F.layerNorm(a, [4], w, b, 1e-5) },
@@ -48,9 +87,23 @@ const cases: GradCase[] = [
   { name: 'gelu exact', shapes: [[3, 4]], f: (a) => F.gelu(a) },
   { name: 'gelu tanh', shapes: [[3, 4]], f: (a) => F.gelu(a, { approximate: 'tanh' }) },
   { name: 'silu', shapes: [[3, 4]], f: (a) => F.silu(a) },
-  { name: 'conv2d (input, weight)', shapes: [[1, 3, 4, 4], [2, 3, 2, 2]], f: (x, w) => F.conv2d(x, w, null, { stride: 2 }) },
+  {
+    name: 'conv2d (input, weight)',
+    shapes: [
+      [1, 3, 4, 4],
+      [2, 3, 2, 2],
+    ],
+    f: (x, w) => F.conv2d(x, w, null, { stride: 2 }),
+  },
   { name: 'conv2d padding', shapes: [[2, 3, 3, 3]], f: (x) => F.conv2d(x, convW, null, { padding: 1 }) },
-  { name: 'conv3d', shapes: [[1, 2, 3, 3, 2], [3, 2, 2, 2, 2]], f: (x, w) => F.conv3d(x, w) },
+  {
+    name: 'conv3d',
+    shapes: [
+      [1, 2, 3, 3, 2],
+      [3, 2, 2, 2, 2],
+    ],
+    f: (x, w) => F.conv3d(x, w),
+  },
   { name: 'linear', shapes: [[3, 4], [2, 4], [2]], f: (x, w, b) => F.linear(x, w, b) },
   { name: 'mean / var / std', shapes: [[3, 4]], f: (a) => a.mean(1).sum().add(a.var(0).sum()).add(a.std()).reshape([1]) },
   { name: 'var biased keepdim', shapes: [[3, 4]], f: (a) => a.var(1, { unbiased: false, keepdim: true }) },
@@ -62,16 +115,45 @@ const cases: GradCase[] = [
   { name: 'cumsum', shapes: [[3, 4]], f: (a) => a.cumsum(1) },
   { name: 'prod', shapes: [[2, 3]], f: (a) => a.prod(1) },
   { name: 'crossEntropy label smoothing', shapes: [[3, 4]], f: (a) => F.crossEntropy(a, target, { labelSmoothing: 0.1 }).reshape([1]) },
-  { name: 'mseLoss', shapes: [[3, 4], [3, 4]], f: (a, b) => F.mseLoss(a, b).reshape([1]) },
+  {
+    name: 'mseLoss',
+    shapes: [
+      [3, 4],
+      [3, 4],
+    ],
+    f: (a, b) => F.mseLoss(a, b).reshape([1]),
+  },
   { name: 'bceWithLogits', shapes: [[3, 4]], f: (a) => F.binaryCrossEntropyWithLogits(a, a.detach().gt(0).double()).reshape([1]) },
-  { name: 'sdpa', shapes: [[1, 2, 3, 4], [1, 2, 3, 4], [1, 2, 3, 4]], f: (q, k, v) => F.scaledDotProductAttention(q, k, v) },
+  {
+    name: 'sdpa',
+    shapes: [
+      [1, 2, 3, 4],
+      [1, 2, 3, 4],
+      [1, 2, 3, 4],
+    ],
+    f: (q, k, v) => F.scaledDotProductAttention(q, k, v),
+  },
   { name: 'gather', shapes: [[3, 4]], f: (a) => a.gather(1, gIdx) },
   { name: 'index slices + tensor', shapes: [[3, 4]], f: (a) => a.index('1:', torch.tensor([0, 0, 3])) },
-  { name: 'cat / stack', shapes: [[2, 3], [2, 3]], f: (a, b) => torch.stack([torch.cat([a, b], 1), torch.cat([b, a], 1)]) },
+  {
+    name: 'cat / stack',
+    shapes: [
+      [2, 3],
+      [2, 3],
+    ],
+    f: (a, b) => torch.stack([torch.cat([a, b], 1), torch.cat([b, a], 1)]),
+  },
   { name: 'reshape / permute / transpose', shapes: [[2, 3, 4]], f: (a) => a.permute(2, 0, 1).reshape([4, 6]).transpose(0, 1) },
   { name: 'interpolate bilinear', shapes: [[1, 1, 3, 3]], f: (a) => F.interpolate(a, { size: [5, 4], mode: 'bilinear' }) },
   { name: 'clamp', shapes: [[3, 4]], f: (a) => a.clamp(-0.5, 0.5) },
-  { name: 'where', shapes: [[3, 4], [3, 4]], f: (a, b) => torch.where(a.detach().gt(0), a.mul(2), b) },
+  {
+    name: 'where',
+    shapes: [
+      [3, 4],
+      [3, 4],
+    ],
+    f: (a, b) => torch.where(a.detach().gt(0), a.mul(2), b),
+  },
   { name: 'maskedFill', shapes: [[3, 4]], f: (a) => a.maskedFill(a.detach().lt(0), 0) },
   { name: 'expand / repeat', shapes: [[3, 1]], f: (a) => a.expand([3, 4]).repeat(2, 1) },
   { name: 'pad reflect', shapes: [[1, 2, 4]], f: (a) => F.pad(a, [2, 1], { mode: 'reflect' }) },
@@ -155,9 +237,18 @@ t.test('noGrad / enableGrad', async (t) => {
   t.equal(y.requiresGrad, false, 'no graph inside noGrad');
   const z = torch.noGrad(() => torch.enableGrad(() => x.mul(2)));
   t.equal(z.requiresGrad, true, 'enableGrad inside noGrad');
-  t.throws(() => torch.noGrad(() => { throw new Error('boom'); }), /boom/);
+  t.throws(
+    () =>
+      torch.noGrad(() => {
+        throw new Error('boom');
+      }),
+    /boom/,
+  );
   t.equal(torch.isGradEnabled(), true, 'grad mode restored after a throw');
-  const nested = torch.noGrad(() => { torch.noGrad(() => 0); return torch.isGradEnabled(); });
+  const nested = torch.noGrad(() => {
+    torch.noGrad(() => 0);
+    return torch.isGradEnabled();
+  });
   t.equal(nested, false, 'nested noGrad keeps it off');
 });
 
@@ -174,13 +265,17 @@ t.test('in-place ops and autograd', async (t) => {
   x.grad = null;
   const c = x.mul(1);
   c.indexAssign_(['1:'], 0);
-  c.mul(torch.tensor([1, 2, 3], f64)).sum().backward();
+  c.mul(torch.tensor([1, 2, 3], f64))
+    .sum()
+    .backward();
   t.same(x.grad!.tolist(), [1, 0, 0], 'slice assignment blocks the overwritten gradient');
   x.grad = null;
   const src = torch.tensor([5, 6], { dtype: 'float64', requiresGrad: true });
   const d = x.mul(1);
   d.indexAssign_(['0:2'], src);
-  d.mul(torch.tensor([1, 2, 3], f64)).sum().backward();
+  d.mul(torch.tensor([1, 2, 3], f64))
+    .sum()
+    .backward();
   t.same(src.grad!.tolist(), [1, 2], 'gradient flows into the assigned values');
   t.same(x.grad!.tolist(), [0, 0, 3]);
   const e = x.exp();

@@ -13,20 +13,42 @@ t.test('torch.tensor from JS numbers and nested arrays', async (t) => {
   t.equal(s.item(), 3);
   const f = torch.tensor(2.5);
   t.same([f.shape, f.dtype, f.item()], [[], 'float32', 2.5]);
-  const n = torch.tensor([[1, 2, 3], [4, 5, 6]]);
+  const n = torch.tensor([
+    [1, 2, 3],
+    [4, 5, 6],
+  ]);
   t.same(n.shape, [2, 3]);
   t.same(n.dtype, 'int64', 'integers infer int64 (as torch.tensor)');
-  t.same(n.tolist(), [[1, 2, 3], [4, 5, 6]]);
-  const fl = torch.tensor([[1, 2.5], [3, 4]]);
+  t.same(n.tolist(), [
+    [1, 2, 3],
+    [4, 5, 6],
+  ]);
+  const fl = torch.tensor([
+    [1, 2.5],
+    [3, 4],
+  ]);
   t.same(fl.dtype, 'float32', 'any non-integer makes float32');
-  t.same(fl.tolist(), [[1, 2.5], [3, 4]]);
-  const bo = torch.tensor([[true, false], [false, true]]);
+  t.same(fl.tolist(), [
+    [1, 2.5],
+    [3, 4],
+  ]);
+  const bo = torch.tensor([
+    [true, false],
+    [false, true],
+  ]);
   t.same(bo.dtype, 'bool');
-  t.same(bo.tolist(), [[true, false], [false, true]]);
+  t.same(bo.tolist(), [
+    [true, false],
+    [false, true],
+  ]);
   const deep = torch.tensor([[[[1]], [[2]]]]);
   t.same(deep.shape, [1, 2, 1, 1]);
   const withShape = torch.tensor([1, 2, 3, 4, 5, 6], { shape: [3, 2] });
-  t.same(withShape.tolist(), [[1, 2], [3, 4], [5, 6]]);
+  t.same(withShape.tolist(), [
+    [1, 2],
+    [3, 4],
+    [5, 6],
+  ]);
   const asF64 = torch.tensor([1, 2], { dtype: 'float64' });
   t.same([asF64.dtype, asF64.tolist()], ['float64', [1, 2]]);
   const asHalf = torch.tensor([0.1, 65504, 1e-8], { dtype: 'float16' });
@@ -108,7 +130,10 @@ t.test('fromBuffer: raw little-endian bytes of every dtype', async (t) => {
   const i32 = torch.fromBuffer(le([0xff, 0xff, 0xff, 0xff]), 'int32', []);
   t.same([i32.shape, i32.item()], [[], -1]);
   const u8 = torch.fromBuffer(le([1, 2, 3, 4, 5, 6]), 'uint8', [2, 3]);
-  t.same(u8.tolist(), [[1, 2, 3], [4, 5, 6]]);
+  t.same(u8.tolist(), [
+    [1, 2, 3],
+    [4, 5, 6],
+  ]);
   const b = torch.fromBuffer(le([1, 0, 1]), 'bool', [3]);
   t.same(b.tolist(), [true, false, true]);
   const i8 = torch.fromBuffer(le([0xff, 0x80]), 'int8', [2]);
@@ -135,7 +160,10 @@ t.test('fromBuffer: raw little-endian bytes of every dtype', async (t) => {
 });
 
 t.test('constants, ranges, likes, windows', async (t) => {
-  t.same(torch.zeros([2, 3]).tolist(), [[0, 0, 0], [0, 0, 0]]);
+  t.same(torch.zeros([2, 3]).tolist(), [
+    [0, 0, 0],
+    [0, 0, 0],
+  ]);
   t.same(torch.zeros(3).shape, [3], 'a number is a 1-d shape');
   t.same(torch.ones([2], { dtype: 'int32' }).tolist(), [1, 1]);
   t.same(torch.ones([2], { dtype: 'int32' }).dtype, 'int32');
@@ -152,12 +180,21 @@ t.test('constants, ranges, likes, windows', async (t) => {
   t.same(torch.arange(0, 1, 0.25).dtype, 'float32');
   t.same(torch.arange(0, 1, 0.25).tolist(), [0, 0.25, 0.5, 0.75]);
   t.same(torch.linspace(0, 1, 5).tolist(), [0, 0.25, 0.5, 0.75, 1]);
-  t.same(torch.eye(2, 3).tolist(), [[1, 0, 0], [0, 1, 0]]);
-  t.same(torch.eye(2).tolist(), [[1, 0], [0, 1]]);
+  t.same(torch.eye(2, 3).tolist(), [
+    [1, 0, 0],
+    [0, 1, 0],
+  ]);
+  t.same(torch.eye(2).tolist(), [
+    [1, 0],
+    [0, 1],
+  ]);
   const x = torch.randn([2, 3], { dtype: 'float64' });
   t.same(torch.zerosLike(x).dtype, 'float64');
   t.same(torch.onesLike(x, { dtype: 'int32' }).dtype, 'int32');
-  t.same(torch.fullLike(x, 2).tolist(), [[2, 2, 2], [2, 2, 2]]);
+  t.same(torch.fullLike(x, 2).tolist(), [
+    [2, 2, 2],
+    [2, 2, 2],
+  ]);
   t.same(torch.randnLike(x).shape, [2, 3]);
   t.same(torch.scalarTensor(4).shape, []);
   const z = torch.zeros([2], { requiresGrad: true });
@@ -188,23 +225,58 @@ compareTable(t, 'creation and conversion vs torch', {}, [
   { name: 'hann periodic 400', ours: () => torch.hannWindow(400), py: 'out = torch.hann_window(400)' },
   { name: 'hann symmetric', ours: () => torch.hannWindow(25, { periodic: false }), py: 'out = torch.hann_window(25, periodic=False)' },
   { name: 'hamming periodic', ours: () => torch.hammingWindow(400), py: 'out = torch.hamming_window(400)' },
-  { name: 'hamming symmetric float64', ours: () => torch.hammingWindow(31, { periodic: false, dtype: 'float64' }),
-    py: 'out = torch.hamming_window(31, periodic=False, dtype=torch.float64)', rtol: 1e-12 },
+  {
+    name: 'hamming symmetric float64',
+    ours: () => torch.hammingWindow(31, { periodic: false, dtype: 'float64' }),
+    py: 'out = torch.hamming_window(31, periodic=False, dtype=torch.float64)',
+    rtol: 1e-12,
+  },
   { name: 'blackman', ours: () => torch.blackmanWindow(64), py: 'out = torch.blackman_window(64)' },
-  { name: 'povey window building blocks', ours: () => torch.hannWindow(400, { periodic: false, dtype: 'float64' }).pow(0.85),
-    py: 'out = torch.hann_window(400, periodic=False, dtype=torch.float64).pow(0.85)', rtol: 1e-12 },
-  { name: 'same seed, same draws as torch (randn)', ours: () => { torch.manualSeed(0); return torch.randn([7]); },
-    py: 'torch.manual_seed(0); out = torch.randn(7)' },
-  { name: 'same seed, same draws as torch (rand)', ours: () => { torch.manualSeed(42); return torch.rand([3, 3]); },
-    py: 'torch.manual_seed(42); out = torch.rand(3, 3)' },
-  { name: 'same seed, same draws as torch (randint)', ours: () => { torch.manualSeed(3); return torch.randint(0, 100, [6]); },
-    py: 'torch.manual_seed(3); out = torch.randint(0, 100, (6,))' },
-  { name: 'same seed, same draws as torch (randperm)', ours: () => { torch.manualSeed(3); return torch.randperm(12); },
-    py: 'torch.manual_seed(3); out = torch.randperm(12)' },
+  {
+    name: 'povey window building blocks',
+    ours: () => torch.hannWindow(400, { periodic: false, dtype: 'float64' }).pow(0.85),
+    py: 'out = torch.hann_window(400, periodic=False, dtype=torch.float64).pow(0.85)',
+    rtol: 1e-12,
+  },
+  {
+    name: 'same seed, same draws as torch (randn)',
+    ours: () => {
+      torch.manualSeed(0);
+      return torch.randn([7]);
+    },
+    py: 'torch.manual_seed(0); out = torch.randn(7)',
+  },
+  {
+    name: 'same seed, same draws as torch (rand)',
+    ours: () => {
+      torch.manualSeed(42);
+      return torch.rand([3, 3]);
+    },
+    py: 'torch.manual_seed(42); out = torch.rand(3, 3)',
+  },
+  {
+    name: 'same seed, same draws as torch (randint)',
+    ours: () => {
+      torch.manualSeed(3);
+      return torch.randint(0, 100, [6]);
+    },
+    py: 'torch.manual_seed(3); out = torch.randint(0, 100, (6,))',
+  },
+  {
+    name: 'same seed, same draws as torch (randperm)',
+    ours: () => {
+      torch.manualSeed(3);
+      return torch.randperm(12);
+    },
+    py: 'torch.manual_seed(3); out = torch.randperm(12)',
+  },
   { name: 'float -> int64 truncation', ours: () => torch.tensor([-1.7, -0.5, 0.5, 2.9]).long(), py: 'out = torch.tensor([-1.7, -0.5, 0.5, 2.9]).long()' },
   { name: 'float -> uint8 conversion', ours: () => torch.tensor([0, 1.9, 255]).to('uint8'), py: 'out = torch.tensor([0, 1.9, 255]).to(torch.uint8)' },
-  { name: 'float -> bfloat16 -> float', ours: () => torch.tensor([1.0001, 3.14159, -1e-3]).bfloat16().float(),
-    py: 'out = torch.tensor([1.0001, 3.14159, -1e-3]).bfloat16().float()' },
+  {
+    name: 'float -> bfloat16 -> float',
+    ours: () => torch.tensor([1.0001, 3.14159, -1e-3]).bfloat16().float(),
+    py: 'out = torch.tensor([1.0001, 3.14159, -1e-3]).bfloat16().float()',
+  },
   { name: 'float -> half', ours: () => torch.tensor([1.0001, 3.14159, 70000]).half(), py: 'out = torch.tensor([1.0001, 3.14159, 70000]).half()' },
   { name: 'int -> bool', ours: () => torch.tensor([0, 2, -1]).bool(), py: 'out = torch.tensor([0, 2, -1]).bool()' },
 ]);
@@ -213,8 +285,21 @@ t.test('host read-back: toArray / tolist / item of views and odd dtypes', async 
   const x = torch.arange(12).reshape([3, 4]);
   const v = x.t();
   t.notOk(v.isContiguous(), 'transpose is a non-contiguous view');
-  t.same(v.tolist(), [[0, 4, 8], [1, 5, 9], [2, 6, 10], [3, 7, 11]], 'toArray of a view is in logical C order');
-  t.same(x.slice(1, 1, null, 2).tolist(), [[1, 3], [5, 7], [9, 11]]);
+  t.same(
+    v.tolist(),
+    [
+      [0, 4, 8],
+      [1, 5, 9],
+      [2, 6, 10],
+      [3, 7, 11],
+    ],
+    'toArray of a view is in logical C order',
+  );
+  t.same(x.slice(1, 1, null, 2).tolist(), [
+    [1, 3],
+    [5, 7],
+    [9, 11],
+  ]);
   t.equal(torch.tensor([[5]]).item(), 5);
   t.throws(() => x.item(), { code: 'ERR_SHAPE_MISMATCH' });
   t.same(torch.tensor([true, false]).toArray() instanceof Uint8Array, true);
@@ -233,33 +318,84 @@ t.test('option objects are validated like arguments: values, unknown keys, null,
   const bad = { code: 'ERR_INVALID_ARG' };
   const x = torch.randn([2, 3]);
   const labels = torch.tensor([0, 1]);
-  t.throws(() => torch.zeros([2], { requiresGrad: 'yes' as unknown as boolean }), { ...bad, message: `zeros: argument 'opts.requiresGrad' expected a boolean, got "yes"` });
-  t.throws(() => torch.ones([2], { dtype: 'float31' as 'float32' }), { ...bad, message: /ones: argument 'opts.dtype' expected one of float32, .*got "float31"/ });
-  t.throws(() => torch.tensor([1], { device: 7 as unknown as string }), { ...bad, message: /tensor: argument 'opts.device' expected 'cpu' or 'cuda\[:N\]', got 7/ });
+  t.throws(() => torch.zeros([2], { requiresGrad: 'yes' as unknown as boolean }), {
+    ...bad,
+    message: `zeros: argument 'opts.requiresGrad' expected a boolean, got "yes"`,
+  });
+  t.throws(() => torch.ones([2], { dtype: 'float31' as 'float32' }), {
+    ...bad,
+    message: /ones: argument 'opts.dtype' expected one of float32, .*got "float31"/,
+  });
+  t.throws(() => torch.tensor([1], { device: 7 as unknown as string }), {
+    ...bad,
+    message: /tensor: argument 'opts.device' expected 'cpu' or 'cuda\[:N\]', got 7/,
+  });
   t.throws(() => torch.tensor([1, 2], { shape: [-2] }), { ...bad, message: /'opts.shape'/ });
-  t.throws(() => torch.zeros([2], { requiresgrad: true } as Record<string, unknown>), { ...bad, message: "zeros: unknown option 'requiresgrad' (allowed: dtype, device, requiresGrad), got true" });
-  t.throws(() => torch.zerosLike(x, { device: 'cpu' } as Record<string, unknown>), { ...bad, message: /zerosLike: unknown option 'device' \(allowed: dtype\)/ });
-  t.throws(() => torch.hannWindow(4, { periodic: 1 as unknown as boolean }), { ...bad, message: /hannWindow: argument 'opts.periodic' expected a boolean, got 1/ });
+  t.throws(() => torch.zeros([2], { requiresgrad: true } as Record<string, unknown>), {
+    ...bad,
+    message: "zeros: unknown option 'requiresgrad' (allowed: dtype, device, requiresGrad), got true",
+  });
+  t.throws(() => torch.zerosLike(x, { device: 'cpu' } as Record<string, unknown>), {
+    ...bad,
+    message: /zerosLike: unknown option 'device' \(allowed: dtype\)/,
+  });
+  t.throws(() => torch.hannWindow(4, { periodic: 1 as unknown as boolean }), {
+    ...bad,
+    message: /hannWindow: argument 'opts.periodic' expected a boolean, got 1/,
+  });
   // null and non-objects are refused; undefined (and a key set to undefined) means the defaults
   for (const o of [null, 5, 'float32', [1], new Map()]) {
-    t.throws(() => torch.zeros([2], o as unknown as object), { ...bad, message: /zeros: argument 'opts' expected an options object or undefined/ }, `options ${String(o)}`);
+    t.throws(
+      () => torch.zeros([2], o as unknown as object),
+      { ...bad, message: /zeros: argument 'opts' expected an options object or undefined/ },
+      `options ${String(o)}`,
+    );
   }
-  t.same(torch.tidy(() => torch.zeros([2], undefined).shape), [2]);
-  t.same(torch.tidy(() => torch.zeros([2], { dtype: undefined }).dtype), 'float32');
-  t.equal(torch.tidy(() => torch.hannWindow(4, { requiresGrad: true }).requiresGrad), true, 'windows honour requiresGrad');
+  t.same(
+    torch.tidy(() => torch.zeros([2], undefined).shape),
+    [2],
+  );
+  t.same(
+    torch.tidy(() => torch.zeros([2], { dtype: undefined }).dtype),
+    'float32',
+  );
+  t.equal(
+    torch.tidy(() => torch.hannWindow(4, { requiresGrad: true }).requiresGrad),
+    true,
+    'windows honour requiresGrad',
+  );
   // the other option-taking APIs share the validator
-  t.throws(() => F.mseLoss(x, x, { reduction: 'avg' as 'mean' }), { ...bad, message: /mseLoss: argument 'opts.reduction' expected one of "none", "mean", "sum", got "avg"/ });
+  t.throws(() => F.mseLoss(x, x, { reduction: 'avg' as 'mean' }), {
+    ...bad,
+    message: /mseLoss: argument 'opts.reduction' expected one of "none", "mean", "sum", got "avg"/,
+  });
   t.throws(() => F.gelu(x, { approx: 'tanh' } as Record<string, unknown>), { ...bad, message: /gelu: unknown option 'approx' \(allowed: approximate\)/ });
   t.throws(() => x.softmax(1, { dtype: 'f32' as 'float32' }), { ...bad, message: /softmax: argument 'opts.dtype'/ });
   t.throws(() => torch.fft.rfft(x, { norm: 'unit' as 'ortho' }), { ...bad, message: /rfft: argument 'opts.norm'/ });
-  t.throws(() => F.crossEntropy(x, labels, { weight: [1, 2] as unknown as Tensor }), { ...bad, message: /crossEntropy: argument 'opts.weight' expected a Tensor or null/ });
-  t.throws(() => torch.autograd.grad(x, x, { retainGraph: 'no' } as unknown as { retainGraph: boolean }), { ...bad, message: /autograd.grad: argument 'opts.retainGraph' expected a boolean/ });
-  t.throws(() => torch.autocast(() => 1, { dtype: 'float32' as 'float16' }), { ...bad, message: /autocast: argument 'opts.dtype' expected one of "bfloat16", "float16", got "float32"/ });
+  t.throws(() => F.crossEntropy(x, labels, { weight: [1, 2] as unknown as Tensor }), {
+    ...bad,
+    message: /crossEntropy: argument 'opts.weight' expected a Tensor or null/,
+  });
+  t.throws(() => torch.autograd.grad(x, x, { retainGraph: 'no' } as unknown as { retainGraph: boolean }), {
+    ...bad,
+    message: /autograd.grad: argument 'opts.retainGraph' expected a boolean/,
+  });
+  t.throws(() => torch.autocast(() => 1, { dtype: 'float32' as 'float16' }), {
+    ...bad,
+    message: /autocast: argument 'opts.dtype' expected one of "bfloat16", "float16", got "float32"/,
+  });
   torch.dispose([x, labels]);
 
   // nesting: 128 levels (the Python peer's limit) work, deeper ones and cycles are ERR_INVALID_ARG, never a RangeError
-  const nest = (d: number): unknown => { let v: unknown = 1; for (let i = 0; i < d; i++) v = [v]; return v; };
-  t.equal(torch.tidy(() => torch.tensor(nest(128) as number[]).ndim), 128);
+  const nest = (d: number): unknown => {
+    let v: unknown = 1;
+    for (let i = 0; i < d; i++) v = [v];
+    return v;
+  };
+  t.equal(
+    torch.tidy(() => torch.tensor(nest(128) as number[]).ndim),
+    128,
+  );
   for (const d of [129, 10_000]) {
     t.throws(() => torch.tensor(nest(d) as number[]), { ...bad, message: /tensor: argument 'values' expected arrays nested at most 128 deep/ }, `${d} deep`);
   }

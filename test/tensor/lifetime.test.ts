@@ -23,12 +23,29 @@ t.test('dispose is idempotent; use after dispose throws ERR_TENSOR_DISPOSED', as
   t.equal(live(), start, 'second and third dispose do nothing');
   const other = torch.zeros([1]);
   const uses: [string, () => unknown][] = [
-    ['add', () => x.add(1)], ['add as operand', () => other.add(x)], ['sum', () => x.sum()], ['toArray', () => x.toArray()],
-    ['item', () => x.item()], ['dtype', () => x.dtype], ['reshape', () => x.reshape([6])], ['matmul', () => x.matmul(x)],
-    ['backward', () => x.backward()], ['grad', () => x.grad], ['requiresGrad', () => x.requiresGrad], ['detach', () => x.detach()],
-    ['to', () => x.to('float64')], ['clone', () => x.clone()], ['index', () => x.index(0)], ['numel', () => x.numel()],
-    ['cat', () => torch.cat([other, x])], ['keep', () => torch.keep(x)], ['device', () => x.device], ['stride', () => x.stride()],
-    ['add_', () => x.add_(1)], ['F.linear', () => torch.nn.functional.linear(other, x)], ['tolist', () => x.tolist()],
+    ['add', () => x.add(1)],
+    ['add as operand', () => other.add(x)],
+    ['sum', () => x.sum()],
+    ['toArray', () => x.toArray()],
+    ['item', () => x.item()],
+    ['dtype', () => x.dtype],
+    ['reshape', () => x.reshape([6])],
+    ['matmul', () => x.matmul(x)],
+    ['backward', () => x.backward()],
+    ['grad', () => x.grad],
+    ['requiresGrad', () => x.requiresGrad],
+    ['detach', () => x.detach()],
+    ['to', () => x.to('float64')],
+    ['clone', () => x.clone()],
+    ['index', () => x.index(0)],
+    ['numel', () => x.numel()],
+    ['cat', () => torch.cat([other, x])],
+    ['keep', () => torch.keep(x)],
+    ['device', () => x.device],
+    ['stride', () => x.stride()],
+    ['add_', () => x.add_(1)],
+    ['F.linear', () => torch.nn.functional.linear(other, x)],
+    ['tolist', () => x.tolist()],
   ];
   for (const [name, f] of uses) {
     let err: unknown;
@@ -48,12 +65,32 @@ t.test('dispose is idempotent; use after dispose throws ERR_TENSOR_DISPOSED', as
   })();
   t.same([seen.shape, seen.dtype, seen.size(1)], [[2, 5], 'float32', 5]);
   seen.dispose();
-  for (const [name, z] of [['disposed', seen], ['freed by tidy', inTidy]] as const) {
-    for (const [what, f] of [['shape', () => z.shape], ['ndim', () => z.ndim], ['size()', () => z.size()], ['size(0)', () => z.size(0)], ['dtype', () => z.dtype]] as const) {
+  for (const [name, z] of [
+    ['disposed', seen],
+    ['freed by tidy', inTidy],
+  ] as const) {
+    for (const [what, f] of [
+      ['shape', () => z.shape],
+      ['ndim', () => z.ndim],
+      ['size()', () => z.size()],
+      ['size(0)', () => z.size(0)],
+      ['dtype', () => z.dtype],
+    ] as const) {
       t.throws(f, { code: 'ERR_TENSOR_DISPOSED' }, `${what} of a ${name} tensor whose ${what} was read before`);
     }
   }
-  t.match(String((() => { try { x.add(1); } catch (e) { return (e as Error).message; } })()), /disposed/);
+  t.match(
+    String(
+      (() => {
+        try {
+          x.add(1);
+        } catch (e) {
+          return (e as Error).message;
+        }
+      })(),
+    ),
+    /disposed/,
+  );
   t.equal(x.toString(), 'Tensor(disposed)', 'toString of a disposed tensor does not throw');
   other.dispose();
   t.equal(live(), start);
@@ -119,10 +156,14 @@ t.test('nested tidy: returned tensors move to the parent scope', async (t) => {
 
 t.test('tidy: throws and Promises', async (t) => {
   const start = live();
-  t.throws(() => torch.tidy(() => {
-    torch.ones([5]).mul(2);
-    throw new Error('inside');
-  }), /inside/);
+  t.throws(
+    () =>
+      torch.tidy(() => {
+        torch.ones([5]).mul(2);
+        throw new Error('inside');
+      }),
+    /inside/,
+  );
   t.equal(live(), start, 'a throwing fn frees its tensors');
   let made!: Tensor;
   let err: unknown;
@@ -141,7 +182,11 @@ t.test('tidy: throws and Promises', async (t) => {
   t.throws(() => torch.tidy(rejected as () => unknown), { code: 'ERR_TIDY_ASYNC' }, 'a rejected Promise too (no unhandled rejection)');
   t.throws(() => torch.tidy(async () => 1), { code: 'ERR_TIDY_ASYNC' }, 'an async function');
   t.throws(() => torch.tidy(42 as unknown as () => number), { code: 'ERR_INVALID_ARG' });
-  t.equal(torch.tidy(() => 7), 7, 'non-tensor results pass through');
+  t.equal(
+    torch.tidy(() => 7),
+    7,
+    'non-tensor results pass through',
+  );
   t.equal(live(), start);
   // after all of that the scope stack is balanced: a new tidy frees as usual
   torch.tidy(() => {
@@ -200,24 +245,28 @@ t.test('GC leak net frees unreachable tensors created outside scopes', async (t)
 t.test('10,000-step MLP training loop inside tidy keeps liveTensors flat', async (t) => {
   torch.manualSeed(0);
   const init = (shape: number[], scale: number) => torch.keep(torch.tidy(() => torch.randn(shape).mul(scale)).requiresGrad_(true));
-  const w1 = init([16, 4], 0.5), b1 = init([16], 0), w2 = init([1, 16], 0.25), b2 = init([1], 0);
+  const w1 = init([16, 4], 0.5),
+    b1 = init([16], 0),
+    w2 = init([1, 16], 0.25),
+    b2 = init([1], 0);
   const params = [w1, b1, w2, b2];
   const X = torch.keep(torch.randn([64, 4]));
   const Y = torch.keep(torch.tidy(() => X.matmul(torch.tensor([[1], [-2], [0.5], [3]])).sin()));
   const F = torch.nn.functional;
-  const step = (lr: number) => torch.tidy(() => {
-    const h = F.gelu(F.linear(X, w1, b1));
-    const out = F.linear(h, w2, b2);
-    const loss = F.mseLoss(out, Y);
-    loss.backward();
-    torch.noGrad(() => {
-      for (const p of params) {
-        p.sub_(p.grad!.mul(lr));
-        p.grad = null;
-      }
+  const step = (lr: number) =>
+    torch.tidy(() => {
+      const h = F.gelu(F.linear(X, w1, b1));
+      const out = F.linear(h, w2, b2);
+      const loss = F.mseLoss(out, Y);
+      loss.backward();
+      torch.noGrad(() => {
+        for (const p of params) {
+          p.sub_(p.grad!.mul(lr));
+          p.grad = null;
+        }
+      });
+      return loss.item();
     });
-    return loss.item();
-  });
   // One intra-op thread: these tiny ops gain nothing from more, and spinning OpenMP workers make a
   // loaded CI machine (other jobs on the same cores) many times slower.
   const threads = torch.getNumThreads();
@@ -236,7 +285,9 @@ t.test('10,000-step MLP training loop inside tidy keeps liveTensors flat', async
   t.same(counts, new Array(counts.length).fill(0), 'liveTensors unchanged after every 1000 steps');
   t.equal(live(), live0, 'liveTensors back to its start value');
   t.ok(last < first * 0.5, `the loop trains (loss ${first.toFixed(4)} -> ${last.toFixed(4)})`);
-  t.comment(`RSS start ${(rss0 / 2 ** 20).toFixed(1)} MiB, end ${(rss1 / 2 ** 20).toFixed(1)} MiB (delta ${((rss1 - rss0) / 2 ** 20).toFixed(1)} MiB) over 10,000 steps`);
+  t.comment(
+    `RSS start ${(rss0 / 2 ** 20).toFixed(1)} MiB, end ${(rss1 / 2 ** 20).toFixed(1)} MiB (delta ${((rss1 - rss0) / 2 ** 20).toFixed(1)} MiB) over 10,000 steps`,
+  );
   t.ok(rss1 - rss0 < 64 * 2 ** 20, 'RSS grows by less than 64 MiB');
   torch.dispose([...params, X, Y]);
 });

@@ -14,7 +14,11 @@ const pos = torch.rand([3, 4]).add(0.1);
 const i = torch.randint(-5, 6, [3, 4]);
 const i32 = torch.randint(-5, 6, [3, 4], { dtype: 'int32' });
 const u8 = torch.randint(0, 200, [3, 4], { dtype: 'uint8' });
-const b = torch.tensor([[true, false, true, false], [false, false, true, true], [true, true, true, false]]);
+const b = torch.tensor([
+  [true, false, true, false],
+  [false, false, true, true],
+  [true, true, true, false],
+]);
 const b2 = torch.tensor([true, false, false, true]);
 const d = torch.randn([3, 4], { dtype: 'float64' });
 const h = torch.randn([3, 4]).half();
@@ -71,11 +75,36 @@ const elementwise: Row[] = [
   { name: 'logicalNot', ours: () => x.logicalNot(), py: 'out = torch.logical_not(x)' },
   { name: 'bitwiseNot bool', ours: () => b.bitwiseNot(), py: 'out = ~b' },
   // unary math
-  ...(['neg', 'abs', 'exp', 'expm1', 'sin', 'cos', 'tan', 'atan', 'sinh', 'cosh', 'tanh', 'sigmoid', 'erf',
-    'floor', 'ceil', 'trunc', 'frac', 'sign', 'square', 'relu', 'silu'] as const).map((op) => (
-    { name: `${op}`, ours: () => (x[op] as () => Tensor)(), py: `out = torch.${op === 'silu' ? 'nn.functional.silu' : op}(x)` })),
-  ...(['sqrt', 'rsqrt', 'log', 'log10', 'log2', 'log1p', 'reciprocal', 'asin', 'acos', 'erfinv'] as const).map((op) => (
-    { name: `${op} (positive input)`, ours: () => (pos.mul(0.8)[op] as () => Tensor)(), py: `out = torch.${op}(pos * 0.8)` })),
+  ...(
+    [
+      'neg',
+      'abs',
+      'exp',
+      'expm1',
+      'sin',
+      'cos',
+      'tan',
+      'atan',
+      'sinh',
+      'cosh',
+      'tanh',
+      'sigmoid',
+      'erf',
+      'floor',
+      'ceil',
+      'trunc',
+      'frac',
+      'sign',
+      'square',
+      'relu',
+      'silu',
+    ] as const
+  ).map((op) => ({ name: `${op}`, ours: () => (x[op] as () => Tensor)(), py: `out = torch.${op === 'silu' ? 'nn.functional.silu' : op}(x)` })),
+  ...(['sqrt', 'rsqrt', 'log', 'log10', 'log2', 'log1p', 'reciprocal', 'asin', 'acos', 'erfinv'] as const).map((op) => ({
+    name: `${op} (positive input)`,
+    ours: () => (pos.mul(0.8)[op] as () => Tensor)(),
+    py: `out = torch.${op}(pos * 0.8)`,
+  })),
   { name: 'round half to even', ours: () => halves.round(), py: 'out = torch.round(halves)' },
   { name: 'abs int', ours: () => i.abs(), py: 'out = i.abs()' },
   { name: 'neg int32', ours: () => i32.neg(), py: 'out = -i32' },
@@ -85,8 +114,11 @@ const elementwise: Row[] = [
   { name: 'isinf', ours: () => special.isinf(), py: 'out = special.isinf()' },
   { name: 'isfinite', ours: () => special.isfinite(), py: 'out = special.isfinite()' },
   { name: 'nanToNum default', ours: () => special.nanToNum(), py: 'out = torch.nan_to_num(special)' },
-  { name: 'nanToNum explicit', ours: () => special.nanToNum({ nan: -1, posinf: 100, neginf: -100 }),
-    py: 'out = torch.nan_to_num(special, nan=-1.0, posinf=100.0, neginf=-100.0)' },
+  {
+    name: 'nanToNum explicit',
+    ours: () => special.nanToNum({ nan: -1, posinf: 100, neginf: -100 }),
+    py: 'out = torch.nan_to_num(special, nan=-1.0, posinf=100.0, neginf=-100.0)',
+  },
   { name: 'clamp both', ours: () => x.clamp(-0.5, 0.5), py: 'out = x.clamp(-0.5, 0.5)' },
   { name: 'clamp min only', ours: () => x.clamp(0), py: 'out = x.clamp(min=0)' },
   { name: 'clamp max only', ours: () => x.clamp(null, 0.25), py: 'out = x.clamp(max=0.25)' },
@@ -128,8 +160,14 @@ const reductions: Row[] = [
   { name: 'max dim 1 values+indices', ours: () => [...x.max(1)], py: 'out = list(x.max(1))' },
   { name: 'max dim -1 keepdim', ours: () => [...x.max(-1, true)], py: 'out = list(x.max(-1, keepdim=True))' },
   { name: 'min dim 0', ours: () => [...x.min(0)], py: 'out = list(x.min(0))' },
-  { name: 'min int dim 1 keepdim', ours: () => { const r = i.add(i.mul(100)).add(torch.arange(4)).min(1, true); return [r.values, r.indices]; },
-    py: 'out = list((i + i * 100 + torch.arange(4)).min(1, keepdim=True))' },
+  {
+    name: 'min int dim 1 keepdim',
+    ours: () => {
+      const r = i.add(i.mul(100)).add(torch.arange(4)).min(1, true);
+      return [r.values, r.indices];
+    },
+    py: 'out = list((i + i * 100 + torch.arange(4)).min(1, keepdim=True))',
+  },
   { name: 'amax dims', ours: () => z.add(x).amax([0, 2]), py: 'out = (z + x).amax((0, 2))' },
   { name: 'amin keepdim', ours: () => x.amin(1, true), py: 'out = x.amin(1, keepdim=True)' },
   { name: 'argmax all', ours: () => x.argmax(), py: 'out = x.argmax()' },
@@ -171,7 +209,13 @@ const reductions: Row[] = [
 compareTable(t, 'reductions, keepdim, negative dims, linear algebra vs torch', inputs, reductions);
 
 t.test('hand-computed values (no Python needed)', async (t) => {
-  const a = torch.tensor([[1, 2, 3], [4, 5, 6]], { dtype: 'float64' });
+  const a = torch.tensor(
+    [
+      [1, 2, 3],
+      [4, 5, 6],
+    ],
+    { dtype: 'float64' },
+  );
   t.same(a.sum().item(), 21);
   t.same(a.sum(0).tolist(), [5, 7, 9]);
   t.same(a.sum(-1, true).shape, [2, 1]);

@@ -22,10 +22,22 @@ export function pyTorchMissing(): string | null {
   return cached;
 }
 
-export interface PyIn { data: (number | string | boolean)[]; shape: number[]; dtype: string; requiresGrad?: boolean }
-export interface PyTensor { shape: number[]; dtype: string; data: number[] }
+export interface PyIn {
+  data: (number | string | boolean)[];
+  shape: number[];
+  dtype: string;
+  requiresGrad?: boolean;
+}
+export interface PyTensor {
+  shape: number[];
+  dtype: string;
+  data: number[];
+}
 export type PyOut = PyTensor | number | boolean | string | null | PyOut[] | { error: string };
-export interface PyCase { inputs?: Record<string, PyIn>; code: string }
+export interface PyCase {
+  inputs?: Record<string, PyIn>;
+  code: string;
+}
 
 const enc = (v: number | bigint | boolean): number | string | boolean => {
   if (typeof v === 'bigint') return Number(v);
@@ -102,7 +114,13 @@ json.dump(res, sys.stdout)
 
 /** Runs every case in one Python process; returns outputs by case name. */
 export function pyRun(cases: Record<string, PyCase>): Record<string, PyOut> {
-  const r = spawnSync(PYTHON, ['-c', SCRIPT], { input: JSON.stringify(cases), encoding: 'utf8', maxBuffer: 1 << 28, timeout: CHILD_TIMEOUT_MS, killSignal: 'SIGKILL' });
+  const r = spawnSync(PYTHON, ['-c', SCRIPT], {
+    input: JSON.stringify(cases),
+    encoding: 'utf8',
+    maxBuffer: 1 << 28,
+    timeout: CHILD_TIMEOUT_MS,
+    killSignal: 'SIGKILL',
+  });
   if (r.status !== 0) throw new Error(`python reference failed: ${r.stderr}`);
   return JSON.parse(r.stdout);
 }
@@ -117,9 +135,15 @@ export function asPyTensor(o: PyOut | undefined, what: string): PyTensor {
 const dec = (v: number | string | boolean): number => (typeof v === 'string' ? Number(v.replace('inf', 'Infinity')) : Number(v));
 
 /** Largest violation of |a - b| <= atol + rtol * |b| (0 when everything matches; NaN matches NaN). */
-export function maxViolation(a: ArrayLike<number>, b: ArrayLike<number | string | boolean>, rtol: number, atol: number): { idx: number; got: number; want: number } | null {
+export function maxViolation(
+  a: ArrayLike<number>,
+  b: ArrayLike<number | string | boolean>,
+  rtol: number,
+  atol: number,
+): { idx: number; got: number; want: number } | null {
   for (let i = 0; i < a.length; i++) {
-    const x = a[i], y = dec(b[i]);
+    const x = a[i],
+      y = dec(b[i]);
     if (Number.isNaN(x) && Number.isNaN(y)) continue;
     if (x === y) continue;
     if (!(Math.abs(x - y) <= atol + rtol * Math.abs(y))) return { idx: i, got: x, want: y };
@@ -135,8 +159,7 @@ export function values(t: Tensor): number[] {
 type TapLike = Pick<Test, 'ok' | 'same' | 'fail'>;
 
 /** Asserts our tensor equals the Python result: shape, dtype and values within tolerance. */
-export function checkClose(t: TapLike, name: string, ours: Tensor, ref: PyOut | undefined,
-  opts: { rtol?: number; atol?: number; dtype?: boolean } = {}): void {
+export function checkClose(t: TapLike, name: string, ours: Tensor, ref: PyOut | undefined, opts: { rtol?: number; atol?: number; dtype?: boolean } = {}): void {
   let r: PyTensor;
   try {
     r = asPyTensor(ref, name);

@@ -10,7 +10,10 @@ torch.manualSeed(99);
 const x = torch.randn([3, 4, 5]);
 const m = torch.arange(20, undefined, undefined, { dtype: 'float32' }).reshape([4, 5]);
 const v = torch.randn([6]);
-const idx = torch.tensor([[0, 2, 1, 0], [1, 1, 0, 2]]);
+const idx = torch.tensor([
+  [0, 2, 1, 0],
+  [1, 1, 0, 2],
+]);
 const mask = torch.randn([4, 5]).gt(0);
 const ties = torch.tensor([3, 1, 2, 1, 3, 0, 2, 1]);
 const sel = torch.tensor([2, 0, -1]);
@@ -70,8 +73,11 @@ const shapeRows: Row[] = [
   { name: 'pad constant 2 dims', ours: () => torch.nn.functional.pad(m, [0, 1, 2, 0]), py: 'out = F.pad(m, (0, 1, 2, 0))' },
   { name: 'pad negative crops', ours: () => torch.nn.functional.pad(m, [-1, -1]), py: 'out = F.pad(m, (-1, -1))' },
   { name: 'pad reflect', ours: () => torch.nn.functional.pad(x, [2, 1], { mode: 'reflect' }), py: "out = F.pad(x, (2, 1), mode='reflect')" },
-  { name: 'pad replicate 2d', ours: () => torch.nn.functional.pad(x.unsqueeze(0), [1, 1, 2, 0], { mode: 'replicate' }),
-    py: "out = F.pad(x.unsqueeze(0), (1, 1, 2, 0), mode='replicate')" },
+  {
+    name: 'pad replicate 2d',
+    ours: () => torch.nn.functional.pad(x.unsqueeze(0), [1, 1, 2, 0], { mode: 'replicate' }),
+    py: "out = F.pad(x.unsqueeze(0), (1, 1, 2, 0), mode='replicate')",
+  },
 ];
 compareTable(t, 'shape ops vs torch', inputs, shapeRows);
 
@@ -96,20 +102,69 @@ const indexRows: Row[] = [
   { name: 'index integer list', ours: () => x.index([2, 0, 0]), py: 'out = x[[2, 0, 0]]' },
   { name: 'index slice + integer list', ours: () => x.index(':', [-1, 1]), py: 'out = x[:, [-1, 1]]' },
   { name: 'index int + tensor', ours: () => x.index(0, sel.remainder(4)), py: 'out = x[0, sel % 4]' },
-  { name: 'indexAssign_ x[:, a:b] = y', ours: () => { const c = m.clone(); c.indexAssign_([':', '1:3'], torch.ones([4, 2]).mul(-1)); return c; },
-    py: 'c = m.clone(); c[:, 1:3] = -torch.ones(4, 2); out = c' },
-  { name: 'indexAssign_ broadcast row', ours: () => { const c = m.clone(); c.indexAssign_(['::2'], torch.arange(5, undefined, undefined, { dtype: 'float32' })); return c; },
-    py: 'c = m.clone(); c[::2] = torch.arange(5.); out = c' },
-  { name: 'indexAssign_ scalar', ours: () => { const c = m.clone(); c.indexAssign_(['...', -1], 7); return c; },
-    py: 'c = m.clone(); c[..., -1] = 7; out = c' },
-  { name: 'indexAssign_ mask', ours: () => { const c = m.clone(); c.indexAssign_([mask], 0); return c; },
-    py: 'c = m.clone(); c[mask] = 0; out = c' },
-  { name: 'indexAssign_ tensor index', ours: () => { const c = m.clone(); c.indexAssign_([torch.tensor([0, 3]), '1:'], torch.zeros([2, 4])); return c; },
-    py: 'c = m.clone(); c[torch.tensor([0, 3]), 1:] = torch.zeros(2, 4); out = c' },
-  { name: 'indexAssign_ int64 into float promotes value', ours: () => { const c = m.clone(); c.indexAssign_([0], torch.tensor([1, 2, 3, 4, 5])); return c; },
-    py: 'c = m.clone(); c[0] = torch.tensor([1, 2, 3, 4, 5]); out = c' },
-  { name: 'indexPut_ accumulate', ours: () => { const c = torch.zeros([5]); c.indexPut_([torch.tensor([0, 1, 1, 4])], torch.ones([4]), true); return c; },
-    py: 'c = torch.zeros(5); c.index_put_((torch.tensor([0, 1, 1, 4]),), torch.ones(4), accumulate=True); out = c' },
+  {
+    name: 'indexAssign_ x[:, a:b] = y',
+    ours: () => {
+      const c = m.clone();
+      c.indexAssign_([':', '1:3'], torch.ones([4, 2]).mul(-1));
+      return c;
+    },
+    py: 'c = m.clone(); c[:, 1:3] = -torch.ones(4, 2); out = c',
+  },
+  {
+    name: 'indexAssign_ broadcast row',
+    ours: () => {
+      const c = m.clone();
+      c.indexAssign_(['::2'], torch.arange(5, undefined, undefined, { dtype: 'float32' }));
+      return c;
+    },
+    py: 'c = m.clone(); c[::2] = torch.arange(5.); out = c',
+  },
+  {
+    name: 'indexAssign_ scalar',
+    ours: () => {
+      const c = m.clone();
+      c.indexAssign_(['...', -1], 7);
+      return c;
+    },
+    py: 'c = m.clone(); c[..., -1] = 7; out = c',
+  },
+  {
+    name: 'indexAssign_ mask',
+    ours: () => {
+      const c = m.clone();
+      c.indexAssign_([mask], 0);
+      return c;
+    },
+    py: 'c = m.clone(); c[mask] = 0; out = c',
+  },
+  {
+    name: 'indexAssign_ tensor index',
+    ours: () => {
+      const c = m.clone();
+      c.indexAssign_([torch.tensor([0, 3]), '1:'], torch.zeros([2, 4]));
+      return c;
+    },
+    py: 'c = m.clone(); c[torch.tensor([0, 3]), 1:] = torch.zeros(2, 4); out = c',
+  },
+  {
+    name: 'indexAssign_ int64 into float promotes value',
+    ours: () => {
+      const c = m.clone();
+      c.indexAssign_([0], torch.tensor([1, 2, 3, 4, 5]));
+      return c;
+    },
+    py: 'c = m.clone(); c[0] = torch.tensor([1, 2, 3, 4, 5]); out = c',
+  },
+  {
+    name: 'indexPut_ accumulate',
+    ours: () => {
+      const c = torch.zeros([5]);
+      c.indexPut_([torch.tensor([0, 1, 1, 4])], torch.ones([4]), true);
+      return c;
+    },
+    py: 'c = torch.zeros(5); c.index_put_((torch.tensor([0, 1, 1, 4]),), torch.ones(4), accumulate=True); out = c',
+  },
   { name: 'gather dim 1', ours: () => m.slice(0, 0, 2).gather(1, idx), py: 'out = m[:2].gather(1, idx)' },
   { name: 'gather dim 0', ours: () => m.gather(0, idx), py: 'out = m.gather(0, idx)' },
   { name: 'gather negative dim', ours: () => m.gather(-1, idx), py: 'out = m.gather(-1, idx)' },
@@ -119,9 +174,21 @@ const indexRows: Row[] = [
   { name: 'indexSelect', ours: () => x.indexSelect(1, torch.tensor([3, 0, 3])), py: 'out = x.index_select(1, torch.tensor([3, 0, 3]))' },
   { name: 'indexSelect negative dim', ours: () => x.indexSelect(-1, torch.tensor([4, 1])), py: 'out = x.index_select(-1, torch.tensor([4, 1]))' },
   { name: 'maskedFill', ours: () => m.maskedFill(mask, -5), py: 'out = m.masked_fill(mask, -5.0)' },
-  { name: 'maskedFill broadcast mask', ours: () => m.maskedFill(torch.tensor([true, false, false, true, false]), 0), py: 'out = m.masked_fill(torch.tensor([True, False, False, True, False]), 0.0)' },
+  {
+    name: 'maskedFill broadcast mask',
+    ours: () => m.maskedFill(torch.tensor([true, false, false, true, false]), 0),
+    py: 'out = m.masked_fill(torch.tensor([True, False, False, True, False]), 0.0)',
+  },
   { name: 'maskedFill tensor value', ours: () => m.maskedFill(mask, torch.tensor(2.5)), py: 'out = m.masked_fill(mask, torch.tensor(2.5))' },
-  { name: 'maskedFill_', ours: () => { const c = m.clone(); c.maskedFill_(mask, -Infinity); return c; }, py: "c = m.clone(); c.masked_fill_(mask, float('-inf')); out = c" },
+  {
+    name: 'maskedFill_',
+    ours: () => {
+      const c = m.clone();
+      c.maskedFill_(mask, -Infinity);
+      return c;
+    },
+    py: "c = m.clone(); c.masked_fill_(mask, float('-inf')); out = c",
+  },
   { name: 'maskedSelect', ours: () => m.maskedSelect(mask), py: 'out = m.masked_select(mask)' },
   { name: 'sort', ours: () => [...x.sort()], py: 'out = list(x.sort())' },
   { name: 'sort dim 0 descending', ours: () => [...x.sort(0, true)], py: 'out = list(x.sort(0, descending=True))' },
@@ -142,7 +209,15 @@ t.test('views share storage; index returns views for basic specs', async (t) => 
   const a = torch.zeros([3, 4]);
   const col = a.index(':', 1);
   col.fill_(5);
-  t.same(a.tolist(), [[0, 5, 0, 0], [0, 5, 0, 0], [0, 5, 0, 0]], 'basic index is a view (writes show through)');
+  t.same(
+    a.tolist(),
+    [
+      [0, 5, 0, 0],
+      [0, 5, 0, 0],
+      [0, 5, 0, 0],
+    ],
+    'basic index is a view (writes show through)',
+  );
   const s = a.slice(1, 2, 4);
   s.add_(1);
   t.same((a.tolist() as number[][])[0], [0, 5, 1, 1]);
@@ -154,7 +229,10 @@ t.test('views share storage; index returns views for basic specs', async (t) => 
   t.same(whole.shape, [3, 4]);
   const y = torch.arange(6).reshape([2, 3]);
   y.indexAssign_([1, '0:2'], torch.tensor([9, 8]));
-  t.same(y.tolist(), [[0, 1, 2], [9, 8, 5]]);
+  t.same(y.tolist(), [
+    [0, 1, 2],
+    [9, 8, 5],
+  ]);
   t.throws(() => y.index(0, 0, 0), { code: 'ERR_INDEX' }, 'too many indices');
   t.throws(() => y.index(5), { code: 'ERR_INDEX' }, 'out of range select');
   t.throws(() => y.index('1:2:0'), 'zero step');

@@ -18,7 +18,12 @@ const MAIN = path.resolve(__dirname, '../../lib/cli/main.js');
 /** The longest one child may run (the suite runs under load on 2 cores). */
 const CHILD_TIMEOUT_MS = 120_000;
 
-interface Exit { code: number | null; signal: NodeJS.Signals | null; out: string; err: string }
+interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  out: string;
+  err: string;
+}
 
 /**
  * Runs the CLI in `cwd`; `killWhen` (checked every 10 ms with the output so far) sends SIGKILL when it
@@ -31,9 +36,11 @@ function cli(cwd: string, args: string[], killWhen?: (out: string) => boolean): 
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   return new Promise((resolve, reject) => {
-    const poll = killWhen && setInterval(() => {
-      if (killWhen(out)) child.kill('SIGKILL');
-    }, 10);
+    const poll =
+      killWhen &&
+      setInterval(() => {
+        if (killWhen(out)) child.kill('SIGKILL');
+      }, 10);
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`social-mae ${args.join(' ')}: still running after ${CHILD_TIMEOUT_MS} ms\n${out}\n${err}`));
@@ -65,7 +72,10 @@ t.test('pretrain killed with SIGKILL at several points resumes to the same compl
     const left = names();
     t.comment(`${what}: left ${left.sort().join(' ') || 'no model files'}`);
     for (const n of left) if (n.endsWith('.pth')) torch.dispose(await io.load(path.join(models, n))); // final names hold complete files
-    const committed = left.map((n) => /^trainer_state\.(\d+)\.pth$/.exec(n)).filter((m) => m !== null).map((m) => Number(m![1]));
+    const committed = left
+      .map((n) => /^trainer_state\.(\d+)\.pth$/.exec(n))
+      .filter((m) => m !== null)
+      .map((m) => Number(m![1]));
     return { out: r.out, last: Math.max(0, ...committed) };
   }
   const resumedAfter = (out: string, epoch: number) =>
@@ -100,16 +110,34 @@ t.test('pretrain killed with SIGKILL at several points resumes to the same compl
   t.equal(end.code, 0, end.err);
   resumedAfter(end.out, k.last);
   const run = path.join(dir, 'run');
-  t.same(JSON.parse(fs.readFileSync(path.join(run, 'progress.json'), 'utf8')).map((r: { epoch: number }) => r.epoch), [1, 2]);
-  t.same(names().sort(), ['audio_model.1.pth', 'audio_model.2.pth', 'best_audio_model.pth', 'best_optim_state.pth',
-    'optim_state.1.pth', 'optim_state.2.pth', 'trainer_state.1.pth', 'trainer_state.2.pth'], 'the epochs\' files and nothing else (no temp files)');
+  t.same(
+    JSON.parse(fs.readFileSync(path.join(run, 'progress.json'), 'utf8')).map((r: { epoch: number }) => r.epoch),
+    [1, 2],
+  );
+  t.same(
+    names().sort(),
+    [
+      'audio_model.1.pth',
+      'audio_model.2.pth',
+      'best_audio_model.pth',
+      'best_optim_state.pth',
+      'optim_state.1.pth',
+      'optim_state.2.pth',
+      'trainer_state.1.pth',
+      'trainer_state.2.pth',
+    ],
+    "the epochs' files and nothing else (no temp files)",
+  );
   const st = (await io.load(path.join(models, 'trainer_state.2.pth'))) as Map<string, unknown>;
   t.equal(st.get('epoch'), 2);
   t.equal(st.get('global_step'), 2, 'one step per epoch: no epoch counted twice');
   const bestEpoch = st.get('best_epoch') as number;
   t.ok(bestEpoch === 1 || bestEpoch === 2);
   for (const kind of ['audio_model', 'optim_state'] as const) {
-    t.ok(fs.readFileSync(path.join(models, `best_${kind}.pth`)).equals(fs.readFileSync(path.join(models, `${kind}.${bestEpoch}.pth`))), `best_${kind}.pth copies epoch ${bestEpoch}`);
+    t.ok(
+      fs.readFileSync(path.join(models, `best_${kind}.pth`)).equals(fs.readFileSync(path.join(models, `${kind}.${bestEpoch}.pth`))),
+      `best_${kind}.pth copies epoch ${bestEpoch}`,
+    );
   }
   for (const n of names()) torch.dispose(await io.load(path.join(models, n)));
   t.comment(`crash/resume chain took ${((Date.now() - started) / 1000).toFixed(1)} s`);

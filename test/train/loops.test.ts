@@ -36,20 +36,53 @@ t.test('pretrain: epochs, checkpoints in the reference layout, resume, refusals'
   const schedule = { start: 1, step: 1, decay: 0.5 };
   const h = await train.pretrain(mae, loader, { epochs: 2, lr: 1e-3, runDir, schedule, logEvery: 1, onLog: (l) => logs.push(l) });
   t.equal(h.length, 2);
-  t.same(h.map((r) => [r.epoch, r.globalStep]), [[1, 2], [2, 4]], '3 items in batches of 2: 2 steps per epoch');
-  t.same(h.map((r) => r.lr[0]), [1e-3, 5e-4], 'MultiStepLR halves after epoch 1');
-  for (const r of h) t.ok(['loss', 'lossMae', 'lossMaeA', 'lossMaeV', 'lossC', 'cAcc'].every((k) => Number.isFinite(r.train[k])), `epoch ${r.epoch} losses finite`);
-  t.ok(logs.some((l) => /^epoch 1 step 1 \(global 1\): loss [\d.]+/.test(l)), logs[0]);
+  t.same(
+    h.map((r) => [r.epoch, r.globalStep]),
+    [
+      [1, 2],
+      [2, 4],
+    ],
+    '3 items in batches of 2: 2 steps per epoch',
+  );
+  t.same(
+    h.map((r) => r.lr[0]),
+    [1e-3, 5e-4],
+    'MultiStepLR halves after epoch 1',
+  );
+  for (const r of h)
+    t.ok(
+      ['loss', 'lossMae', 'lossMaeA', 'lossMaeV', 'lossC', 'cAcc'].every((k) => Number.isFinite(r.train[k])),
+      `epoch ${r.epoch} losses finite`,
+    );
+  t.ok(
+    logs.some((l) => /^epoch 1 step 1 \(global 1\): loss [\d.]+/.test(l)),
+    logs[0],
+  );
   const files = fs.readdirSync(path.join(runDir, 'models')).sort();
-  t.same(files, ['audio_model.1.pth', 'audio_model.2.pth', 'best_audio_model.pth', 'best_optim_state.pth', 'optim_state.1.pth', 'optim_state.2.pth', 'trainer_state.1.pth', 'trainer_state.2.pth']);
+  t.same(files, [
+    'audio_model.1.pth',
+    'audio_model.2.pth',
+    'best_audio_model.pth',
+    'best_optim_state.pth',
+    'optim_state.1.pth',
+    'optim_state.2.pth',
+    'trainer_state.1.pth',
+    'trainer_state.2.pth',
+  ]);
   const progress = JSON.parse(fs.readFileSync(path.join(runDir, 'progress.json'), 'utf8'));
-  t.same(progress.map((r: { epoch: number }) => r.epoch), [1, 2]);
+  t.same(
+    progress.map((r: { epoch: number }) => r.epoch),
+    [1, 2],
+  );
 
   // the saved model is the model after epoch 2, with DataParallel keys; the optimizer state is PyTorch's
   const sd = (await io.load(path.join(runDir, 'models', 'audio_model.2.pth'))) as Map<string, Tensor>;
   const own = mae.stateDict();
   t.equal(sd.size, own.size);
-  t.ok([...own].every(([k, v]) => torch.tidy(() => sd.get(`module.${k}`)!.equal(v))), 'module.-prefixed copy of the state dict');
+  t.ok(
+    [...own].every(([k, v]) => torch.tidy(() => sd.get(`module.${k}`)!.equal(v))),
+    'module.-prefixed copy of the state dict',
+  );
   torch.dispose(sd);
   torch.dispose(own);
   const osd = (await io.load(path.join(runDir, 'models', 'optim_state.2.pth'))) as Map<string, unknown>;
@@ -59,7 +92,11 @@ t.test('pretrain: epochs, checkpoints in the reference layout, resume, refusals'
   t.same(groups[0]!.get('betas'), [0.95, 0.999]);
   t.equal(groups[0]!.get('weight_decay'), 5e-7);
   const state = osd.get('state') as Map<number, Map<string, Tensor>>;
-  t.equal(torch.tidy(() => state.get(0)!.get('step')!.item()), 4, 'four Adam steps');
+  t.equal(
+    torch.tidy(() => state.get(0)!.get('step')!.item()),
+    4,
+    'four Adam steps',
+  );
   torch.dispose(osd);
 
   // PyTorch reads the run directory: the model as a DataParallel state dict, the optimizer state into
@@ -70,8 +107,8 @@ t.test('pretrain: epochs, checkpoints in the reference layout, resume, refusals'
       'import sys, torch',
       'd = sys.argv[1]',
       "sd = torch.load(d + '/audio_model.2.pth')",
-      "ps = [torch.nn.Parameter(v.clone()) for v in sd.values() if v.dtype == torch.float32]",
-      "opt = torch.optim.Adam(ps, lr=1.0)",
+      'ps = [torch.nn.Parameter(v.clone()) for v in sd.values() if v.dtype == torch.float32]',
+      'opt = torch.optim.Adam(ps, lr=1.0)',
       "opt.load_state_dict(torch.load(d + '/optim_state.2.pth'))",
       "ts = torch.load(d + '/trainer_state.2.pth')",
       "print(len(sd), all(k.startswith('module.') for k in sd), opt.param_groups[0]['lr'], int(opt.state[ps[0]]['step']), ts['epoch'], ts['global_step'])",
@@ -80,25 +117,42 @@ t.test('pretrain: epochs, checkpoints in the reference layout, resume, refusals'
     t.equal(r.stdout.trim(), `${mae.namedParameters().length + mae.namedBuffers().length} True 0.00025 4 2 4`, r.stderr);
   }
 
-  await t.rejects(train.pretrain(mae, loader, { epochs: 3, runDir, schedule }), { code: 'ERR_BAD_STATE', message: /already holds a run \(up to epoch 2\)/ }, 'no silent overwrite');
-  await t.rejects(train.pretrain(mae, loader, { epochs: 3, runDir, schedule, resume: true, lr: 5e-3 }), { code: 'ERR_BAD_STATE', message: /config\.json describes another run/ });
+  await t.rejects(
+    train.pretrain(mae, loader, { epochs: 3, runDir, schedule }),
+    { code: 'ERR_BAD_STATE', message: /already holds a run \(up to epoch 2\)/ },
+    'no silent overwrite',
+  );
+  await t.rejects(train.pretrain(mae, loader, { epochs: 3, runDir, schedule, resume: true, lr: 5e-3 }), {
+    code: 'ERR_BAD_STATE',
+    message: /config\.json describes another run/,
+  });
 
   // resume into a fresh model: continues at epoch 3 with the restored step count and lr
   const again = new SocialMAE({ ...ENCODER, ...DECODER });
   const h3 = await train.pretrain(again, loader, { epochs: 3, lr: 1e-3, runDir, schedule, resume: true, onLog: (l) => logs.push(l) });
-  t.same(h3.map((r) => [r.epoch, r.globalStep]), [[1, 2], [2, 4], [3, 6]]);
+  t.same(
+    h3.map((r) => [r.epoch, r.globalStep]),
+    [
+      [1, 2],
+      [2, 4],
+      [3, 6],
+    ],
+  );
   t.equal(h3[2]!.lr[0], 2.5e-4);
   t.ok(logs.some((l) => /resumed .* after epoch 2 \(step 4\)/.test(l)));
 
   // an abort between steps stops the run; the unfinished epoch is not saved
   const ac = new AbortController();
   const stopped = path.join(dir, 'stopped');
-  await t.rejects(
-    train.pretrain(mae, loader, { epochs: 2, runDir: stopped, signal: ac.signal, logEvery: 1, onLog: () => ac.abort(new Error('stop now')) }),
-    { message: 'stop now' },
-  );
+  await t.rejects(train.pretrain(mae, loader, { epochs: 2, runDir: stopped, signal: ac.signal, logEvery: 1, onLog: () => ac.abort(new Error('stop now')) }), {
+    message: 'stop now',
+  });
   t.same(fs.readdirSync(path.join(stopped, 'models')), [], 'nothing saved for the aborted epoch');
-  await t.rejects(train.pretrain(mae, loader, { epochs: 2, runDir: stopped }), { code: 'ERR_BAD_STATE', message: /already holds a run \(started, no epoch finished\)/ }, 'a started run is not overwritten either');
+  await t.rejects(
+    train.pretrain(mae, loader, { epochs: 2, runDir: stopped }),
+    { code: 'ERR_BAD_STATE', message: /already holds a run \(started, no epoch finished\)/ },
+    'a started run is not overwritten either',
+  );
 
   await t.rejects(train.pretrain(mae, loader, { epochs: 0 }), { code: 'ERR_INVALID_ARG', message: /epochs must be an integer >= 1, got 0/ });
   await t.rejects(train.pretrain(mae, loader, { epochs: 1, amp: 'fp8' as 'bf16' }), { code: 'ERR_INVALID_ARG', message: /amp/ });
@@ -131,7 +185,10 @@ t.test('finetune: head lr group, smoothing, SpecAugment, metrics, best epoch, pr
   const bestEpoch = h.reduce((b, r) => (r.val!.acc > b.val!.acc ? r : b), h[0]!).epoch;
   const best = (await io.load(path.join(runDir, 'models', 'best_audio_model.pth'))) as Map<string, Tensor>;
   const atBest = (await io.load(path.join(runDir, 'models', `audio_model.${bestEpoch}.pth`))) as Map<string, Tensor>;
-  t.ok([...best].every(([k, v]) => torch.tidy(() => atBest.get(k)!.equal(v))), `best_audio_model.pth is epoch ${bestEpoch} (first with the highest accuracy)`);
+  t.ok(
+    [...best].every(([k, v]) => torch.tidy(() => atBest.get(k)!.equal(v))),
+    `best_audio_model.pth is epoch ${bestEpoch} (first with the highest accuracy)`,
+  );
   torch.dispose(best);
   torch.dispose(atBest);
 
@@ -149,8 +206,14 @@ t.test('finetune: head lr group, smoothing, SpecAugment, metrics, best epoch, pr
   const headBefore = torch.keep((frozen.mlp_head.at(1) as unknown as { weight: Tensor }).weight.clone());
   await train.finetune(frozen, loader, { epochs: 1, freezeBase: true, lr: 1e-2, headLr: 1, runDir: path.join(dir, 'frozen') });
   t.ok(fs.existsSync(path.join(dir, 'frozen', 'models', 'best_audio_model.pth')), 'without validation the best epoch is the lowest training loss');
-  t.ok(torch.tidy(() => frozen.blocks_a[0]!.attn.qkv.weight.equal(before)), 'frozen encoder unchanged');
-  t.notOk(torch.tidy(() => (frozen.mlp_head.at(1) as unknown as { weight: Tensor }).weight.equal(headBefore)), 'head trained');
+  t.ok(
+    torch.tidy(() => frozen.blocks_a[0]!.attn.qkv.weight.equal(before)),
+    'frozen encoder unchanged',
+  );
+  t.notOk(
+    torch.tidy(() => (frozen.mlp_head.at(1) as unknown as { weight: Tensor }).weight.equal(headBefore)),
+    'head trained',
+  );
   torch.dispose([before, headBefore]);
 
   // mixup batches carry float label rows; BCE and CE both train on them
@@ -161,7 +224,10 @@ t.test('finetune: head lr group, smoothing, SpecAugment, metrics, best epoch, pr
   }
 
   await t.rejects(train.finetune(ft, loader, { epochs: 1, labelSmooth: 1 }), { code: 'ERR_INVALID_ARG', message: /labelSmooth/ });
-  const unlabelled = new data.DataLoader(src.items.map(({ label: _l, ...it }) => it), { recipe: RECIPE, batchSize: 2, ...quiet });
+  const unlabelled = new data.DataLoader(
+    src.items.map(({ label: _l, ...it }) => it),
+    { recipe: RECIPE, batchSize: 2, ...quiet },
+  );
   await t.rejects(train.finetune(ft, unlabelled, { epochs: 1 }), { code: 'ERR_INVALID_ARG', message: /need labels/ });
   ft.dispose();
   frozen.dispose();
@@ -179,14 +245,21 @@ t.test('finetune: each mode reads the inputs models.FT_MODE_INPUTS names, and on
   const ft = new SocialMAEFT({ ...ENCODER, labelDim: 2 });
   for (const mode of models.FT_MODES) {
     const need = models.modeInputs(mode);
-    for (const [loader, has] of [[audioOnly, 'audio'], [videoOnly, 'video']] as const) {
+    for (const [loader, has] of [
+      [audioOnly, 'audio'],
+      [videoOnly, 'video'],
+    ] as const) {
       if (need.audio === (has === 'audio') && need.video === (has === 'video')) {
         const r = await train.finetune(ft, loader, { epochs: 1, mode });
         t.ok(Number.isFinite(r[0]!.train.loss), `${mode} trains on ${has} alone: ${r[0]!.train.loss}`);
         const p = await train.predictScores(ft, loader, { mode });
         t.equal(p.scores.length, 6, `${mode} predicts from ${has} alone`);
       } else {
-        await t.rejects(train.finetune(ft, loader, { epochs: 1, mode }), { code: 'ERR_INVALID_ARG', message: new RegExp(`mode '${mode}' needs .*${has === 'audio' ? 'video' : 'audio'}`) }, `${mode} refuses ${has} alone`);
+        await t.rejects(
+          train.finetune(ft, loader, { epochs: 1, mode }),
+          { code: 'ERR_INVALID_ARG', message: new RegExp(`mode '${mode}' needs .*${has === 'audio' ? 'video' : 'audio'}`) },
+          `${mode} refuses ${has} alone`,
+        );
       }
     }
   }
@@ -206,7 +279,11 @@ t.test('a finetuning model initialised from a pretraining run directory', { skip
   const adamw = new optim.AdamW(mae.parameters(), { lr: 1e-3 });
   await train.pretrain(mae, loader, { epochs: 1, runDir: path.join(dir, 'pre'), optimizer: adamw, noise: true });
   const st = adamw.stateDict();
-  t.equal(torch.tidy(() => (st.state.get(0)!.step as Tensor).item()), 1, 'a caller-supplied optimizer is used and left alive');
+  t.equal(
+    torch.tidy(() => (st.state.get(0)!.step as Tensor).item()),
+    1,
+    'a caller-supplied optimizer is used and left alive',
+  );
   torch.dispose(st);
   adamw.dispose();
   t.match(JSON.parse(fs.readFileSync(path.join(dir, 'pre', 'config.json'), 'utf8')), { optimizer: 'AdamW', noise: true });
@@ -215,8 +292,14 @@ t.test('a finetuning model initialised from a pretraining run directory', { skip
   const r = models.initFinetuneFromPretrain(ft, sd);
   torch.dispose(sd);
   t.same(r.missing, ['mlp_head.0.weight', 'mlp_head.0.bias', 'mlp_head.1.weight', 'mlp_head.1.bias']);
-  t.ok(r.unused.every((k) => k.startsWith('decoder') || k.startsWith('mask_token') || k.startsWith('pos_embed_v_decoder') || /decoder/.test(k)), 'only decoder keys unused');
-  t.ok(torch.tidy(() => ft.blocks_v[0]!.mlp.fc1.weight.equal(mae.blocks_v[0]!.mlp.fc1.weight)), 'encoder weights carried over');
+  t.ok(
+    r.unused.every((k) => k.startsWith('decoder') || k.startsWith('mask_token') || k.startsWith('pos_embed_v_decoder') || /decoder/.test(k)),
+    'only decoder keys unused',
+  );
+  t.ok(
+    torch.tidy(() => ft.blocks_v[0]!.mlp.fc1.weight.equal(mae.blocks_v[0]!.mlp.fc1.weight)),
+    'encoder weights carried over',
+  );
   mae.dispose();
   ft.dispose();
   t.equal(torch.memory().liveTensors, live, 'no tensors left (run directory, caller-supplied optimizer, FT init)');

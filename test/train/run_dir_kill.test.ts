@@ -85,7 +85,11 @@ function trained(seed: number, steps: number) {
   for (let i = 0; i < steps; i++) {
     torch.tidy(() => {
       opt.zeroGrad();
-      model.forward(torch.randn([3, 6])).square().mean().backward();
+      model
+        .forward(torch.randn([3, 6]))
+        .square()
+        .mean()
+        .backward();
     });
     opt.step();
   }
@@ -93,8 +97,14 @@ function trained(seed: number, steps: number) {
 }
 
 const record = (epoch: number): train.EpochRecord => ({ epoch, globalStep: epoch, lr: [0.1], seconds: 0, train: { loss: 1 / epoch } });
-const state = (epoch: number, bestEpoch: number | null): train.TrainerState =>
-  ({ epoch, globalStep: epoch, best: bestEpoch === null ? null : 1 / bestEpoch, bestEpoch, schedule: { ...SCHEDULE, last_epoch: epoch }, scaler: null });
+const state = (epoch: number, bestEpoch: number | null): train.TrainerState => ({
+  epoch,
+  globalStep: epoch,
+  best: bestEpoch === null ? null : 1 / bestEpoch,
+  bestEpoch,
+  schedule: { ...SCHEDULE, last_epoch: epoch },
+  scaler: null,
+});
 
 const bytes = (f: string) => fs.readFileSync(f);
 const TEMP = /\.tmp$/;
@@ -114,11 +124,21 @@ async function completeUnderFinalNames(t: tap.Test, dir: string, when: string): 
   const rd = new train.RunDir(dir);
   const progress = (await rd.progress()).map((r) => r.epoch);
   for (const e of rd.committed()) {
-    t.ok(fs.existsSync(rd.file('audio_model', e)) && fs.existsSync(rd.file('optim_state', e)) && progress.includes(e), `${when}: committed epoch ${e} has its files and record`);
+    t.ok(
+      fs.existsSync(rd.file('audio_model', e)) && fs.existsSync(rd.file('optim_state', e)) && progress.includes(e),
+      `${when}: committed epoch ${e} has its files and record`,
+    );
   }
-  for (const [best, kind] of [['best_audio_model.pth', 'audio_model'], ['best_optim_state.pth', 'optim_state']] as const) {
+  for (const [best, kind] of [
+    ['best_audio_model.pth', 'audio_model'],
+    ['best_optim_state.pth', 'optim_state'],
+  ] as const) {
     const f = path.join(rd.models, best);
-    if (fs.existsSync(f)) t.ok(rd.committed().some((e) => bytes(f).equals(bytes(rd.file(kind, e)))), `${when}: ${best} copies a committed epoch`);
+    if (fs.existsSync(f))
+      t.ok(
+        rd.committed().some((e) => bytes(f).equals(bytes(rd.file(kind, e)))),
+        `${when}: ${best} copies a committed epoch`,
+      );
   }
 }
 
@@ -131,7 +151,10 @@ async function resumeAndCheck(t: tap.Test, dir: string, expectEpoch: number, whe
   t.equal(st?.epoch, expectEpoch, `${when}: resumes after epoch ${expectEpoch}`);
   const saved = (await io.load(rd.file('audio_model', expectEpoch))) as Map<string, Tensor>;
   const own = model.stateDict();
-  t.ok([...own].every(([k, v]) => torch.tidy(() => v.equal(saved.get(`module.${k}`)!))), `${when}: the model holds epoch ${expectEpoch}'s file`);
+  t.ok(
+    [...own].every(([k, v]) => torch.tidy(() => v.equal(saved.get(`module.${k}`)!))),
+    `${when}: the model holds epoch ${expectEpoch}'s file`,
+  );
   torch.dispose([saved, own]);
   const osd = opt.stateDict();
   const again = path.join(dir, 'again', `optim_state.${expectEpoch}.pth`); // same name: same archive prefix
@@ -142,12 +165,35 @@ async function resumeAndCheck(t: tap.Test, dir: string, expectEpoch: number, whe
   fs.rmSync(path.dirname(again), { recursive: true });
   await rd.rollBack(st);
   const names = fs.readdirSync(rd.models).sort();
-  t.notOk([...names, ...fs.readdirSync(dir)].some((n) => TEMP.test(n)), `${when}: no temp file left`);
+  t.notOk(
+    [...names, ...fs.readdirSync(dir)].some((n) => TEMP.test(n)),
+    `${when}: no temp file left`,
+  );
   const epochs = Array.from({ length: expectEpoch }, (_, i) => i + 1);
-  t.same(names, [...epochs.map((e) => `audio_model.${e}.pth`), 'best_audio_model.pth', 'best_optim_state.pth', ...epochs.map((e) => `optim_state.${e}.pth`), ...epochs.map((e) => `trainer_state.${e}.pth`)].sort(), `${when}: only committed epochs' files`);
-  t.same((await rd.progress()).map((r) => r.epoch), epochs, `${when}: progress holds the committed epochs`);
-  t.ok(bytes(path.join(rd.models, 'best_audio_model.pth')).equals(bytes(rd.file('audio_model', st!.bestEpoch!))), `${when}: best_audio_model copies epoch ${st!.bestEpoch}`);
-  t.ok(bytes(path.join(rd.models, 'best_optim_state.pth')).equals(bytes(rd.file('optim_state', st!.bestEpoch!))), `${when}: best_optim_state copies epoch ${st!.bestEpoch}`);
+  t.same(
+    names,
+    [
+      ...epochs.map((e) => `audio_model.${e}.pth`),
+      'best_audio_model.pth',
+      'best_optim_state.pth',
+      ...epochs.map((e) => `optim_state.${e}.pth`),
+      ...epochs.map((e) => `trainer_state.${e}.pth`),
+    ].sort(),
+    `${when}: only committed epochs' files`,
+  );
+  t.same(
+    (await rd.progress()).map((r) => r.epoch),
+    epochs,
+    `${when}: progress holds the committed epochs`,
+  );
+  t.ok(
+    bytes(path.join(rd.models, 'best_audio_model.pth')).equals(bytes(rd.file('audio_model', st!.bestEpoch!))),
+    `${when}: best_audio_model copies epoch ${st!.bestEpoch}`,
+  );
+  t.ok(
+    bytes(path.join(rd.models, 'best_optim_state.pth')).equals(bytes(rd.file('optim_state', st!.bestEpoch!))),
+    `${when}: best_optim_state copies epoch ${st!.bestEpoch}`,
+  );
   model.dispose();
 }
 
@@ -161,7 +207,10 @@ t.test('a kill at every file-system call of saving an epoch leaves a resumable d
   await rd.saveEpoch(model, opt, state(1, 1), record(1), true);
   torch.tidy(() => {
     opt.zeroGrad();
-    model.forward(torch.randn([3, 6])).sum().backward();
+    model
+      .forward(torch.randn([3, 6]))
+      .sum()
+      .backward();
   });
   opt.step();
 

@@ -6,7 +6,10 @@ const { ReferenceSchedule, averagePrecision, rocAuc, classificationStats, specAu
 
 t.test('warm-up: lr = step/1000 * initial lr at every 50th step up to 1000; first 50 steps at 0', async (t) => {
   const lin = new nn.Linear(2, 2);
-  const opt = new optim.Adam([{ params: [lin.weight], lr: 1e-3 }, { params: [lin.bias!], lr: 1e-1 }]);
+  const opt = new optim.Adam([
+    { params: [lin.weight], lr: 1e-3 },
+    { params: [lin.bias!], lr: 1e-1 },
+  ]);
   const s = new ReferenceSchedule(opt, { warmup: true });
   const seen = new Map<number, number[]>();
   for (let step = 0; step <= 1100; step++) {
@@ -14,8 +17,18 @@ t.test('warm-up: lr = step/1000 * initial lr at every 50th step up to 1000; firs
     if ([0, 1, 49, 50, 99, 100, 999, 1000, 1001, 1100].includes(step)) seen.set(step, s.lrs());
   }
   const close = (a: number[], b: number[]) => a.every((x, i) => Math.abs(x - b[i]!) <= 1e-15 + 1e-12 * Math.abs(b[i]!));
-  const expect: [number, number[]][] = [[0, [0, 0]], [1, [0, 0]], [49, [0, 0]], [50, [5e-5, 5e-3]], [99, [5e-5, 5e-3]], [100, [1e-4, 1e-2]],
-    [999, [9.5e-4, 9.5e-2]], [1000, [1e-3, 1e-1]], [1001, [1e-3, 1e-1]], [1100, [1e-3, 1e-1]]];
+  const expect: [number, number[]][] = [
+    [0, [0, 0]],
+    [1, [0, 0]],
+    [49, [0, 0]],
+    [50, [5e-5, 5e-3]],
+    [99, [5e-5, 5e-3]],
+    [100, [1e-4, 1e-2]],
+    [999, [9.5e-4, 9.5e-2]],
+    [1000, [1e-3, 1e-1]],
+    [1001, [1e-3, 1e-1]],
+    [1100, [1e-3, 1e-1]],
+  ];
   for (const [step, lrs] of expect) t.ok(close(seen.get(step)!, lrs), `step ${step}: ${seen.get(step)} vs ${lrs}`);
   opt.dispose();
   lin.dispose();
@@ -74,7 +87,10 @@ t.test('SpecAugment: one frequency and one time band per example, filled with no
   const y = specAugment(x, { freqm: 48, timem: 30 });
   torch.manualSeed(7);
   const y2 = specAugment(x, { freqm: 48, timem: 30 });
-  t.ok(torch.tidy(() => y.equal(y2)), 'reproducible under manualSeed');
+  t.ok(
+    torch.tidy(() => y.equal(y2)),
+    'reproducible under manualSeed',
+  );
   t.same(y.shape, [3, 100, 128]);
   const xs = x.toArray() as Float32Array;
   const ys = y.toArray() as Float32Array;
@@ -98,15 +114,19 @@ t.test('SpecAugment: one frequency and one time band per example, filled with no
     t.ok(contiguous(fMasked) && contiguous(tMasked), 'each band is contiguous');
     // everything outside the two bands is unchanged
     let same = true;
-    for (let tt = 0; tt < 100; tt++) for (let f = 0; f < 128; f++) {
-      const i = (b * 100 + tt) * 128 + f;
-      if (!fMasked.includes(f) && !tMasked.includes(tt)) same &&= ys[i] === xs[i];
-    }
+    for (let tt = 0; tt < 100; tt++)
+      for (let f = 0; f < 128; f++) {
+        const i = (b * 100 + tt) * 128 + f;
+        if (!fMasked.includes(f) && !tMasked.includes(tt)) same &&= ys[i] === xs[i];
+      }
     t.ok(same, `example ${b}: the rest is unchanged`);
   }
   t.ok(bands > 20, `something was masked (${bands} rows and columns)`);
   const off = specAugment(x, { freqm: 0, timem: 0 });
-  t.ok(torch.tidy(() => off.equal(x)), 'widths 0: unchanged');
+  t.ok(
+    torch.tidy(() => off.equal(x)),
+    'widths 0: unchanged',
+  );
   t.throws(() => specAugment(x, { freqm: -1, timem: 0 }), { code: 'ERR_INVALID_ARG', message: /freqm/ });
   t.throws(() => torch.tidy(() => specAugment(x.select(0, 0), { freqm: 1, timem: 0 })), { code: 'ERR_INVALID_ARG', message: /\[B, T, F\]/ });
   torch.dispose([x, y, y2, off]);
@@ -123,7 +143,10 @@ t.test('fbank noise: x + rand * u/10 per example, then a time roll in [-T, T)', 
   const y = train.fbankNoise(x);
   torch.manualSeed(3);
   const y2 = train.fbankNoise(x);
-  t.ok(torch.tidy(() => y.equal(y2)), 'reproducible under manualSeed');
+  t.ok(
+    torch.tidy(() => y.equal(y2)),
+    'reproducible under manualSeed',
+  );
   t.same(y.shape, [B, T, F]);
   const xs = x.toArray() as Float32Array;
   const ys = y.toArray() as Float32Array;

@@ -20,7 +20,6 @@ import { SMALL_DECODER, SMALL_ENCODER, log } from '../training';
 
 const SAMPLES = path.resolve(__dirname, '..', '..', '..', '..', 'data', 'samples');
 
-
 async function features(clip: string): Promise<{ audio: Tensor; video: Tensor }> {
   const fbank = await data.wav2fbank(clip);
   const audio = torch.keep(torch.tidy(() => data.normalizeFbank(fbank).unsqueeze(0).expand(2, -1, -1).contiguous()));
@@ -74,8 +73,10 @@ export async function run(args: ParsedArgs): Promise<void> {
   const ft = new SocialMAEFT({ ...encoder, labelDim: 6 });
   const report = initFinetuneFromPretrain(ft, loaded);
   torch.dispose(loaded);
-  log(`SocialMAEFT from the checkpoint: ${report.loaded.length} keys loaded, ${report.unused.length} unused (decoder), ` +
-    `${report.missing.length} fresh (${report.missing.join(', ')})`);
+  log(
+    `SocialMAEFT from the checkpoint: ${report.loaded.length} keys loaded, ${report.unused.length} unused (decoder), ` +
+      `${report.missing.length} fresh (${report.missing.join(', ')})`,
+  );
   const logits = torch.noGrad(() => torch.tidy(() => ft.eval().forward(audio, video, 'multimodal').tolist()));
   log(`logits: ${JSON.stringify(logits, (_k, v) => (typeof v === 'number' ? Number(v.toFixed(4)) : v))}`);
 

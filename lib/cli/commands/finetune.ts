@@ -42,7 +42,9 @@ export async function run(args: ParsedArgs): Promise<void> {
   torch.manualSeed(seed);
   const model = new SocialMAEFT(modelOptions).to(device);
   try {
-    log(`social-mae finetune: ${size} model on ${device}, ${labels.size} classes (${labels.names.join(', ')}), ${train.items.length} training items${val ? `, ${val.items.length} validation items` : ''}`);
+    log(
+      `social-mae finetune: ${size} model on ${device}, ${labels.size} classes (${labels.names.join(', ')}), ${train.items.length} training items${val ? `, ${val.items.length} validation items` : ''}`,
+    );
     if (init !== null && !fit.resume) {
       const sd = (await io.load(init)) as Map<string, Tensor>;
       try {

@@ -47,7 +47,10 @@ export async function run(args: ParsedArgs): Promise<void> {
   const inputs = args.positionals;
   if (inputs.length === 0) throw new UsageError('predict needs media files or one labelled dataset');
   const device = deviceFlag(args);
-  const single = inputs.length === 1 && !data.VIDEO_EXTENSIONS.includes(path.extname(inputs[0]!).toLowerCase()) && !data.AUDIO_EXTENSIONS.includes(path.extname(inputs[0]!).toLowerCase());
+  const single =
+    inputs.length === 1 &&
+    !data.VIDEO_EXTENSIONS.includes(path.extname(inputs[0]!).toLowerCase()) &&
+    !data.AUDIO_EXTENSIONS.includes(path.extname(inputs[0]!).toLowerCase());
   const source = single ? await openData(args, inputs[0]!, labels) : await data.sourceFromFiles(inputs);
   const loader = makeLoader(args, source, { train: false, device });
   const model = new SocialMAEFT(cfg.model).to(device);
@@ -69,7 +72,9 @@ export async function run(args: ParsedArgs): Promise<void> {
     else for (const row of rows) log(`${row.id}\t${row.label}\t${row.probability.toFixed(4)}`);
     if (r.targets.length === r.scores.length && r.targets.length > 0) {
       const s = classificationStats(r.scores, r.targets, K);
-      (args.flags.has('json') ? (m: string) => process.stderr.write(`${m}\n`) : log)(`accuracy ${s.acc.toFixed(4)}, mAP ${s.mAP.toFixed(4)}, mAUC ${Number.isNaN(s.mAUC) ? 'n/a' : s.mAUC.toFixed(4)} over ${r.ids.length} items`);
+      (args.flags.has('json') ? (m: string) => process.stderr.write(`${m}\n`) : log)(
+        `accuracy ${s.acc.toFixed(4)}, mAP ${s.mAP.toFixed(4)}, mAUC ${Number.isNaN(s.mAUC) ? 'n/a' : s.mAUC.toFixed(4)} over ${r.ids.length} items`,
+      );
     }
   } finally {
     model.dispose();

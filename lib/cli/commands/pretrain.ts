@@ -43,7 +43,9 @@ export async function run(args: ParsedArgs): Promise<void> {
   torch.manualSeed(seed);
   const model = new SocialMAE(modelOptions).to(device);
   try {
-    log(`social-mae pretrain: ${size} model (${model.numParameters().toLocaleString('en')} parameters) on ${device}, ${train.items.length} training items${val ? `, ${val.items.length} validation items` : ''}`);
+    log(
+      `social-mae pretrain: ${size} model (${model.numParameters().toLocaleString('en')} parameters) on ${device}, ${train.items.length} training items${val ? `, ${val.items.length} validation items` : ''}`,
+    );
     if (init !== null && !fit.resume) log(await initFrom(model, init));
     await pretrain(model, train, {
       ...fit,

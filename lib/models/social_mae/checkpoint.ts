@@ -66,8 +66,14 @@ export function loadCheckpoint(model: SocialMAEEncoder, sd: SD): LoadReport {
 }
 
 /** The video keys CAV-MAE and Social-MAE shape differently (main_pretrain.py deletes exactly these). */
-export const CAVMAE_VIDEO_KEYS = ['patch_embed_v.proj.weight', 'patch_embed_v.proj.bias', 'pos_embed_v',
-  'decoder_pos_embed_v', 'decoder_pred_v.weight', 'decoder_pred_v.bias'] as const;
+export const CAVMAE_VIDEO_KEYS = [
+  'patch_embed_v.proj.weight',
+  'patch_embed_v.proj.bias',
+  'pos_embed_v',
+  'decoder_pos_embed_v',
+  'decoder_pred_v.weight',
+  'decoder_pred_v.bias',
+] as const;
 
 /** The inflated value of one CAV-MAE video key for the model, or null when no conversion applies. */
 function inflateKey(model: SocialMAEEncoder, key: string, src: Tensor, target: number[]): { value: Tensor; how: string } | null {
@@ -80,7 +86,9 @@ function inflateKey(model: SocialMAEEncoder, key: string, src: Tensor, target: n
     const g = Math.round(Math.sqrt(sh[1]));
     if (g * g !== sh[1]) return null;
     const value = torch.tidy(() => inflateTime(resampleGrid2d(src, g, g, gridV[0], gridV[1]), gridV[2]));
-    const how = (g === gridV[0] && g === gridV[1] ? `${g}x${g} grid` : `${g}x${g} grid resampled (bicubic) to ${gridV[0]}x${gridV[1]}`) + `, repeated over ${gridV[2]} temporal slots`;
+    const how =
+      (g === gridV[0] && g === gridV[1] ? `${g}x${g} grid` : `${g}x${g} grid resampled (bicubic) to ${gridV[0]}x${gridV[1]}`) +
+      `, repeated over ${gridV[2]} temporal slots`;
     return { value, how };
   }
   if ((key === 'decoder_pred_v.weight' || key === 'decoder_pred_v.bias') && sh[0] * s === target[0] && same(sh.slice(1), target.slice(1))) {
@@ -105,11 +113,21 @@ export function initFromCavMae(model: SocialMAEEncoder, sd: SD, opts: { method?:
   try {
     for (const [key, src] of entries) {
       const target = own.get(key);
-      if (!target) { report.unused.push(key); continue; }
+      if (!target) {
+        report.unused.push(key);
+        continue;
+      }
       const isVideo = (CAVMAE_VIDEO_KEYS as readonly string[]).includes(key);
-      if (isVideo && method === 'reference') { report.dropped.push(key); continue; }
+      if (isVideo && method === 'reference') {
+        report.dropped.push(key);
+        continue;
+      }
       const tshape = target.shape;
-      if (same(src.shape, tshape)) { plan.set(key, src); report.loaded.push(key); continue; }
+      if (same(src.shape, tshape)) {
+        plan.set(key, src);
+        report.loaded.push(key);
+        continue;
+      }
       const inflated = isVideo ? inflateKey(model, key, src, tshape) : null;
       if (inflated) {
         temps.push(inflated.value);
@@ -118,8 +136,13 @@ export function initFromCavMae(model: SocialMAEEncoder, sd: SD, opts: { method?:
       } else if (key.startsWith('mlp_head.')) {
         report.unused.push(key);
       } else {
-        issues.push({ code: 'shape_mismatch', key, expected: tshape, found: src.shape,
-          message: `size mismatch for ${key}: the model has ${fmt(tshape)}, the CAV-MAE checkpoint ${fmt(src.shape)}` });
+        issues.push({
+          code: 'shape_mismatch',
+          key,
+          expected: tshape,
+          found: src.shape,
+          message: `size mismatch for ${key}: the model has ${fmt(tshape)}, the CAV-MAE checkpoint ${fmt(src.shape)}`,
+        });
       }
     }
     if (issues.length) throw new StateDictError(model.constructor.name, issues);
@@ -153,8 +176,13 @@ export function initFinetuneFromPretrain(model: SocialMAEEncoder, sd: SD): LoadR
     } else if (key.startsWith('mlp_head.')) {
       report.unused.push(key);
     } else if (!same(src.shape, target.shape)) {
-      issues.push({ code: 'shape_mismatch', key, expected: target.shape, found: src.shape,
-        message: `size mismatch for ${key}: expected ${fmt(target.shape)}, found ${fmt(src.shape)}` });
+      issues.push({
+        code: 'shape_mismatch',
+        key,
+        expected: target.shape,
+        found: src.shape,
+        message: `size mismatch for ${key}: expected ${fmt(target.shape)}, found ${fmt(src.shape)}`,
+      });
     } else {
       plan.set(key, src);
       report.loaded.push(key);

@@ -118,7 +118,7 @@ export abstract class SocialMAEEncoder extends Module {
     const expected = `a float tensor [B, ${audioLength}, ${MEL_BINS}]`;
     if (!(audio instanceof Tensor)) shapeError(fn, 'audio', expected, audio);
     const s = audio.shape;
-    if (s.length !== 3 || s[1] !== audioLength || s[2] !== MEL_BINS || !audio.dtype.startsWith('float') && audio.dtype !== 'bfloat16') {
+    if (s.length !== 3 || s[1] !== audioLength || s[2] !== MEL_BINS || (!audio.dtype.startsWith('float') && audio.dtype !== 'bfloat16')) {
       shapeError(fn, 'audio', expected, audio);
     }
     return audio;
@@ -129,8 +129,15 @@ export abstract class SocialMAEEncoder extends Module {
     const expected = `a float tensor [${batch ?? 'B'}, ${inChans}, ${imgSize[0]}, ${imgSize[1]}, ${nFrame}] (time last)`;
     if (!(video instanceof Tensor)) shapeError(fn, 'video', expected, video);
     const s = video.shape;
-    if (s.length !== 5 || s[1] !== inChans || s[2] !== imgSize[0] || s[3] !== imgSize[1] || s[4] !== nFrame ||
-      (batch !== undefined && s[0] !== batch) || !(video.dtype.startsWith('float') || video.dtype === 'bfloat16')) {
+    if (
+      s.length !== 5 ||
+      s[1] !== inChans ||
+      s[2] !== imgSize[0] ||
+      s[3] !== imgSize[1] ||
+      s[4] !== nFrame ||
+      (batch !== undefined && s[0] !== batch) ||
+      !(video.dtype.startsWith('float') || video.dtype === 'bfloat16')
+    ) {
       shapeError(fn, 'video', expected, video);
     }
     return video;

@@ -22,7 +22,11 @@ export type Modality = 'a' | 'v' | undefined;
  */
 export class PatchEmbed extends Module {
   proj: Conv2d;
-  constructor(readonly patchSize: number, inChans: number, embedDim: number) {
+  constructor(
+    readonly patchSize: number,
+    inChans: number,
+    embedDim: number,
+  ) {
     super();
     this.proj = new Conv2d(inChans, embedDim, [patchSize, patchSize], { stride: [patchSize, patchSize] });
   }
@@ -38,7 +42,12 @@ export class PatchEmbed extends Module {
  */
 export class PatchEmbed3D extends Module {
   proj: Conv3d;
-  constructor(readonly patchSize: number, readonly tStride: number, inChans: number, embedDim: number) {
+  constructor(
+    readonly patchSize: number,
+    readonly tStride: number,
+    inChans: number,
+    embedDim: number,
+  ) {
     super();
     this.proj = new Conv3d(inChans, embedDim, [patchSize, patchSize, tStride], { stride: [patchSize, patchSize, tStride] });
   }
@@ -58,7 +67,10 @@ export class Attention extends Module {
   readonly headDim: number;
   readonly scale: number;
   private readonly scaleIsPow2: boolean;
-  constructor(readonly dim: number, readonly numHeads: number) {
+  constructor(
+    readonly dim: number,
+    readonly numHeads: number,
+  ) {
     super();
     if (dim % numHeads !== 0) throw new TorchError(`Attention: dim ${dim} is not divisible by numHeads ${numHeads}`, 'ERR_CONFIG');
     this.headDim = dim / numHeads;
@@ -124,10 +136,16 @@ export class Block extends Module {
   }
   /** x: [B, N, D] -> [B, N, D] */
   forward(x: Tensor, modality?: Modality): Tensor {
-    const [n1, n2] = modality === undefined ? [this.norm1, this.norm2]
-      : modality === 'a' ? [this.norm1_a, this.norm2_a]
-        : modality === 'v' ? [this.norm1_v, this.norm2_v]
-          : (() => { throw new TorchError(`Block: modality must be undefined, 'a' or 'v', got ${String(modality)}`, 'ERR_INVALID_ARG'); })();
+    const [n1, n2] =
+      modality === undefined
+        ? [this.norm1, this.norm2]
+        : modality === 'a'
+          ? [this.norm1_a, this.norm2_a]
+          : modality === 'v'
+            ? [this.norm1_v, this.norm2_v]
+            : (() => {
+                throw new TorchError(`Block: modality must be undefined, 'a' or 'v', got ${String(modality)}`, 'ERR_INVALID_ARG');
+              })();
     return torch.tidy(() => {
       const h = x.add(this.attn.forward(n1.forward(x)));
       return h.add(this.mlp.forward(n2.forward(h)));

@@ -21,7 +21,8 @@ export function normalizePatches(target: Tensor): Tensor {
  * sum_{b,m} mask[b,m] * mean_e (pred - target)^2 / sum(mask). pred, target: [B, L, E]; mask: [B, L] (1 = removed).
  */
 export function maeLoss(pred: Tensor, target: Tensor, mask: Tensor, opts: { normPixLoss?: boolean } = {}): Tensor {
-  const ps = pred.shape, ts = target.shape;
+  const ps = pred.shape,
+    ts = target.shape;
   if (ps.length !== 3 || ps.some((s, i) => s !== ts[i]) || ts.length !== 3) {
     throw new TorchError(`maeLoss: pred ${JSON.stringify(ps)} and target ${JSON.stringify(ts)} must both be [B, L, E]`, 'ERR_INVALID_ARG');
   }
@@ -59,7 +60,10 @@ function oneDirection(S: Tensor): { nce: Tensor; acc: Tensor } {
  */
 export function contrastiveLoss(audioRep: Tensor, videoRep: Tensor, opts: { bidirectional?: boolean; temperature?: number } = {}): ContrastiveResult {
   if (audioRep.ndim !== 2 || videoRep.ndim !== 2 || audioRep.shape[0] !== videoRep.shape[0] || audioRep.shape[1] !== videoRep.shape[1]) {
-    throw new TorchError(`contrastiveLoss: expected two [B, D] tensors of the same shape, got ${JSON.stringify(audioRep.shape)} and ${JSON.stringify(videoRep.shape)}`, 'ERR_INVALID_ARG');
+    throw new TorchError(
+      `contrastiveLoss: expected two [B, D] tensors of the same shape, got ${JSON.stringify(audioRep.shape)} and ${JSON.stringify(videoRep.shape)}`,
+      'ERR_INVALID_ARG',
+    );
   }
   const temperature = opts.temperature ?? 0.05;
   return torch.tidy(() => {

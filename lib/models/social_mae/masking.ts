@@ -36,7 +36,8 @@ export function checkRatio(fn: string, name: string, ratio: unknown): number {
 
 /** Validates injected noise: a floating tensor [N, L] on x's device. */
 export function checkNoise(fn: string, name: string, noise: unknown, N: number, L: number): Tensor {
-  if (!(noise instanceof Tensor)) throw new TorchError(`${fn}: argument '${name}' expected a Tensor [${N}, ${L}], got ${describeValue(noise)}`, 'ERR_INVALID_ARG');
+  if (!(noise instanceof Tensor))
+    throw new TorchError(`${fn}: argument '${name}' expected a Tensor [${N}, ${L}], got ${describeValue(noise)}`, 'ERR_INVALID_ARG');
   const s = noise.shape;
   if (s.length !== 2 || s[0] !== N || s[1] !== L || !['float32', 'float64', 'float16', 'bfloat16'].includes(noise.dtype)) {
     throw new TorchError(`${fn}: argument '${name}' expected a float Tensor [${N}, ${L}], got ${noise.dtype} ${JSON.stringify(s)}`, 'ERR_INVALID_ARG');
@@ -70,8 +71,7 @@ export function randomMasking(x: Tensor, ratio: number, noise?: Tensor): Masking
  * frequency rows ('freq'), or int(t*ratio*0.7) columns and int(f*ratio*0.7) rows ('tf'), so those are
  * removed first. 'unstructured' returns plain uniform noise. base: optional [N, f*t] noise in [0, 1).
  */
-export function structuredNoise(N: number, f: number, t: number, ratio: number, mode: MaskMode,
-  opts: { device?: string; base?: Tensor } = {}): Tensor {
+export function structuredNoise(N: number, f: number, t: number, ratio: number, mode: MaskMode, opts: { device?: string; base?: Tensor } = {}): Tensor {
   if (!MASK_MODES.includes(mode)) {
     throw new TorchError(`structuredNoise: argument 'mode' expected one of ${MASK_MODES.join(', ')}, got ${describeValue(mode)}`, 'ERR_INVALID_ARG');
   }
@@ -83,8 +83,18 @@ export function structuredNoise(N: number, f: number, t: number, ratio: number, 
     const pick = (n: number, k: number) => torch.rand([N, n], { device }).argsort(1).argsort(1).lt(k).to('float32');
     const scale = mode === 'tf' ? 0.7 : 1;
     let hit = torch.zeros([N, f, t], { device });
-    if (mode === 'time' || mode === 'tf') hit = hit.maximum(pick(t, Math.trunc(t * ratio * scale)).reshape([N, 1, t]).expand([N, f, t]));
-    if (mode === 'freq' || mode === 'tf') hit = hit.maximum(pick(f, Math.trunc(f * ratio * scale)).reshape([N, f, 1]).expand([N, f, t]));
+    if (mode === 'time' || mode === 'tf')
+      hit = hit.maximum(
+        pick(t, Math.trunc(t * ratio * scale))
+          .reshape([N, 1, t])
+          .expand([N, f, t]),
+      );
+    if (mode === 'freq' || mode === 'tf')
+      hit = hit.maximum(
+        pick(f, Math.trunc(f * ratio * scale))
+          .reshape([N, f, 1])
+          .expand([N, f, t]),
+      );
     return base.add(hit.reshape([N, f * t]).mul(2));
   });
 }

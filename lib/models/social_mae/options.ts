@@ -86,8 +86,21 @@ export interface PretrainConfig extends EncoderConfig {
   normPixLoss: boolean;
 }
 
-const ENCODER_KEYS = ['imgSize', 'audioLength', 'patchSize', 'inChans', 'embedDim', 'modalitySpecificDepth',
-  'unifiedDepth', 'numHeads', 'mlpRatio', 'nFrame', 'stride', 'trPos', 'compat'];
+const ENCODER_KEYS = [
+  'imgSize',
+  'audioLength',
+  'patchSize',
+  'inChans',
+  'embedDim',
+  'modalitySpecificDepth',
+  'unifiedDepth',
+  'numHeads',
+  'mlpRatio',
+  'nFrame',
+  'stride',
+  'trPos',
+  'compat',
+];
 const PRETRAIN_KEYS = [...ENCODER_KEYS, 'decoderEmbedDim', 'decoderDepth', 'decoderNumHeads', 'normPixLoss'];
 const FT_KEYS = [...ENCODER_KEYS, 'labelDim'];
 
@@ -120,7 +133,12 @@ function heads(owner: string, dimField: string, dim: number, headsField: string,
 /** Validates and defaults the encoder options shared by both models. */
 export function encoderConfig(owner: string, o: EncoderOptions): EncoderConfig {
   const img = o.imgSize ?? 224;
-  const imgSize: [number, number] = typeof img === 'number' ? [img, img] : (Array.isArray(img) && img.length === 2 ? [img[0], img[1]] : invalid(owner, 'imgSize', 'a number or [height, width]', img));
+  const imgSize: [number, number] =
+    typeof img === 'number'
+      ? [img, img]
+      : Array.isArray(img) && img.length === 2
+        ? [img[0], img[1]]
+        : invalid(owner, 'imgSize', 'a number or [height, width]', img);
   imgSize.forEach((s) => posInt(owner, 'imgSize', s));
   const audioLength = posInt(owner, 'audioLength', o.audioLength ?? 1024);
   const patchSize = posInt(owner, 'patchSize', o.patchSize ?? 16);
@@ -164,14 +182,35 @@ export function encoderConfig(owner: string, o: EncoderOptions): EncoderConfig {
   if (compat === 'reference') {
     const side = Math.trunc(Math.sqrt(numPatchesV));
     if (side * side !== numPatchesV) {
-      configError(owner, `compat 'reference' initialises pos_embed_v on a square grid, so the video token count ` +
-        `(${gridV.join('x')} = ${numPatchesV}) must be a perfect square`);
+      configError(
+        owner,
+        `compat 'reference' initialises pos_embed_v on a square grid, so the video token count ` +
+          `(${gridV.join('x')} = ${numPatchesV}) must be a perfect square`,
+      );
     }
   } else {
-    if (embedDim % 16 !== 0) configError(owner, `embedDim (${embedDim}) must be a multiple of 16 for the 3-D sin-cos positional embedding (or use compat 'reference')`);
+    if (embedDim % 16 !== 0)
+      configError(owner, `embedDim (${embedDim}) must be a multiple of 16 for the 3-D sin-cos positional embedding (or use compat 'reference')`);
   }
-  return { imgSize, audioLength, patchSize, inChans, embedDim, modalitySpecificDepth, unifiedDepth, numHeads, mlpRatio,
-    nFrame, stride, trPos, compat, gridA, gridV, numPatchesA, numPatchesV };
+  return {
+    imgSize,
+    audioLength,
+    patchSize,
+    inChans,
+    embedDim,
+    modalitySpecificDepth,
+    unifiedDepth,
+    numHeads,
+    mlpRatio,
+    nFrame,
+    stride,
+    trPos,
+    compat,
+    gridA,
+    gridV,
+    numPatchesA,
+    numPatchesV,
+  };
 }
 
 export function ftConfig(o: FTOptions): FTConfig {

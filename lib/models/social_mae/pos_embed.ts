@@ -33,7 +33,8 @@ export function referenceSincos2d(D: number, gh: number, gw: number): Tensor {
     const row = out.subarray(m * D, (m + 1) * D);
     for (let k = 0; k < q; k++) {
       const a = f32(p * omega[k]);
-      const s = f32(Math.sin(a)), c = f32(Math.cos(a));
+      const s = f32(Math.sin(a)),
+        c = f32(Math.cos(a));
       row[k] = s;
       row[q + k] = c;
       row[2 * q + k] = s;
@@ -107,6 +108,9 @@ export function resampleGrid2d(pe: Tensor, gh: number, gw: number, newH: number,
 export function inflateTime(pe: Tensor, t: number): Tensor {
   return torch.tidy(() => {
     const [one, L, D] = pe.shape;
-    return pe.reshape([one, L, 1, D]).expand([one, L, t, D]).reshape([one, L * t, D]);
+    return pe
+      .reshape([one, L, 1, D])
+      .expand([one, L, t, D])
+      .reshape([one, L * t, D]);
   });
 }

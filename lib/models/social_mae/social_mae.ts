@@ -63,7 +63,8 @@ export interface PretrainOutput {
 }
 
 function finiteNumber(fn: string, name: string, v: unknown): number {
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw new TorchError(`${fn}: option '${name}' expected a finite number, got ${describeValue(v)}`, 'ERR_INVALID_ARG');
+  if (typeof v !== 'number' || !Number.isFinite(v))
+    throw new TorchError(`${fn}: option '${name}' expected a finite number, got ${describeValue(v)}`, 'ERR_INVALID_ARG');
   return v;
 }
 
@@ -125,8 +126,15 @@ export class SocialMAE extends SocialMAEEncoder {
     return this.encode('SocialMAE.forwardEncoder', audio, video, maskRatioA, maskRatioV, opts, { x: true, c: true }) as EncoderOutput;
   }
 
-  private encode(fn: string, audio: Tensor, video: Tensor, ratioA: number, ratioV: number, opts: MaskingOptions,
-    need: { x: boolean; c: boolean }): Partial<EncoderOutput> & { maskA: Tensor; maskV: Tensor } {
+  private encode(
+    fn: string,
+    audio: Tensor,
+    video: Tensor,
+    ratioA: number,
+    ratioV: number,
+    opts: MaskingOptions,
+    need: { x: boolean; c: boolean },
+  ): Partial<EncoderOutput> & { maskA: Tensor; maskV: Tensor } {
     this.checkAudio(fn, audio);
     this.checkVideo(fn, video, audio.shape[0]);
     checkRatio(fn, 'maskRatioA', ratioA);
@@ -134,14 +142,14 @@ export class SocialMAE extends SocialMAEEncoder {
     const B = audio.shape[0];
     const { numPatchesA: La, numPatchesV: Lv, gridA, compat } = this.config;
     const mode = opts.maskMode ?? 'unstructured';
-    if (!MASK_MODES.includes(mode)) throw new TorchError(`${fn}: option 'maskMode' expected one of ${MASK_MODES.join(', ')}, got ${describeValue(mode)}`, 'ERR_INVALID_ARG');
+    if (!MASK_MODES.includes(mode))
+      throw new TorchError(`${fn}: option 'maskMode' expected one of ${MASK_MODES.join(', ')}, got ${describeValue(mode)}`, 'ERR_INVALID_ARG');
     if (opts.noiseA !== undefined) checkNoise(fn, 'noiseA', opts.noiseA, B, La);
     if (opts.noiseV !== undefined) checkNoise(fn, 'noiseV', opts.noiseV, B, Lv);
     return torch.tidy(() => {
       const a = this.embedAudio(audio);
       const v = this.embedVideo(video);
-      const noiseA = mode === 'unstructured' ? opts.noiseA
-        : structuredNoise(B, gridA[0], gridA[1], ratioA, mode, { device: audio.device, base: opts.noiseA });
+      const noiseA = mode === 'unstructured' ? opts.noiseA : structuredNoise(B, gridA[0], gridA[1], ratioA, mode, { device: audio.device, base: opts.noiseA });
       const mA = randomMasking(a, ratioA, noiseA);
       const mV = randomMasking(v, ratioV, opts.noiseV);
       this.hook('masked_a', mA.xMasked);
@@ -149,7 +157,10 @@ export class SocialMAE extends SocialMAEEncoder {
       const A = this.audioStream(mA.xMasked);
       const V = this.videoStream(mV.xMasked);
       const out: Partial<EncoderOutput> & { maskA: Tensor; maskV: Tensor } = {
-        maskA: mA.mask, idsRestoreA: mA.idsRestore, maskV: mV.mask, idsRestoreV: mV.idsRestore,
+        maskA: mA.mask,
+        idsRestoreA: mA.idsRestore,
+        maskV: mV.mask,
+        idsRestoreV: mV.idsRestore,
       };
       if (need.x) out.x = this.norm.forward(this.unified(torch.cat([A, V], 1)));
       if (need.c) {
@@ -183,7 +194,10 @@ export class SocialMAE extends SocialMAEEncoder {
     const B = x.shape[0];
     const check = (t: Tensor, name: string, L: number) => {
       if (!(t instanceof Tensor) || t.ndim !== 2 || t.shape[0] !== B || t.shape[1] !== L) {
-        throw new TorchError(`${fn}: argument '${name}' expected [${B}, ${L}], got ${t instanceof Tensor ? JSON.stringify(t.shape) : describeValue(t)}`, 'ERR_INVALID_ARG');
+        throw new TorchError(
+          `${fn}: argument '${name}' expected [${B}, ${L}], got ${t instanceof Tensor ? JSON.stringify(t.shape) : describeValue(t)}`,
+          'ERR_INVALID_ARG',
+        );
       }
     };
     if (x.ndim !== 3 || x.shape[2] !== D) throw new TorchError(`${fn}: argument 'x' expected [B, N, ${D}], got ${JSON.stringify(x.shape)}`, 'ERR_INVALID_ARG');
@@ -221,7 +235,10 @@ export class SocialMAE extends SocialMAEEncoder {
     return torch.tidy(() => {
       const enc = this.encode(fn, audio, video, opts.maskRatioA ?? 0.75, opts.maskRatioV ?? 0.75, opts, { x: maeW !== 0, c: cW !== 0 });
       const zero = () => torch.scalarTensor(0, { device: audio.device });
-      let lossMaeA: Tensor, lossMaeV: Tensor, lossMae: Tensor, pred: { predA?: Tensor; predV?: Tensor } = {};
+      let lossMaeA: Tensor,
+        lossMaeV: Tensor,
+        lossMae: Tensor,
+        pred: { predA?: Tensor; predV?: Tensor } = {};
       if (maeW !== 0) {
         const { predA, predV } = this.forwardDecoder(enc.x as Tensor, enc.maskA, enc.idsRestoreA as Tensor, enc.maskV, enc.idsRestoreV as Tensor);
         const { targetA, targetV } = this.targets(audio, video);
