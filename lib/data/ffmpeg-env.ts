@@ -80,6 +80,15 @@ export function resetFfmpegLocation(): void {
 }
 
 /**
+ * How a media path goes on an ffmpeg/ffprobe command line: made absolute and behind the `file:` protocol,
+ * so a name starting with `-` (`-report`, `-i`) is never read as an option and a name with a colon
+ * (`concat:a|b`, `http:x`) never selects another protocol. Every input path passes through here.
+ */
+export function mediaInputArg(file: string): string {
+  return 'file:' + path.resolve(file);
+}
+
+/**
  * Checks a media path before any process is started: it must exist (ERR_FILE_NOT_FOUND), be a regular
  * file (a FIFO or device would block ffmpeg forever) and be non-empty (ERR_MEDIA 'empty file').
  * Returns the file size in bytes.
@@ -112,7 +121,7 @@ export function stderrTail(stderr: string, max = 300, file?: string): string {
       .replace(/^\[[^\]]*@ 0x[0-9a-f]+\]\s*/i, '')
       .replace(/^(ffmpeg|ffprobe) exited with code \d+:\s*/, '')
       .trim();
-    if (file) l = l.split(`${file}: `).join('').split(file).join('<file>');
+    if (file) l = l.split(mediaInputArg(file)).join(file).split(`${file}: `).join('').split(file).join('<file>');
     if (l.length === 0 || /^(ffmpeg|ffprobe) version|^built with|^configuration:|^lib\w+\s+\d/.test(l) || seen.has(l)) continue;
     seen.add(l);
     lines.push(l);

@@ -12,12 +12,13 @@
  * Nothing writes temporary files. Every child process runs under a timeout and is SIGKILLed when it
  * expires, so a broken file can not hang a data loader. ffprobe is run with child_process.execFile
  * (fluent-ffmpeg's ffprobe() has neither a timeout nor a way to kill it); the decodes use fluent-ffmpeg.
+ * Media paths reach both command lines only as `mediaInputArg(file)` (ffmpeg-env.ts), never as options.
  */
 import { execFile } from 'child_process';
 import { Writable } from 'stream';
 import Ffmpeg from 'fluent-ffmpeg';
 import { DataError } from './errors';
-import { checkMediaFile, classifyFfmpegError, locateFfmpeg, type MediaTask } from './ffmpeg-env';
+import { checkMediaFile, classifyFfmpegError, locateFfmpeg, mediaInputArg, type MediaTask } from './ffmpeg-env';
 import { parseProbe, type MediaInfo } from './media-info';
 import { parseWavHeader, readWavFile, wavToPlanar } from './wav';
 
@@ -60,7 +61,7 @@ function ffprobeJson(file: string, args: string[], task: MediaTask, timeoutMs: n
   return new Promise((resolve, reject) => {
     execFile(
       ffprobe,
-      ['-v', 'error', '-print_format', 'json', ...args, file],
+      ['-v', 'error', '-print_format', 'json', ...args, mediaInputArg(file)],
       { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 64 * 1024 * 1024, encoding: 'utf8', windowsHide: true, ...(signal ? { signal } : {}) },
       (err, stdout, stderr) => {
         if (err) {
@@ -164,7 +165,7 @@ function runPipe(
     let settled = false;
     let killWhenStarted = false;
     const cmd = Ffmpeg({ stdoutLines: 40 })
-      .input(file)
+      .input(mediaInputArg(file))
       .inputOptions(['-hide_banner', '-nostdin', '-v', 'error', ...inputOptions])
       .outputOptions(outputOptions);
     const onAbort = () => {
