@@ -2,8 +2,10 @@
  * A/B of the JS + native dispatch path between two builds of this package, loaded in ONE process with
  * their rounds interleaved (so that background load hits both alike).
  *
- *   node dist/bench/ops_dispatch_ab.js OLD_ROOT NEW_ROOT [rounds]
+ *   node dist/bench/ops_dispatch_ab.js OLD_ROOT NEW_ROOT [rounds] [threads]
  *
+ * Cases: tiny ops (the per-call path) and BLAS-bound kernels (matmul 256² and 512², a Linear layer on
+ * [64, 768]) at `threads` intra-op/OpenBLAS threads (default 1).
  * Each ROOT is a checkout with `dist/` (tsc output) and `build/Release/social_mae.node` built. For the
  * figures in bench/RESULTS.md OLD_ROOT was the first native-core commit (e92a807), made with
  * `git archive e92a807 | tar -x -C OLD_ROOT`, `ln -s $PWD/node_modules OLD_ROOT/`, then in OLD_ROOT
@@ -13,16 +15,24 @@ import * as path from 'path';
 
 type Variant = Record<string, (n: number) => void>;
 
-function variants(root: string): Variant {
+/** Calls per round: tiny ops many, BLAS-bound kernels few. */
+const CALLS: Record<string, number> = { matmul_256: 200, matmul_512: 40, linear_64x768: 400 };
+
+function variants(root: string, threads: number): Variant {
   process.env.SOCIAL_MAE_ADDON = path.join(root, 'build', 'Release', 'social_mae.node');
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { torch } = require(path.join(root, 'dist', 'lib', 'tensor', 'index.js'));
+  const { torch, F } = require(path.join(root, 'dist', 'lib', 'tensor', 'index.js'));
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { native: N } = require(path.join(root, 'dist', 'lib', 'native', 'binding.js'));
-  torch.setNumThreads(1);
+  torch.setNumThreads(threads);
   const a = torch.keep(torch.randn([4])),
     b = torch.keep(torch.randn([4])),
-    s = torch.keep(torch.randn([4, 64]));
+    s = torch.keep(torch.randn([4, 64])),
+    m256 = torch.keep(torch.randn([256, 256])),
+    m512 = torch.keep(torch.randn([512, 512])),
+    x = torch.keep(torch.randn([64, 768])),
+    w = torch.keep(torch.randn([768, 768])),
+    bias = torch.keep(torch.randn([768]));
   return {
     raw_add_dispose: (n) => {
       const x = a.id,
@@ -41,20 +51,30 @@ function variants(root: string): Variant {
     softmax_dispose: (n) => {
       for (let i = 0; i < n; i++) s.softmax(-1).dispose();
     },
+    matmul_256: (n) => {
+      for (let i = 0; i < n; i++) m256.matmul(m256).dispose();
+    },
+    matmul_512: (n) => {
+      for (let i = 0; i < n; i++) m512.matmul(m512).dispose();
+    },
+    linear_64x768: (n) => {
+      for (let i = 0; i < n; i++) F.linear(x, w, bias).dispose();
+    },
   };
 }
 
 function main(): void {
-  const [oldRoot, newRoot, r] = process.argv.slice(2);
-  if (!oldRoot || !newRoot) throw new Error('usage: node dist/bench/ops_dispatch_ab.js OLD_ROOT NEW_ROOT [rounds]');
-  const old = variants(path.resolve(oldRoot));
-  const neu = variants(path.resolve(newRoot));
-  const n = 20000,
+  const [oldRoot, newRoot, r, th] = process.argv.slice(2);
+  if (!oldRoot || !newRoot) throw new Error('usage: node dist/bench/ops_dispatch_ab.js OLD_ROOT NEW_ROOT [rounds] [threads]');
+  const threads = Number(th ?? 1);
+  const old = variants(path.resolve(oldRoot), threads);
+  const neu = variants(path.resolve(newRoot), threads);
+  const calls = (k: string) => CALLS[k] ?? 20000,
     rounds = Number(r ?? 31);
   const res: Record<string, number[]> = {};
   for (const k of Object.keys(old)) {
-    old[k](n);
-    neu[k](n);
+    old[k](calls(k));
+    neu[k](calls(k));
     res[`old ${k}`] = [];
     res[`new ${k}`] = [];
   }
@@ -65,8 +85,8 @@ function main(): void {
         ['new', neu],
       ] as const) {
         const t0 = process.hrtime.bigint();
-        v[k](n);
-        res[`${tag} ${k}`].push(Number(process.hrtime.bigint() - t0) / n / 1000);
+        v[k](calls(k));
+        res[`${tag} ${k}`].push(Number(process.hrtime.bigint() - t0) / calls(k) / 1000);
       }
     }
   }
