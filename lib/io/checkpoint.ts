@@ -14,8 +14,7 @@
  * inflated, straight into its memory (`hostView`), with every check (CRC-32 included) done there:
  * no intermediate copy, so peak host memory is that of the loaded tensors plus small buffers. That
  * memory is first advised into transparent huge pages (`adviseHugePages`: filling fresh memory is
- * mostly page faults), and CRC-32s are computed by the addon's `crc32` (carry-less multiplication,
- * ~4x zlib's), which equals lib/io/crc32.ts.
+ * mostly page faults).
  * A storage bound for a GPU goes through one host buffer, released before the next is read.
  *
  * save(obj, file) writes the zip `torch.save` format, readable by Python's
@@ -134,7 +133,6 @@ export async function load<T = Map<string, Tensor>>(file: string | Uint8Array, o
   try {
     const { value } = await readCheckpointRawFile(file, {
       verifyCrc: opts.verifyCrc,
-      crc32: native.crc32,
       wholeFileLimit: opts.wholeFileLimit,
       keepBytes: false,
       // CPU storages are read straight into their tensors; others go through a host buffer.

@@ -49,11 +49,6 @@ export interface ZipEntry {
 export interface ZipReadOptions {
   /** verify CRC-32 (default true; a stored CRC of 0 on non-empty data is treated as "not computed") */
   verifyCrc?: boolean;
-  /**
-   * Computes the CRC-32s: a faster function giving the same values as {@link crc32} (the Tensor
-   * layer passes the addon's, which uses carry-less multiplication); default {@link crc32}.
-   */
-  crc32?: Crc32;
 }
 
 function view(b: Uint8Array): DataView {
@@ -224,7 +219,7 @@ export class ZipReader {
     const raw = await this.rawData(entry);
     const data = entry.method === 0 ? raw : inflate(raw, entry);
     if (opts.verifyCrc !== false && !(entry.crc32 === 0 && data.length > 0)) {
-      const c = (opts.crc32 ?? crc32)(data);
+      const c = crc32(data);
       check(c === entry.crc32, `zip: CRC-32 mismatch in '${entry.name}' (stored ${entry.crc32}, computed ${c})`);
     }
     return data;
@@ -248,7 +243,6 @@ export class ZipReader {
     ZipReader.checkEntry(entry);
     check(dest.length <= entry.uncompressedSize, `zip: '${entry.name}' holds ${entry.uncompressedSize} bytes, ${dest.length} were asked for`);
     const verify = opts.verifyCrc !== false;
-    const crcFn = opts.crc32 ?? crc32;
     let crcOf: () => number;
     if (entry.method === 0) {
       const start = this.offsets.get(entry) ?? (await this.locate(entry));
@@ -259,9 +253,9 @@ export class ZipReader {
       for (let p = dest.length; p < entry.uncompressedSize; p += REST_CHUNK) {
         rest.push(await this.source.read(start + p, Math.min(REST_CHUNK, entry.uncompressedSize - p), what));
       }
-      crcOf = () => rest.reduce((c, b) => crcFn(b, c), crcFn(dest));
+      crcOf = () => rest.reduce((c, b) => crc32(b, c), crc32(dest));
     } else {
-      const c = await inflateInto(await this.rawData(entry), entry, dest, verify ? crcFn : null);
+      const c = await inflateInto(await this.rawData(entry), entry, dest, verify ? crc32 : null);
       crcOf = () => c;
     }
     return () => {

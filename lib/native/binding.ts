@@ -75,8 +75,6 @@ export interface NativeBinding {
   hostView(x: Id): ArrayBuffer;
   /** madvise(MADV_HUGEPAGE) on the whole 2 MiB pages inside a contiguous CPU tensor's memory; true if advised */
   adviseHugePages(x: Id): boolean;
-  /** CRC-32 of `bytes` continuing from `value`, equal to zlib.crc32 (carry-less multiplication where the CPU has it) */
-  crc32(bytes: Uint8Array, value?: number): number;
   /** [storage id, storage bytes, element offset] */
   storageInfo(x: Id): [number, number, number];
   // elementwise
