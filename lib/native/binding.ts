@@ -30,7 +30,7 @@ export interface NativeBinding {
   beginScope(): number;
   endScope(survivors: Id[]): void;
   scopeDepth(): number;
-  memory(): [number, number, number];
+  memory(): [number, number, number, number, string];
   shape(id: Id): number[];
   strides(id: Id): number[];
   storageOffset(id: Id): number;

@@ -28,12 +28,27 @@ export function describeValue(v: unknown): string {
   return String(v);
 }
 
-/** Validates a shape: an array of non-negative safe integers. */
-export function checkShape(fn: string, arg: string, shape: unknown): number[] {
-  if (!Array.isArray(shape) || !shape.every((s) => Number.isSafeInteger(s) && s >= 0)) {
-    argError(fn, arg, 'an array of non-negative integers', shape);
+/**
+ * The most dimensions a shape (or a permutation, a repeat list) may have. PyTorch sets no general limit, but
+ * its CUDA kernels index at most 25 dimensions and nothing in this package uses more than 8. The cap makes a
+ * mistaken 1e8-long array fail at once, before its elements are converted one by one.
+ */
+export const MAX_DIMS = 64;
+
+/** Validates a list of sizes: an array of at most `maxLength` (MAX_DIMS) safe integers, each >= `min`. */
+export function checkSizes(fn: string, arg: string, sizes: unknown, min = -Infinity, maxLength = MAX_DIMS): number[] {
+  const what = min === 0 ? 'non-negative integers' : 'integers';
+  if (!Array.isArray(sizes)) argError(fn, arg, `an array of ${what}`, sizes);
+  if (sizes.length > maxLength) {
+    throw new TorchError(`${fn}: argument '${arg}' expected at most ${maxLength} dimensions, got an array of length ${sizes.length}`, 'ERR_INVALID_ARG');
   }
-  return shape as number[];
+  if (!sizes.every((s) => Number.isSafeInteger(s) && s >= min)) argError(fn, arg, `an array of ${what}`, sizes);
+  return sizes as number[];
+}
+
+/** Validates a shape: an array of at most MAX_DIMS non-negative safe integers. */
+export function checkShape(fn: string, arg: string, shape: unknown): number[] {
+  return checkSizes(fn, arg, shape, 0);
 }
 
 export function checkInt(fn: string, arg: string, v: unknown): number {

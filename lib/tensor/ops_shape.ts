@@ -1,14 +1,12 @@
 /** Shape and view methods: reshape, permute, concatenation helpers, split, slice, select. */
 import { native as N } from '../native/binding';
-import { argError, checkShape } from './errors';
+import { argError, checkSizes } from './errors';
 import { Tensor, wrap } from './tensor';
 
 /** Accepts f([a, b, c]) and f(a, b, c). */
 type Sizes = number[] | [number[]];
 function sizes(fn: string, args: Sizes): number[] {
-  const s = (Array.isArray(args[0]) ? args[0] : args) as number[];
-  if (!s.every((v) => Number.isSafeInteger(v))) argError(fn, 'shape', 'integers', s);
-  return s;
+  return checkSizes(fn, 'shape', Array.isArray(args[0]) ? args[0] : args);
 }
 
 declare module './tensor' {
@@ -73,7 +71,7 @@ P.flatten = function (this: Tensor, start = 0, end = -1) {
   return wrap(N.flatten(this.id, start, end));
 };
 P.unflatten = function (this: Tensor, dim: number, s: number[]) {
-  return wrap(N.unflatten(this.id, dim, s));
+  return wrap(N.unflatten(this.id, dim, checkSizes('unflatten', 'sizes', s)));
 };
 P.squeeze = function (this: Tensor, dim?: number) {
   return wrap(N.squeeze(this.id, dim ?? null));
@@ -95,7 +93,7 @@ P.repeatInterleave = function (this: Tensor, repeats: number, dim?: number) {
   return wrap(N.repeatInterleave(this.id, repeats, dim ?? null));
 };
 P.split = function (this: Tensor, s: number | number[], dim = 0) {
-  const ids = typeof s === 'number' ? N.split(this.id, s, dim) : N.splitSizes(this.id, checkShape('split', 'sizes', s), dim);
+  const ids = typeof s === 'number' ? N.split(this.id, s, dim) : N.splitSizes(this.id, checkSizes('split', 'sizes', s, 0, Infinity), dim);
   return ids.map(wrap);
 };
 P.chunk = function (this: Tensor, chunks: number, dim = 0) {

@@ -63,13 +63,17 @@ export interface MemoryInfo {
   liveTensors: number;
   /** Host bytes held by live tensors (each storage counted once). */
   bytes: number;
+  /** The most one host allocation may take: physical memory or, when smaller, the memory limit of this
+   *  process's cgroup (a container's limit), or SOCIAL_MAE_MAX_ALLOC_BYTES. Larger requests fail with ERR_OOM
+   *  instead of being granted by overcommit and getting the process killed later. */
+  hostLimit: { bytes: number; source: string };
   /** CUDA bytes held by live tensors, and the caching allocator's view when CUDA is present. */
   cuda?: { bytes: number; allocated: number; peakAllocated: number; reserved: number; peakReserved: number };
 }
 
 export function memory(): MemoryInfo {
-  const [liveTensors, bytes, cudaBytes] = N.memory();
-  const info: MemoryInfo = { liveTensors, bytes };
+  const [liveTensors, bytes, cudaBytes, limitBytes, limitSource] = N.memory();
+  const info: MemoryInfo = { liveTensors, bytes, hostLimit: { bytes: limitBytes, source: limitSource } };
   if (N.cudaIsAvailable()) {
     const [allocated, peakAllocated, reserved, peakReserved] = N.cudaMemoryStats(0);
     info.cuda = { bytes: cudaBytes, allocated, peakAllocated, reserved, peakReserved };

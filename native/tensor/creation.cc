@@ -1,19 +1,20 @@
 // Tensor creation, random sampling and host I/O (copies between JS buffers and tensors).
 #include <ATen/ATen.h>
 #include <c10/core/GradMode.h>
-#include <unistd.h>
 
 #include <cmath>
 #include <cstring>
 
 #include "../common/args.h"
+#include "../common/host_memory.h"
 
 using smae::Args;
 using smae::JsError;
 
 namespace {
 
-/** Rejects negative sizes and allocations larger than physical memory (they would be OOM-killed later). */
+/** Rejects negative sizes and allocations larger than the host memory limit (physical memory or the cgroup's
+ *  limit, common/host_memory.h): overcommit would grant them and the kernel kill the process later. */
 void checkAlloc(const std::vector<int64_t>& shape, at::ScalarType dt, const at::Device& dev) {
   double bytes = static_cast<double>(c10::elementSize(dt));
   for (size_t i = 0; i < shape.size(); i++) {
@@ -21,10 +22,10 @@ void checkAlloc(const std::vector<int64_t>& shape, at::ScalarType dt, const at::
     bytes *= static_cast<double>(shape[i]);
   }
   if (dev.is_cpu()) {
-    double phys = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGESIZE));
-    if (bytes > phys)
-      throw JsError("ERR_OOM", "allocation of " + std::to_string(bytes / 1073741824.0) + " GiB exceeds physical memory (" +
-                                   std::to_string(phys / 1073741824.0) + " GiB)");
+    const smae::HostMemoryLimit& limit = smae::hostMemoryLimit();
+    if (bytes > static_cast<double>(limit.bytes))
+      throw JsError("ERR_OOM", "allocation of " + std::to_string(bytes / 1073741824.0) + " GiB exceeds the memory limit of " +
+                                   std::to_string(limit.bytes / 1073741824.0) + " GiB (" + limit.source + ")");
   }
 }
 

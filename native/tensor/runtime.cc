@@ -6,6 +6,7 @@
 #include <string>
 
 #include "../common/args.h"
+#include "../common/host_memory.h"
 
 using smae::Args;
 
@@ -44,17 +45,21 @@ SMAE_OP(endScope) {
 
 SMAE_OP(scopeDepth) { return a.retNumber(static_cast<double>(a.st.scopes.size())); }
 
-/** memory() -> [liveTensors, hostBytes, cudaBytes]; also reports host bytes to V8. */
+/** memory() -> [liveTensors, hostBytes, cudaBytes, hostLimitBytes, hostLimitSource]; also reports host bytes to
+ *  V8. The limit is the one a single host allocation may take (common/host_memory.h). */
 SMAE_OP(memory) {
   smae::MemoryUse m = smae::memoryUse(a.st);
   int64_t adjusted;
   napi_adjust_external_memory(a.env, m.hostBytes - a.st.reportedBytes, &adjusted);
   a.st.reportedBytes = m.hostBytes;
   napi_value arr;
-  napi_create_array_with_length(a.env, 3, &arr);
+  const smae::HostMemoryLimit& limit = smae::hostMemoryLimit();
+  napi_create_array_with_length(a.env, 5, &arr);
   napi_set_element(a.env, arr, 0, a.retNumber(static_cast<double>(m.liveTensors)));
   napi_set_element(a.env, arr, 1, a.retNumber(static_cast<double>(m.hostBytes)));
   napi_set_element(a.env, arr, 2, a.retNumber(static_cast<double>(m.cudaBytes)));
+  napi_set_element(a.env, arr, 3, a.retNumber(static_cast<double>(limit.bytes)));
+  napi_set_element(a.env, arr, 4, a.retString(limit.source));
   return arr;
 }
 
