@@ -10,7 +10,7 @@ import { describeValue } from '../../tensor/errors';
 import { SocialMAEEncoder } from './encoder';
 import { Block, runBlocks } from './layers';
 import { contrastiveLoss, maeLoss } from './losses';
-import { MASK_MODES, MaskMode, checkNoise, checkRatio, randomMasking, structuredNoise } from './masking';
+import { MASK_MODES, MaskMode, checkNoise, checkRatio, lenKeep, randomMasking, structuredNoise } from './masking';
 import { PretrainConfig, PretrainOptions, pretrainConfig } from './options';
 import { patchifyAudio, patchifyVideo } from './patchify';
 
@@ -190,7 +190,7 @@ export class SocialMAE extends SocialMAEEncoder {
    */
   forwardDecoder(x: Tensor, maskA: Tensor, idsRestoreA: Tensor, maskV: Tensor, idsRestoreV: Tensor): { predA: Tensor; predV: Tensor } {
     const fn = 'SocialMAE.forwardDecoder';
-    const { numPatchesA: La, numPatchesV: Lv, embedDim: D, decoderEmbedDim: Dd } = this.config;
+    const { numPatchesA: La, numPatchesV: Lv, embedDim: D } = this.config;
     const B = x.shape[0];
     const check = (t: Tensor, name: string, L: number) => {
       if (!(t instanceof Tensor) || t.ndim !== 2 || t.shape[0] !== B || t.shape[1] !== L) {
@@ -207,10 +207,21 @@ export class SocialMAE extends SocialMAEEncoder {
     check(idsRestoreV, 'idsRestoreV', Lv);
     const nA = this.removedCount(fn, maskA, 'maskA');
     const nV = this.removedCount(fn, maskV, 'maskV');
-    const ka = La - nA;
-    if (this.config.compat !== 'reference' && x.shape[1] !== ka + Lv - nV) {
-      throw new TorchError(`${fn}: x has ${x.shape[1]} tokens but the masks keep ${ka} audio + ${Lv - nV} video tokens`, 'ERR_INVALID_ARG');
+    if (this.config.compat !== 'reference' && x.shape[1] !== La - nA + Lv - nV) {
+      throw new TorchError(`${fn}: x has ${x.shape[1]} tokens but the masks keep ${La - nA} audio + ${Lv - nV} video tokens`, 'ERR_INVALID_ARG');
     }
+    return this.decode(x, nA, idsRestoreA, nV, idsRestoreV);
+  }
+
+  /**
+   * forwardDecoder after validation: nA / nV removed tokens per sample, known to the caller. forward()
+   * knows them from the mask ratios, so a training step reads nothing back from the device (the public
+   * forwardDecoder reads the masks once to count them).
+   */
+  private decode(x: Tensor, nA: number, idsRestoreA: Tensor, nV: number, idsRestoreV: Tensor): { predA: Tensor; predV: Tensor } {
+    const { numPatchesA: La, numPatchesV: Lv, decoderEmbedDim: Dd } = this.config;
+    const B = x.shape[0];
+    const ka = La - nA;
     return torch.tidy(() => {
       const y = this.decoder_embed.forward(x);
       this.hook('decoder_embed_out', y);
@@ -233,14 +244,18 @@ export class SocialMAE extends SocialMAEEncoder {
     const maeW = finiteNumber(fn, 'maeLossWeight', opts.maeLossWeight ?? 1);
     const cW = finiteNumber(fn, 'contrastLossWeight', opts.contrastLossWeight ?? 0.01);
     return torch.tidy(() => {
-      const enc = this.encode(fn, audio, video, opts.maskRatioA ?? 0.75, opts.maskRatioV ?? 0.75, opts, { x: maeW !== 0, c: cW !== 0 });
+      const [ratioA, ratioV] = [opts.maskRatioA ?? 0.75, opts.maskRatioV ?? 0.75];
+      const enc = this.encode(fn, audio, video, ratioA, ratioV, opts, { x: maeW !== 0, c: cW !== 0 });
       const zero = () => torch.scalarTensor(0, { device: audio.device });
       let lossMaeA: Tensor,
         lossMaeV: Tensor,
         lossMae: Tensor,
         pred: { predA?: Tensor; predV?: Tensor } = {};
       if (maeW !== 0) {
-        const { predA, predV } = this.forwardDecoder(enc.x as Tensor, enc.maskA, enc.idsRestoreA as Tensor, enc.maskV, enc.idsRestoreV as Tensor);
+        const { numPatchesA: La, numPatchesV: Lv } = this.config;
+        const nA = La - lenKeep(La, ratioA);
+        const nV = Lv - lenKeep(Lv, ratioV);
+        const { predA, predV } = this.decode(enc.x as Tensor, nA, enc.idsRestoreA as Tensor, nV, enc.idsRestoreV as Tensor);
         const { targetA, targetV } = this.targets(audio, video);
         lossMaeA = maeLoss(predA, targetA, enc.maskA, { normPixLoss: this.config.normPixLoss });
         lossMaeV = maeLoss(predV, targetV, enc.maskV, { normPixLoss: this.config.normPixLoss });
