@@ -15,7 +15,7 @@ import * as data from '../../data';
 import * as io from '../../io';
 import { Adam } from '../../optim';
 import { SocialMAE, SocialMAEFT, initFinetuneFromPretrain } from '../../models';
-import { ParsedArgs, intFlag, stringFlag } from '../args';
+import { defineCommand, type Flags } from '../args';
 import { SMALL_DECODER, SMALL_ENCODER, log } from '../training';
 
 const SAMPLES = path.resolve(__dirname, '..', '..', '..', '..', 'data', 'samples');
@@ -30,13 +30,20 @@ async function features(clip: string): Promise<{ audio: Tensor; video: Tensor }>
   return { audio, video };
 }
 
-/** Flags that take no value. */
-export const BOOLEAN_FLAGS = ['full'];
+export const command = defineCommand({
+  name: 'demo',
+  summary: 'decode the bundled clips, pretrain a few steps, save, reload into the finetuning model',
+  example: 'social-mae demo --steps 3',
+  flags: {
+    full: { type: 'boolean', help: 'the released (full-size) model instead of the small one' },
+    steps: { type: 'int', min: 1, default: 3, help: 'pretraining steps' },
+    out: { type: 'string', value: 'DIR', defaultHelp: 'a temporary directory', help: 'where the checkpoint is written' },
+  },
+});
 
-export async function run(args: ParsedArgs): Promise<void> {
-  const full = args.flags.has('full');
-  const steps = intFlag(args, 'steps', 3);
-  const out = stringFlag(args, 'out', fs.mkdtempSync(path.join(os.tmpdir(), 'social-mae-demo-')));
+export async function run(f: Flags<typeof command.spec.flags>): Promise<void> {
+  const { full, steps } = f;
+  const out = f.out ?? fs.mkdtempSync(path.join(os.tmpdir(), 'social-mae-demo-'));
   const clip = path.join(SAMPLES, fs.readdirSync(SAMPLES).find((f) => f.endsWith('.mp4')) ?? '');
   log(`social-mae demo: LibTorch ${torch.version()}, ${torch.getNumThreads()} threads, ${full ? 'full-size' : 'small'} model`);
   const start = torch.memory().liveTensors;

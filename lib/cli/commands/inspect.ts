@@ -1,7 +1,15 @@
 /** `social-mae inspect CHECKPOINT`: the tensors of a checkpoint and which model they fit. */
 import { Tensor } from '../../tensor';
 import * as io from '../../io';
-import { ParsedArgs, UsageError } from '../args';
+import { defineCommand, type Flags } from '../args';
+
+export const command = defineCommand({
+  name: 'inspect',
+  summary: 'list the tensors of a .pth / .safetensors checkpoint and recognise the model',
+  example: 'social-mae inspect runs/ft/models/best_audio_model.pth',
+  flags: {},
+  positionals: { name: 'CHECKPOINT', min: 1, max: 1, help: 'a .pth (torch.save) or .safetensors file' },
+});
 
 /** At most this many entry lines are printed; the rest are counted in a note. */
 export const MAX_LINES = 10_000;
@@ -84,10 +92,8 @@ function recognise(shapes: Map<string, number[]>): string {
   return key('decoder_embed.weight') ? `${family} pretraining model` : `${family} encoder`;
 }
 
-export async function run(args: ParsedArgs): Promise<void> {
-  const file = args.positionals[0];
-  if (!file) throw new UsageError('inspect needs a checkpoint path');
-  const tree = await io.load(file);
+export async function run(_f: Flags<typeof command.spec.flags>, [file]: string[]): Promise<void> {
+  const tree = await io.load(file!);
   const s = survey(tree);
   try {
     const out = process.stdout;

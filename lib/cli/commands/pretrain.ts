@@ -8,10 +8,19 @@ import * as io from '../../io';
 import { torch, type Tensor } from '../../tensor';
 import { SocialMAE, initFromCavMae, loadCheckpoint } from '../../models';
 import { pretrain } from '../../train';
-import { ParsedArgs, checkFlags, floatFlag } from '../args';
-import { LOOP_BOOLEAN_FLAGS, LOOP_FLAGS, SMALL_DECODER, encoderPreset, log, loopFlags, makeLoader, openData } from '../training';
+import { defineCommand, type Flags } from '../args';
+import { SMALL_DECODER, encoderPreset, fitOptions, log, loopFlags, makeLoader, openData, resolveDevice } from '../training';
 
-const FLAGS = [...LOOP_FLAGS, 'mask-ratio', 'contrast-weight'] as const;
+export const command = defineCommand({
+  name: 'pretrain',
+  summary: 'self-supervised pretraining on a dataset; checkpoints per epoch, --resume',
+  example: 'social-mae pretrain --train clips/ --out runs/pre --size small --epochs 2 --batch-size 4',
+  flags: {
+    ...loopFlags({ epochs: 25, lr: 1e-4, lrStart: 10, lrStep: 5 }),
+    maskRatio: { type: 'float', min: 0, max: 1, default: 0.75, help: 'fraction of audio and video patches masked' },
+    contrastWeight: { type: 'float', min: 0, default: 0.01, help: 'weight of the contrastive loss' },
+  },
+});
 
 /** Loads a pretraining checkpoint as is, or initialises from CAV-MAE (4-D video patch embedding). */
 async function initFrom(model: SocialMAE, file: string): Promise<string> {
@@ -29,29 +38,26 @@ async function initFrom(model: SocialMAE, file: string): Promise<string> {
   }
 }
 
-/** Flags that take no value. */
-export const BOOLEAN_FLAGS = LOOP_BOOLEAN_FLAGS;
-
-export async function run(args: ParsedArgs): Promise<void> {
-  checkFlags(args, FLAGS);
-  const { size, device, out, trainSpec, valSpec, init, seed, fit } = loopFlags(args, { epochs: 25, lr: 1e-4, lrStart: 10, lrStep: 5 });
-  const ratio = floatFlag(args, 'mask-ratio', 0.75);
-  const contrastLossWeight = floatFlag(args, 'contrast-weight', 0.01);
+export async function run(f: Flags<typeof command.spec.flags>): Promise<void> {
+  const { size, out, init } = f;
+  const device = resolveDevice(f.device);
+  const fit = fitOptions(f);
+  const ratio = f.maskRatio;
   const modelOptions = { ...encoderPreset(size), ...(size === 'small' ? SMALL_DECODER : {}) };
-  const train = makeLoader(args, await openData(args, trainSpec), { train: true, device });
-  const val = valSpec !== null ? makeLoader(args, await openData(args, valSpec), { train: false, device }) : undefined;
-  torch.manualSeed(seed);
+  const train = makeLoader(f, await openData(f, f.train), { train: true, device });
+  const val = f.val !== undefined ? makeLoader(f, await openData(f, f.val), { train: false, device }) : undefined;
+  torch.manualSeed(f.seed);
   const model = new SocialMAE(modelOptions).to(device);
   try {
     log(
       `social-mae pretrain: ${size} model (${model.numParameters().toLocaleString('en')} parameters) on ${device}, ${train.items.length} training items${val ? `, ${val.items.length} validation items` : ''}`,
     );
-    if (init !== null && !fit.resume) log(await initFrom(model, init));
+    if (init !== undefined && !fit.resume) log(await initFrom(model, init));
     await pretrain(model, train, {
       ...fit,
-      forward: { maskRatioA: ratio, maskRatioV: ratio, contrastLossWeight },
+      forward: { maskRatioA: ratio, maskRatioV: ratio, contrastLossWeight: f.contrastWeight },
       ...(val ? { val } : {}),
-      config: { model: modelOptions, size, init },
+      config: { model: modelOptions, size, init: init ?? null },
     });
     log(`checkpoints in ${out}/models (best: best_audio_model.pth)`);
   } finally {
