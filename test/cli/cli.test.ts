@@ -34,7 +34,10 @@ t.test('inspect names the model of a checkpoint', async (t) => {
   t.equal(r.status, 0, r.stderr);
   t.match(r.stdout, /module\.mlp_head\.1\.weight\tfloat32\t\[6,64\]/);
   t.match(r.stdout, /478 tensors, 1,280,326 elements/);
-  t.match(r.stdout, /looks like: Social-MAE finetuning model \(labelDim 6\)/);
+  t.match(
+    r.stdout,
+    /looks like: Social-MAE finetuning model \(labelDim 6, embedDim 64, depth 11\+1, numHeads 1, mlpRatio 4, patchSize 16, imgSize 32, nFrame 8, stride 2, audioLength 64\)\nassumed \(not in the shapes\): nFrame = 8 .*numHeads = 1 \(64 \/ 64\)/,
+  );
 });
 
 t.test('bad usage is an error with a message, not a crash', async (t) => {
