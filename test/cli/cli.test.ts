@@ -1,5 +1,6 @@
 /** The social-mae command: demo end to end (needs ffmpeg), inspect on a fixture, usage errors. */
 import t from 'tap';
+import * as fs from 'fs';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
 import { TorchError, io, data, train } from '../../lib';
@@ -27,6 +28,9 @@ t.test('demo decodes, trains, saves, reloads and leaks nothing', { skip: noFfmpe
   t.match(r.stdout, /SocialMAEFT from the checkpoint: \d+ keys loaded, \d+ unused \(decoder\), 4 fresh/);
   t.match(r.stdout, /logits: \[\[/);
   t.match(r.stdout, /live tensors: 0 left over/);
+  const saved = /saved (\S+) /.exec(r.stdout)?.[1];
+  t.match(r.stdout, `removed the temporary ${path.dirname(saved ?? '?')}`);
+  t.notOk(saved && fs.existsSync(saved), 'the checkpoint in the temporary directory is gone');
 });
 
 t.test('inspect names the model of a checkpoint', async (t) => {

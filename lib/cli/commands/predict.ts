@@ -116,6 +116,7 @@ export async function run(f: PredictFlags, inputs: string[]): Promise<void> {
     const source = dataset
       ? await openSplit(inputs[0]!, f.partition, { labels, skipMissing })
       : await data.sourceFromFiles(inputs, skipMissing ? { missing: 'skip' } : {});
+    for (const w of source.warnings) note(w);
     for (const s of source.skipped) note(`skipped ${s.origin}: ${s.reason}`);
     loader = makeLoader(f, source, { train: false, device, name: 'predict', log: note });
     const r = await predictScores(model, loader, { mode });
