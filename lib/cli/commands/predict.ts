@@ -11,7 +11,7 @@ import * as path from 'path';
 import * as io from '../../io';
 import * as data from '../../data';
 import { torch, type Tensor } from '../../tensor';
-import { FT_MODES, SocialMAEFT, loadCheckpoint, type FTMode, type FTOptions } from '../../models';
+import { FT_MODES, FT_MODE_INPUTS, SocialMAEFT, loadCheckpoint, type FTMode, type FTOptions } from '../../models';
 import { RunDir, predictScores, classificationStats } from '../../train';
 import { UsageError, defineCommand, type Flags } from '../args';
 import { describeModel, finetuneModelFrom } from '../checkpoint-file';
@@ -118,7 +118,7 @@ export async function run(f: PredictFlags, inputs: string[]): Promise<void> {
       : await data.sourceFromFiles(inputs, skipMissing ? { missing: 'skip' } : {});
     for (const w of source.warnings) note(w);
     for (const s of source.skipped) note(`skipped ${s.origin}: ${s.reason}`);
-    loader = makeLoader(f, source, { train: false, device, name: 'predict', log: note });
+    loader = makeLoader(f, source, { train: false, device, name: 'predict', log: note, inputs: FT_MODE_INPUTS[mode] });
     const r = await predictScores(model, loader, { mode });
     const K = labels.size;
     const rows = r.ids.map((id, i) => {
