@@ -4,7 +4,7 @@
  * DIR/config.json (with the model options), which is what `social-mae predict --run DIR` reads back.
  */
 import { torch } from '../../tensor';
-import { SocialMAEFT, FT_MODES, initFinetuneFromPretrain, initFromCavMae } from '../../models';
+import { SocialMAEFT, FT_MODES, FT_MODE_INPUTS, initFinetuneFromPretrain, initFromCavMae } from '../../models';
 import { finetune } from '../../train';
 import { UsageError, defineCommand, type Flags } from '../args';
 import { readCheckpoint, type CheckpointFile } from '../checkpoint-file';
@@ -66,8 +66,10 @@ export async function run(f: Flags<typeof command.spec.flags>): Promise<void> {
     if (!labels || labels.task === 'regression') throw new UsageError('finetune needs class labels in the training data (a label column or the folder layout)');
     const modelOptions = { ...encoder, labelDim: labels.size };
     const config = { model: modelOptions, size: f.size ?? null, labels: labels.toJSON(), mixup: f.mixup, ...(await runRecord(f, data.records, device)) };
-    const train = makeLoader(f, data.train, { train: true, device, mixup: f.mixup });
-    const val = data.val ? makeLoader(f, data.val, { train: false, device }) : undefined;
+    // only the modalities the mode reads are decoded (an audio-only dataset trains 'audioonly')
+    const inputs = FT_MODE_INPUTS[f.mode];
+    const train = makeLoader(f, data.train, { train: true, device, mixup: f.mixup, inputs });
+    const val = data.val ? makeLoader(f, data.val, { train: false, device, inputs }) : undefined;
     loaders = [train, ...(val ? [val] : [])];
     torch.manualSeed(f.seed);
     model = new SocialMAEFT(modelOptions);
