@@ -1,52 +1,54 @@
 #!/usr/bin/env node
 /**
- * The social-mae command. One file per command under lib/cli/commands; each exports `run(args)`.
- *   social-mae demo [--full] [--steps N] [--out DIR]
- *   social-mae inspect CHECKPOINT
- *   social-mae pretrain --train DATA --out DIR [options]
- *   social-mae finetune --train DATA --val DATA --out DIR [--init PRETRAIN.pth] [options]
- *   social-mae predict --run DIR INPUT...
+ * The social-mae command. One file per command under lib/cli/commands; each exports its spec as
+ * `command` (lib/cli/args.ts: parser, validation, --help) and `run(flags, positionals)`.
+ * `social-mae --help` lists the commands, `social-mae COMMAND --help` a command's flags.
  */
-import { parseArgs, UsageError } from './args';
+import { UsageError, type Command, type FlagSet } from './args';
 
-/** A command module: `run`, and the flags that take no value. */
-interface Command {
-  run: (a: ReturnType<typeof parseArgs>) => Promise<void>;
-  BOOLEAN_FLAGS?: readonly string[];
+/** A command module. */
+interface CommandModule {
+  command: Command<FlagSet>;
+  run: (flags: never, positionals: string[]) => Promise<void>;
 }
 
-const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
-  demo: { summary: 'decode the bundled clips, pretrain a few steps, save, reload into the finetuning model', load: () => import('./commands/demo') },
-  inspect: { summary: 'list the tensors of a .pth / .safetensors checkpoint and recognise the model', load: () => import('./commands/inspect') },
-  pretrain: { summary: 'self-supervised pretraining on a dataset; checkpoints per epoch, --resume', load: () => import('./commands/pretrain') },
-  finetune: { summary: 'supervised finetuning from a pretraining checkpoint; accuracy/mAP per epoch', load: () => import('./commands/finetune') },
-  predict: { summary: 'class probabilities for media files (or a labelled dataset) from a finetune run', load: () => import('./commands/predict') },
+/** The commands in the order the top-level help lists them; loaded on use. */
+const COMMANDS: Record<string, () => Promise<CommandModule>> = {
+  demo: () => import('./commands/demo'),
+  inspect: () => import('./commands/inspect'),
+  pretrain: () => import('./commands/pretrain'),
+  finetune: () => import('./commands/finetune'),
+  predict: () => import('./commands/predict'),
+  convert: () => import('./commands/convert'),
 };
 
-function usage(): string {
-  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);
-  return `usage: social-mae <command> [options]\n\ncommands:\n${lines.join('\n')}\n`;
+async function usage(): Promise<string> {
+  const mods = await Promise.all(Object.values(COMMANDS).map((load) => load()));
+  const lines = mods.map((m) => `  ${m.command.spec.name.padEnd(10)} ${m.command.spec.summary}`);
+  return `usage: social-mae <command> [options]\n\ncommands:\n${lines.join('\n')}\n\nsocial-mae <command> --help lists a command's options.\n`;
 }
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h') {
-    process.stdout.write(usage());
+    (name ? process.stdout : process.stderr).write(await usage());
     return name ? 0 : 1;
   }
-  const cmd = COMMANDS[name];
-  if (!cmd) {
-    process.stderr.write(`social-mae: unknown command '${name}'\n${usage()}`);
+  const load = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (!load) {
+    process.stderr.write(`social-mae: unknown command '${name}'\n${await usage()}`);
     return 1;
   }
   try {
-    const mod = await cmd.load();
-    await mod.run(parseArgs(rest, mod.BOOLEAN_FLAGS));
+    const mod = await load();
+    const p = mod.command.parse(rest);
+    if (p.help) process.stdout.write(mod.command.help());
+    else await mod.run(p.flags as never, p.positionals);
     return 0;
   } catch (e) {
     const err = e as Error & { code?: string };
     process.stderr.write(`social-mae ${name}: ${err.message}${err.code ? ` [${err.code}]` : ''}\n`);
-    if (err instanceof UsageError) process.stderr.write(usage());
+    if (err instanceof UsageError) process.stderr.write(`see: social-mae ${name} --help\n`);
     return 1;
   }
 }

@@ -15,7 +15,7 @@ import * as data from '../../data';
 import * as io from '../../io';
 import { Adam } from '../../optim';
 import { SocialMAE, SocialMAEFT, initFinetuneFromPretrain } from '../../models';
-import { ParsedArgs, intFlag, stringFlag } from '../args';
+import { defineCommand, type Flags } from '../args';
 import { SMALL_DECODER, SMALL_ENCODER, log } from '../training';
 
 const SAMPLES = path.resolve(__dirname, '..', '..', '..', '..', 'data', 'samples');
@@ -30,13 +30,36 @@ async function features(clip: string): Promise<{ audio: Tensor; video: Tensor }>
   return { audio, video };
 }
 
-/** Flags that take no value. */
-export const BOOLEAN_FLAGS = ['full'];
+export const command = defineCommand({
+  name: 'demo',
+  summary: 'decode the bundled clips, pretrain a few steps, save, reload into the finetuning model',
+  example: 'social-mae demo --steps 3',
+  flags: {
+    full: { type: 'boolean', help: 'the released (full-size) model instead of the small one' },
+    steps: { type: 'int', min: 1, default: 3, help: 'pretraining steps' },
+    out: { type: 'string', value: 'DIR', defaultHelp: 'a temporary directory, removed at the end', help: 'where the checkpoint is written (and kept)' },
+  },
+});
 
-export async function run(args: ParsedArgs): Promise<void> {
-  const full = args.flags.has('full');
-  const steps = intFlag(args, 'steps', 3);
-  const out = stringFlag(args, 'out', fs.mkdtempSync(path.join(os.tmpdir(), 'social-mae-demo-')));
+type DemoFlags = Flags<typeof command.spec.flags>;
+
+/** Runs the demo writing into --out (kept), or into a temporary directory that is removed at the end. */
+export async function run(f: DemoFlags): Promise<void> {
+  if (f.out !== undefined) {
+    fs.mkdirSync(f.out, { recursive: true });
+    return demo(f, f.out);
+  }
+  const temp = fs.mkdtempSync(path.join(os.tmpdir(), 'social-mae-demo-'));
+  try {
+    await demo(f, temp);
+  } finally {
+    fs.rmSync(temp, { recursive: true, force: true });
+    log(`removed the temporary ${temp} (--out DIR keeps the checkpoint)`);
+  }
+}
+
+async function demo(f: DemoFlags, out: string): Promise<void> {
+  const { full, steps } = f;
   const clip = path.join(SAMPLES, fs.readdirSync(SAMPLES).find((f) => f.endsWith('.mp4')) ?? '');
   log(`social-mae demo: LibTorch ${torch.version()}, ${torch.getNumThreads()} threads, ${full ? 'full-size' : 'small'} model`);
   const start = torch.memory().liveTensors;

@@ -3,66 +3,87 @@
  * finetuning of SocialMAEFT. The label space comes from the training data and is saved in
  * DIR/config.json (with the model options), which is what `social-mae predict --run DIR` reads back.
  */
-import * as io from '../../io';
-import { torch, type Tensor } from '../../tensor';
-import { SocialMAEFT, FT_MODES, initFinetuneFromPretrain } from '../../models';
+import { torch } from '../../tensor';
+import { SocialMAEFT, FT_MODES, FT_MODE_INPUTS, initFinetuneFromPretrain, initFromCavMae } from '../../models';
 import { finetune } from '../../train';
-import { ParsedArgs, UsageError, checkFlags, choiceFlag, floatFlag, intFlag } from '../args';
-import { LOOP_BOOLEAN_FLAGS, LOOP_FLAGS, encoderPreset, log, loopFlags, makeLoader, openData } from '../training';
+import { UsageError, defineCommand, type Flags } from '../args';
+import { readCheckpoint, type CheckpointFile } from '../checkpoint-file';
+import { checkAmp, fitOptions, log, loopFlags, makeLoader, modelOptionsFor, openTrainingData, resolveDevice, runRecord } from '../training';
 
-const FLAGS = [...LOOP_FLAGS, 'head-lr', 'mode', 'loss', 'label-smooth', 'freqm', 'timem', 'metric', 'mixup', 'freeze-base'] as const;
+export const command = defineCommand({
+  name: 'finetune',
+  summary: 'supervised finetuning from a pretraining checkpoint; accuracy/mAP per epoch',
+  example: 'social-mae finetune --train train.csv --val val.csv --out runs/ft --init runs/pre/models/best_audio_model.pth --size small',
+  flags: {
+    ...loopFlags({ epochs: 10, lr: 1e-5, lrStart: 2, lrStep: 1 }),
+    headLr: { type: 'float', min: 0, default: 100, help: "the classification head's lr as a multiple of --lr" },
+    mode: { type: 'choice', choices: FT_MODES, default: 'multimodal', help: 'which modalities the model sees' },
+    loss: { type: 'choice', choices: ['CE', 'BCE'], defaultHelp: 'CE for single-label, BCE for multi-label data', help: 'loss' },
+    metric: {
+      type: 'choice',
+      choices: ['acc', 'mAP'],
+      defaultHelp: 'acc for single-label, mAP for multi-label data',
+      help: 'metric that picks the best epoch',
+    },
+    labelSmooth: { type: 'float', min: 0, max: 1, default: 0, help: 'label smoothing' },
+    freqm: { type: 'int', min: 0, default: 0, help: 'SpecAugment frequency mask width (bins)' },
+    timem: { type: 'int', min: 0, default: 0, help: 'SpecAugment time mask width (frames)' },
+    mixup: { type: 'float', min: 0, max: 1, default: 0, help: 'probability of mixing a batch item with another' },
+    freezeBase: { type: 'boolean', help: 'train the head only' },
+  },
+});
 
-/** Flags that take no value. */
-export const BOOLEAN_FLAGS = [...LOOP_BOOLEAN_FLAGS, 'freeze-base'];
+/** Initialises the finetuning model: from a Social-MAE (pretraining or finetuning) or a CAV-MAE checkpoint. */
+function initFrom(model: SocialMAEFT, ck: CheckpointFile): string {
+  const r = ck.inferred.family === 'CAV-MAE' ? initFromCavMae(model, ck.stateDict) : initFinetuneFromPretrain(model, ck.stateDict);
+  const adapted = r.adapted.length > 0 ? `, ${r.adapted.length} adapted` : '';
+  return `initialised from ${ck.file}: ${r.loaded.length} loaded${adapted}, ${r.unused.length} unused, fresh: ${r.missing.join(', ')}`;
+}
 
-export async function run(args: ParsedArgs): Promise<void> {
-  checkFlags(args, FLAGS);
-  const { size, device, out, trainSpec, valSpec, init, seed, fit } = loopFlags(args, { epochs: 10, lr: 1e-5, lrStart: 2, lrStep: 1 });
-  const mixup = floatFlag(args, 'mixup', 0);
+export async function run(f: Flags<typeof command.spec.flags>): Promise<void> {
+  const device = resolveDevice(f.device);
+  checkAmp(f.amp, device);
+  const fit = fitOptions(f);
   // Without --loss / --metric the loop picks them from the label task (single- or multi-label).
-  const loss = args.flags.has('loss') ? choiceFlag(args, 'loss', ['CE', 'BCE'] as const, 'CE') : undefined;
-  const metric = args.flags.has('metric') ? choiceFlag(args, 'metric', ['acc', 'mAP'] as const, 'acc') : undefined;
   const options = {
     ...fit,
-    headLr: floatFlag(args, 'head-lr', 100),
-    mode: choiceFlag(args, 'mode', FT_MODES, 'multimodal'),
-    ...(loss ? { loss } : {}),
-    ...(metric ? { metric } : {}),
-    labelSmooth: floatFlag(args, 'label-smooth', 0),
-    freqm: intFlag(args, 'freqm', 0),
-    timem: intFlag(args, 'timem', 0),
-    freezeBase: args.flags.has('freeze-base'),
+    headLr: f.headLr,
+    mode: f.mode,
+    ...(f.loss !== undefined ? { loss: f.loss } : {}),
+    ...(f.metric !== undefined ? { metric: f.metric } : {}),
+    labelSmooth: f.labelSmooth,
+    freqm: f.freqm,
+    timem: f.timem,
+    freezeBase: f.freezeBase,
   };
-  const trainSource = await openData(args, trainSpec);
-  const labels = trainSource.labels;
-  if (!labels || labels.task === 'regression') throw new UsageError('finetune needs class labels in the training data (a label column or the folder layout)');
-  const train = makeLoader(args, trainSource, { train: true, device, mixup });
-  const val = valSpec !== null ? makeLoader(args, await openData(args, valSpec, labels), { train: false, device }) : undefined;
-  const modelOptions = { ...encoderPreset(size), labelDim: labels.size };
-  torch.manualSeed(seed);
-  const model = new SocialMAEFT(modelOptions).to(device);
+  const init = f.init !== undefined ? await readCheckpoint(f.init) : null;
+  let model: SocialMAEFT | null = null;
+  let loaders: { close(): Promise<void> }[] = [];
   try {
+    const encoder = modelOptionsFor(f.size, init, false);
+    const data = await openTrainingData(f, { labels: true });
+    const labels = data.train.labels;
+    if (!labels || labels.task === 'regression') throw new UsageError('finetune needs class labels in the training data (a label column or the folder layout)');
+    const modelOptions = { ...encoder, labelDim: labels.size };
+    const config = { model: modelOptions, size: f.size ?? null, labels: labels.toJSON(), mixup: f.mixup, ...(await runRecord(f, data.records, device)) };
+    // only the modalities the mode reads are decoded (an audio-only dataset trains 'audioonly')
+    const inputs = FT_MODE_INPUTS[f.mode];
+    const train = makeLoader(f, data.train, { train: true, device, mixup: f.mixup, inputs });
+    const val = data.val ? makeLoader(f, data.val, { train: false, device, inputs }) : undefined;
+    loaders = [train, ...(val ? [val] : [])];
+    torch.manualSeed(f.seed);
+    model = new SocialMAEFT(modelOptions);
     log(
-      `social-mae finetune: ${size} model on ${device}, ${labels.size} classes (${labels.names.join(', ')}), ${train.items.length} training items${val ? `, ${val.items.length} validation items` : ''}`,
+      `social-mae finetune: ${f.size ?? (init ? 'checkpoint-sized' : 'full')} model on ${device}, ${labels.size} classes (${labels.names.join(', ')}), ${train.items.length} training items${val ? `, ${val.items.length} validation items` : ''}`,
     );
-    if (init !== null && !fit.resume) {
-      const sd = (await io.load(init)) as Map<string, Tensor>;
-      try {
-        const r = initFinetuneFromPretrain(model, sd);
-        log(`initialised from ${init}: ${r.loaded.length} loaded, ${r.unused.length} unused, fresh: ${r.missing.join(', ')}`);
-      } finally {
-        torch.dispose(sd);
-      }
-    }
-    await finetune(model, train, {
-      ...options,
-      ...(val ? { val } : {}),
-      config: { model: modelOptions, size, labels: labels.toJSON(), mixup, init },
-    });
-    log(`checkpoints in ${out}/models (best: best_audio_model.pth); predict with: social-mae predict --run ${out} FILES...`);
+    if (init && !fit.resume) log(initFrom(model, init));
+    if (init) torch.dispose(init.stateDict);
+    model.to(device);
+    await finetune(model, train, { ...options, ...(val ? { val } : {}), config });
+    log(`checkpoints in ${f.out}/models (best: best_audio_model.pth); predict with: social-mae predict --run ${f.out} FILES...`);
   } finally {
-    model.dispose();
-    await train.close();
-    await val?.close();
+    if (init) torch.dispose(init.stateDict);
+    model?.dispose();
+    for (const l of loaders) await l.close();
   }
 }

@@ -1,7 +1,17 @@
 /** `social-mae inspect CHECKPOINT`: the tensors of a checkpoint and which model they fit. */
 import { Tensor } from '../../tensor';
 import * as io from '../../io';
-import { ParsedArgs, UsageError } from '../args';
+import { inferConfig } from '../../models';
+import { defineCommand, type Flags } from '../args';
+import { describeModel } from '../checkpoint-file';
+
+export const command = defineCommand({
+  name: 'inspect',
+  summary: 'list the tensors of a .pth / .safetensors checkpoint and recognise the model',
+  example: 'social-mae inspect runs/ft/models/best_audio_model.pth',
+  flags: {},
+  positionals: { name: 'CHECKPOINT', min: 1, max: 1, help: 'a .pth (torch.save) or .safetensors file' },
+});
 
 /** At most this many entry lines are printed; the rest are counted in a note. */
 export const MAX_LINES = 10_000;
@@ -73,21 +83,22 @@ function survey(tree: unknown): Survey {
   return s;
 }
 
-/** Names the model family from characteristic keys and shapes. */
-function recognise(shapes: Map<string, number[]>): string {
-  const key = (k: string) => shapes.get(k) ?? shapes.get(`module.${k}`);
-  const pv = key('patch_embed_v.proj.weight');
-  if (!pv) return 'unknown (no patch_embed_v)';
-  const family = pv.length === 5 ? 'Social-MAE' : 'CAV-MAE';
-  const head = key('mlp_head.1.weight');
-  if (head) return `${family} finetuning model (labelDim ${head[0]})`;
-  return key('decoder_embed.weight') ? `${family} pretraining model` : `${family} encoder`;
+/** Names the model and its full configuration from the tensor shapes (models.inferConfig). */
+function recognise(all: Map<string, number[]>): string[] {
+  // the root, or the state dict a training script nests under one of io.NESTED_KEYS
+  const under = (k: string) => new Map([...all].filter(([n]) => n.startsWith(`${k}.`)).map(([n, s]) => [n.slice(k.length + 1), s]));
+  const shapes =
+    all.has('patch_embed_a.proj.weight') || all.has('module.patch_embed_a.proj.weight') ? all : (io.NESTED_KEYS.map(under).find((m) => m.size > 0) ?? all);
+  try {
+    const m = inferConfig(new Map([...shapes].map(([k, shape]) => [k, { shape }])));
+    return [`looks like: ${describeModel(m)}`, ...(m.assumed.length ? [`assumed (not in the shapes): ${m.assumed.join('; ')}`] : [])];
+  } catch (e) {
+    return [`looks like: unknown (${(e as Error).message})`];
+  }
 }
 
-export async function run(args: ParsedArgs): Promise<void> {
-  const file = args.positionals[0];
-  if (!file) throw new UsageError('inspect needs a checkpoint path');
-  const tree = await io.load(file);
+export async function run(_f: Flags<typeof command.spec.flags>, [file]: string[]): Promise<void> {
+  const tree = await io.load(file!);
   const s = survey(tree);
   try {
     const out = process.stdout;
@@ -96,7 +107,7 @@ export async function run(args: ParsedArgs): Promise<void> {
     if (s.deep > 0) out.write(`${s.deep.toLocaleString('en')} tensors nested deeper than ${MAX_DEPTH} levels are counted but not listed\n`);
     const total = s.tensors.reduce((n, t) => n + t.numel(), 0);
     out.write(`${s.tensors.length} tensors, ${total.toLocaleString('en')} elements\n`);
-    out.write(`looks like: ${recognise(s.shapes)}\n`);
+    for (const l of recognise(s.shapes)) out.write(`${l}\n`);
   } finally {
     for (const t of s.tensors) t.dispose();
   }
