@@ -13,7 +13,7 @@
  */
 import { torch, F, type Tensor } from '../tensor';
 import { DataError } from './errors';
-import { countDecodableFrames, decodeVideoFrames, probe, type DecodeVideoOptions } from './ffmpeg';
+import { checkFrameSize, countDecodableFrames, decodeVideoFrames, probe, type DecodeVideoOptions } from './ffmpeg';
 import type { MediaInfo } from './media-info';
 import { PyRandom, type RandomSource } from './pyrandom';
 import { mathRandom, padPlan, referenceIndices, uniformIndices, type FramePlan, type PaddedPlan } from './sampling';
@@ -38,31 +38,40 @@ export interface FrameTransformOptions {
  */
 export function framesToTensor(frames: Uint8Array[] | Tensor, width: number, height: number, opts: FrameTransformOptions = {}): Tensor {
   const [oh, ow] = typeof opts.size === 'number' || opts.size === undefined ? [opts.size ?? 224, opts.size ?? 224] : opts.size;
-  return torch.tidy(() => {
-    let u8: Tensor;
-    if (Array.isArray(frames)) {
-      const fb = width * height * 3;
-      if (frames.length === 0) throw new DataError('framesToTensor: no frames', 'ERR_INVALID_ARG');
-      const all = new Uint8Array(fb * frames.length);
-      frames.forEach((f, i) => {
-        if (f.length !== fb) throw new DataError(`framesToTensor: frame ${i} has ${f.length} bytes, expected ${width}x${height}x3`, 'ERR_INVALID_ARG');
-        all.set(f, i * fb);
-      });
-      u8 = torch.fromBuffer(all, 'uint8', [frames.length, height, width, 3]);
-    } else {
-      u8 = frames;
+  const fb = width * height * 3;
+  const count = Array.isArray(frames) ? frames.length : frames.shape[0]!;
+  if (count === 0) throw new DataError('framesToTensor: no frames', 'ERR_INVALID_ARG');
+  if (Array.isArray(frames)) {
+    frames.forEach((f, i) => {
+      if (f.length !== fb) throw new DataError(`framesToTensor: frame ${i} has ${f.length} bytes, expected ${width}x${height}x3`, 'ERR_INVALID_ARG');
+    });
+  }
+  // One frame at a time, its intermediates freed before the next (as the reference's per-frame transform):
+  // memory stays at one full-size frame, and the allocator reuses the same blocks instead of faulting in
+  // fresh pages for T-frame intermediates (8 frames of 720p: 0.8 -> 0.1 CPU-s, bench/RESULTS.md).
+  const mean = opts.mean === undefined ? IMAGENET_MEAN : opts.mean;
+  const outs: Tensor[] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      outs.push(
+        torch.tidy(() => {
+          const u8 = Array.isArray(frames) ? torch.fromBuffer(frames[i]!, 'uint8', [1, height, width, 3]) : frames.narrow(0, i, 1);
+          // ToTensor: HWC uint8 -> CHW float32 / 255
+          let x = u8.permute(0, 3, 1, 2).contiguous().to('float32').div(255);
+          // Resize: bicubic, align_corners False, no antialias, no clamp
+          x = F.interpolate(x, { size: [oh, ow], mode: 'bicubic', alignCorners: false, antialias: false });
+          if (mean !== null) {
+            const std = opts.std ?? IMAGENET_STD;
+            x = x.sub(torch.tensor(mean, { dtype: 'float32' }).view(1, 3, 1, 1)).div(torch.tensor(std, { dtype: 'float32' }).view(1, 3, 1, 1));
+          }
+          return x;
+        }),
+      );
     }
-    // ToTensor: HWC uint8 -> CHW float32 / 255
-    let x = u8.permute(0, 3, 1, 2).to('float32').div(255);
-    // Resize: bicubic, align_corners False, no antialias, no clamp
-    x = F.interpolate(x, { size: [oh, ow], mode: 'bicubic', alignCorners: false, antialias: false });
-    const mean = opts.mean === undefined ? IMAGENET_MEAN : opts.mean;
-    if (mean !== null) {
-      const std = opts.std ?? IMAGENET_STD;
-      x = x.sub(torch.tensor(mean, { dtype: 'float32' }).view(1, 3, 1, 1)).div(torch.tensor(std, { dtype: 'float32' }).view(1, 3, 1, 1));
-    }
-    return x.permute(1, 2, 3, 0).contiguous(); // [3, H, W, T]
-  });
+    return torch.tidy(() => torch.cat(outs, 0).permute(1, 2, 3, 0).contiguous()); // [3, H, W, T]
+  } finally {
+    torch.dispose(outs);
+  }
 }
 
 /** Options of loadVideoFrames / sampleVideo. */
@@ -93,7 +102,19 @@ export interface LoadVideoFramesOptions extends FrameTransformOptions {
   colorMatrix?: DecodeVideoOptions['colorMatrix'];
   /** Aborts decoding (child processes are killed). */
   signal?: AbortSignal;
+  /**
+   * Frames with more pixels than this (default EXACT_MAX_PIXELS, 1920x1080) are scaled to the output size
+   * inside ffmpeg (bicubic, antialiased by swscale) instead of being decoded at full size and resized here,
+   * which is the reference's (bit-exact) way. Bounds memory: a kept frame costs at most
+   * max(maxExactPixels, size*size) * 3 bytes here. `Infinity` keeps the exact path at every size.
+   */
+  maxExactPixels?: number;
+  /** Larger frames are refused with ERR_MEDIA_TOO_LARGE before decoding (default MAX_FRAME_PIXELS, 8K UHD). */
+  maxPixels?: number;
 }
+
+/** Largest frame (pixels) decoded at full size and resized the reference's way: 1920x1080. */
+export const EXACT_MAX_PIXELS = 1920 * 1080;
 
 /** What sampleVideo returns. */
 export interface SampledVideo {
@@ -146,6 +167,7 @@ export async function planVideo(path: string, opts: LoadVideoFramesOptions = {})
   const vs = info.videoStreams[opts.stream ?? 0];
   if (!vs) throw new DataError('no video stream', 'ERR_NO_VIDEO', { file: path });
   if (vs.fps === null) throw new DataError('unknown frame rate', 'ERR_MEDIA', { file: path });
+  checkFrameSize(vs, path, opts.maxPixels);
   if (opts.channelOrder !== undefined && opts.channelOrder !== 'bgr' && opts.channelOrder !== 'rgb') {
     throw new DataError(`channelOrder must be 'bgr' or 'rgb', got ${String(opts.channelOrder)}`, 'ERR_INVALID_ARG');
   }
@@ -181,7 +203,12 @@ export async function decodeVideoPlan(path: string, vp: VideoPlan, opts: LoadVid
     ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
     ...processOpts(opts),
     ...(opts.colorMatrix !== undefined ? { colorMatrix: opts.colorMatrix } : {}),
+    ...(opts.maxPixels !== undefined ? { maxPixels: opts.maxPixels } : {}),
   };
+  if (vs.width * vs.height > (opts.maxExactPixels ?? EXACT_MAX_PIXELS)) {
+    const [oh, ow] = typeof opts.size === 'number' || opts.size === undefined ? [opts.size ?? 224, opts.size ?? 224] : opts.size;
+    dec.scaleTo = [ow, oh];
+  }
   let frames = await decodeVideoFrames(path, dec);
   if (frames.endOfStream && (frames.decoded === 0 || !reference)) {
     // Uniform sampling (or a window entirely past the real end): plan again inside the frames that exist.

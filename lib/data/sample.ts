@@ -5,7 +5,7 @@
  */
 import * as fs from 'fs';
 import { torch } from '../tensor';
-import { waveformToFbank } from './audio';
+import { assertFiniteAudio, recipeMaxSamples, waveformToFbank } from './audio';
 import { FeatureCache, fileContentHash } from './cache';
 import { DataError } from './errors';
 import { decodeAudio, probe } from './ffmpeg';
@@ -136,12 +136,17 @@ function fbankOf(data: Float32Array, channels: number, sampleRate: number, recip
   });
 }
 
-function decodeFor(file: string, ctx: SampleContext, sampleRate?: number) {
-  return decodeAudio(file, {
+/** Decodes the recipe's audio window (see recipeWindowSamples) and rejects NaN/Inf samples (ERR_MEDIA). */
+async function decodeFor(file: string, ctx: SampleContext, recipe: FullAudioRecipe, sampleRate?: number) {
+  const maxSamples = recipeMaxSamples({ targetLength: recipe.targetLength, frameShift: recipe.frameShift });
+  const a = await decodeAudio(file, {
     ...(sampleRate !== undefined ? { sampleRate } : {}),
+    ...(maxSamples ? { maxSamples } : {}),
     ...(ctx.timeoutMs !== undefined ? { timeoutMs: ctx.timeoutMs } : {}),
     ...(ctx.signal ? { signal: ctx.signal } : {}),
   });
+  assertFiniteAudio(a.data, file);
+  return a;
 }
 
 async function audioFeatures(item: DataItem, r: AudioRecipe, ctx: SampleContext, out: HostSample): Promise<void> {
@@ -159,7 +164,7 @@ async function audioFeatures(item: DataItem, r: AudioRecipe, ctx: SampleContext,
       return;
     }
   }
-  const dec = await decodeFor(file, ctx, recipe.resample);
+  const dec = await decodeFor(file, ctx, recipe, recipe.resample);
   const data = fbankOf(dec.data, dec.channels, dec.sampleRate, recipe);
   out.audio = data;
   out.audioShape = [recipe.targetLength, recipe.numMelBins];
@@ -257,8 +262,8 @@ async function mixedFeatures(item: DataItem, index: number, mix: MixPlan, recipe
   const audio = async () => {
     if (recipe.audio === false) return;
     const r = fullAudioRecipe(recipe.audio ?? {});
-    const a = await decodeFor(audioSource(item), ctx, r.resample);
-    const b = await decodeFor(audioSource(partner), ctx, a.sampleRate);
+    const a = await decodeFor(audioSource(item), ctx, r, r.resample);
+    const b = await decodeFor(audioSource(partner), ctx, r, a.sampleRate);
     const m = mixWaveforms(a.data, a.channels, b.data, b.channels, lambda);
     out.audio = fbankOf(m.data, m.channels, a.sampleRate, r);
     out.audioShape = [r.targetLength, r.numMelBins];
