@@ -69,7 +69,12 @@ export function ffmpegFeatures(): FfmpegFeatures {
   if (memo) return memo;
   let text: string;
   try {
-    text = execFileSync(ffmpeg, ['-hide_banner', '-version'], { encoding: 'utf8', timeout: 10_000, killSignal: 'SIGKILL', stdio: ['ignore', 'pipe', 'ignore'] });
+    text = execFileSync(ffmpeg, ['-hide_banner', '-version'], {
+      encoding: 'utf8',
+      timeout: 10_000,
+      killSignal: 'SIGKILL',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
   } catch (e) {
     throw new DataError(`cannot run ${ffmpeg} -version (${(e as Error).message.split('\n')[0]})`, 'ERR_FFMPEG_MISSING');
   }
@@ -93,7 +98,12 @@ export function ffmpegConfig(): string {
   const f = ffmpegFeatures();
   let probeVersion = '?';
   try {
-    probeVersion = execFileSync(p.ffprobe, ['-hide_banner', '-version'], { encoding: 'utf8', timeout: 10_000, killSignal: 'SIGKILL', stdio: ['ignore', 'pipe', 'ignore'] })
+    probeVersion = execFileSync(p.ffprobe, ['-hide_banner', '-version'], {
+      encoding: 'utf8',
+      timeout: 10_000,
+      killSignal: 'SIGKILL',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    })
       .split('\n')[0]!
       .trim();
   } catch {
@@ -440,7 +450,8 @@ export interface DecodedFrames {
 
 /** Throws ERR_MEDIA_TOO_LARGE when the stream's frames exceed `maxPixels` (default MAX_FRAME_PIXELS). */
 export function checkFrameSize(vs: { width: number; height: number }, file: string, maxPixels: number = MAX_FRAME_PIXELS): void {
-  if (typeof maxPixels !== 'number' || !(maxPixels > 0)) throw new DataError(`maxPixels must be a positive number, got ${String(maxPixels)}`, 'ERR_INVALID_ARG', { file });
+  if (typeof maxPixels !== 'number' || !(maxPixels > 0))
+    throw new DataError(`maxPixels must be a positive number, got ${String(maxPixels)}`, 'ERR_INVALID_ARG', { file });
   if (vs.width * vs.height > maxPixels) {
     throw new DataError('frames too large', 'ERR_MEDIA_TOO_LARGE', {
       file,

@@ -46,32 +46,28 @@ t.test('15 minutes of audio: only the window is decoded, peak memory stays bound
   writeWav(wav, Buffer.alloc(16000 * 900 * 2), { rate: 16000, channels: 1, bits: 16, float: false }); // 28.8 MB of silence
   const flac = path.join(dir, 'long.flac');
   ffmpegSync(['-f', 'lavfi', '-i', 'anullsrc=r=16000:cl=mono', '-t', '900', '-c:a', 'flac', flac]);
-  // In a fresh process: warm up on the short fixture (LibTorch's pools, the code path), then measure the
-  // growth of the peak resident set (VmHWM) over one wav2fbank of each long file. Decoding all of a
-  // 15-minute 16 kHz file costs > 400 MB (57.6 MB of float samples, its pipe copies and a 90,000-frame
-  // fbank); the window costs 10.255 s of samples (0.66 MB) and a 1024-frame fbank (a few MB).
+  // In a fresh process per file: warm up on the short fixture (LibTorch's pools, the code path), then
+  // measure the growth of the peak resident set (VmHWM) over one wav2fbank of the long file. Decoding all
+  // of a 15-minute 16 kHz file costs > 400 MB (57.6 MB of float samples, its pipe copies and a
+  // 90,000-frame fbank; measured 1.9 GB for the WAV); the window costs 10.255 s of samples (0.66 MB) and
+  // a 1024-frame fbank (a few MB).
   const script = `
 const d = require(${JSON.stringify(path.join(__dirname, '..', '..', 'lib', 'data'))});
 const hwm = () => Number(/VmHWM:\\s+(\\d+)/.exec(require('fs').readFileSync('/proc/self/status', 'utf8'))[1]) * 1024;
 (async () => {
   (await d.wav2fbank(${JSON.stringify(WAV)})).dispose();
-  const out = {};
-  for (const f of process.argv.slice(1)) {
-    const before = hwm();
-    const fb = await d.wav2fbank(f);
-    out[f] = { growth: hwm() - before, shape: fb.shape };
-    fb.dispose();
-  }
-  console.log(JSON.stringify(out));
+  const before = hwm();
+  const fb = await d.wav2fbank(process.argv[1]);
+  console.log(JSON.stringify({ growth: hwm() - before, shape: fb.shape }));
 })().catch((e) => { console.error(e); process.exit(1); });`;
-  const r = spawnSync(process.execPath, ['-e', script, wav, flac], { encoding: 'utf8', timeout: CHILD_TIMEOUT_MS, killSignal: 'SIGKILL' });
-  t.equal(r.status, 0, r.stderr);
-  const res = JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, { growth: number; shape: number[] }>;
-  // The bound: 64 MiB above the warmed-up peak (measured growth: a few MiB; the whole-file decode: > 400 MiB).
+  // The bound: 64 MiB above the warmed-up peak (measured growth: 2-3 MiB).
   const BOUND = 64 * 1024 * 1024;
   for (const f of [wav, flac]) {
-    t.same(res[f]!.shape, [1024, 128], `${path.basename(f)}: recipe shape`);
-    t.ok(res[f]!.growth < BOUND, `${path.basename(f)}: peak memory grew ${(res[f]!.growth / 2 ** 20).toFixed(1)} MiB (bound 64 MiB)`);
+    const r = spawnSync(process.execPath, ['-e', script, f], { encoding: 'utf8', timeout: CHILD_TIMEOUT_MS, killSignal: 'SIGKILL' });
+    t.equal(r.status, 0, r.stderr);
+    const res = JSON.parse(r.stdout.trim().split('\n').pop()!) as { growth: number; shape: number[] };
+    t.same(res.shape, [1024, 128], `${path.basename(f)}: recipe shape`);
+    t.ok(res.growth < BOUND, `${path.basename(f)}: peak memory grew ${(res.growth / 2 ** 20).toFixed(1)} MiB (bound 64 MiB)`);
   }
 });
 
@@ -136,7 +132,14 @@ t.test('NaN/Inf audio: ERR_MEDIA, a skipped item in skip mode, never a NaN batch
   // Through ffmpeg too (the in-process WAV reader off).
   await t.rejects(wav2fbank(nan, { decode: { inProcessWav: false } }), { code: 'ERR_MEDIA', message: /non-finite audio/ });
 
-  const items: DataItem[] = [good, nan, good, inf].map((f, i) => ({ id: `a${i}`, video: null, audio: f, audioFromVideo: false, label: 0, origin: `m.csv:${i + 2}` }));
+  const items: DataItem[] = [good, nan, good, inf].map((f, i) => ({
+    id: `a${i}`,
+    video: null,
+    audio: f,
+    audioFromVideo: false,
+    label: 0,
+    origin: `m.csv:${i + 2}`,
+  }));
   const raise = new DataLoader(items, { batchSize: 4, recipe: { audio: { targetLength: 64 }, video: false }, concurrency: 1 });
   await t.rejects(
     (async () => {
@@ -144,7 +147,13 @@ t.test('NaN/Inf audio: ERR_MEDIA, a skipped item in skip mode, never a NaN batch
     })(),
     { code: 'ERR_MEDIA', message: /nan\.wav.*non-finite audio.*m\.csv:3/ },
   );
-  const skip = new DataLoader(items, { batchSize: 4, recipe: { audio: { targetLength: 64 }, video: false }, onError: 'skip', concurrency: 1, onWarning: () => undefined });
+  const skip = new DataLoader(items, {
+    batchSize: 4,
+    recipe: { audio: { targetLength: 64 }, video: false },
+    onError: 'skip',
+    concurrency: 1,
+    onWarning: () => undefined,
+  });
   let rows = 0;
   for await (const b of skip) {
     const a = b.audio!.toArray() as Float32Array;
