@@ -14,9 +14,9 @@
 import { torch, F, type Tensor } from '../tensor';
 import { DataError } from './errors';
 import { checkFrameSize, countDecodableFrames, decodeVideoFrames, probe, type DecodeVideoOptions } from './ffmpeg';
-import type { MediaInfo } from './media-info';
+import { parseRate, type MediaInfo, type VideoStreamInfo } from './media-info';
 import { PyRandom, type RandomSource } from './pyrandom';
-import { mathRandom, padPlan, referenceIndices, uniformIndices, type FramePlan, type PaddedPlan } from './sampling';
+import { frameToSeekTime, mathRandom, padPlan, referenceIndices, uniformIndices, type FramePlan, type PaddedPlan } from './sampling';
 
 /** ImageNet statistics (RGB order), as torchvision.transforms.Normalize gets them in the reference. */
 export const IMAGENET_MEAN = [0.485, 0.456, 0.406];
@@ -111,6 +111,8 @@ export interface LoadVideoFramesOptions extends FrameTransformOptions {
   maxExactPixels?: number;
   /** Larger frames are refused with ERR_MEDIA_TOO_LARGE before decoding (default MAX_FRAME_PIXELS, 8K UHD). */
   maxPixels?: number;
+  /** Seek to the keyframe before the window instead of decoding from the start (default true; see seekTime). */
+  seek?: boolean;
 }
 
 /** Largest frame (pixels) decoded at full size and resized the reference's way: 1920x1080. */
@@ -182,6 +184,24 @@ export async function planVideo(path: string, opts: LoadVideoFramesOptions = {})
 }
 
 /**
+ * Where to seek (seconds, for ffmpeg's `-ss` before the input) so that the first frame delivered is frame
+ * `first`, or null to decode from the start. ffmpeg then demuxes from the keyframe before that time and
+ * drops the frames before it, instead of decoding everything up to the window (most of the cost on HD
+ * clips with late windows). Frame k of a constant-rate stream has the timestamp start + k / fps, so the
+ * time half a frame before frame `first` (frameToSeekTime), relative to the file's start, selects it.
+ * Only for constant-rate streams (r_frame_rate = avg_frame_rate) and windows starting at least one second
+ * in; a variable-rate stream is decoded from the start and its frames counted, as OpenCV does.
+ */
+export function seekTime(info: MediaInfo, vs: VideoStreamInfo, first: number): number | null {
+  const fps = vs.fps;
+  const r = parseRate(vs.rFrameRate);
+  const a = parseRate(vs.avgFrameRate);
+  if (fps === null || r === null || a === null || Math.abs(r - a) > 1e-9 * r || first < fps) return null;
+  const fileStart = Math.min(...[...info.videoStreams, ...info.audioStreams].map((s) => s.startTime));
+  return vs.startTime - fileStart + frameToSeekTime(first, fps);
+}
+
+/**
  * Decodes and transforms a planned clip. When the file decodes fewer frames than its metadata says
  * (a warning is emitted either way, and the result always has T frames):
  *  - reference sampling keeps its plan (made from the reported count, as the reference does) and tiles
@@ -209,7 +229,13 @@ export async function decodeVideoPlan(path: string, vp: VideoPlan, opts: LoadVid
     const [oh, ow] = typeof opts.size === 'number' || opts.size === undefined ? [opts.size ?? 224, opts.size ?? 224] : opts.size;
     dec.scaleTo = [ow, oh];
   }
-  let frames = await decodeVideoFrames(path, dec);
+  const decode = (indices: number[]) => {
+    const at = opts.seek === false ? null : seekTime(info, vs, indices[0]!);
+    return at === null
+      ? decodeVideoFrames(path, { ...dec, indices })
+      : decodeVideoFrames(path, { ...dec, startTime: at, indices: indices.map((i) => i - indices[0]!) });
+  };
+  let frames = await decode(plan.decodeIndices);
   if (frames.endOfStream && (frames.decoded === 0 || !reference)) {
     // Uniform sampling (or a window entirely past the real end): plan again inside the frames that exist.
     const real = await countDecodableFrames(path, { info, ...processOpts(opts) });
@@ -221,7 +247,7 @@ export async function decodeVideoPlan(path: string, vp: VideoPlan, opts: LoadVid
     plan.warnings.unshift(
       `only ${real} frames decode but ${vs.reportedFrames} are reported; the planned frames ${was[frames.decoded]}.. do not exist, re-planned within ${real} frames`,
     );
-    frames = await decodeVideoFrames(path, { ...dec, indices: plan.decodeIndices });
+    frames = await decode(plan.decodeIndices);
     if (frames.decoded === 0) throw new DataError('no frames decoded', 'ERR_MEDIA', { file: path });
   }
   const padded = padPlan(plan, frames.decoded, reference ? 'tile' : 'repeat-last');

@@ -86,6 +86,7 @@ export {
   IMAGENET_MEAN,
   IMAGENET_STD,
   EXACT_MAX_PIXELS,
+  seekTime,
   type LoadVideoFramesOptions,
   type SampledVideo,
   type VideoPlan,
