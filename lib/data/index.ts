@@ -93,7 +93,7 @@ export {
   type FrameTransformOptions,
 } from './frames';
 export { DataLoader, createLoader, pyShuffle, type LoaderOptions, type Batch, type LoaderStats, type LoaderThroughput, type SkippedRecord } from './loader';
-export { loadSample, REFERENCE_RECIPE, type Recipe, type AudioRecipe, type VideoRecipe, type HostSample, type SampleContext } from './sample';
+export { loadSample, forgetProbes, REFERENCE_RECIPE, type Recipe, type AudioRecipe, type VideoRecipe, type HostSample, type SampleContext } from './sample';
 export { FeatureCache, fileContentHash, stableStringify, CACHE_VERSION, type CacheStats, type CachedArray } from './cache';
 export { abortError } from './ffmpeg';
 export { readWavFile, decodeWavBuffer, parseWavHeader, type WavData, type WavHeader } from './wav';

@@ -88,6 +88,14 @@ export interface SampleContext {
 
 const probeMemo = new Map<string, { size: number; mtimeMs: number; info: MediaInfo }>();
 
+/**
+ * Forgets this thread's memoised probes (they are kept per path, size and mtime for the life of the
+ * thread, so later epochs start no ffprobe). For benchmarks of the cold path, or to free the memory.
+ */
+export function forgetProbes(): void {
+  probeMemo.clear();
+}
+
 /** probe() memoised per (path, size, mtime), and through the feature cache when there is one. */
 async function probeCached(file: string, ctx: SampleContext): Promise<MediaInfo> {
   const st = await fs.promises.stat(file).catch(() => null);
