@@ -2,7 +2,7 @@
 # Prepares .device/ (git-ignored, carried to the GPU machine) for bench/gpu/device_run.sh full:
 # node (xz), node-api headers, the compiled JS without maps/typings, and the node_modules packages
 # the tests and benchmark load (found by tracing a few test files; whole package folders), including the
-# static ffmpeg/ffprobe of @ffmpeg-installer/@ffprobe-installer (about 30 MB of the xz archive).
+# static ffmpeg/ffprobe of @ffmpeg-installer/@ffprobe-installer (37 MB of the xz archive: mind the 64 MiB carry limit).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 mkdir -p .device

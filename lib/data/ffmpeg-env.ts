@@ -154,12 +154,13 @@ export function locateFfmpeg(opts: { refresh?: boolean } = {}): FfmpegPaths {
  * 'system' (PATH; the `compat: 'reference'` choice), a directory holding ffmpeg and ffprobe, or an
  * ffmpeg executable; `null` goes back to the environment / default. Returns the resolved pair.
  * Throws ERR_FFMPEG_MISSING when the choice does not resolve, ERR_INVALID_ARG for a non-string.
- * Worker threads of a DataLoader read the environment: set SOCIAL_MAE_FFMPEG to choose for them too.
+ * Worker threads of a DataLoader read the environment, or the loader's `ffmpeg` option.
  */
 export function useFfmpeg(choice: 'bundled' | 'system' | string | null): FfmpegPaths {
   if (choice !== null && (typeof choice !== 'string' || choice === '')) {
     throw new DataError(`useFfmpeg: choice must be 'bundled', 'system', a path or null, got ${String(choice)}`, 'ERR_INVALID_ARG');
   }
+  if (choice === chosen && cached) return cached;
   const resolved = choice === null ? null : resolveChoice(choice, 'useFfmpeg()');
   chosen = choice;
   cached = resolved;

@@ -52,6 +52,12 @@ export interface LoaderOptions {
    * threads cost 10-15 % more CPU per clip, measured on 224x224 clips).
    */
   threads?: number;
+  /**
+   * The ffmpeg build for this loader's decodes, in the main thread and in its workers: 'bundled' (static
+   * npm builds), 'system' (the bit-exact `compat: 'reference'` choice for AAC audio) or a path. Default:
+   * SOCIAL_MAE_FFMPEG / the bundled build when installed (see useFfmpeg).
+   */
+  ffmpeg?: string;
   /** Classification labels as class indices (int64 [B], default) or one-hot float32 [B, K]. */
   labelFormat?: 'index' | 'onehot';
   /**
@@ -133,7 +139,7 @@ export class DataLoader implements AsyncIterable<Batch> {
   readonly items: DataItem[];
   readonly labels: LabelMap | null;
   readonly stats: LoaderStats = { loaded: 0, skipped: [], warnings: 0, cacheHits: { audio: 0, video: 0 } };
-  private readonly o: Required<Omit<LoaderOptions, 'signal' | 'timeoutMs' | 'threads' | 'cacheDir' | 'onWarning'>> & LoaderOptions;
+  private readonly o: Required<Omit<LoaderOptions, 'signal' | 'timeoutMs' | 'threads' | 'cacheDir' | 'onWarning' | 'ffmpeg'>> & LoaderOptions;
   private executor: Executor | null = null;
   private nextEpoch = 0;
   /** Start of the throughput interval: wall time (ns), CPU seconds, counters. */
@@ -250,6 +256,7 @@ export class DataLoader implements AsyncIterable<Batch> {
       cacheDir: o.cacheDir ?? null,
       ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}),
       threads: o.threads ?? 1,
+      ...(o.ffmpeg !== undefined ? { ffmpeg: o.ffmpeg } : {}),
     };
     const exec = this.getExecutor();
     const results = new Map<number, { sample?: HostSample; error?: unknown }>();

@@ -8,7 +8,7 @@ import { torch } from '../tensor';
 import { assertFiniteAudio, recipeMaxSamples, waveformToFbank } from './audio';
 import { FeatureCache, fileContentHash } from './cache';
 import { DataError } from './errors';
-import { decodeAudio, probe } from './ffmpeg';
+import { decodeAudio, probe, useFfmpeg } from './ffmpeg';
 import { centerRandom, decodeVideoPlan, planVideo, type LoadVideoFramesOptions } from './frames';
 import type { MediaInfo } from './media-info';
 import { PyRandom, itemSeed } from './pyrandom';
@@ -84,6 +84,8 @@ export interface SampleContext {
   timeoutMs?: number;
   threads?: number;
   signal?: AbortSignal;
+  /** The ffmpeg build for this thread ('bundled' | 'system' | a path; see useFfmpeg). */
+  ffmpeg?: string;
 }
 
 const probeMemo = new Map<string, { size: number; mtimeMs: number; info: MediaInfo }>();
@@ -240,6 +242,7 @@ async function videoFeatures(item: DataItem, index: number, r: VideoRecipe, ctx:
  * (e.g. "train.csv:12") and keep their DataError code.
  */
 export async function loadSample(item: DataItem, index: number, recipe: Recipe, ctx: SampleContext, mix?: MixPlan | null): Promise<HostSample> {
+  if (ctx.ffmpeg !== undefined) useFfmpeg(ctx.ffmpeg);
   const out: HostSample = { index, id: item.id, warnings: [], cached: { audio: false, video: false } };
   if (item.label !== undefined) out.label = item.label;
   if (item.target !== undefined) out.target = item.target;

@@ -11,7 +11,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
 import { CHILD_TIMEOUT_MS } from '../helpers/wait';
-import { decodeAudio, decodeVideoFrames, probe } from '../../lib/data/ffmpeg';
+import { decodeAudio, decodeVideoFrames, probe, useFfmpeg } from '../../lib/data/ffmpeg';
 import { recipeWindowSamples, waveformToFbank, wav2fbank } from '../../lib/data/audio';
 import { loadVideoFrames } from '../../lib/data/frames';
 import { DataLoader } from '../../lib/data/loader';
@@ -173,4 +173,25 @@ t.test('NaN/Inf audio: ERR_MEDIA, a skipped item in skip mode, never a NaN batch
   t.equal(tp.clips, 2);
   t.equal(tp.skipped, 2);
   t.ok(tp.cpuSecondsPerClip > 0 && tp.clipsPerSecond > 0 && tp.inputBound >= 0 && tp.inputBound <= 1);
+});
+
+t.test("the loader's ffmpeg option reaches its worker threads", { skip: NO_FFMPEG }, async (t) => {
+  const items: DataItem[] = [{ id: 'w', video: null, audio: WAV, audioFromVideo: false, label: 0, origin: 'm.csv:2' }];
+  const recipe = { audio: { targetLength: 64 }, video: false as const };
+  for (const workers of [0, 1]) {
+    const bad = new DataLoader(items, { batchSize: 1, recipe, workers, ffmpeg: path.join(dir, 'no-such-ffmpeg'), onWarning: () => undefined });
+    try {
+      // The WAV is read in-process, but the ffmpeg choice is resolved first: a bad one is reported.
+      await t.rejects(
+        (async () => {
+          for await (const b of bad) b.dispose();
+        })(),
+        { code: 'ERR_FFMPEG_MISSING', message: /no-such-ffmpeg/ },
+        `workers ${workers}`,
+      );
+    } finally {
+      await bad.close();
+      useFfmpeg(null);
+    }
+  }
 });
