@@ -1,6 +1,6 @@
 import t from 'tap';
 import * as path from 'path';
-import { torch } from '../../lib/tensor';
+import { torch, F } from '../../lib/tensor';
 import { readCheckpointRaw } from '../../lib/io';
 import { framesToTensor, loadVideoFrames, sampleVideo, seekTime } from '../../lib/data/frames';
 import { decodeVideoFrames, probe } from '../../lib/data/ffmpeg';
@@ -210,4 +210,33 @@ t.test('seeking to the keyframe before the window gives the frames of a decode f
   const b = await loadVideoFrames(LYING, { sampling: 'reference', startFrame: 200, seek: false, onWarning: () => undefined });
   t.same(Array.from(a.toArray() as Float32Array), Array.from(b.toArray() as Float32Array));
   torch.dispose([a, b]);
+});
+
+t.test('frames already at the output size: the table transform equals the tensor path bit for bit', async (t) => {
+  const [H, W, T] = [32, 32, 3];
+  let seed = 7;
+  const rnd = () => (seed = (seed * 1103515245 + 12345) % 2147483648) % 256;
+  const frames = Array.from({ length: T }, () => Uint8Array.from({ length: H * W * 3 }, rnd));
+  const cases: { mean?: number[] | null; std?: number[] }[] = [{}, { mean: null }, { mean: [0.1, 0.2, 0.3], std: [0.5, 0.25, 2] }];
+  for (const opts of cases) {
+    const fast = framesToTensor(frames, W, H, { ...opts, size: 32 });
+    // The reference transform written out with tensor ops (ToTensor, identity bicubic resize, Normalize).
+    const ref = torch.tidy(() => {
+      const all = new Uint8Array(H * W * 3 * T);
+      frames.forEach((f, i) => all.set(f, i * H * W * 3));
+      let x = torch.fromBuffer(all, 'uint8', [T, H, W, 3]).permute(0, 3, 1, 2).contiguous().to('float32').div(255);
+      x = F.interpolate(x, { size: [H, W], mode: 'bicubic', alignCorners: false, antialias: false });
+      const mean = opts.mean === undefined ? [0.485, 0.456, 0.406] : opts.mean;
+      const std = opts.std ?? [0.229, 0.224, 0.225];
+      if (mean !== null) x = x.sub(torch.tensor(mean, { dtype: 'float32' }).view(1, 3, 1, 1)).div(torch.tensor(std, { dtype: 'float32' }).view(1, 3, 1, 1));
+      return x.permute(1, 2, 3, 0).contiguous();
+    });
+    t.same(fast.shape, [3, H, W, T]);
+    const a = fast.toArray() as Float32Array;
+    const b = ref.toArray() as Float32Array;
+    let bad = 0;
+    for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) bad++;
+    t.equal(bad, 0, `${JSON.stringify(opts)}: identical`);
+    torch.dispose([fast, ref]);
+  }
 });
