@@ -1,21 +1,28 @@
 /**
- * Data pipeline benchmark: clips/s of decode + fbank + frames for the reference recipe, ours
+ * Data pipeline benchmark: clips/s and CPU-s per clip of decode + fbank + frames for the reference recipe
+ * (fbank 1024x128 + 8 BGR frames 224x224, reference sampling, random windows, no cache = cold), ours
  * (lib/data DataLoader) vs a Python loader doing the same recipe with OpenCV + torchaudio
- * (bench/py/data_loader.py), on the same files and machine.
+ * (bench/py/data_loader.py), on the same files, in interleaved rounds (ours, Python, ours, Python, ...).
  *
- *   node dist/bench/data_loader.js [--clips 16] [--epochs 2] [--batch 4] [--out bench/results/data_loader.json]
+ *   node dist/bench/data_loader.js [--rounds 2] [--small 8] [--hd 3] [--batch 4] [--out bench/results/data_loader.json]
  *
- * The dataset is made from the two fixture clips (256x144 12.5 fps with a 16 kHz wav; 1280x720
- * 29.97 fps with AAC audio decoded from the mp4), each copy re-muxed with a distinct title so content
- * hashes (the cache key) differ. Reported: ours cold (no cache), ours with the cache warm (epoch 2; random
- * windows: audio and probes cached, video decoded; centred windows: everything cached), and Python.
+ * Two kinds of clip, generated with ffmpeg's lavfi sources into a temp dir (distinct content each):
+ *  - small, VoxCeleb2-like: 224x224 at 25 fps, 6 s, H.264 + AAC 16 kHz mono; every other clip with a
+ *    separate 16 kHz wav (the reference's setup), the others decode the AAC track of the mp4;
+ *  - hd: 1280x720 at 30 fps, 8 s, H.264 (B-frames, keyframe every 2 s) + AAC 44.1 kHz stereo.
+ * Ours runs with one LibTorch intra-op thread, like the Python peer (its default here); `ours conc 2`
+ * runs two items at once in the main thread, `ours 2 workers` in two worker threads (their start-up
+ * included). Cold = nothing memoised (forgetProbes) and no feature cache; `epoch 2 (audio cached)` is the
+ * pretraining steady state: probes memoised, fbanks from the cache, new random video windows decoded.
+ * CPU seconds are this process's (all threads) plus its finished children (ffmpeg), from /proc.
  */
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { torch } from '../lib/tensor';
-import { DataLoader, REFERENCE_RECIPE, loadManifest, type Recipe } from '../lib/data';
+import { DataLoader, REFERENCE_RECIPE, forgetProbes, loadManifest, ffmpegConfig, processCpuSeconds, type Recipe } from '../lib/data';
+import { locateFfmpeg } from '../lib/data/ffmpeg';
 
 const args = process.argv.slice(2);
 const flag = (name: string, dflt: number) => {
@@ -24,106 +31,172 @@ const flag = (name: string, dflt: number) => {
 };
 const outIdx = args.indexOf('--out');
 const OUT = outIdx >= 0 ? args[outIdx + 1]! : path.join(__dirname, '..', '..', 'bench', 'results', 'data_loader.json');
-const CLIPS = flag('clips', 16);
-const EPOCHS = flag('epochs', 2);
+const ROUNDS = flag('rounds', 2);
+const SMALL = flag('small', 8);
+const HD = flag('hd', 3);
 const BATCH = flag('batch', 4);
-const FIX = path.join(__dirname, '..', '..', 'test', 'fixtures');
 
-function makeDataset(dir: string): string {
+function ff(argv: string[]): void {
+  execFileSync(locateFfmpeg().ffmpeg, ['-v', 'error', '-y', ...argv], { stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
+/** Writes the clips of one kind and their manifest; returns the manifest path. */
+function makeDataset(dir: string, kind: 'small' | 'hd', n: number): string {
   const rows = ['video,audio'];
-  for (let i = 0; i < CLIPS; i++) {
-    const hd = i % 4 === 3;
-    const v = `clip${i}.mp4`;
-    const src = path.join(FIX, hd ? 'KlsG1EnBEjc_000361.mp4' : '00W1lcxW-WU_40.000.mp4');
-    execFileSync('ffmpeg', ['-v', 'error', '-y', '-i', src, '-c', 'copy', '-metadata', `title=copy${i}`, path.join(dir, v)]);
-    if (hd) rows.push(`${v},`);
-    else {
-      const a = `clip${i}.wav`;
-      execFileSync('ffmpeg', [
-        '-v',
-        'error',
-        '-y',
+  for (let i = 0; i < n; i++) {
+    const v = `${kind}${i}.mp4`;
+    const freq = 220 + 37 * i;
+    if (kind === 'small') {
+      ff([
+        '-f',
+        'lavfi',
         '-i',
-        path.join(FIX, '00W1lcxW-WU_40.000_16k_mono.wav'),
-        '-c',
-        'copy',
-        '-metadata',
-        `title=copy${i}`,
-        path.join(dir, a),
+        `testsrc2=s=224x224:r=25:d=6,hue=h=${i * 29}`,
+        '-f',
+        'lavfi',
+        '-i',
+        `sine=f=${freq}:r=16000:d=6`,
+        '-c:v',
+        'libx264',
+        '-preset',
+        'veryfast',
+        '-g',
+        '50',
+        '-pix_fmt',
+        'yuv420p',
+        '-c:a',
+        'aac',
+        '-ac',
+        '1',
+        '-shortest',
+        path.join(dir, v),
       ]);
-      rows.push(`${v},${a}`);
+      if (i % 2 === 0) {
+        const a = `${kind}${i}.wav`;
+        ff(['-f', 'lavfi', '-i', `sine=f=${freq}:r=16000:d=6`, '-c:a', 'pcm_s16le', path.join(dir, a)]);
+        rows.push(`${v},${a}`);
+      } else rows.push(`${v},`);
+    } else {
+      ff([
+        '-f',
+        'lavfi',
+        '-i',
+        `testsrc2=s=1280x720:r=30:d=8,hue=h=${i * 41}`,
+        '-f',
+        'lavfi',
+        '-i',
+        `sine=f=${freq}:r=44100:d=8`,
+        '-c:v',
+        'libx264',
+        '-preset',
+        'veryfast',
+        '-g',
+        '60',
+        '-pix_fmt',
+        'yuv420p',
+        '-c:a',
+        'aac',
+        '-ac',
+        '2',
+        '-shortest',
+        path.join(dir, v),
+      ]);
+      rows.push(`${v},`);
     }
   }
-  fs.writeFileSync(path.join(dir, 'manifest.csv'), rows.join('\n') + '\n');
-  return path.join(dir, 'manifest.csv');
+  const m = path.join(dir, `${kind}.csv`);
+  fs.writeFileSync(m, rows.join('\n') + '\n');
+  return m;
 }
 
-/** CPU seconds used by this process and its waited-for children (ffmpeg), from /proc/self/stat. */
-function cpuSeconds(): number {
-  try {
-    const f = fs.readFileSync('/proc/self/stat', 'utf8');
-    const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
-    // fields 14-17 of stat (utime, stime, cutime, cstime) are rest[11..14]
-    const ticks = [11, 12, 13, 14].reduce((a, i) => a + Number(rest[i]), 0);
-    return ticks / 100;
-  } catch {
-    const u = process.cpuUsage();
-    return (u.user + u.system) / 1e6;
-  }
-}
-
-async function ours(manifest: string, label: string, opts: { workers: number; cacheDir: string | null; recipe: Recipe; concurrency?: number }) {
+async function ours(manifest: string, label: string, opts: { workers: number; concurrency: number; recipe: Recipe; cacheDir?: string }) {
   const src = await loadManifest(manifest);
+  forgetProbes();
   const loader = new DataLoader(src, {
     batchSize: BATCH,
     recipe: opts.recipe,
     workers: opts.workers,
-    cacheDir: opts.cacheDir,
+    concurrency: opts.concurrency,
     seed: 0,
     onWarning: () => undefined,
-    ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
+    ...(opts.cacheDir ? { cacheDir: opts.cacheDir } : {}),
   });
-  const epochs: number[] = [];
-  const cpu: number[] = [];
-  for (let e = 0; e < EPOCHS; e++) {
-    const t0 = process.hrtime.bigint();
-    const c0 = cpuSeconds();
+  if (opts.cacheDir) {
+    // Steady state of pretraining: epoch 0 (not recorded) fills the audio cache and the probe memo; the
+    // recorded epoch decodes new random video windows.
     for await (const b of loader) b.dispose();
-    epochs.push(Number(process.hrtime.bigint() - t0) / 1e9);
-    cpu.push(cpuSeconds() - c0);
+    loader.throughput({ reset: true });
   }
+  const t0 = process.hrtime.bigint();
+  const c0 = processCpuSeconds();
+  for await (const b of loader) b.dispose();
+  const s = Number(process.hrtime.bigint() - t0) / 1e9;
+  const cpu = processCpuSeconds() - c0;
+  const tp = loader.throughput();
   await loader.close();
+  const n = src.items.length;
+  const r = { label, clips: n, epoch_s: s, clips_per_s: n / s, cpu_s_per_clip: cpu / n, throughput: tp };
+  console.log(JSON.stringify({ ...r, throughput: undefined }));
+  return r;
+}
+
+function python(manifest: string, label: string) {
+  const py = execFileSync('/usr/bin/python3', [path.join(__dirname, '..', '..', 'bench', 'py', 'data_loader.py'), manifest, String(BATCH), '1'], {
+    encoding: 'utf8',
+  });
+  const j = JSON.parse(py.trim().split('\n').pop()!);
   const r = {
     label,
-    epoch_s: epochs,
-    clips_per_s: epochs.map((s) => CLIPS / s),
-    cpu_s_per_clip: cpu.map((c) => c / CLIPS),
-    cacheHits: loader.stats.cacheHits,
+    clips: j.clips,
+    epoch_s: j.epoch_s[0],
+    clips_per_s: j.clips_per_s[0],
+    cpu_s_per_clip: j.cpu_s_per_clip[0],
+    torch_threads: j.torch_threads,
   };
   console.log(JSON.stringify(r));
   return r;
 }
 
 async function main() {
+  torch.setNumThreads(1);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'smae-bench-data-'));
   try {
-    const manifest = makeDataset(dir);
+    const sets = { small: makeDataset(dir, 'small', SMALL), hd: makeDataset(dir, 'hd', HD) };
     const cores = os.availableParallelism?.() ?? os.cpus().length;
-    console.log(`${CLIPS} clips, batch ${BATCH}, ${EPOCHS} epochs, ${cores} cores, LibTorch ${torch.version()} (${torch.getNumThreads()} threads)`);
+    console.log(
+      `${SMALL} small + ${HD} hd clips, batch ${BATCH}, ${ROUNDS} rounds, ${cores} cores, load ${os
+        .loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}`,
+    );
+    console.log(ffmpegConfig());
+    // Warm-up (not recorded): LibTorch and module initialisation, the first ffmpeg starts.
+    await ours(sets.small, 'warm-up', { workers: 0, concurrency: 1, recipe: REFERENCE_RECIPE });
     const results: unknown[] = [];
-    results.push(await ours(manifest, 'ours inline, no cache', { workers: 0, cacheDir: null, recipe: REFERENCE_RECIPE }));
-    results.push(await ours(manifest, `ours ${cores} workers, no cache`, { workers: cores, cacheDir: null, recipe: REFERENCE_RECIPE }));
-    results.push(await ours(manifest, 'ours inline, cache (random windows)', { workers: 0, cacheDir: path.join(dir, 'cache1'), recipe: REFERENCE_RECIPE }));
-    const centred: Recipe = { ...REFERENCE_RECIPE, video: { ...(REFERENCE_RECIPE.video as object), start: 'center' } };
-    results.push(await ours(manifest, 'ours inline, cache (centred windows)', { workers: 0, cacheDir: path.join(dir, 'cache2'), recipe: centred }));
-    const py = execFileSync('/usr/bin/python3', [path.join(__dirname, '..', '..', 'bench', 'py', 'data_loader.py'), manifest, String(BATCH), String(EPOCHS)], {
-      encoding: 'utf8',
-    });
-    const pyr = { label: 'python (cv2 + torchaudio + torchvision), single process', ...JSON.parse(py.trim().split('\n').pop()!) };
-    console.log(JSON.stringify(pyr));
-    results.push(pyr);
+    for (let r = 0; r < ROUNDS; r++) {
+      for (const kind of ['small', 'hd'] as const) {
+        const m = sets[kind];
+        results.push({ round: r, kind, ...(await ours(m, `ours ${kind} conc 1`, { workers: 0, concurrency: 1, recipe: REFERENCE_RECIPE })) });
+        results.push({ round: r, kind, ...python(m, `python ${kind}`) });
+        results.push({ round: r, kind, ...(await ours(m, `ours ${kind} conc 2`, { workers: 0, concurrency: 2, recipe: REFERENCE_RECIPE })) });
+        results.push({ round: r, kind, ...(await ours(m, `ours ${kind} 2 workers`, { workers: 2, concurrency: 2, recipe: REFERENCE_RECIPE })) });
+        const cacheDir = path.join(dir, `cache-${kind}-${r}`);
+        results.push({
+          round: r,
+          kind,
+          ...(await ours(m, `ours ${kind} conc 1, epoch 2 (audio cached)`, { workers: 0, concurrency: 1, recipe: REFERENCE_RECIPE, cacheDir })),
+        });
+      }
+    }
     fs.mkdirSync(path.dirname(OUT), { recursive: true });
-    fs.writeFileSync(OUT, JSON.stringify({ date: new Date().toISOString(), cores, clips: CLIPS, batch: BATCH, load: os.loadavg(), results }, null, 2));
+    fs.writeFileSync(
+      OUT,
+      JSON.stringify(
+        { date: new Date().toISOString(), cores, small: SMALL, hd: HD, batch: BATCH, load: os.loadavg(), ffmpeg: ffmpegConfig(), results },
+        null,
+        2,
+      ),
+    );
     console.log(`written ${OUT}`);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prepares .device/ (git-ignored, carried to the GPU machine) for bench/gpu/device_run.sh full:
 # node (xz), node-api headers, the compiled JS without maps/typings, and the node_modules packages
-# the tests and benchmark load (found by tracing a few test files; whole package folders).
+# the tests and benchmark load (found by tracing a few test files; whole package folders), including the
+# static ffmpeg/ffprobe of @ffmpeg-installer/@ffprobe-installer (37 MB of the xz archive: mind the 64 MiB carry limit).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 mkdir -p .device
@@ -20,7 +21,10 @@ for f in dist/test/nn/module.test.js dist/test/io/fixtures.test.js dist/test/cud
 done
 node -e '
 const fs = require("fs"), path = require("path");
-const pkgs = new Set(["node_modules/fluent-ffmpeg", "node_modules/async", "node_modules/which", "node_modules/isexe", "node_modules/node-gyp-build"]);
+// The static ffmpeg/ffprobe builds travel too (the GPU machine has no system ffmpeg): lib/data finds
+// them through require.resolve (ffmpeg-env.ts, bundledBinary), so media tests and loaders run there.
+const pkgs = new Set(["node_modules/fluent-ffmpeg", "node_modules/async", "node_modules/which", "node_modules/isexe", "node_modules/node-gyp-build",
+  "node_modules/@ffmpeg-installer/linux-x64", "node_modules/@ffprobe-installer/linux-x64"]);
 for (const f of fs.readFileSync(process.argv[1], "utf8").split("\n").filter(Boolean)) {
   const rel = path.relative(process.cwd(), f).split("/");
   let end = rel.lastIndexOf("node_modules") + 2;

@@ -12,8 +12,9 @@
  * first (ffmpeg's resampler), `mono: 'mean'` averages the channels instead of taking the left one.
  */
 import { torch, F, type Tensor } from '../tensor';
+import { DataError } from './errors';
 import { decodeAudio, type DecodeAudioOptions } from './ffmpeg';
-import { fbank, fbankBatch, type FbankOptions } from './fbank';
+import { fbank, fbankBatch, frameGeometry, type FbankOptions } from './fbank';
 
 /** The dataset's fbank statistics (AudioSet/CAV-MAE values used by the released checkpoints). */
 export const FBANK_MEAN = -6.2943;
@@ -76,6 +77,46 @@ export function recipeFbankOptions(sampleRate: number, opts: Wav2FbankOptions = 
   };
 }
 
+/**
+ * Samples (per channel, at `sampleRate`) that give all `targetLength` frames of the recipe: one window plus
+ * `targetLength - 1` shifts (10.255 s at any rate for 1024 frames of 25 ms / 10 ms). Samples after these
+ * do not change any kept frame, so the recipe decodes only this many (a 15-minute file costs what a
+ * 10-second one does). The one difference from decoding everything: the mean subtracted first is the
+ * window's, not the whole file's; the fbank's per-frame DC removal cancels any constant offset, so the
+ * features agree up to float rounding. Files no longer than the window give identical features.
+ * Returns undefined for `snipEdges: false` (its last frames depend on where the signal ends).
+ */
+export function recipeWindowSamples(sampleRate: number, opts: Wav2FbankOptions = {}): number | undefined {
+  const fo = recipeFbankOptions(sampleRate, opts);
+  if (fo.snipEdges === false) return undefined;
+  const g = frameGeometry(fo);
+  return g.windowSize + ((opts.targetLength ?? 1024) - 1) * g.windowShift;
+}
+
+/** `maxSamples` for decodeAudio: the recipe window at whatever rate the decode delivers. */
+export function recipeMaxSamples(opts: Wav2FbankOptions = {}): ((sampleRate: number) => number) | undefined {
+  if (opts.fbank?.snipEdges === false) return undefined;
+  return (sr) => recipeWindowSamples(sr, opts) ?? Infinity;
+}
+
+/**
+ * Throws ERR_MEDIA (reason 'non-finite audio') when decoded samples hold NaN or ±Inf (a float WAV can):
+ * they would turn the whole fbank, and a batch, into NaN without a trace. The loader's skip mode skips it.
+ */
+export function assertFiniteAudio(data: Float32Array, file: string): void {
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i]!;
+    if (v - v !== 0) {
+      let n = 0;
+      for (let j = i; j < data.length; j++) if (data[j]! - data[j]! !== 0) n++;
+      throw new DataError('non-finite audio', 'ERR_MEDIA', {
+        file,
+        message: `${file}: non-finite audio: ${n} NaN/Inf sample(s), the first at sample ${i} (value ${v}); expected finite samples`,
+      });
+    }
+  }
+}
+
 /** Pads `f` [M, B] with zero rows or keeps its first `target` rows -> [target, B]. */
 export function padOrTrim(f: Tensor, target: number): Tensor {
   const m = f.shape[0]!;
@@ -121,7 +162,8 @@ export function waveformsToFbank(waveforms: Tensor[], sampleRate: number, opts: 
 
 /**
  * `MyDataset.wav2fbank(path)`: decode (no resampling unless asked), subtract the mean, fbank of channel 0,
- * pad/trim to targetLength. Works on wav files and on the audio track of any video.
+ * pad/trim to targetLength. Works on wav files and on the audio track of any video. Decodes only the
+ * window the frames need (recipeWindowSamples); NaN/Inf samples throw ERR_MEDIA (assertFiniteAudio).
  * @returns [targetLength, numMelBins] float32, not normalised unless `normalize: true`
  */
 export async function wav2fbank(path: string, opts: Wav2FbankOptions = {}): Promise<Tensor> {
@@ -129,7 +171,10 @@ export async function wav2fbank(path: string, opts: Wav2FbankOptions = {}): Prom
   if (opts.resample !== undefined) dec.sampleRate = opts.resample;
   if (opts.stream !== undefined) dec.stream = opts.stream;
   if (opts.timeoutMs !== undefined) dec.timeoutMs = opts.timeoutMs;
+  const maxSamples = recipeMaxSamples(opts);
+  if (maxSamples) dec.maxSamples = maxSamples;
   const a = await decodeAudio(path, { ...dec, ...opts.decode });
+  assertFiniteAudio(a.data, path);
   return torch.tidy(() => waveformToFbank(torch.fromBuffer(a.data, 'float32', [a.channels, a.samples]), a.sampleRate, opts));
 }
 

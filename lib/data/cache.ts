@@ -15,7 +15,7 @@ import { BufferSource, RawTensor, readSafetensors, writeSafetensorsRaw } from '.
 import type { MediaInfo } from './media-info';
 
 /** Bump when the meaning of cached entries changes. */
-export const CACHE_VERSION = 1;
+export const CACHE_VERSION = 2;
 
 /** A float32 array with its shape (what the cache stores per entry name). */
 export interface CachedArray {

@@ -14,6 +14,8 @@ export type DataErrorCode =
   | 'ERR_FFMPEG_MISSING'
   /** The file exists but ffmpeg cannot read it: empty, corrupt, unknown format, no decoder, timeout. */
   | 'ERR_MEDIA'
+  /** The media is readable but beyond the pipeline's limits (e.g. frames larger than maxPixels). */
+  | 'ERR_MEDIA_TOO_LARGE'
   /** The file has no (selected) audio stream. */
   | 'ERR_NO_AUDIO'
   /** The file has no (selected) video stream. */

@@ -19,6 +19,8 @@ export interface JobContext {
   cacheDir: string | null;
   timeoutMs?: number;
   threads?: number;
+  /** The ffmpeg build to use in this thread (useFfmpeg), when the loader was given one. */
+  ffmpeg?: string;
 }
 
 /** Runs item pipelines. */

@@ -6,18 +6,32 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { DataError } from './errors';
 
-/** Absolute paths of the two executables the pipeline runs. */
+/**
+ * Where the pair came from: 'bundled' (the static builds of the optional npm packages
+ * `@ffmpeg-installer/<platform>-<arch>` / `@ffprobe-installer/<platform>-<arch>`), 'system' (PATH),
+ * 'env' (FFMPEG_PATH / FFPROBE_PATH) or 'path' (a directory or executable named by SOCIAL_MAE_FFMPEG or
+ * useFfmpeg()).
+ */
+export type FfmpegSource = 'bundled' | 'system' | 'env' | 'path';
+
+/** Absolute paths of the two executables the pipeline runs, and how they were chosen. */
 export interface FfmpegPaths {
   ffmpeg: string;
   ffprobe: string;
+  source: FfmpegSource;
+  /** What made the choice: 'useFfmpeg()', 'FFMPEG_PATH', 'SOCIAL_MAE_FFMPEG' or 'default'. */
+  selectedBy: string;
 }
 
 /** The line every "ffmpeg is missing" error ends with. */
 export const FFMPEG_INSTALL_HINT =
   'Install it with `sudo apt-get install -y ffmpeg` (Debian/Ubuntu), `sudo dnf install ffmpeg` (Fedora), ' +
-  '`brew install ffmpeg` (macOS), or point FFMPEG_PATH and FFPROBE_PATH at the executables.';
+  '`brew install ffmpeg` (macOS), `npm install @ffmpeg-installer/linux-x64 @ffprobe-installer/linux-x64` (static builds), ' +
+  'or point FFMPEG_PATH and FFPROBE_PATH (or SOCIAL_MAE_FFMPEG) at the executables.';
 
 let cached: FfmpegPaths | null = null;
+/** The choice made with useFfmpeg() (wins over the environment), or null. */
+let chosen: string | null = null;
 
 function isExecutable(p: string): boolean {
   try {
@@ -42,39 +56,118 @@ function searchPath(name: string, extraDirs: string[]): string | null {
   return null;
 }
 
-function locateOne(name: 'ffmpeg' | 'ffprobe', envVar: string, siblingOf: string | null): string {
-  const fromEnv = process.env[envVar];
-  if (fromEnv !== undefined && fromEnv !== '') {
-    if (!isExecutable(fromEnv)) {
-      throw new DataError(`${envVar}=${fromEnv} is not an executable file`, 'ERR_FFMPEG_MISSING', {
-        message: `${name} not found: ${envVar}=${fromEnv} is not an executable file. ${FFMPEG_INSTALL_HINT}`,
-      });
+function missing(what: string, message: string): DataError {
+  return new DataError(what, 'ERR_FFMPEG_MISSING', { message: `${message} ${FFMPEG_INSTALL_HINT}` });
+}
+
+/** The static executable of an `@ffmpeg-installer` / `@ffprobe-installer` package, or null when not installed. */
+export function bundledBinary(name: 'ffmpeg' | 'ffprobe'): string | null {
+  const pkg = `@${name}-installer/${process.platform}-${process.arch}`;
+  try {
+    const dir = path.dirname(require.resolve(`${pkg}/package.json`));
+    const exe = path.join(dir, name + (process.platform === 'win32' ? '.exe' : ''));
+    if (!fs.existsSync(exe)) return null;
+    // npm may skip the package's `chmod u+x` postinstall (install scripts not allowed): make it executable.
+    if (!isExecutable(exe)) fs.chmodSync(exe, 0o755);
+    return isExecutable(exe) ? exe : null;
+  } catch {
+    return null;
+  }
+}
+
+function fromEnv(name: 'ffmpeg' | 'ffprobe', envVar: string): string | null {
+  const v = process.env[envVar];
+  if (v === undefined || v === '') return null;
+  if (!isExecutable(v)) throw missing(`${envVar}=${v} is not an executable file`, `${name} not found: ${envVar}=${v} is not an executable file.`);
+  return path.resolve(v);
+}
+
+/** Resolves one choice ('bundled' | 'system' | a directory | an ffmpeg executable) to the pair. */
+function resolveChoice(choice: string, selectedBy: string): FfmpegPaths {
+  if (choice === 'bundled') {
+    const ffmpeg = bundledBinary('ffmpeg');
+    const ffprobe = bundledBinary('ffprobe');
+    if (!ffmpeg || !ffprobe) {
+      const pkgs = `@ffmpeg-installer/${process.platform}-${process.arch} and @ffprobe-installer/${process.platform}-${process.arch}`;
+      throw missing('bundled ffmpeg not installed', `${selectedBy} asks for the bundled ffmpeg, but ${pkgs} are not both installed.`);
     }
-    return path.resolve(fromEnv);
+    return { ffmpeg, ffprobe, source: 'bundled', selectedBy };
   }
-  const found = searchPath(name, siblingOf ? [path.dirname(siblingOf)] : []);
-  if (!found) {
-    throw new DataError(`${name} not found`, 'ERR_FFMPEG_MISSING', {
-      message: `${name} not found (looked at ${envVar} and PATH). ${FFMPEG_INSTALL_HINT}`,
-    });
+  if (choice === 'system') {
+    const ffmpeg = searchPath('ffmpeg', []);
+    if (!ffmpeg) throw missing('ffmpeg not found', `ffmpeg not found on PATH (${selectedBy} asks for the system ffmpeg).`);
+    const ffprobe = searchPath('ffprobe', [path.dirname(ffmpeg)]);
+    if (!ffprobe) throw missing('ffprobe not found', `ffprobe not found on PATH (${selectedBy} asks for the system ffmpeg).`);
+    return { ffmpeg, ffprobe, source: 'system', selectedBy };
   }
-  return found;
+  // A directory holding both, or the ffmpeg executable (ffprobe next to it).
+  const abs = path.resolve(choice);
+  const isDir = fs.existsSync(abs) && fs.statSync(abs).isDirectory();
+  const ffmpeg = isDir ? path.join(abs, 'ffmpeg') : abs;
+  const ffprobe = path.join(path.dirname(ffmpeg), 'ffprobe');
+  for (const [n, p] of [
+    ['ffmpeg', ffmpeg],
+    ['ffprobe', ffprobe],
+  ] as const) {
+    if (!isExecutable(p)) throw missing(`${n} not found`, `${n} not found: ${selectedBy} names ${choice}, and ${p} is not an executable file.`);
+  }
+  return { ffmpeg, ffprobe, source: 'path', selectedBy };
 }
 
 /**
- * Finds ffmpeg and ffprobe: FFMPEG_PATH / FFPROBE_PATH when set (they must exist), else PATH (ffprobe
- * is also looked for next to ffmpeg). Cached after the first success; `refresh` re-reads the env.
+ * Finds ffmpeg and ffprobe. In this order:
+ *  1. useFfmpeg(choice);
+ *  2. FFMPEG_PATH / FFPROBE_PATH (each must be an executable; the other one is found as below);
+ *  3. SOCIAL_MAE_FFMPEG = 'bundled' | 'system' | a directory | the ffmpeg executable;
+ *  4. default: the bundled static builds when both npm packages are installed, else PATH.
+ * The bundled ffmpeg (an older static build) decodes the fixture clips bit-identically to Debian's
+ * ffmpeg 5.1 (measured: README "Which ffmpeg"); 'system' is the `compat: 'reference'` choice.
+ * Cached after the first success; `refresh` re-reads the environment.
  * Throws DataError 'ERR_FFMPEG_MISSING' with install instructions.
  */
 export function locateFfmpeg(opts: { refresh?: boolean } = {}): FfmpegPaths {
   if (cached && !opts.refresh) return cached;
-  const ffmpeg = locateOne('ffmpeg', 'FFMPEG_PATH', null);
-  const ffprobe = locateOne('ffprobe', 'FFPROBE_PATH', ffmpeg);
-  cached = { ffmpeg, ffprobe };
+  if (chosen !== null) return (cached = resolveChoice(chosen, 'useFfmpeg()'));
+  const envFfmpeg = fromEnv('ffmpeg', 'FFMPEG_PATH');
+  const envFfprobe = fromEnv('ffprobe', 'FFPROBE_PATH');
+  const sel = process.env.SOCIAL_MAE_FFMPEG;
+  let base: FfmpegPaths | null = null;
+  const fallback = (): FfmpegPaths => {
+    if (base) return base;
+    if (sel !== undefined && sel !== '') return (base = resolveChoice(sel, `SOCIAL_MAE_FFMPEG=${sel}`));
+    return (base = bundledBinary('ffmpeg') && bundledBinary('ffprobe') ? resolveChoice('bundled', 'default') : resolveChoice('system', 'default'));
+  };
+  if (envFfmpeg || envFfprobe) {
+    const ffmpeg = envFfmpeg ?? searchPath('ffmpeg', envFfprobe ? [path.dirname(envFfprobe)] : []);
+    const ffprobe = envFfprobe ?? searchPath('ffprobe', ffmpeg ? [path.dirname(ffmpeg)] : []);
+    if (!ffmpeg) throw missing('ffmpeg not found', 'ffmpeg not found (looked at FFMPEG_PATH and PATH).');
+    if (!ffprobe) throw missing('ffprobe not found', 'ffprobe not found (looked at FFPROBE_PATH and PATH).');
+    cached = { ffmpeg, ffprobe, source: 'env', selectedBy: envFfmpeg ? 'FFMPEG_PATH' : 'FFPROBE_PATH' };
+    return cached;
+  }
+  cached = fallback();
   return cached;
 }
 
-/** Forgets the cached location (the next call re-reads FFMPEG_PATH / FFPROBE_PATH / PATH). */
+/**
+ * Chooses the ffmpeg build for this thread: 'bundled' (static npm builds, fast process start),
+ * 'system' (PATH; the `compat: 'reference'` choice), a directory holding ffmpeg and ffprobe, or an
+ * ffmpeg executable; `null` goes back to the environment / default. Returns the resolved pair.
+ * Throws ERR_FFMPEG_MISSING when the choice does not resolve, ERR_INVALID_ARG for a non-string.
+ * Worker threads of a DataLoader read the environment, or the loader's `ffmpeg` option.
+ */
+export function useFfmpeg(choice: 'bundled' | 'system' | string | null): FfmpegPaths {
+  if (choice !== null && (typeof choice !== 'string' || choice === '')) {
+    throw new DataError(`useFfmpeg: choice must be 'bundled', 'system', a path or null, got ${String(choice)}`, 'ERR_INVALID_ARG');
+  }
+  if (choice === chosen && cached) return cached;
+  const resolved = choice === null ? null : resolveChoice(choice, 'useFfmpeg()');
+  chosen = choice;
+  cached = resolved;
+  return locateFfmpeg();
+}
+
+/** Forgets the cached location (the next call re-reads FFMPEG_PATH / FFPROBE_PATH / SOCIAL_MAE_FFMPEG / PATH). */
 export function resetFfmpegLocation(): void {
   cached = null;
 }

@@ -14,7 +14,7 @@
  * (fluent-ffmpeg's ffprobe() has neither a timeout nor a way to kill it); the decodes use fluent-ffmpeg.
  * Media paths reach both command lines only as `mediaInputArg(file)` (ffmpeg-env.ts), never as options.
  */
-import { execFile } from 'child_process';
+import { execFile, execFileSync } from 'child_process';
 import { Writable } from 'stream';
 import Ffmpeg from 'fluent-ffmpeg';
 import { DataError } from './errors';
@@ -22,7 +22,7 @@ import { checkMediaFile, classifyFfmpegError, locateFfmpeg, mediaInputArg, type 
 import { parseProbe, type MediaInfo } from './media-info';
 import { parseWavHeader, readWavFile, wavToPlanar } from './wav';
 
-export { locateFfmpeg, resetFfmpegLocation, FFMPEG_INSTALL_HINT, type FfmpegPaths } from './ffmpeg-env';
+export { locateFfmpeg, resetFfmpegLocation, useFfmpeg, bundledBinary, FFMPEG_INSTALL_HINT, type FfmpegPaths, type FfmpegSource } from './ffmpeg-env';
 
 /** Default limit for one ffmpeg/ffprobe run (ms). Decodes of normal clips take well under a second. */
 export const DEFAULT_TIMEOUT_MS = 60_000;
@@ -48,6 +48,72 @@ function paths(): { ffmpeg: string; ffprobe: string } {
   Ffmpeg.setFfmpegPath(p.ffmpeg);
   Ffmpeg.setFfprobePath(p.ffprobe);
   return p;
+}
+
+/** What the selected ffmpeg build is and which spelling of version-dependent options it takes. */
+export interface FfmpegFeatures {
+  /** First line of `ffmpeg -version`, e.g. "ffmpeg version 5.1.9-0+deb12u1". */
+  version: string;
+  /** libavformat major.minor (decides the option spellings). */
+  libavformat: [number, number];
+  /** The frame-rate option: '-fps_mode' (libavformat >= 59.27, ffmpeg 5.1) or '-vsync' (older builds). */
+  fpsModeFlag: '-fps_mode' | '-vsync';
+}
+
+const featureMemo = new Map<string, FfmpegFeatures>();
+
+/** Runs `ffmpeg -version` once per executable (and thread) and derives the option spellings. */
+export function ffmpegFeatures(): FfmpegFeatures {
+  const { ffmpeg } = paths();
+  const memo = featureMemo.get(ffmpeg);
+  if (memo) return memo;
+  let text: string;
+  try {
+    text = execFileSync(ffmpeg, ['-hide_banner', '-version'], {
+      encoding: 'utf8',
+      timeout: 10_000,
+      killSignal: 'SIGKILL',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+  } catch (e) {
+    throw new DataError(`cannot run ${ffmpeg} -version (${(e as Error).message.split('\n')[0]})`, 'ERR_FFMPEG_MISSING');
+  }
+  const m = /libavformat\s+(\d+)\.\s*(\d+)/.exec(text);
+  const lavf: [number, number] = m ? [Number(m[1]), Number(m[2])] : [0, 0];
+  const f: FfmpegFeatures = {
+    version: text.split('\n')[0]!.trim(),
+    libavformat: lavf,
+    fpsModeFlag: lavf[0] > 59 || (lavf[0] === 59 && lavf[1] >= 27) ? '-fps_mode' : '-vsync',
+  };
+  featureMemo.set(ffmpeg, f);
+  return f;
+}
+
+/**
+ * The media backend as text, in the manner of `torch.config()`: which ffmpeg/ffprobe run, where they came
+ * from (bundled static build, system, env), what chose them and their versions.
+ */
+export function ffmpegConfig(): string {
+  const p = locateFfmpeg();
+  const f = ffmpegFeatures();
+  let probeVersion = '?';
+  try {
+    probeVersion = execFileSync(p.ffprobe, ['-hide_banner', '-version'], {
+      encoding: 'utf8',
+      timeout: 10_000,
+      killSignal: 'SIGKILL',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    })
+      .split('\n')[0]!
+      .trim();
+  } catch {
+    probeVersion = 'cannot run';
+  }
+  return [
+    `media backend: ${p.source} ffmpeg (selected by ${p.selectedBy}; SOCIAL_MAE_FFMPEG=bundled|system|<path> or data.useFfmpeg() choose)`,
+    `  ffmpeg:  ${p.ffmpeg} (${f.version}; libavformat ${f.libavformat.join('.')})`,
+    `  ffprobe: ${p.ffprobe} (${probeVersion})`,
+  ].join('\n');
 }
 
 function timeoutError(file: string, ms: number, what: string): DataError {
@@ -244,6 +310,12 @@ export interface DecodeAudioOptions extends ProcessOptions {
   startTime?: number;
   duration?: number;
   /**
+   * Keep only the first this many samples per channel (a count, or a function of the output sample rate):
+   * the file is decoded only that far (a WAV read in-process reads only those bytes; ffmpeg is stopped once
+   * they have arrived), so memory and CPU stay bounded whatever the file's length.
+   */
+  maxSamples?: number | ((sampleRate: number) => number);
+  /**
    * Read plain PCM/float WAV files in-process instead of spawning ffmpeg (default true). Used only when
    * no resampling, remixing, seeking or format conversion is asked for; values are identical either way.
    */
@@ -271,7 +343,7 @@ export async function decodeAudio(file: string, opts: DecodeAudioOptions = {}): 
   const sampleRate = opts.sampleRate === undefined ? undefined : positiveInt(opts.sampleRate, 'sampleRate');
   const channels = opts.channels === undefined ? undefined : positiveInt(opts.channels, 'channels');
   if (opts.inProcessWav !== false && stream === 0 && opts.startTime === undefined && opts.duration === undefined) {
-    const w = await readWavFile(file);
+    const w = await readWavFile(file, opts.maxSamples === undefined ? {} : { maxSamples: opts.maxSamples });
     if (
       w &&
       w.samples > 0 &&
@@ -292,6 +364,9 @@ export async function decodeAudio(file: string, opts: DecodeAudioOptions = {}): 
   if (channels !== undefined) out.push('-ac', String(channels), '-rematrix_maxval', '1.0');
   out.push('-c:a', fmt === 'f32' ? 'pcm_f32le' : 'pcm_s16le', '-f', 'wav');
   const chunks: Buffer[] = [];
+  let have = 0;
+  let need = Infinity; // bytes of header + the samples asked for, once the header has arrived
+  const max = opts.maxSamples;
   await runPipe(
     file,
     input,
@@ -300,12 +375,25 @@ export async function decodeAudio(file: string, opts: DecodeAudioOptions = {}): 
     timeoutMs,
     (c) => {
       chunks.push(c);
-      return false;
+      have += c.length;
+      if (max === undefined) return false;
+      if (need === Infinity && have >= 4096) {
+        const h = parseWavHeader(Buffer.concat(chunks), file);
+        const n = typeof max === 'function' ? max(h.sampleRate) : max;
+        need = h.dataOffset + Math.max(0, Math.floor(n)) * h.blockAlign;
+      }
+      return have >= need;
     },
     opts.signal,
   );
-  const buf = Buffer.concat(chunks);
+  let buf = Buffer.concat(chunks);
   const h = parseWavHeader(buf, file);
+  if (max !== undefined) {
+    const n = typeof max === 'function' ? max(h.sampleRate) : max;
+    const end = h.dataOffset + Math.min(h.dataLength, Math.max(0, Math.floor(n)) * h.blockAlign);
+    buf = buf.subarray(0, end);
+    h.dataLength = end - h.dataOffset;
+  }
   const { data, samples } = wavToPlanar(buf, h, file);
   if (samples === 0) throw new DataError('audio stream decoded to 0 samples', 'ERR_MEDIA', { file });
   return { data, channels: h.channels, samples, sampleRate: h.sampleRate };
@@ -331,7 +419,21 @@ export interface DecodeVideoOptions extends ProcessOptions {
    * (e.g. BT.709 for HD video: up to ~16 levels different from OpenCV).
    */
   colorMatrix?: 'bt601' | 'auto';
+  /**
+   * Scale in ffmpeg to [width, height] (bicubic) before the frames leave the decoder: each frame then
+   * costs width*height*3 bytes here whatever the stream's size. Not bit-identical to decoding at full
+   * size and resizing afterwards (swscale filters, the reference's torch resize does not).
+   */
+  scaleTo?: [number, number];
+  /** Refuse streams whose frames have more pixels than this (ERR_MEDIA_TOO_LARGE). Default MAX_FRAME_PIXELS. */
+  maxPixels?: number;
 }
+
+/**
+ * Default frame-size limit: 7680x4320 (8K UHD). A larger stream (an 8192x8192 clip of 198 KB exists) is
+ * refused before anything is decoded; ffmpeg's own decoder memory grows with the frame size.
+ */
+export const MAX_FRAME_PIXELS = 7680 * 4320;
 
 /** Decoded frames. `frames[i]` is the frame with index `indices[i]`, packed H*W*3 uint8. */
 export interface DecodedFrames {
@@ -344,6 +446,18 @@ export interface DecodedFrames {
   decoded: number;
   /** True when the stream ended before every requested index was reached (lying frame counts). */
   endOfStream: boolean;
+}
+
+/** Throws ERR_MEDIA_TOO_LARGE when the stream's frames exceed `maxPixels` (default MAX_FRAME_PIXELS). */
+export function checkFrameSize(vs: { width: number; height: number }, file: string, maxPixels: number = MAX_FRAME_PIXELS): void {
+  if (typeof maxPixels !== 'number' || !(maxPixels > 0))
+    throw new DataError(`maxPixels must be a positive number, got ${String(maxPixels)}`, 'ERR_INVALID_ARG', { file });
+  if (vs.width * vs.height > maxPixels) {
+    throw new DataError('frames too large', 'ERR_MEDIA_TOO_LARGE', {
+      file,
+      message: `${file}: frames too large: ${vs.width}x${vs.height} (${vs.width * vs.height} pixels), expected at most ${maxPixels} pixels (maxPixels)`,
+    });
+  }
 }
 
 /** A filter-graph `select` expression for a sorted index list; runs of consecutive indices share a between(). */
@@ -383,22 +497,29 @@ export async function decodeVideoFrames(file: string, opts: DecodeVideoOptions):
   const info = opts.info ?? (await probe(file, { timeoutMs, ...(opts.signal ? { signal: opts.signal } : {}) }));
   const vs = info.videoStreams[streamOrdinal(opts.stream)];
   if (!vs) throw new DataError(noStream(info, 'video', opts.stream ?? 0), 'ERR_NO_VIDEO', { file });
-  const { width, height } = vs;
-  if (!(width > 0 && height > 0)) throw new DataError(`video stream has no frame size (${width}x${height})`, 'ERR_MEDIA', { file });
+  if (!(vs.width > 0 && vs.height > 0)) throw new DataError(`video stream has no frame size (${vs.width}x${vs.height})`, 'ERR_MEDIA', { file });
+  checkFrameSize(vs, file, opts.maxPixels);
+  const scale = opts.scaleTo;
+  if (scale !== undefined && !(Array.isArray(scale) && scale.length === 2 && scale.every((v) => Number.isInteger(v) && v > 0 && v <= 16384))) {
+    throw new DataError(`scaleTo must be [width, height] of positive integers, got ${JSON.stringify(scale)}`, 'ERR_INVALID_ARG', { file });
+  }
+  const [width, height] = scale ?? [vs.width, vs.height];
   const frameBytes = width * height * 3;
   const input: string[] = [];
   if (opts.threads !== undefined) input.push('-threads', String(positiveInt(opts.threads, 'threads')));
   if (opts.startTime !== undefined && opts.startTime > 0) input.push('-ss', seconds(opts.startTime, 'startTime'));
   const filters = [`select='${selectExpression(indices)}'`];
-  if ((opts.colorMatrix ?? 'bt601') === 'bt601') filters.push('scale=in_color_matrix=bt601:flags=bicubic');
+  const size = scale ? `w=${width}:h=${height}:` : '';
+  if ((opts.colorMatrix ?? 'bt601') === 'bt601') filters.push(`scale=${size}in_color_matrix=bt601:flags=bicubic`);
   else if (opts.colorMatrix !== 'auto') throw new DataError(`colorMatrix must be 'bt601' or 'auto'`, 'ERR_INVALID_ARG', { file });
+  else if (scale) filters.push(`scale=${size}flags=bicubic`);
   const out = [
     '-map',
     `0:${vs.index}`,
     '-an',
     '-sn',
     '-dn',
-    '-fps_mode',
+    ffmpegFeatures().fpsModeFlag,
     'passthrough',
     '-vf',
     filters.join(','),

@@ -13,10 +13,10 @@
  */
 import { torch, F, type Tensor } from '../tensor';
 import { DataError } from './errors';
-import { countDecodableFrames, decodeVideoFrames, probe, type DecodeVideoOptions } from './ffmpeg';
-import type { MediaInfo } from './media-info';
+import { checkFrameSize, countDecodableFrames, decodeVideoFrames, probe, type DecodeVideoOptions } from './ffmpeg';
+import { parseRate, type MediaInfo, type VideoStreamInfo } from './media-info';
 import { PyRandom, type RandomSource } from './pyrandom';
-import { mathRandom, padPlan, referenceIndices, uniformIndices, type FramePlan, type PaddedPlan } from './sampling';
+import { frameToSeekTime, mathRandom, padPlan, referenceIndices, uniformIndices, type FramePlan, type PaddedPlan } from './sampling';
 
 /** ImageNet statistics (RGB order), as torchvision.transforms.Normalize gets them in the reference. */
 export const IMAGENET_MEAN = [0.485, 0.456, 0.406];
@@ -38,31 +38,74 @@ export interface FrameTransformOptions {
  */
 export function framesToTensor(frames: Uint8Array[] | Tensor, width: number, height: number, opts: FrameTransformOptions = {}): Tensor {
   const [oh, ow] = typeof opts.size === 'number' || opts.size === undefined ? [opts.size ?? 224, opts.size ?? 224] : opts.size;
-  return torch.tidy(() => {
-    let u8: Tensor;
-    if (Array.isArray(frames)) {
-      const fb = width * height * 3;
-      if (frames.length === 0) throw new DataError('framesToTensor: no frames', 'ERR_INVALID_ARG');
-      const all = new Uint8Array(fb * frames.length);
-      frames.forEach((f, i) => {
-        if (f.length !== fb) throw new DataError(`framesToTensor: frame ${i} has ${f.length} bytes, expected ${width}x${height}x3`, 'ERR_INVALID_ARG');
-        all.set(f, i * fb);
-      });
-      u8 = torch.fromBuffer(all, 'uint8', [frames.length, height, width, 3]);
-    } else {
-      u8 = frames;
+  const fb = width * height * 3;
+  const count = Array.isArray(frames) ? frames.length : frames.shape[0]!;
+  if (count === 0) throw new DataError('framesToTensor: no frames', 'ERR_INVALID_ARG');
+  if (Array.isArray(frames)) {
+    frames.forEach((f, i) => {
+      if (f.length !== fb) throw new DataError(`framesToTensor: frame ${i} has ${f.length} bytes, expected ${width}x${height}x3`, 'ERR_INVALID_ARG');
+    });
+  }
+  if (Array.isArray(frames) && width === ow && height === oh) return sameSizeTransform(frames, width, height, opts);
+  // One frame at a time, its intermediates freed before the next (as the reference's per-frame transform):
+  // memory stays at one full-size frame, and the allocator reuses the same blocks instead of faulting in
+  // fresh pages for T-frame intermediates (8 frames of 720p: 0.8 -> 0.1 CPU-s, bench/RESULTS.md).
+  const mean = opts.mean === undefined ? IMAGENET_MEAN : opts.mean;
+  const outs: Tensor[] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      outs.push(
+        torch.tidy(() => {
+          const u8 = Array.isArray(frames) ? torch.fromBuffer(frames[i]!, 'uint8', [1, height, width, 3]) : frames.narrow(0, i, 1);
+          // ToTensor: HWC uint8 -> CHW float32 / 255
+          let x = u8.permute(0, 3, 1, 2).contiguous().to('float32').div(255);
+          // Resize: bicubic, align_corners False, no antialias, no clamp
+          x = F.interpolate(x, { size: [oh, ow], mode: 'bicubic', alignCorners: false, antialias: false });
+          if (mean !== null) {
+            const std = opts.std ?? IMAGENET_STD;
+            x = x.sub(torch.tensor(mean, { dtype: 'float32' }).view(1, 3, 1, 1)).div(torch.tensor(std, { dtype: 'float32' }).view(1, 3, 1, 1));
+          }
+          return x;
+        }),
+      );
     }
-    // ToTensor: HWC uint8 -> CHW float32 / 255
-    let x = u8.permute(0, 3, 1, 2).to('float32').div(255);
-    // Resize: bicubic, align_corners False, no antialias, no clamp
-    x = F.interpolate(x, { size: [oh, ow], mode: 'bicubic', alignCorners: false, antialias: false });
-    const mean = opts.mean === undefined ? IMAGENET_MEAN : opts.mean;
-    if (mean !== null) {
-      const std = opts.std ?? IMAGENET_STD;
-      x = x.sub(torch.tensor(mean, { dtype: 'float32' }).view(1, 3, 1, 1)).div(torch.tensor(std, { dtype: 'float32' }).view(1, 3, 1, 1));
+    return torch.tidy(() => torch.cat(outs, 0).permute(1, 2, 3, 0).contiguous()); // [3, H, W, T]
+  } finally {
+    torch.dispose(outs);
+  }
+}
+
+/**
+ * framesToTensor when the frames already have the output size (224x224 clips, or frames scaled in the
+ * decoder): the bicubic resize is then the identity (LibTorch copies), so each output value is
+ * `((v / 255) - mean[c]) / std[c]` in float32 — computed here through a 256-entry table per channel.
+ * `Math.fround` of a double division or subtraction is the correctly rounded float32 result, i.e. what the
+ * float32 tensor ops give, so the values are bit-identical to the tensor path, without its allocations
+ * (each of those faults fresh pages in; 0.086 -> ~0.005 CPU-s for 8 frames of 224x224).
+ */
+function sameSizeTransform(frames: Uint8Array[], width: number, height: number, opts: FrameTransformOptions): Tensor {
+  const mean = opts.mean === undefined ? IMAGENET_MEAN : opts.mean;
+  const std = opts.std ?? IMAGENET_STD;
+  const T = frames.length;
+  const plane = width * height;
+  const luts = [0, 1, 2].map((c) => {
+    const lut = new Float32Array(256);
+    for (let v = 0; v < 256; v++) {
+      const x = Math.fround(v / 255);
+      lut[v] = mean === null ? x : Math.fround(Math.fround(x - Math.fround(mean[c]!)) / Math.fround(std[c]!));
     }
-    return x.permute(1, 2, 3, 0).contiguous(); // [3, H, W, T]
+    return lut;
   });
+  const out = new Float32Array(3 * plane * T); // [3, H, W, T]
+  for (let t = 0; t < T; t++) {
+    const f = frames[t]!;
+    for (let c = 0; c < 3; c++) {
+      const lut = luts[c]!;
+      const base = c * plane * T;
+      for (let p = 0, q = c; p < plane; p++, q += 3) out[base + p * T + t] = lut[f[q]!]!;
+    }
+  }
+  return torch.fromBuffer(out, 'float32', [3, height, width, T]);
 }
 
 /** Options of loadVideoFrames / sampleVideo. */
@@ -93,7 +136,21 @@ export interface LoadVideoFramesOptions extends FrameTransformOptions {
   colorMatrix?: DecodeVideoOptions['colorMatrix'];
   /** Aborts decoding (child processes are killed). */
   signal?: AbortSignal;
+  /**
+   * Frames with more pixels than this (default EXACT_MAX_PIXELS, 1920x1080) are scaled to the output size
+   * inside ffmpeg (bicubic, antialiased by swscale) instead of being decoded at full size and resized here,
+   * which is the reference's (bit-exact) way. Bounds memory: a kept frame costs at most
+   * max(maxExactPixels, size*size) * 3 bytes here. `Infinity` keeps the exact path at every size.
+   */
+  maxExactPixels?: number;
+  /** Larger frames are refused with ERR_MEDIA_TOO_LARGE before decoding (default MAX_FRAME_PIXELS, 8K UHD). */
+  maxPixels?: number;
+  /** Seek to the keyframe before the window instead of decoding from the start (default true; see seekTime). */
+  seek?: boolean;
 }
+
+/** Largest frame (pixels) decoded at full size and resized the reference's way: 1920x1080. */
+export const EXACT_MAX_PIXELS = 1920 * 1080;
 
 /** What sampleVideo returns. */
 export interface SampledVideo {
@@ -146,6 +203,7 @@ export async function planVideo(path: string, opts: LoadVideoFramesOptions = {})
   const vs = info.videoStreams[opts.stream ?? 0];
   if (!vs) throw new DataError('no video stream', 'ERR_NO_VIDEO', { file: path });
   if (vs.fps === null) throw new DataError('unknown frame rate', 'ERR_MEDIA', { file: path });
+  checkFrameSize(vs, path, opts.maxPixels);
   if (opts.channelOrder !== undefined && opts.channelOrder !== 'bgr' && opts.channelOrder !== 'rgb') {
     throw new DataError(`channelOrder must be 'bgr' or 'rgb', got ${String(opts.channelOrder)}`, 'ERR_INVALID_ARG');
   }
@@ -157,6 +215,24 @@ export async function planVideo(path: string, opts: LoadVideoFramesOptions = {})
   const count = reference ? (vs.reportedFrames ?? decodable ?? 0) : (decodable ?? vs.reportedFrames ?? 0);
   const plan = makePlan(opts, vs.fps, count, rng);
   return decodable === undefined ? { plan, info, rng } : { plan, info, rng, decodable };
+}
+
+/**
+ * Where to seek (seconds, for ffmpeg's `-ss` before the input) so that the first frame delivered is frame
+ * `first`, or null to decode from the start. ffmpeg then demuxes from the keyframe before that time and
+ * drops the frames before it, instead of decoding everything up to the window (most of the cost on HD
+ * clips with late windows). Frame k of a constant-rate stream has the timestamp start + k / fps, so the
+ * time half a frame before frame `first` (frameToSeekTime), relative to the file's start, selects it.
+ * Only for constant-rate streams (r_frame_rate = avg_frame_rate) and windows starting at least one second
+ * in; a variable-rate stream is decoded from the start and its frames counted, as OpenCV does.
+ */
+export function seekTime(info: MediaInfo, vs: VideoStreamInfo, first: number): number | null {
+  const fps = vs.fps;
+  const r = parseRate(vs.rFrameRate);
+  const a = parseRate(vs.avgFrameRate);
+  if (fps === null || r === null || a === null || Math.abs(r - a) > 1e-9 * r || first < fps) return null;
+  const fileStart = Math.min(...[...info.videoStreams, ...info.audioStreams].map((s) => s.startTime));
+  return vs.startTime - fileStart + frameToSeekTime(first, fps);
 }
 
 /**
@@ -181,8 +257,19 @@ export async function decodeVideoPlan(path: string, vp: VideoPlan, opts: LoadVid
     ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
     ...processOpts(opts),
     ...(opts.colorMatrix !== undefined ? { colorMatrix: opts.colorMatrix } : {}),
+    ...(opts.maxPixels !== undefined ? { maxPixels: opts.maxPixels } : {}),
   };
-  let frames = await decodeVideoFrames(path, dec);
+  if (vs.width * vs.height > (opts.maxExactPixels ?? EXACT_MAX_PIXELS)) {
+    const [oh, ow] = typeof opts.size === 'number' || opts.size === undefined ? [opts.size ?? 224, opts.size ?? 224] : opts.size;
+    dec.scaleTo = [ow, oh];
+  }
+  const decode = (indices: number[]) => {
+    const at = opts.seek === false ? null : seekTime(info, vs, indices[0]!);
+    return at === null
+      ? decodeVideoFrames(path, { ...dec, indices })
+      : decodeVideoFrames(path, { ...dec, startTime: at, indices: indices.map((i) => i - indices[0]!) });
+  };
+  let frames = await decode(plan.decodeIndices);
   if (frames.endOfStream && (frames.decoded === 0 || !reference)) {
     // Uniform sampling (or a window entirely past the real end): plan again inside the frames that exist.
     const real = await countDecodableFrames(path, { info, ...processOpts(opts) });
@@ -194,7 +281,7 @@ export async function decodeVideoPlan(path: string, vp: VideoPlan, opts: LoadVid
     plan.warnings.unshift(
       `only ${real} frames decode but ${vs.reportedFrames} are reported; the planned frames ${was[frames.decoded]}.. do not exist, re-planned within ${real} frames`,
     );
-    frames = await decodeVideoFrames(path, { ...dec, indices: plan.decodeIndices });
+    frames = await decode(plan.decodeIndices);
     if (frames.decoded === 0) throw new DataError('no frames decoded', 'ERR_MEDIA', { file: path });
   }
   const padded = padPlan(plan, frames.decoded, reference ? 'tile' : 'repeat-last');

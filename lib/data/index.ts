@@ -11,9 +11,17 @@ export {
   selectExpression,
   locateFfmpeg,
   resetFfmpegLocation,
+  useFfmpeg,
+  bundledBinary,
+  ffmpegFeatures,
+  ffmpegConfig,
   FFMPEG_INSTALL_HINT,
   DEFAULT_TIMEOUT_MS,
+  MAX_FRAME_PIXELS,
+  checkFrameSize,
   type FfmpegPaths,
+  type FfmpegSource,
+  type FfmpegFeatures,
   type ProcessOptions,
   type DecodeAudioOptions,
   type DecodedAudio,
@@ -57,6 +65,9 @@ export {
   wav2fbank,
   waveformToFbank,
   waveformsToFbank,
+  recipeWindowSamples,
+  recipeMaxSamples,
+  assertFiniteAudio,
   normalizeFbank,
   padOrTrim,
   recipeFbankOptions,
@@ -74,15 +85,18 @@ export {
   centerRandom,
   IMAGENET_MEAN,
   IMAGENET_STD,
+  EXACT_MAX_PIXELS,
+  seekTime,
   type LoadVideoFramesOptions,
   type SampledVideo,
   type VideoPlan,
   type FrameTransformOptions,
 } from './frames';
-export { DataLoader, createLoader, pyShuffle, type LoaderOptions, type Batch, type LoaderStats, type SkippedRecord } from './loader';
+export { DataLoader, createLoader, pyShuffle, type LoaderOptions, type Batch, type LoaderStats, type LoaderThroughput, type SkippedRecord } from './loader';
 export { clipFeatures, EVAL_RECIPE, type ClipFeaturesOptions } from './features';
-export { loadSample, REFERENCE_RECIPE, type Recipe, type AudioRecipe, type VideoRecipe, type HostSample, type SampleContext } from './sample';
+export { loadSample, forgetProbes, REFERENCE_RECIPE, type Recipe, type AudioRecipe, type VideoRecipe, type HostSample, type SampleContext } from './sample';
 export { FeatureCache, fileContentHash, stableStringify, CACHE_VERSION, type CacheStats, type CachedArray } from './cache';
 export { abortError } from './ffmpeg';
 export { readWavFile, decodeWavBuffer, parseWavHeader, type WavData, type WavHeader } from './wav';
 export { parseProbe, parseRate } from './media-info';
+export { processCpuSeconds } from './cpu-time';

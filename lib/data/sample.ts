@@ -5,10 +5,10 @@
  */
 import * as fs from 'fs';
 import { torch } from '../tensor';
-import { waveformToFbank } from './audio';
+import { assertFiniteAudio, recipeMaxSamples, waveformToFbank } from './audio';
 import { FeatureCache, fileContentHash } from './cache';
 import { DataError } from './errors';
-import { decodeAudio, probe } from './ffmpeg';
+import { decodeAudio, probe, useFfmpeg } from './ffmpeg';
 import { centerRandom, decodeVideoPlan, planVideo, type LoadVideoFramesOptions } from './frames';
 import type { MediaInfo } from './media-info';
 import { PyRandom, itemSeed } from './pyrandom';
@@ -84,9 +84,19 @@ export interface SampleContext {
   timeoutMs?: number;
   threads?: number;
   signal?: AbortSignal;
+  /** The ffmpeg build for this thread ('bundled' | 'system' | a path; see useFfmpeg). */
+  ffmpeg?: string;
 }
 
 const probeMemo = new Map<string, { size: number; mtimeMs: number; info: MediaInfo }>();
+
+/**
+ * Forgets this thread's memoised probes (they are kept per path, size and mtime for the life of the
+ * thread, so later epochs start no ffprobe). For benchmarks of the cold path, or to free the memory.
+ */
+export function forgetProbes(): void {
+  probeMemo.clear();
+}
 
 /** probe() memoised per (path, size, mtime), and through the feature cache when there is one. */
 async function probeCached(file: string, ctx: SampleContext): Promise<MediaInfo> {
@@ -136,12 +146,17 @@ function fbankOf(data: Float32Array, channels: number, sampleRate: number, recip
   });
 }
 
-function decodeFor(file: string, ctx: SampleContext, sampleRate?: number) {
-  return decodeAudio(file, {
+/** Decodes the recipe's audio window (see recipeWindowSamples) and rejects NaN/Inf samples (ERR_MEDIA). */
+async function decodeFor(file: string, ctx: SampleContext, recipe: FullAudioRecipe, sampleRate?: number) {
+  const maxSamples = recipeMaxSamples({ targetLength: recipe.targetLength, frameShift: recipe.frameShift });
+  const a = await decodeAudio(file, {
     ...(sampleRate !== undefined ? { sampleRate } : {}),
+    ...(maxSamples ? { maxSamples } : {}),
     ...(ctx.timeoutMs !== undefined ? { timeoutMs: ctx.timeoutMs } : {}),
     ...(ctx.signal ? { signal: ctx.signal } : {}),
   });
+  assertFiniteAudio(a.data, file);
+  return a;
 }
 
 async function audioFeatures(item: DataItem, r: AudioRecipe, ctx: SampleContext, out: HostSample): Promise<void> {
@@ -159,7 +174,7 @@ async function audioFeatures(item: DataItem, r: AudioRecipe, ctx: SampleContext,
       return;
     }
   }
-  const dec = await decodeFor(file, ctx, recipe.resample);
+  const dec = await decodeFor(file, ctx, recipe, recipe.resample);
   const data = fbankOf(dec.data, dec.channels, dec.sampleRate, recipe);
   out.audio = data;
   out.audioShape = [recipe.targetLength, recipe.numMelBins];
@@ -227,6 +242,7 @@ async function videoFeatures(item: DataItem, index: number, r: VideoRecipe, ctx:
  * (e.g. "train.csv:12") and keep their DataError code.
  */
 export async function loadSample(item: DataItem, index: number, recipe: Recipe, ctx: SampleContext, mix?: MixPlan | null): Promise<HostSample> {
+  if (ctx.ffmpeg !== undefined) useFfmpeg(ctx.ffmpeg);
   const out: HostSample = { index, id: item.id, warnings: [], cached: { audio: false, video: false } };
   if (item.label !== undefined) out.label = item.label;
   if (item.target !== undefined) out.target = item.target;
@@ -257,8 +273,8 @@ async function mixedFeatures(item: DataItem, index: number, mix: MixPlan, recipe
   const audio = async () => {
     if (recipe.audio === false) return;
     const r = fullAudioRecipe(recipe.audio ?? {});
-    const a = await decodeFor(audioSource(item), ctx, r.resample);
-    const b = await decodeFor(audioSource(partner), ctx, a.sampleRate);
+    const a = await decodeFor(audioSource(item), ctx, r, r.resample);
+    const b = await decodeFor(audioSource(partner), ctx, r, a.sampleRate);
     const m = mixWaveforms(a.data, a.channels, b.data, b.channels, lambda);
     out.audio = fbankOf(m.data, m.channels, a.sampleRate, r);
     out.audioShape = [r.targetLength, r.numMelBins];

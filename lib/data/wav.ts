@@ -129,15 +129,35 @@ export function decodeWavBuffer(buf: Uint8Array, file?: string): WavData | null 
 /**
  * Reads `file` in-process when it is a RIFF/WAVE file with PCM/float samples; null otherwise (other
  * containers, compressed WAV codecs) — only the first 12 bytes are read in that case.
+ * `maxSamples` (a count, or a function of the sample rate) reads only the header and the first that many
+ * samples per channel: memory stays bounded whatever the file's length.
  */
-export async function readWavFile(file: string): Promise<WavData | null> {
+export async function readWavFile(file: string, opts: { maxSamples?: number | ((sampleRate: number) => number) } = {}): Promise<WavData | null> {
   const fh = await fs.promises.open(file, 'r');
   try {
     const head = Buffer.alloc(12);
     const { bytesRead } = await fh.read(head, 0, 12, 0);
     const magic = head.toString('latin1', 0, 4);
     if (bytesRead < 12 || (magic !== 'RIFF' && magic !== 'RF64') || head.toString('latin1', 8, 12) !== 'WAVE') return null;
-    const buf = await fh.readFile();
+    if (opts.maxSamples === undefined) return decodeWavBuffer(await fh.readFile(), file);
+    // Header chunks (fmt, LIST, ...) come first; 64 KiB holds them in any WAV this reader accepts.
+    const size = (await fh.stat()).size;
+    const first = Buffer.alloc(Math.min(size, 65536));
+    await fh.read(first, 0, first.length, 0);
+    let h: WavHeader;
+    try {
+      h = parseWavHeader(first, file);
+    } catch {
+      return null;
+    }
+    const max = typeof opts.maxSamples === 'function' ? opts.maxSamples(h.sampleRate) : opts.maxSamples;
+    const declared = new DataView(first.buffer, first.byteOffset).getUint32(h.dataOffset - 4, true);
+    const onDisk = size - h.dataOffset;
+    const total = declared === 0xffffffff || declared === 0 ? onDisk : Math.min(declared, onDisk);
+    const want = Math.min(total - (total % Math.max(1, h.blockAlign)), Math.max(0, Math.floor(max)) * h.blockAlign);
+    const buf = Buffer.alloc(h.dataOffset + want);
+    first.copy(buf, 0, 0, Math.min(first.length, buf.length));
+    if (buf.length > first.length) await fh.read(buf, first.length, buf.length - first.length, first.length);
     return decodeWavBuffer(buf, file);
   } finally {
     await fh.close();

@@ -1,8 +1,9 @@
 import t from 'tap';
 import * as path from 'path';
-import { torch } from '../../lib/tensor';
+import { torch, F } from '../../lib/tensor';
 import { readCheckpointRaw } from '../../lib/io';
-import { framesToTensor, loadVideoFrames, sampleVideo } from '../../lib/data/frames';
+import { framesToTensor, loadVideoFrames, sampleVideo, seekTime } from '../../lib/data/frames';
+import { decodeVideoFrames, probe } from '../../lib/data/ffmpeg';
 import { PyRandom } from '../../lib/data/pyrandom';
 import { CLIP, LYING, FIX, tmpDir, ffmpegSync, NO_FFMPEG } from './helpers';
 
@@ -149,4 +150,93 @@ t.test('short clips and broken files', { skip: NO_FFMPEG }, async (t) => {
   ffmpegSync(['-i', CLIP, '-vn', '-c:a', 'copy', audioOnly]);
   await t.rejects(loadVideoFrames(audioOnly), { code: 'ERR_NO_VIDEO', message: /a\.m4a/ });
   await t.rejects(loadVideoFrames(path.join(dir, 'missing.mp4')), { code: 'ERR_FILE_NOT_FOUND' });
+});
+
+t.test('seeking to the keyframe before the window gives the frames of a decode from the start', { skip: NO_FFMPEG }, async (t) => {
+  const { dir, cleanup } = tmpDir();
+  t.teardown(cleanup);
+  // B-frames, a keyframe every 2 s, and a file whose streams start at 0.3 s.
+  const bf = path.join(dir, 'bframes.mp4');
+  ffmpegSync(['-f', 'lavfi', '-i', 'testsrc2=s=160x120:r=30:d=8', '-c:v', 'libx264', '-preset', 'veryfast', '-g', '60', '-bf', '3', '-pix_fmt', 'yuv420p', bf]);
+  const off = path.join(dir, 'offset.mp4');
+  ffmpegSync([
+    '-f',
+    'lavfi',
+    '-i',
+    'testsrc2=s=160x120:r=25:d=8',
+    '-f',
+    'lavfi',
+    '-i',
+    'sine=d=8',
+    '-c:v',
+    'libx264',
+    '-g',
+    '50',
+    '-pix_fmt',
+    'yuv420p',
+    '-c:a',
+    'aac',
+    '-shortest',
+    '-output_ts_offset',
+    '0.3',
+    off,
+  ]);
+  for (const file of [CLIP, LYING, bf, off]) {
+    const info = await probe(file);
+    const vs = info.video!;
+    let windows = 0;
+    for (const start of [31, 62, 150, 290]) {
+      const idx = [start, start + 3, start + 7];
+      if (idx[2]! >= vs.reportedFrames!) continue;
+      const at = seekTime(info, vs, start);
+      t.ok(at !== null && at > 0, `${path.basename(file)}: window at frame ${start} seeks (${at})`);
+      const whole = await decodeVideoFrames(file, { indices: idx, info });
+      const seeked = await decodeVideoFrames(file, { indices: idx.map((i) => i - start), startTime: at!, info });
+      t.equal(seeked.decoded, whole.decoded);
+      t.ok(
+        whole.frames.every((f, i) => Buffer.from(f).equals(seeked.frames[i]!)),
+        `${path.basename(file)}: frames ${idx.join(',')} identical`,
+      );
+      windows++;
+    }
+    t.ok(windows >= 2);
+  }
+  // Variable frame rate: no seeking (frames are counted from the start, as OpenCV does).
+  const info = await probe(CLIP);
+  t.equal(seekTime(info, { ...info.video!, avgFrameRate: '25/3' }, 60), null);
+  t.equal(seekTime(info, info.video!, 5), null, 'a window in the first second decodes from the start');
+  // The reference recipe with and without seeking: identical tensors.
+  const a = await loadVideoFrames(LYING, { sampling: 'reference', startFrame: 200, onWarning: () => undefined });
+  const b = await loadVideoFrames(LYING, { sampling: 'reference', startFrame: 200, seek: false, onWarning: () => undefined });
+  t.same(Array.from(a.toArray() as Float32Array), Array.from(b.toArray() as Float32Array));
+  torch.dispose([a, b]);
+});
+
+t.test('frames already at the output size: the table transform equals the tensor path bit for bit', async (t) => {
+  const [H, W, T] = [32, 32, 3];
+  let seed = 7;
+  const rnd = () => (seed = (seed * 1103515245 + 12345) % 2147483648) % 256;
+  const frames = Array.from({ length: T }, () => Uint8Array.from({ length: H * W * 3 }, rnd));
+  const cases: { mean?: number[] | null; std?: number[] }[] = [{}, { mean: null }, { mean: [0.1, 0.2, 0.3], std: [0.5, 0.25, 2] }];
+  for (const opts of cases) {
+    const fast = framesToTensor(frames, W, H, { ...opts, size: 32 });
+    // The reference transform written out with tensor ops (ToTensor, identity bicubic resize, Normalize).
+    const ref = torch.tidy(() => {
+      const all = new Uint8Array(H * W * 3 * T);
+      frames.forEach((f, i) => all.set(f, i * H * W * 3));
+      let x = torch.fromBuffer(all, 'uint8', [T, H, W, 3]).permute(0, 3, 1, 2).contiguous().to('float32').div(255);
+      x = F.interpolate(x, { size: [H, W], mode: 'bicubic', alignCorners: false, antialias: false });
+      const mean = opts.mean === undefined ? [0.485, 0.456, 0.406] : opts.mean;
+      const std = opts.std ?? [0.229, 0.224, 0.225];
+      if (mean !== null) x = x.sub(torch.tensor(mean, { dtype: 'float32' }).view(1, 3, 1, 1)).div(torch.tensor(std, { dtype: 'float32' }).view(1, 3, 1, 1));
+      return x.permute(1, 2, 3, 0).contiguous();
+    });
+    t.same(fast.shape, [3, H, W, T]);
+    const a = fast.toArray() as Float32Array;
+    const b = ref.toArray() as Float32Array;
+    let bad = 0;
+    for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) bad++;
+    t.equal(bad, 0, `${JSON.stringify(opts)}: identical`);
+    torch.dispose([fast, ref]);
+  }
 });

@@ -4,6 +4,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { execFileSync, spawnSync } from 'child_process';
 import { CHILD_TIMEOUT_MS } from '../helpers/wait';
+import { locateFfmpeg } from '../../lib/data/ffmpeg-env';
 
 /** test/fixtures, from dist/test/data or test/data. */
 export const FIX = fs.existsSync(path.join(__dirname, '..', 'fixtures', 'media_meta.json'))
@@ -55,9 +56,15 @@ export function tmpDir(prefix = 'smae-data-'): { dir: string; cleanup: () => voi
   return { dir, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
 }
 
-/** Runs the system ffmpeg synchronously (to make test media); throws on failure. */
+/** The ffmpeg that makes test media: the one on PATH, else the pipeline's (the bundled static build). */
+function mediaMaker(): string {
+  if (spawnSync('ffmpeg', ['-version'], { stdio: 'ignore', timeout: CHILD_TIMEOUT_MS, killSignal: 'SIGKILL' }).status === 0) return 'ffmpeg';
+  return locateFfmpeg().ffmpeg;
+}
+
+/** Runs ffmpeg synchronously (to make test media); throws on failure. */
 export function ffmpegSync(args: string[]): void {
-  execFileSync('ffmpeg', ['-hide_banner', '-nostdin', '-v', 'error', '-y', ...args], {
+  execFileSync(mediaMaker(), ['-hide_banner', '-nostdin', '-v', 'error', '-y', ...args], {
     stdio: ['ignore', 'ignore', 'pipe'],
     timeout: CHILD_TIMEOUT_MS,
     killSignal: 'SIGKILL',
@@ -93,8 +100,13 @@ export function childMediaProcesses(): string[] {
     .filter((l) => /ffmpeg|ffprobe/.test(l));
 }
 
-/** A skip reason when ffmpeg/ffprobe are not installed (media tests), else false. */
+/** A skip reason when no ffmpeg/ffprobe can be found (system, env or bundled; media tests), else false. */
 export const NO_FFMPEG: string | false = (() => {
   const ok = (bin: string) => spawnSync(bin, ['-version'], { stdio: 'ignore', timeout: CHILD_TIMEOUT_MS, killSignal: 'SIGKILL' }).status === 0;
-  return ok(process.env.FFMPEG_PATH || 'ffmpeg') && ok(process.env.FFPROBE_PATH || 'ffprobe') ? false : 'ffmpeg/ffprobe not installed';
+  try {
+    const p = locateFfmpeg();
+    return ok(p.ffmpeg) && ok(p.ffprobe) ? false : 'ffmpeg/ffprobe do not run';
+  } catch {
+    return 'ffmpeg/ffprobe not installed';
+  }
 })();

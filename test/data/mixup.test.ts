@@ -77,9 +77,10 @@ t.test('the loader mixes audio, frames and labels; workers give the same samples
     for (let j = 0; j < V; j++)
       maxV = Math.max(maxV, Math.abs(mixed.video[i * V + j]! - (lambda * plain.video[i * V + j]! + (1 - lambda) * plain.video[partnerIndex * V + j]!)));
     t.ok(maxV < 1e-5, `video ${i}: max error ${maxV}`);
-    // audio: the recipe on the mixed waveforms
-    const wa = await data.decodeAudio(src.items[i]!.audio!);
-    const wb = await data.decodeAudio(src.items[partnerIndex]!.audio!, { sampleRate: wa.sampleRate });
+    // audio: the recipe on the mixed waveforms (the recipe's window of each: recipeWindowSamples)
+    const maxSamples = data.recipeMaxSamples({ targetLength: 64 })!;
+    const wa = await data.decodeAudio(src.items[i]!.audio!, { maxSamples });
+    const wb = await data.decodeAudio(src.items[partnerIndex]!.audio!, { sampleRate: wa.sampleRate, maxSamples });
     const mw = data.mixWaveforms(wa.data, wa.channels, wb.data, wb.channels, lambda);
     const ref = torch.tidy(
       () =>
