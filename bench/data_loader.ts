@@ -158,6 +158,8 @@ function python(manifest: string, label: string) {
 }
 
 async function main() {
+  // The fast-start static build unless the caller chooses (SOCIAL_MAE_FFMPEG=system measures Debian's).
+  process.env.SOCIAL_MAE_FFMPEG ??= 'bundled';
   torch.setNumThreads(1);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'smae-bench-data-'));
   try {

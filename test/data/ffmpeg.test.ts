@@ -59,7 +59,8 @@ t.test('the ffmpeg build is selectable (bundled | system | path) and reported', 
     const bundled = bundledBinary('ffmpeg');
     resetFfmpegLocation();
     delete process.env.SOCIAL_MAE_FFMPEG;
-    t.equal(locateFfmpeg().source, bundled ? 'bundled' : 'system', 'default: the bundled static build when installed');
+    const onPath = spawnSync('sh', ['-c', 'command -v ffmpeg && command -v ffprobe'], { encoding: 'utf8' }).status === 0;
+    t.equal(locateFfmpeg().source, onPath || !bundled ? 'system' : 'bundled', 'default: the system ffmpeg (AAC parity), else the bundled build');
     t.equal(locateFfmpeg().selectedBy, 'default');
     process.env.SOCIAL_MAE_FFMPEG = '/nonexistent/dir';
     t.throws(() => locateFfmpeg({ refresh: true }), { code: 'ERR_FFMPEG_MISSING', message: /SOCIAL_MAE_FFMPEG=\/nonexistent\/dir/ });
