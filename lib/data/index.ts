@@ -79,6 +79,7 @@ export {
   type VideoPlan,
   type FrameTransformOptions,
 } from './frames';
+export { DistributedSampler, type Sampler, type DistributedSamplerOptions } from './distributed_sampler';
 export { DataLoader, createLoader, pyShuffle, type LoaderOptions, type Batch, type LoaderStats, type SkippedRecord } from './loader';
 export { loadSample, REFERENCE_RECIPE, type Recipe, type AudioRecipe, type VideoRecipe, type HostSample, type SampleContext } from './sample';
 export { FeatureCache, fileContentHash, stableStringify, CACHE_VERSION, type CacheStats, type CachedArray } from './cache';

@@ -348,6 +348,21 @@ export interface NativeBinding {
   jitCall(module: number, method: string, args: Id[]): unknown;
   jitTrain(module: number, flag: boolean): void;
   jitDispose(module: number): void;
+  /** int64 CPU permutation of 0..n-1 from a fresh generator seeded with `seed` (torch.randperm with a generator). */
+  randpermSeeded(n: number, seed: number): Id;
+  // torch.distributed (native/distributed): blocking parts run off the JS thread and settle a Promise;
+  // tensors given to a collective are written in place until it settles.
+  distBackends(): string[];
+  /** -> group id once every rank joined the rendezvous */
+  distInit(backend: string, host: string, port: number, rank: number, worldSize: number, isServer: boolean, timeoutMs: number, storePrefixes: string[]): Promise<number>;
+  /** [rank, worldSize, backend, timeoutMs] */
+  distInfo(group: number): [number, number, string, number];
+  distDestroy(group: number): Promise<void>;
+  distAllReduce(group: number, tensors: Id[], op: string, timeoutMs: number): Promise<void>;
+  distBroadcast(group: number, tensors: Id[], src: number, timeoutMs: number): Promise<void>;
+  distAllGather(group: number, outputs: Id[], input: Id, timeoutMs: number): Promise<void>;
+  distReduceScatter(group: number, output: Id, inputs: Id[], op: string, timeoutMs: number): Promise<void>;
+  distBarrier(group: number, timeoutMs: number): Promise<void>;
   // cuda
   cudaIsAvailable(): boolean;
   cudaDeviceCount(): number;

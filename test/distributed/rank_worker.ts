@@ -1,0 +1,154 @@
+/**
+ * One rank of a test process group, started by helpers.ts with torchrun's variables (RANK, WORLD_SIZE,
+ * MASTER_ADDR, MASTER_PORT). argv[2] names the scenario; the last stdout line is a JSON report.
+ */
+import { torch, nn, optim, Tensor } from '../../lib';
+import * as dist from '../../lib/distributed';
+
+const scenario = process.argv[2];
+const report = (r: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(r)}\n`);
+const vals = (t: Tensor): number[] => Array.from(t.toArray() as ArrayLike<number>, Number);
+
+async function collectives(): Promise<Record<string, unknown>> {
+  await dist.initProcessGroup({ backend: 'gloo', timeoutMs: 60_000 });
+  const rank = dist.getRank(),
+    world = dist.getWorldSize();
+  const out: Record<string, unknown> = { rank, world };
+  const v = () => torch.tensor([rank + 1, 2 * (rank + 1), -rank], { dtype: 'float32' });
+  for (const op of ['sum', 'avg', 'min', 'max', 'product'] as const) {
+    const t = v();
+    await dist.allReduce(t, op);
+    out[op] = vals(t);
+    t.dispose();
+  }
+  const ints = torch.tensor([rank + 1], { dtype: 'int64' });
+  await dist.allReduce(ints, 'sum');
+  out.intSum = Number(ints.toArray()[0]);
+  const b = torch.full([4], rank === 1 ? 7 : rank);
+  await dist.broadcast(b, 1);
+  out.broadcast = vals(b);
+  const gathered = Array.from({ length: world }, () => torch.zeros([2]));
+  const mine = torch.tensor([rank, rank * 10], { dtype: 'float32' });
+  await dist.allGather(gathered, mine);
+  out.allGather = gathered.map(vals);
+  // The event loop lives while a collective waits: rank 0 waits ~300 ms for rank 1 at the barrier.
+  let ticks = 0;
+  const timer = setInterval(() => ticks++, 5);
+  if (rank === 1) await new Promise((r) => setTimeout(r, 300));
+  await dist.barrier();
+  clearInterval(timer);
+  out.ticksDuringBarrier = ticks;
+  try {
+    await dist.reduceScatter(torch.zeros([1]), Array.from({ length: world }, () => torch.ones([1])));
+    out.reduceScatter = 'ok';
+  } catch (e) {
+    out.reduceScatter = (e as { code?: string }).code;
+  }
+  try {
+    await dist.allReduce(torch.ones([1]), 'mean' as dist.ReduceOp);
+  } catch (e) {
+    out.badOp = (e as { code?: string }).code;
+  }
+  await dist.destroyProcessGroup();
+  out.initializedAfterDestroy = dist.isInitialized();
+  return out;
+}
+
+/** Rank 0 starts an all-reduce that rank 1 never joins; the parent kills rank 1 meanwhile. */
+async function killed(): Promise<Record<string, unknown>> {
+  await dist.initProcessGroup({ backend: 'gloo', timeoutMs: Number(process.argv[3] ?? 20_000) });
+  const rank = dist.getRank();
+  process.stdout.write('ready\n');
+  if (rank !== 0) {
+    await new Promise((r) => setTimeout(r, 600_000)); // killed by the parent
+    return {};
+  }
+  const t = torch.ones([1024]);
+  const started = Date.now();
+  const p = dist.allReduce(t, 'sum');
+  process.stdout.write('started\n');
+  try {
+    await p;
+    return { rank, result: 'completed' };
+  } catch (e) {
+    const err = e as { code?: string; message?: string };
+    return { rank, code: err.code, message: err.message, elapsedMs: Date.now() - started };
+  }
+}
+
+/** Only rank 0 starts: the rendezvous times out. */
+async function alone(): Promise<Record<string, unknown>> {
+  try {
+    await dist.initProcessGroup({ backend: 'gloo', timeoutMs: Number(process.argv[3] ?? 2000) });
+    return { result: 'joined' };
+  } catch (e) {
+    const err = e as { code?: string; message?: string };
+    return { code: err.code, message: err.message, initialized: dist.isInitialized() };
+  }
+}
+
+/** A tiny MLP, the same initial weights on every rank only after DDP's broadcast (seeded per rank). */
+class Mlp extends nn.Module {
+  fc1 = new nn.Linear(4, 8);
+  fc2 = new nn.Linear(8, 2);
+  forward(x: Tensor): Tensor {
+    return this.fc2.forward(this.fc1.forward(x).tanh());
+  }
+}
+
+/** The union batch: 8 samples, deterministic. */
+function unionBatch(): { x: Tensor; y: Tensor } {
+  const x = torch.arange(0, 32, 1, { dtype: 'float32' }).reshape([8, 4]).mul(0.05).sin();
+  const y = torch.arange(0, 16, 1, { dtype: 'float32' }).reshape([8, 2]).mul(0.3).cos();
+  return { x, y };
+}
+
+/**
+ * Trains Mlp for `steps` SGD steps (momentum, lr 0.1) on MSE. world 1: the whole batch; otherwise rank r
+ * takes rows [r * 8/world, (r+1) * 8/world) and DDP averages gradients. argv[3] = accumulation micro-steps
+ * (the shard split again, the first ones under noSync). Reports the final parameters.
+ */
+async function train(): Promise<Record<string, unknown>> {
+  const steps = 5;
+  const micro = Number(process.argv[3] ?? 1);
+  const distributed = process.env.WORLD_SIZE !== undefined;
+  if (distributed) await dist.initProcessGroup({ backend: 'gloo', timeoutMs: 60_000 });
+  const rank = distributed ? dist.getRank() : 0,
+    world = distributed ? dist.getWorldSize() : 1;
+  torch.manualSeed(1234 + rank * 17); // different initial weights per rank: the broadcast must fix them
+  const model = new Mlp();
+  const ddp = distributed ? await dist.DistributedDataParallel.wrap(model, { bucketCapMb: 0.0001 }) : null; // tiny cap: several buckets
+  const opt = new optim.SGD(model.parameters(), { lr: 0.1, momentum: 0.9 });
+  const { x, y } = unionBatch();
+  const per = 8 / world;
+  const xs = x.narrow(0, rank * per, per),
+    ys = y.narrow(0, rank * per, per);
+  for (let s = 0; s < steps; s++) {
+    opt.zeroGrad();
+    const mb = per / micro;
+    for (let m = 0; m < micro; m++) {
+      // loss scaled so that the sum over micro-steps and the mean over ranks is the union batch's mean loss
+      const loss = model.forward(xs.narrow(0, m * mb, mb)).sub(ys.narrow(0, m * mb, mb)).square().mean().div(micro);
+      if (!ddp) loss.backward();
+      else if (m < micro - 1) await ddp.noSync(() => ddp.backward(loss));
+      else await ddp.backward(loss);
+    }
+    opt.step();
+  }
+  const params = Object.fromEntries(model.namedParameters().map(([k, p]) => [k, vals(p)]));
+  const keys = [...model.stateDict().keys()];
+  if (distributed) await dist.destroyProcessGroup();
+  return { rank, world, params, keys, buckets: ddp?.bucketSizes ?? null };
+}
+
+const scenarios: Record<string, () => Promise<Record<string, unknown>>> = { collectives, killed, alone, train };
+
+(async () => {
+  const run = scenarios[scenario ?? ''];
+  if (!run) throw new Error(`unknown scenario ${scenario}`);
+  report(await run());
+})().catch((e: unknown) => {
+  const err = e as { code?: string; message?: string; stack?: string };
+  report({ error: err.message ?? String(e), code: err.code, stack: err.stack });
+  process.exitCode = 1;
+});
