@@ -139,7 +139,8 @@ export class DataLoader implements AsyncIterable<Batch> {
     ] as const) {
       if (!Number.isInteger(v) || v < min) throw new DataError(`${k} must be an integer >= ${min}, got ${v}`, 'ERR_INVALID_ARG');
     }
-    if (opts.sampler && opts.shuffle) throw new DataError('sampler option is mutually exclusive with shuffle (the sampler decides the order)', 'ERR_INVALID_ARG');
+    if (opts.sampler && opts.shuffle)
+      throw new DataError('sampler option is mutually exclusive with shuffle (the sampler decides the order)', 'ERR_INVALID_ARG');
     const mixup = this.o.mixup;
     if (typeof mixup !== 'number' || !(mixup >= 0 && mixup <= 1))
       throw new DataError(`mixup must be a probability in [0, 1], got ${String(mixup)}`, 'ERR_INVALID_ARG');

@@ -54,14 +54,21 @@ export function bucketize(tensors: Tensor[], capBytes: number): Tensor[][] {
 
 /** One flat tensor holding `parts` (each flattened, in order); missing parts (null) are zeros of `numels[k]`. */
 function flatten(parts: (Tensor | undefined)[], like: Tensor[]): Tensor {
-  return torch.tidy(() => torch.cat(parts.map((p, k) => (p ? p.reshape(-1) : torch.zeros([like[k].numel()], { dtype: like[k].dtype, device: like[k].device })))));
+  return torch.tidy(() =>
+    torch.cat(parts.map((p, k) => (p ? p.reshape(-1) : torch.zeros([like[k].numel()], { dtype: like[k].dtype, device: like[k].device })))),
+  );
 }
 
 /** Broadcasts `tensors` from rank 0 in buckets, copying the result into each (parameters included, no autograd). */
 async function broadcastTensors(tensors: Tensor[], capBytes: number, timeoutMs?: number): Promise<void> {
   const rank = getRank();
   for (const bucket of bucketize(tensors, capBytes)) {
-    const flat = torch.noGrad(() => flatten(bucket.map((t) => t.detach()), bucket));
+    const flat = torch.noGrad(() =>
+      flatten(
+        bucket.map((t) => t.detach()),
+        bucket,
+      ),
+    );
     try {
       await broadcast(flat, 0, timeoutMs === undefined ? {} : { timeoutMs });
       if (rank !== 0) unflattenInto(flat, bucket, (t, piece) => t.copy_(piece));
@@ -127,7 +134,12 @@ export class DistributedDataParallel<M extends Module = Module> {
     const timeout = this.timeoutMs === undefined ? {} : { timeoutMs: this.timeoutMs };
     for (const bucket of this.buckets) {
       if (inFlight.length >= MAX_IN_FLIGHT) await inFlight.shift();
-      const flat = torch.tidy(() => flatten(bucket.map((p) => p.grad), bucket));
+      const flat = torch.tidy(() =>
+        flatten(
+          bucket.map((p) => p.grad),
+          bucket,
+        ),
+      );
       inFlight.push(
         allReduce(flat, 'avg', timeout)
           .then(() =>

@@ -22,7 +22,8 @@ function int(env: NodeJS.ProcessEnv, name: string): number | undefined {
   const v = env[name];
   if (v === undefined || v === '') return undefined;
   const n = Number(v);
-  if (!Number.isSafeInteger(n) || n < 0) throw new TorchError(`environment variable ${name}: expected a non-negative integer, got ${JSON.stringify(v)}`, 'ERR_INVALID_ARG');
+  if (!Number.isSafeInteger(n) || n < 0)
+    throw new TorchError(`environment variable ${name}: expected a non-negative integer, got ${JSON.stringify(v)}`, 'ERR_INVALID_ARG');
   return n;
 }
 

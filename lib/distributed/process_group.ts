@@ -85,7 +85,8 @@ export async function initProcessGroup(opts: InitOptions = {}): Promise<GroupInf
   if (opts === null || typeof opts !== 'object') argError(fn, 'opts', 'an options object', opts);
   const known = ['backend', 'rank', 'worldSize', 'masterAddr', 'masterPort', 'timeoutMs'];
   for (const k of Object.keys(opts)) if (!known.includes(k)) argError(fn, k, `one of the options ${known.join(', ')}`, k);
-  if (group || pendingInit) throw new TorchError(`${fn}: the default process group is already initialised (call destroyProcessGroup first)`, 'ERR_INVALID_STATE');
+  if (group || pendingInit)
+    throw new TorchError(`${fn}: the default process group is already initialised (call destroyProcessGroup first)`, 'ERR_INVALID_STATE');
   const env = readLaunchEnv();
   const backend = opts.backend ?? 'gloo';
   if (backend !== 'gloo' && backend !== 'nccl') argError(fn, 'backend', "'gloo' or 'nccl'", backend);
@@ -105,6 +106,14 @@ export async function initProcessGroup(opts: InitOptions = {}): Promise<GroupInf
     const id = await N.distInit(backend, masterAddr, masterPort, rank, worldSize, rank === 0 && !env.agentStorePrefix, timeoutMs, prefixes);
     group = { id, info: { backend, rank, worldSize, timeoutMs } };
     return { ...group.info };
+  } catch (e) {
+    const err = e as TorchError;
+    if (err.code !== 'ERR_DIST_TIMEOUT') throw e;
+    throw new TorchError(
+      `${err.message} — not all ${worldSize} ranks reached ${masterAddr}:${masterPort} within ${timeoutMs} ms ` +
+        '(start every rank with the same MASTER_ADDR, MASTER_PORT and WORLD_SIZE, and distinct RANKs)',
+      err.code,
+    );
   } finally {
     pendingInit = false;
   }

@@ -354,7 +354,16 @@ export interface NativeBinding {
   // tensors given to a collective are written in place until it settles.
   distBackends(): string[];
   /** -> group id once every rank joined the rendezvous */
-  distInit(backend: string, host: string, port: number, rank: number, worldSize: number, isServer: boolean, timeoutMs: number, storePrefixes: string[]): Promise<number>;
+  distInit(
+    backend: string,
+    host: string,
+    port: number,
+    rank: number,
+    worldSize: number,
+    isServer: boolean,
+    timeoutMs: number,
+    storePrefixes: string[],
+  ): Promise<number>;
   /** [rank, worldSize, backend, timeoutMs] */
   distInfo(group: number): [number, number, string, number];
   distDestroy(group: number): Promise<void>;

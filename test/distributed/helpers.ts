@@ -79,7 +79,14 @@ export function startNodeRanks(scenario: string, worldSize: number, port: number
     start(
       process.execPath,
       [WORKER, scenario, ...extra],
-      { RANK: String(rank), LOCAL_RANK: String(rank), WORLD_SIZE: String(worldSize), MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port), SOCIAL_MAE_NUM_THREADS: '1' },
+      {
+        RANK: String(rank),
+        LOCAL_RANK: String(rank),
+        WORLD_SIZE: String(worldSize),
+        MASTER_ADDR: '127.0.0.1',
+        MASTER_PORT: String(port),
+        SOCIAL_MAE_NUM_THREADS: '1',
+      },
       ms,
     ),
   );

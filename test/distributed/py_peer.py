@@ -27,6 +27,10 @@ out["broadcast"] = b.tolist()
 gathered = [torch.zeros(2) for _ in range(world)]
 dist.all_gather(gathered, torch.tensor([float(rank), rank * 10.0]))
 out["allGather"] = [g.tolist() for g in gathered]
+m = torch.tensor([float(rank), rank + 1.0], dtype=torch.float64)  # reduceMetrics: keys sorted (acc, loss), mean
+dist.all_reduce(m)
+m /= world
+out["metrics"] = {"acc": m[0].item(), "loss": m[1].item()}
 dist.barrier()
 dist.destroy_process_group()
 print(json.dumps(out), flush=True)

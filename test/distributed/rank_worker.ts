@@ -31,6 +31,7 @@ async function collectives(): Promise<Record<string, unknown>> {
   const mine = torch.tensor([rank, rank * 10], { dtype: 'float32' });
   await dist.allGather(gathered, mine);
   out.allGather = gathered.map(vals);
+  out.metrics = await dist.reduceMetrics({ loss: rank + 1, acc: rank }); // one float64 all-reduce of [acc, loss]
   // The event loop lives while a collective waits: rank 0 waits ~300 ms for rank 1 at the barrier.
   let ticks = 0;
   const timer = setInterval(() => ticks++, 5);
@@ -39,7 +40,10 @@ async function collectives(): Promise<Record<string, unknown>> {
   clearInterval(timer);
   out.ticksDuringBarrier = ticks;
   try {
-    await dist.reduceScatter(torch.zeros([1]), Array.from({ length: world }, () => torch.ones([1])));
+    await dist.reduceScatter(
+      torch.zeros([1]),
+      Array.from({ length: world }, () => torch.ones([1])),
+    );
     out.reduceScatter = 'ok';
   } catch (e) {
     out.reduceScatter = (e as { code?: string }).code;
@@ -96,16 +100,25 @@ class Mlp extends nn.Module {
   }
 }
 
-/** The union batch: 8 samples, deterministic. */
+/** The union batch: 12 samples (divisible by 1, 2, 3 ranks and 2 micro-steps), deterministic. */
+const UNION = 12;
 function unionBatch(): { x: Tensor; y: Tensor } {
-  const x = torch.arange(0, 32, 1, { dtype: 'float32' }).reshape([8, 4]).mul(0.05).sin();
-  const y = torch.arange(0, 16, 1, { dtype: 'float32' }).reshape([8, 2]).mul(0.3).cos();
+  const x = torch
+    .arange(0, UNION * 4, 1, { dtype: 'float32' })
+    .reshape([UNION, 4])
+    .mul(0.05)
+    .sin();
+  const y = torch
+    .arange(0, UNION * 2, 1, { dtype: 'float32' })
+    .reshape([UNION, 2])
+    .mul(0.3)
+    .cos();
   return { x, y };
 }
 
 /**
  * Trains Mlp for `steps` SGD steps (momentum, lr 0.1) on MSE. world 1: the whole batch; otherwise rank r
- * takes rows [r * 8/world, (r+1) * 8/world) and DDP averages gradients. argv[3] = accumulation micro-steps
+ * takes rows [r * 12/world, (r+1) * 12/world) and DDP averages gradients. argv[3] = accumulation micro-steps
  * (the shard split again, the first ones under noSync). Reports the final parameters.
  */
 async function train(): Promise<Record<string, unknown>> {
@@ -120,7 +133,7 @@ async function train(): Promise<Record<string, unknown>> {
   const ddp = distributed ? await dist.DistributedDataParallel.wrap(model, { bucketCapMb: 0.0001 }) : null; // tiny cap: several buckets
   const opt = new optim.SGD(model.parameters(), { lr: 0.1, momentum: 0.9 });
   const { x, y } = unionBatch();
-  const per = 8 / world;
+  const per = UNION / world;
   const xs = x.narrow(0, rank * per, per),
     ys = y.narrow(0, rank * per, per);
   for (let s = 0; s < steps; s++) {
@@ -128,7 +141,12 @@ async function train(): Promise<Record<string, unknown>> {
     const mb = per / micro;
     for (let m = 0; m < micro; m++) {
       // loss scaled so that the sum over micro-steps and the mean over ranks is the union batch's mean loss
-      const loss = model.forward(xs.narrow(0, m * mb, mb)).sub(ys.narrow(0, m * mb, mb)).square().mean().div(micro);
+      const loss = model
+        .forward(xs.narrow(0, m * mb, mb))
+        .sub(ys.narrow(0, m * mb, mb))
+        .square()
+        .mean()
+        .div(micro);
       if (!ddp) loss.backward();
       else if (m < micro - 1) await ddp.noSync(() => ddp.backward(loss));
       else await ddp.backward(loss);
