@@ -5,6 +5,9 @@
  * timeout, nothing hangs.
  */
 import t from 'tap';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 import { torch } from '../../lib';
 import * as dist from '../../lib/distributed';
 import { freePort, start, startNodeRanks, WORKER } from './helpers';
@@ -102,4 +105,16 @@ t.test('a rank killed while its peer waits in allReduce: the peer fails with a c
   // The bound is the group's timeout (plus slack for a loaded machine), not a speed claim: a lost peer
   // is reported by the socket at once, a silent one by the timeout.
   t.ok((rep.elapsedMs as number) < timeoutMs + 10_000, `failed within the timeout (${String(rep.elapsedMs)} ms)`);
+});
+
+t.test('a collective waiting for a peer does not hold the fork gate: a spawn meanwhile proceeds', { skip: glooSkip }, async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'smae-dist-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const port = await freePort();
+  const results = await Promise.all(startNodeRanks('forkWhileWaiting', 2, port, LIMIT_MS, [path.join(dir, 'go')]).map((r) => r.done));
+  for (const [rank, r] of results.entries()) {
+    t.equal(r.code, 0, `rank ${rank}: ${r.stdout.slice(-400)} ${r.stderr.slice(-400)}`);
+    t.same(r.report!.sum, [2, 2, 2, 2]);
+  }
+  t.equal(results[0]!.report!.spawnStatus, 0, 'the child process ran while the all-reduce waited');
 });

@@ -2,6 +2,8 @@
  * One rank of a test process group, started by helpers.ts with torchrun's variables (RANK, WORLD_SIZE,
  * MASTER_ADDR, MASTER_PORT). argv[2] names the scenario; the last stdout line is a JSON report.
  */
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
 import { torch, nn, optim, Tensor } from '../../lib';
 import * as dist from '../../lib/distributed';
 
@@ -159,7 +161,38 @@ async function train(): Promise<Record<string, unknown>> {
   return { rank, world, params, keys, buckets: ddp?.bucketSizes ?? null };
 }
 
-const scenarios: Record<string, () => Promise<Record<string, unknown>>> = { collectives, killed, alone, train };
+/**
+ * A fork while an all-reduce waits: rank 0 starts the all-reduce, then spawns a child process (Node forks
+ * on this thread; the fork gate makes a fork wait for native calls in flight), then writes argv[3]; rank 1
+ * joins the all-reduce only once that file exists. Were the waiting collective holding the fork gate, the
+ * spawn would wait for rank 1 and rank 1 for the spawn: the all-reduce would end in ERR_DIST_TIMEOUT.
+ */
+async function forkWhileWaiting(): Promise<Record<string, unknown>> {
+  const flag = process.argv[3]!;
+  await dist.initProcessGroup({ backend: 'gloo', timeoutMs: 30_000 });
+  const rank = dist.getRank();
+  const t = torch.ones([4]);
+  if (rank === 0) {
+    const p = dist.allReduce(t, 'sum');
+    const child = spawnSync('/bin/sh', ['-c', 'exit 0'], { timeout: 60_000, killSignal: 'SIGKILL' });
+    fs.writeFileSync(flag, 'go');
+    await p;
+    return { rank, spawnStatus: child.status, sum: vals(t) };
+  }
+  while (!fs.existsSync(flag)) await new Promise((r) => setTimeout(r, 20));
+  await dist.allReduce(t, 'sum');
+  return { rank, sum: vals(t) };
+}
+
+/** Under the launcher: rank 1 fails after joining, rank 0 would wait forever (the launcher must stop it). */
+async function failOne(): Promise<Record<string, unknown>> {
+  await dist.initProcessGroup({ backend: 'gloo', timeoutMs: 60_000 });
+  if (dist.getRank() === 1) process.exit(3);
+  await new Promise((r) => setTimeout(r, 600_000));
+  return {};
+}
+
+const scenarios: Record<string, () => Promise<Record<string, unknown>>> = { collectives, killed, alone, train, forkWhileWaiting, failOne };
 
 (async () => {
   const run = scenarios[scenario ?? ''];
