@@ -18,6 +18,9 @@
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroup.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#if SMAE_TORCH_MAJOR >= 2
+#include <torch/csrc/distributed/c10d/Backend.hpp>
+#endif
 #endif
 #ifdef USE_C10D_GLOO
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
@@ -86,10 +89,18 @@ std::vector<std::string> availableBackends() {
 
 #ifdef SMAE_HAS_C10D
 
+// LibTorch 2.x made ProcessGroupGloo / ProcessGroupNCCL c10d::Backend subclasses (a ProcessGroup now
+// dispatches to backends); 1.13's are ProcessGroups. Both bases carry the same collectives.
+#if SMAE_TORCH_MAJOR >= 2
+using PgBase = c10d::Backend;
+#else
+using PgBase = c10d::ProcessGroup;
+#endif
+
 struct Group::Impl {
   GroupConfig cfg;
   c10::intrusive_ptr<c10d::Store> store;  // PrefixStore("default_pg") over the TCPStore
-  c10::intrusive_ptr<c10d::ProcessGroup> pg;
+  c10::intrusive_ptr<PgBase> pg;
 };
 
 namespace {
@@ -135,7 +146,7 @@ void storeBarrier(c10d::Store& store, int world, int64_t timeoutMs) {
 }
 
 #ifdef USE_C10D_GLOO
-c10::intrusive_ptr<c10d::ProcessGroup> makeGloo(const c10::intrusive_ptr<c10d::Store>& store, const GroupConfig& cfg) {
+c10::intrusive_ptr<PgBase> makeGloo(const c10::intrusive_ptr<c10d::Store>& store, const GroupConfig& cfg) {
   auto opts = c10d::ProcessGroupGloo::Options::create(std::chrono::milliseconds(cfg.timeoutMs));
   // As torch.distributed: GLOO_SOCKET_IFNAME (comma-separated interfaces) or the host's default device.
   const char* ifname = std::getenv("GLOO_SOCKET_IFNAME");
@@ -152,7 +163,7 @@ c10::intrusive_ptr<c10d::ProcessGroup> makeGloo(const c10::intrusive_ptr<c10d::S
 #endif
 
 #ifdef USE_C10D_NCCL
-c10::intrusive_ptr<c10d::ProcessGroup> makeNccl(const c10::intrusive_ptr<c10d::Store>& store, const GroupConfig& cfg) {
+c10::intrusive_ptr<PgBase> makeNccl(const c10::intrusive_ptr<c10d::Store>& store, const GroupConfig& cfg) {
   auto opts = c10d::ProcessGroupNCCL::Options::create();
   opts->timeout = std::chrono::milliseconds(cfg.timeoutMs);
   return c10::make_intrusive<c10d::ProcessGroupNCCL>(store, cfg.rank, cfg.worldSize, opts);
@@ -186,7 +197,7 @@ std::shared_ptr<Group> Group::create(const GroupConfig& cfg) {
     for (const auto& p : cfg.storePrefixes) store = c10::make_intrusive<c10d::PrefixStore>(p, store);
     store = c10::make_intrusive<c10d::PrefixStore>("default_pg", store);
     auto groupStore = c10::make_intrusive<c10d::PrefixStore>("0", store);
-    c10::intrusive_ptr<c10d::ProcessGroup> pg;
+    c10::intrusive_ptr<PgBase> pg;
 #ifdef USE_C10D_GLOO
     if (cfg.backend == "gloo") pg = makeGloo(groupStore, cfg);
 #endif
