@@ -62,7 +62,9 @@ async function worker(batch: number, steps: number, warmup: number): Promise<voi
   }
   if (distributed) await dist.destroyProcessGroup();
   const params = model.parameters().reduce((n, p) => n + p.numel(), 0);
-  process.stdout.write(`${JSON.stringify({ rank: distributed ? dist.getLocalRank() : 0, times_s: times, median_s: median(times), sync_s: syncs, params, buckets: ddp?.bucketSizes })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ rank: distributed ? dist.getLocalRank() : 0, times_s: times, median_s: median(times), sync_s: syncs, params, buckets: ddp?.bucketSizes })}\n`,
+  );
 }
 
 function freePort(): Promise<number> {
@@ -102,7 +104,9 @@ async function config(side: 'ours' | 'pytorch', procs: number, threads: number, 
       ? [__filename, '--worker', '--batch', String(batch), '--steps', String(steps)]
       : [path.join(ROOT, 'bench', 'py', 'ddp_scaling.py'), '--batch', String(batch), '--threads', String(threads), '--steps', String(steps)];
   const envFor = (rank: number): Record<string, string> =>
-    procs === 1 ? { SOCIAL_MAE_NUM_THREADS: String(threads) } : { ...dist.launchEnvFor(rank, procs, '127.0.0.1', port), SOCIAL_MAE_NUM_THREADS: String(threads) };
+    procs === 1
+      ? { SOCIAL_MAE_NUM_THREADS: String(threads) }
+      : { ...dist.launchEnvFor(rank, procs, '127.0.0.1', port), SOCIAL_MAE_NUM_THREADS: String(threads) };
   const reports = await Promise.all(Array.from({ length: procs }, (_, r) => run(cmd, argv, envFor(r))));
   return reports[0]!;
 }

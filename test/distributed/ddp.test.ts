@@ -49,6 +49,27 @@ for (const [world, micro] of [
   });
 }
 
+// Pretraining runs with contrastLossWeight 0: the contrastive loss compares every clip with every other
+// clip of the batch, so with DDP each rank contrasts only its own shard (as PyTorch's DDP without an
+// all-gather of the embeddings) — not the union batch the reference's single-process DataParallel sees.
+for (const kind of ['ft', 'pretrain'] as const) {
+  t.test(`Social-MAE ${kind === 'ft' ? 'finetuning' : 'pretraining (MAE loss)'}: 2 ranks = one process on the union batch`, { skip }, async (t) => {
+    const port = await freePort();
+    const env = { WORLD_SIZE: '', RANK: '', SOCIAL_MAE_NUM_THREADS: '1' };
+    const [ref, ...ranks] = await Promise.all([
+      start(process.execPath, [WORKER, 'trainModel', kind], env, LIMIT_MS).done,
+      ...startNodeRanks('trainModel', 2, port, LIMIT_MS, [kind]).map((r) => r.done),
+    ]);
+    for (const [rank, r] of [ref, ...ranks].entries()) t.equal(r.code, 0, `process ${rank}: ${r.stderr.slice(-400)} ${r.stdout.slice(-400)}`);
+    t.same(ranks[1]!.report!.params, ranks[0]!.report!.params, 'both ranks hold identical parameters');
+    // float32 transformer (LayerNorm, softmax): shard means averaged across ranks vs one batch mean reorder
+    // sums (~1e-7 relative per gradient); 3 SGD steps (lr 0.05, momentum 0.9) keep parameter differences
+    // around 1e-6; 1e-5 leaves room for BLAS kernels that block differently by batch size.
+    const d = maxDiff(ranks[0]!.report!.params as Params, ref.report!.params as Params);
+    t.ok(d < 1e-5, `max |param - reference| = ${d.toExponential(2)} < 1e-5`);
+  });
+}
+
 t.test('bucketize: cap, dtype boundaries, oversized tensors alone', async (t) => {
   const a = torch.zeros([10]),
     b = torch.zeros([10]),

@@ -4,7 +4,7 @@
  */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
-import { torch, nn, optim, Tensor } from '../../lib';
+import { torch, nn, optim, Tensor, SocialMAE, SocialMAEFT } from '../../lib';
 import * as dist from '../../lib/distributed';
 
 const scenario = process.argv[2];
@@ -162,6 +162,49 @@ async function train(): Promise<Record<string, unknown>> {
 }
 
 /**
+ * The real models: a tiny SocialMAEFT (MSE on its logits) or SocialMAE (pretraining: MAE loss only —
+ * `contrastLossWeight: 0`, see ddp.test.ts — and masking noise fixed per sample) trained 3 SGD steps on
+ * a union batch of 4; rank r of `world` takes rows [r * 4/world, (r+1) * 4/world). argv[3] = 'ft' | 'pretrain'.
+ */
+async function trainModel(): Promise<Record<string, unknown>> {
+  const kind = process.argv[3];
+  const distributed = process.env.WORLD_SIZE !== undefined;
+  if (distributed) await dist.initProcessGroup({ backend: 'gloo', timeoutMs: 60_000 });
+  const rank = distributed ? dist.getRank() : 0,
+    world = distributed ? dist.getWorldSize() : 1;
+  const enc = { imgSize: 32, audioLength: 64, nFrame: 2, embedDim: 32, numHeads: 2, modalitySpecificDepth: 1 };
+  torch.manualSeed(1234 + rank * 17);
+  const model = kind === 'ft' ? new SocialMAEFT({ labelDim: 3, ...enc }) : new SocialMAE({ ...enc, decoderEmbedDim: 16, decoderDepth: 1, decoderNumHeads: 2 });
+  const ddp = distributed ? await dist.DistributedDataParallel.wrap(model) : null;
+  // SGD, not Adam: the key part of each qkv bias has an exactly-zero true gradient (softmax ignores a
+  // constant added to every key), so its computed gradient is rounding noise, which Adam normalises into
+  // full ±lr steps that differ between any two summation orders. SGD keeps differences proportional.
+  const opt = new optim.SGD(model.parameters(), { lr: 0.05, momentum: 0.9 });
+  torch.manualSeed(99); // the union batch and masking noise: the same in every process
+  const B = 4;
+  const audio = torch.randn([B, 64, 128]),
+    video = torch.randn([B, 3, 32, 32, 2]),
+    target = torch.randn([B, 3]);
+  const noiseA = torch.rand([B, 32]),
+    noiseV = torch.rand([B, 4]);
+  const per = B / world;
+  const mine = (t: Tensor) => t.narrow(0, rank * per, per);
+  for (let s = 0; s < 3; s++) {
+    opt.zeroGrad();
+    const loss =
+      model instanceof SocialMAEFT
+        ? model.forward(mine(audio), mine(video)).sub(mine(target)).square().mean()
+        : model.forward(mine(audio), mine(video), { contrastLossWeight: 0, noiseA: mine(noiseA), noiseV: mine(noiseV) }).loss;
+    if (ddp) await ddp.backward(loss);
+    else loss.backward();
+    opt.step();
+  }
+  const params = Object.fromEntries(model.namedParameters().map(([k, p]) => [k, vals(p)]));
+  if (distributed) await dist.destroyProcessGroup();
+  return { rank, world, params };
+}
+
+/**
  * A fork while an all-reduce waits: rank 0 starts the all-reduce, then spawns a child process (Node forks
  * on this thread; the fork gate makes a fork wait for native calls in flight), then writes argv[3]; rank 1
  * joins the all-reduce only once that file exists. Were the waiting collective holding the fork gate, the
@@ -192,7 +235,7 @@ async function failOne(): Promise<Record<string, unknown>> {
   return {};
 }
 
-const scenarios: Record<string, () => Promise<Record<string, unknown>>> = { collectives, killed, alone, train, forkWhileWaiting, failOne };
+const scenarios: Record<string, () => Promise<Record<string, unknown>>> = { collectives, killed, alone, train, trainModel, forkWhileWaiting, failOne };
 
 (async () => {
   const run = scenarios[scenario ?? ''];
