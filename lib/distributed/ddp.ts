@@ -1,25 +1,26 @@
 /**
  * DistributedDataParallel for nn.Module, PyTorch's recipe on our process group (process_group.ts):
  * - at wrap, rank 0's parameters and buffers are broadcast to every rank (all start identical);
- * - after backward, gradients are averaged across ranks in buckets: parameters (requiring grad, in
- *   `namedParameters()` order) are grouped into ~`bucketCapMb` MB buckets of one dtype and device, each
- *   bucket's gradients are flattened into one tensor, all-reduced with one collective ('avg': sum then
- *   divide by the world size) and copied back. Up to two buckets are in flight while the next one is
- *   flattened.
- * - Overlap with backward: NOT done. The addon exposes no autograd hooks, so reduction starts once
- *   `loss.backward()` returned (PyTorch's Reducer starts buckets from gradient hooks during backward).
+ * - gradients are averaged across ranks in buckets, overlapped with backward: parameters requiring grad
+ *   are grouped in reverse `namedParameters()` order (roughly the order backward produces their
+ *   gradients, as PyTorch's Reducer) into ~`bucketCapMb` MB buckets of one dtype and device; a hook on
+ *   each parameter's gradient accumulator (native/distributed/grad_buckets.h) starts a bucket's
+ *   all-reduce ('avg': sum, then divide by the world size) as soon as its gradients are complete, while
+ *   backward goes on; `ddp.backward(loss)` / `syncGradients()` then waits (off the JS thread) for the
+ *   rest and writes the averages into `.grad`. Buckets start in the same order on every rank.
  * - `noSync(fn)`: backward calls inside fn accumulate gradients locally (gradient accumulation); the next
  *   synced `backward` reduces the accumulated sum, as in PyTorch.
  * - The wrapped module is `ddp.module`; its state dict keys are unchanged (no prefix is added here).
  * A parameter that requires grad but got none on this rank contributes zeros and receives the average,
  * so every rank takes the same optimizer step (PyTorch without find_unused_parameters raises instead).
- * Use outside `torch.tidy` (the calls await collectives).
+ * Use outside `torch.tidy` (the calls await collectives); `dispose()` removes the hooks.
  */
 import type { Module } from '../nn';
 import { Tensor, TorchError, torch } from '../tensor';
 import { ELEMENT_SIZE } from '../tensor/dtype';
 import { argError } from '../tensor/errors';
-import { allReduce, broadcast, getRank, isInitialized } from './process_group';
+import { native as N } from '../native/binding';
+import { broadcast, currentGroup, getRank, isInitialized } from './process_group';
 
 export interface DDPOptions {
   /** Bucket size in MB (default 25, as PyTorch's bucket_cap_mb). */
@@ -29,8 +30,6 @@ export interface DDPOptions {
   /** Per-collective timeout (default: the group's). */
   timeoutMs?: number;
 }
-
-const MAX_IN_FLIGHT = 2;
 
 /** Groups tensors into buckets of at most `capBytes` (a tensor larger than the cap gets its own) of one dtype and device. */
 export function bucketize(tensors: Tensor[], capBytes: number): Tensor[][] {
@@ -52,51 +51,38 @@ export function bucketize(tensors: Tensor[], capBytes: number): Tensor[][] {
   return out;
 }
 
-/** One flat tensor holding `parts` (each flattened, in order); missing parts (null) are zeros of `numels[k]`. */
-function flatten(parts: (Tensor | undefined)[], like: Tensor[]): Tensor {
-  return torch.tidy(() =>
-    torch.cat(parts.map((p, k) => (p ? p.reshape(-1) : torch.zeros([like[k].numel()], { dtype: like[k].dtype, device: like[k].device })))),
-  );
-}
-
-/** Broadcasts `tensors` from rank 0 in buckets, copying the result into each (parameters included, no autograd). */
+/** Broadcasts `tensors` from rank 0 in buckets (each flattened into one tensor), copying the result into
+ *  each (parameters included, no autograd). */
 async function broadcastTensors(tensors: Tensor[], capBytes: number, timeoutMs?: number): Promise<void> {
   const rank = getRank();
   for (const bucket of bucketize(tensors, capBytes)) {
-    const flat = torch.noGrad(() =>
-      flatten(
-        bucket.map((t) => t.detach()),
-        bucket,
-      ),
-    );
+    const flat = torch.tidy(() => torch.noGrad(() => torch.cat(bucket.map((t) => t.detach().reshape(-1)))));
     try {
       await broadcast(flat, 0, timeoutMs === undefined ? {} : { timeoutMs });
-      if (rank !== 0) unflattenInto(flat, bucket, (t, piece) => t.copy_(piece));
+      if (rank !== 0)
+        torch.tidy(() =>
+          torch.noGrad(() => {
+            const pieces = flat.split(bucket.map((t) => t.numel()));
+            bucket.forEach((t, k) => t.copy_(pieces[k]!.view(t.shape)));
+          }),
+        );
     } finally {
       flat.dispose();
     }
   }
 }
 
-/** Calls `write(target, piece)` for each target with its slice of `flat` shaped like it. */
-function unflattenInto(flat: Tensor, targets: Tensor[], write: (target: Tensor, piece: Tensor) => void): void {
-  torch.tidy(() =>
-    torch.noGrad(() => {
-      const pieces = flat.split(targets.map((t) => t.numel()));
-      targets.forEach((t, k) => write(t, pieces[k].view(t.shape)));
-    }),
-  );
-}
-
 export class DistributedDataParallel<M extends Module = Module> {
   readonly module: M;
   private readonly buckets: Tensor[][];
-  private readonly timeoutMs: number | undefined;
+  private readonly timeoutMs: number;
+  private bucketSet: number | null;
   private syncEnabled = true;
 
-  private constructor(module: M, buckets: Tensor[][], timeoutMs: number | undefined) {
+  private constructor(module: M, buckets: Tensor[][], bucketSet: number, timeoutMs: number) {
     this.module = module;
     this.buckets = buckets;
+    this.bucketSet = bucketSet;
     this.timeoutMs = timeoutMs;
   }
 
@@ -113,63 +99,72 @@ export class DistributedDataParallel<M extends Module = Module> {
     const state = opts.broadcastBuffers === false ? params : [...params, ...module.buffers()];
     await broadcastTensors(state, capBytes, opts.timeoutMs);
     const trainable = params.filter((p) => p.requiresGrad);
-    return new DistributedDataParallel(module, bucketize(trainable, capBytes), opts.timeoutMs);
+    const buckets = bucketize([...trainable].reverse(), capBytes);
+    const index = new Map(trainable.map((p, i) => [p, i]));
+    const group = currentGroup(fn);
+    const set = N.distGradBuckets(
+      group.id,
+      trainable.map((p) => p.id),
+      buckets.flat().map((p) => index.get(p)!),
+      buckets.map((b) => b.length),
+    );
+    return new DistributedDataParallel(module, buckets, set, opts.timeoutMs ?? group.info.timeoutMs);
   }
 
-  /** Parameter buckets (each reduced with one collective). */
+  /** Parameters per bucket, in reduction order. */
   get bucketSizes(): number[] {
     return this.buckets.map((b) => b.length);
   }
 
-  /** `loss.backward()`, then (unless inside noSync) the gradient average across ranks. */
+  /** Buckets whose all-reduce has already started since the last sync: after a backward outside noSync,
+   *  every bucket whose gradients are complete (all, when every parameter got one) — the overlap. */
+  get startedBuckets(): number {
+    return N.distGradBucketsStarted(this.set('startedBuckets'));
+  }
+
+  private set(fn: string): number {
+    if (this.bucketSet === null) throw new TorchError(`DistributedDataParallel.${fn}: this wrapper was disposed`, 'ERR_INVALID_STATE');
+    return this.bucketSet;
+  }
+
+  /** `loss.backward()` with the bucket reductions overlapped, then (unless inside noSync) waits for the average. */
   async backward(loss: Tensor, opts: { retainGraph?: boolean } = {}): Promise<void> {
+    const set = this.set('backward');
+    N.distGradBucketsEnable(set, this.syncEnabled);
     loss.backward(undefined, opts);
     if (this.syncEnabled) await this.syncGradients();
   }
 
-  /** Averages every parameter's gradient across ranks (bucketed, in place). */
+  /**
+   * Completes the gradient average after a backward outside noSync (a plain `loss.backward()` works too:
+   * its hooks started the buckets): starts what is left, waits, writes every parameter's `.grad`.
+   */
   async syncGradients(): Promise<void> {
-    const inFlight: Promise<void>[] = [];
-    const errors: unknown[] = [];
-    const timeout = this.timeoutMs === undefined ? {} : { timeoutMs: this.timeoutMs };
-    for (const bucket of this.buckets) {
-      if (inFlight.length >= MAX_IN_FLIGHT) await inFlight.shift();
-      const flat = torch.tidy(() =>
-        flatten(
-          bucket.map((p) => p.grad),
-          bucket,
-        ),
-      );
-      inFlight.push(
-        allReduce(flat, 'avg', timeout)
-          .then(() =>
-            unflattenInto(flat, bucket, (p, piece) => {
-              const g = p.grad;
-              if (g) g.copy_(piece);
-              else p.grad = piece.clone();
-            }),
-          )
-          .catch((e: unknown) => void errors.push(e))
-          .finally(() => flat.dispose()),
-      );
-    }
-    await Promise.all(inFlight);
-    if (errors.length > 0) throw errors[0];
+    await N.distGradBucketsFinish(this.set('syncGradients'), this.timeoutMs);
   }
 
   /** Runs `fn` (forward + backward of micro-batches) without gradient synchronisation. */
   async noSync<T>(fn: () => T | Promise<T>): Promise<T> {
+    const set = this.set('noSync');
     const prev = this.syncEnabled;
     this.syncEnabled = false;
+    N.distGradBucketsEnable(set, false);
     try {
       return await fn();
     } finally {
       this.syncEnabled = prev;
+      if (this.bucketSet !== null) N.distGradBucketsEnable(this.bucketSet, prev);
     }
   }
 
   /** Broadcasts rank 0's buffers to every rank (PyTorch does this before each forward with broadcast_buffers). */
   async syncBuffers(): Promise<void> {
     await broadcastTensors(this.module.buffers(), 25 * 1024 * 1024, this.timeoutMs);
+  }
+
+  /** Removes the gradient hooks; the module stays usable on its own. Idempotent. */
+  dispose(): void {
+    if (this.bucketSet !== null) N.distGradBucketsFree(this.bucketSet);
+    this.bucketSet = null;
   }
 }

@@ -119,6 +119,11 @@ export async function initProcessGroup(opts: InitOptions = {}): Promise<GroupInf
   }
 }
 
+/** The default group's native id and settings (for ddp.ts; not exported by the package). */
+export function currentGroup(fn: string): { id: number; info: GroupInfo } {
+  return current(fn);
+}
+
 export function isInitialized(): boolean {
   return group !== null;
 }

@@ -372,6 +372,15 @@ export interface NativeBinding {
   distAllGather(group: number, outputs: Id[], input: Id, timeoutMs: number): Promise<void>;
   distReduceScatter(group: number, output: Id, inputs: Id[], op: string, timeoutMs: number): Promise<void>;
   distBarrier(group: number, timeoutMs: number): Promise<void>;
+  /** DDP gradient buckets: bucket k = params[indices[sum(sizes[<k]) ...]]; hooks start reductions during backward. */
+  distGradBuckets(group: number, params: Id[], indices: number[], sizes: number[]): number;
+  /** false = noSync: backward starts no reduction. */
+  distGradBucketsEnable(set: number, on: boolean): void;
+  /** Buckets whose all-reduce started since the last finish. */
+  distGradBucketsStarted(set: number): number;
+  /** Starts what is left, waits, writes the averaged gradients. */
+  distGradBucketsFinish(set: number, timeoutMs: number): Promise<void>;
+  distGradBucketsFree(set: number): boolean;
   // cuda
   cudaIsAvailable(): boolean;
   cudaDeviceCount(): number;

@@ -14,6 +14,7 @@
 #include <set>
 
 #include "../common/args.h"
+#include "grad_buckets.h"
 #include "process_group.h"
 
 using smae::Args;
@@ -31,6 +32,12 @@ std::mutex tableMutex;
 std::map<int64_t, Entry> groups;
 std::set<napi_env> hooked;  // environments with dropEnvGroups registered (a second registration aborts Node)
 int64_t nextId = 1;
+/** DDP gradient bucket sets (grad_buckets.h), same id space and lifetime rules as groups. */
+struct BucketsEntry {
+  std::shared_ptr<smae::dist::GradBuckets> buckets;
+  napi_env env;
+};
+std::map<int64_t, BucketsEntry> bucketSets;
 
 std::shared_ptr<Group> groupArg(Args& a, size_t i) {
   int64_t id = a.i64(i);
@@ -44,6 +51,7 @@ std::shared_ptr<Group> groupArg(Args& a, size_t i) {
 void dropEnvGroups(void* env) {
   std::lock_guard<std::mutex> lk(tableMutex);
   hooked.erase(static_cast<napi_env>(env));
+  for (auto it = bucketSets.begin(); it != bucketSets.end();) it = it->second.env == env ? bucketSets.erase(it) : std::next(it);
   for (auto it = groups.begin(); it != groups.end();) it = it->second.env == env ? groups.erase(it) : std::next(it);
 }
 
@@ -250,4 +258,76 @@ SMAE_OP(distBarrier) {
   auto g = groupArg(a, 0);
   int64_t ms = timeoutArg(a, 1);
   return awaitCollective(a, g, g->barrier(), ms);
+}
+
+// ---- DDP gradient buckets (grad_buckets.h) ----
+
+namespace {
+std::shared_ptr<smae::dist::GradBuckets> bucketsArg(Args& a, size_t i) {
+  int64_t id = a.i64(i);
+  std::lock_guard<std::mutex> lk(tableMutex);
+  auto it = bucketSets.find(id);
+  if (it == bucketSets.end() || it->second.env != a.env)
+    throw JsError("ERR_INVALID_STATE", "gradient buckets " + std::to_string(id) + " were disposed");
+  return it->second.buckets;
+}
+}  // namespace
+
+/** distGradBuckets(group, params[], indices[], sizes[]) -> id: bucket k holds params[indices[sum(sizes[<k]) ..]] */
+SMAE_OP(distGradBuckets) {
+  auto g = groupArg(a, 0);
+  auto params = a.tensors(1);
+  auto idx = a.ints(2);
+  auto sizes = a.ints(3);
+  std::vector<std::vector<size_t>> buckets;
+  size_t off = 0;
+  for (int64_t n : sizes) {
+    if (n < 0 || off + n > idx.size()) throw JsError("ERR_INVALID_ARG", "distGradBuckets: bucket sizes do not match the indices");
+    std::vector<size_t> b;
+    for (int64_t k = 0; k < n; k++) {
+      if (idx[off + k] < 0) throw JsError("ERR_INVALID_ARG", "distGradBuckets: negative parameter index");
+      b.push_back(static_cast<size_t>(idx[off + k]));
+    }
+    off += n;
+    buckets.push_back(std::move(b));
+  }
+  auto set = std::make_shared<smae::dist::GradBuckets>(g, params, buckets);
+  std::lock_guard<std::mutex> lk(tableMutex);
+  int64_t id = nextId++;
+  bucketSets[id] = BucketsEntry{set, a.env};
+  if (hooked.insert(a.env).second) napi_add_env_cleanup_hook(a.env, dropEnvGroups, a.env);
+  return a.retNumber(static_cast<double>(id));
+}
+
+/** distGradBucketsEnable(id, on): off = noSync (backward starts no reduction) */
+SMAE_OP(distGradBucketsEnable) {
+  bucketsArg(a, 0)->setEnabled(a.b(1));
+  return a.undefined();
+}
+
+/** distGradBucketsStarted(id) -> buckets started since the last finish */
+SMAE_OP(distGradBucketsStarted) { return a.retNumber(static_cast<double>(bucketsArg(a, 0)->started())); }
+
+/** distGradBucketsFinish(id, timeoutMs) -> Promise<void>: gradients averaged across ranks */
+SMAE_OP(distGradBucketsFinish) {
+  auto set = bucketsArg(a, 0);
+  int64_t ms = timeoutArg(a, 1);
+  auto job = std::make_unique<Job>();
+  job->run = [set, ms] { set->finish(ms); };
+  return queue(a, std::move(job));
+}
+
+/** distGradBucketsFree(id): removes the hooks (idempotent) */
+SMAE_OP(distGradBucketsFree) {
+  int64_t id = a.i64(0);
+  std::shared_ptr<smae::dist::GradBuckets> set;
+  {
+    std::lock_guard<std::mutex> lk(tableMutex);
+    auto it = bucketSets.find(id);
+    if (it != bucketSets.end() && it->second.env == a.env) {
+      set = it->second.buckets;
+      bucketSets.erase(it);
+    }
+  }
+  return a.retBool(set != nullptr);
 }

@@ -38,7 +38,8 @@ for (const [world, micro] of [
     for (const [rank, r] of ranks.entries()) {
       t.equal(r.code, 0, `rank ${rank} exits 0 (${r.stderr.slice(-400)} ${r.stdout.slice(-400)})`);
       t.same(r.report!.keys, ['fc1.weight', 'fc1.bias', 'fc2.weight', 'fc2.bias'], 'state-dict keys unchanged');
-      t.same(r.report!.buckets, [1, 3], 'a 104-byte bucket cap gives two buckets');
+      // reverse parameter order: [fc2.bias, fc2.weight, fc1.bias] = 104 bytes, then [fc1.weight]
+      t.same(r.report!.buckets, [3, 1], 'a 104-byte bucket cap gives two buckets');
       // Every rank applied the same averaged gradients: identical parameters, bit for bit.
       t.same(r.report!.params, ranks[0]!.report!.params, `rank ${rank} equals rank 0`);
     }
@@ -69,6 +70,20 @@ for (const kind of ['ft', 'pretrain'] as const) {
     t.ok(d < 1e-5, `max |param - reference| = ${d.toExponential(2)} < 1e-5`);
   });
 }
+
+t.test('gradient hooks: reductions start during backward, not under noSync; a double backward is refused', { skip }, async (t) => {
+  const port = await freePort();
+  const results = await Promise.all(startNodeRanks('hooks', 2, port, LIMIT_MS).map((r) => r.done));
+  for (const [rank, r] of results.entries()) {
+    t.equal(r.code, 0, `rank ${rank}: ${r.stderr.slice(-400)} ${r.stdout.slice(-400)}`);
+    const rep = r.report!;
+    t.equal(rep.startedUnderNoSync, 0);
+    t.equal(rep.startedAfterBackward, rep.buckets, 'every bucket started by the hooks before the sync was called');
+    t.equal(rep.startedAfterSync, 0);
+    t.equal(rep.twice, 'ERR_INVALID_STATE');
+    t.same(rep.gradBias, [3, 3], 'the next step averages again (2 and 4 -> 3)');
+  }
+});
 
 t.test('bucketize: cap, dtype boundaries, oversized tensors alone', async (t) => {
   const a = torch.zeros([10]),

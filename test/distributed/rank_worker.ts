@@ -162,6 +162,47 @@ async function train(): Promise<Record<string, unknown>> {
 }
 
 /**
+ * What the gradient hooks do: after a plain backward every bucket's all-reduce has started (before any
+ * sync call); under noSync none has; a second backward before the sync is refused with a coded error
+ * (on both ranks, after the collectives completed), and the next step works again.
+ */
+async function hooks(): Promise<Record<string, unknown>> {
+  await dist.initProcessGroup({ backend: 'gloo', timeoutMs: 60_000 });
+  const rank = dist.getRank();
+  torch.manualSeed(5);
+  const model = new Mlp();
+  const ddp = await dist.DistributedDataParallel.wrap(model, { bucketCapMb: 0.0001 });
+  const x = torch.ones([2, 4]).mul(rank + 1);
+  const out: Record<string, unknown> = { rank, buckets: ddp.bucketSizes.length };
+  await ddp.noSync(() => model.forward(x).sum().backward());
+  out.startedUnderNoSync = ddp.startedBuckets;
+  model.forward(x).sum().backward();
+  out.startedAfterBackward = ddp.startedBuckets;
+  await ddp.syncGradients();
+  out.startedAfterSync = ddp.startedBuckets;
+  const loss = model.forward(x).sum();
+  loss.backward(undefined, { retainGraph: true });
+  loss.backward();
+  try {
+    await ddp.syncGradients();
+    out.twice = 'ok';
+  } catch (e) {
+    out.twice = (e as { code?: string }).code;
+  }
+  for (const p of model.parameters()) p.grad = null;
+  await ddp.backward(
+    model
+      .forward(x)
+      .sum()
+      .mul(rank + 1),
+  );
+  out.gradBias = vals(model.fc2.bias!.grad!); // d/d(bias) = 2 rows * (rank + 1): 2 and 4, average 3
+  ddp.dispose();
+  await dist.destroyProcessGroup();
+  return out;
+}
+
+/**
  * The real models: a tiny SocialMAEFT (MSE on its logits) or SocialMAE (pretraining: MAE loss only —
  * `contrastLossWeight: 0`, see ddp.test.ts — and masking noise fixed per sample) trained 3 SGD steps on
  * a union batch of 4; rank r of `world` takes rows [r * 4/world, (r+1) * 4/world). argv[3] = 'ft' | 'pretrain'.
@@ -235,7 +276,7 @@ async function failOne(): Promise<Record<string, unknown>> {
   return {};
 }
 
-const scenarios: Record<string, () => Promise<Record<string, unknown>>> = { collectives, killed, alone, train, trainModel, forkWhileWaiting, failOne };
+const scenarios: Record<string, () => Promise<Record<string, unknown>>> = { collectives, killed, alone, train, trainModel, hooks, forkWhileWaiting, failOne };
 
 (async () => {
   const run = scenarios[scenario ?? ''];
