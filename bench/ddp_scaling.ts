@@ -1,17 +1,17 @@
 /**
  * Data-parallel scaling on this CPU: one training step of a small Social-MAE FT model (dim 128, 23 blocks,
- * 64 px video of 4 frames, 128 fbank frames; ~4.8 M parameters, one 25 MB gradient bucket) on a global
+ * 64 px video of 4 frames, 128 fbank frames; 4.83 M parameters, gradient buckets of 1 MB then ~18 MB) on a global
  * batch of 8, as 1 process with 1 or 2 threads vs 2 processes (Gloo on loopback, batch 4 each) with 1
  * thread each — ours (lib/distributed DDP) and PyTorch's DDP (bench/py/ddp_scaling.py, the same model from
  * bench/py/model_cpu.py) side by side, in interleaved rounds.
  *
  *   npx tsc -p tsconfig.json && node dist/bench/ddp_scaling.js [--rounds 2] [--steps 5] [--no-py]
  *
- * A step = zero grads, forward, backward, gradient all-reduce (ours: after backward, bucketed; PyTorch:
- * overlapped with backward by its Reducer, with find_unused_parameters since the multimodal forward leaves
+ * A step = zero grads, forward, backward, gradient all-reduce (both overlapped with backward: ours by
+ * gradient hooks, PyTorch by its Reducer, with find_unused_parameters since the multimodal forward leaves
  * the modality-specific norms unused), SGD step. Reported per configuration: the median step time of
- * rank 0 over all rounds, samples/s of the global batch, and for ours the median time spent in the
- * gradient all-reduce. Results: bench/results/ddp_scaling.json.
+ * rank 0 over all rounds, samples/s of the global batch, and for ours the median time `syncGradients` waits
+ * after backward (the reduction left over, plus waiting for a slower rank). Results: bench/results/ddp_scaling.json.
  */
 import { spawn } from 'child_process';
 import * as fs from 'fs';

@@ -3,7 +3,8 @@
  * - at wrap, rank 0's parameters and buffers are broadcast to every rank (all start identical);
  * - gradients are averaged across ranks in buckets, overlapped with backward: parameters requiring grad
  *   are grouped in reverse `namedParameters()` order (roughly the order backward produces their
- *   gradients, as PyTorch's Reducer) into ~`bucketCapMb` MB buckets of one dtype and device; a hook on
+ *   gradients, as PyTorch's Reducer) into ~`bucketCapMb` MB buckets of one dtype and device (the first
+ *   one 1 MB, as PyTorch's); a hook on
  *   each parameter's gradient accumulator (native/distributed/grad_buckets.h) starts a bucket's
  *   all-reduce ('avg': sum, then divide by the world size) as soon as its gradients are complete, while
  *   backward goes on; `ddp.backward(loss)` / `syncGradients()` then waits (off the JS thread) for the
@@ -31,14 +32,22 @@ export interface DDPOptions {
   timeoutMs?: number;
 }
 
-/** Groups tensors into buckets of at most `capBytes` (a tensor larger than the cap gets its own) of one dtype and device. */
-export function bucketize(tensors: Tensor[], capBytes: number): Tensor[][] {
+/** PyTorch's first bucket cap (torch.distributed's _DEFAULT_FIRST_BUCKET_BYTES): the last layers' gradients,
+ *  ready first, start reducing early. */
+const FIRST_BUCKET_BYTES = 1024 * 1024;
+
+/**
+ * Groups tensors into buckets of one dtype and device holding at most `capBytes` (the first bucket at
+ * most `firstCapBytes`; a tensor larger than the cap gets its own bucket).
+ */
+export function bucketize(tensors: Tensor[], capBytes: number, firstCapBytes = capBytes): Tensor[][] {
   const out: Tensor[][] = [];
   let cur: Tensor[] = [];
   let bytes = 0;
   for (const t of tensors) {
     const size = t.numel() * ELEMENT_SIZE[t.dtype];
-    const fits = cur.length > 0 && bytes + size <= capBytes && cur[0].dtype === t.dtype && cur[0].device === t.device;
+    const cap = out.length === 0 ? firstCapBytes : capBytes;
+    const fits = cur.length > 0 && bytes + size <= cap && cur[0].dtype === t.dtype && cur[0].device === t.device;
     if (cur.length > 0 && !fits) {
       out.push(cur);
       cur = [];
@@ -99,7 +108,7 @@ export class DistributedDataParallel<M extends Module = Module> {
     const state = opts.broadcastBuffers === false ? params : [...params, ...module.buffers()];
     await broadcastTensors(state, capBytes, opts.timeoutMs);
     const trainable = params.filter((p) => p.requiresGrad);
-    const buckets = bucketize([...trainable].reverse(), capBytes);
+    const buckets = bucketize([...trainable].reverse(), capBytes, Math.min(FIRST_BUCKET_BYTES, capBytes));
     const index = new Map(trainable.map((p, i) => [p, i]));
     const group = currentGroup(fn);
     const set = N.distGradBuckets(

@@ -98,6 +98,11 @@ t.test('bucketize: cap, dtype boundaries, oversized tensors alone', async (t) =>
     dist.bucketize([a, b, c, d], 1e6).map((bk) => bk.length),
     [3, 1],
   );
+  t.same(
+    dist.bucketize([a, b, c, d], 1e6, 40).map((bk) => bk.length),
+    [1, 2, 1],
+    'a smaller first bucket (PyTorch: 1 MB)',
+  );
   torch.dispose([a, b, c, d]);
 });
 
