@@ -51,3 +51,37 @@ for (const nodeRank of [0, 1]) {
     t.same(b.allGather, gathered);
   });
 }
+
+// torchrun (torch elastic) hosts the TCPStore in its agent and sets TORCHELASTIC_USE_AGENT_STORE: every
+// rank is then a client under the prefix /worker/attempt_N. Debian's torchrun itself fails before starting
+// workers under Python 3.11 (to_map on a None redirect), so the agent's store is started directly here.
+t.test("torchrun's agent store: two Node ranks join a TCPStore hosted by a Python agent", { skip }, async (t) => {
+  const port = await freePort();
+  const agent = start(
+    py!,
+    [
+      '-c',
+      `import torch.distributed as d, datetime, time\ns = d.TCPStore('127.0.0.1', ${port}, 3, True, datetime.timedelta(seconds=60), wait_for_workers=False)\nprint('up', flush=True)\ntime.sleep(600)`,
+    ],
+    {},
+    LIMIT_MS,
+  );
+  await agent.waitFor('up');
+  const env = (rank: number) => ({
+    RANK: String(rank),
+    WORLD_SIZE: '2',
+    MASTER_ADDR: '127.0.0.1',
+    MASTER_PORT: String(port),
+    TORCHELASTIC_USE_AGENT_STORE: 'True',
+    TORCHELASTIC_RESTART_COUNT: '0',
+    SOCIAL_MAE_NUM_THREADS: '1',
+  });
+  const ranks = await Promise.all([0, 1].map((r) => start(process.execPath, [WORKER, 'collectives'], env(r), LIMIT_MS).done));
+  agent.child.kill('SIGKILL');
+  await agent.done;
+  for (const [rank, r] of ranks.entries()) {
+    t.equal(r.code, 0, `rank ${rank}: ${r.stderr.slice(-400)}`);
+    t.same(r.report!.sum, [3, 6, -1]);
+    t.same(r.report!.broadcast, [7, 7, 7, 7]);
+  }
+});
