@@ -41,6 +41,13 @@ export function readLaunchEnv(env: NodeJS.ProcessEnv = process.env): LaunchEnv {
   return out;
 }
 
+/** True when a launcher (torchrun, SLURM, `launch`) started this process as one rank of a job: the CLI and
+ *  loops then initialise the default process group. */
+export function isLaunched(env: NodeJS.ProcessEnv = process.env): boolean {
+  const e = readLaunchEnv(env);
+  return e.worldSize !== undefined && e.rank !== undefined;
+}
+
 /** The environment a launcher gives rank `rank` of `worldSize` on one machine (what `--nproc-per-node` sets). */
 export function launchEnvFor(rank: number, worldSize: number, masterAddr: string, masterPort: number): Record<string, string> {
   return {

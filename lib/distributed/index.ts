@@ -24,7 +24,7 @@ export type { Backend, ReduceOp, InitOptions, GroupInfo } from './process_group'
 export { DistributedDataParallel, bucketize } from './ddp';
 export type { DDPOptions } from './ddp';
 export { reduceMetrics } from './metrics';
-export { readLaunchEnv, launchEnvFor } from './env';
+export { readLaunchEnv, launchEnvFor, isLaunched } from './env';
 export { launch } from './launch';
 export type { LaunchOptions, LaunchResult } from './launch';
 export type { LaunchEnv } from './env';
