@@ -51,6 +51,15 @@ export interface GroupInfo {
 
 let group: { id: number; info: GroupInfo } | null = null;
 let pendingInit = false;
+let exitHooked = false;
+
+/** On exit, collectives still waiting give up at once: Node's exit joins the threads they wait on, and a
+ *  collective whose peer never comes would otherwise hold the exit until the timeout. */
+function hookExit(): void {
+  if (exitHooked) return;
+  exitHooked = true;
+  process.once('exit', () => N.distShutdown());
+}
 
 function notInitialized(fn: string): never {
   throw new TorchError(`${fn}: the default process group is not initialised (call torch.distributed.initProcessGroup first)`, 'ERR_DIST_NOT_INITIALIZED');
@@ -102,6 +111,7 @@ export async function initProcessGroup(opts: InitOptions = {}): Promise<GroupInf
   const timeoutMs = checkIntIn(fn, 'timeoutMs', opts.timeoutMs ?? DEFAULT_TIMEOUT_MS, 1, 2 ** 31 - 1);
   const prefixes = env.agentStorePrefix ? [env.agentStorePrefix] : [];
   pendingInit = true;
+  hookExit();
   try {
     const id = await N.distInit(backend, masterAddr, masterPort, rank, worldSize, rank === 0 && !env.agentStorePrefix, timeoutMs, prefixes);
     group = { id, info: { backend, rank, worldSize, timeoutMs } };

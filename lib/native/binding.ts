@@ -367,6 +367,8 @@ export interface NativeBinding {
   /** [rank, worldSize, backend, timeoutMs] */
   distInfo(group: number): [number, number, string, number];
   distDestroy(group: number): Promise<void>;
+  /** The process (or worker) is exiting: waiting collectives give up at once. */
+  distShutdown(): void;
   distAllReduce(group: number, tensors: Id[], op: string, timeoutMs: number): Promise<void>;
   distBroadcast(group: number, tensors: Id[], src: number, timeoutMs: number): Promise<void>;
   distAllGather(group: number, outputs: Id[], input: Id, timeoutMs: number): Promise<void>;

@@ -8,6 +8,7 @@
 // Groups live in a process-wide table keyed by id (c10d groups are process resources, not per-isolate);
 // each remembers its environment and is dropped when that environment is torn down.
 #include <functional>
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -38,6 +39,15 @@ struct BucketsEntry {
   napi_env env;
 };
 std::map<int64_t, BucketsEntry> bucketSets;
+/** Per environment: set by distShutdown (process 'exit'), ends the waits of its collectives. */
+std::map<napi_env, std::shared_ptr<std::atomic<bool>>> exiting;
+
+std::shared_ptr<std::atomic<bool>> exitFlag(napi_env env) {
+  std::lock_guard<std::mutex> lk(tableMutex);
+  auto& f = exiting[env];
+  if (!f) f = std::make_shared<std::atomic<bool>>(false);
+  return f;
+}
 
 std::shared_ptr<Group> groupArg(Args& a, size_t i) {
   int64_t id = a.i64(i);
@@ -48,11 +58,32 @@ std::shared_ptr<Group> groupArg(Args& a, size_t i) {
   return it->second.group;
 }
 
+/**
+ * Environment teardown (process.exit, a worker ending): the environment's groups are dropped from the
+ * table but deliberately never destroyed. Destroying a c10d group joins its backend threads, which waits
+ * for a collective in flight — until a peer answers or the timeout (30 min by default): the exit would
+ * hang. The process (or worker) is going away; its sockets close with it.
+ */
 void dropEnvGroups(void* env) {
+  static auto* leaked = new std::vector<std::shared_ptr<void>>();  // never freed, on purpose (see above)
   std::lock_guard<std::mutex> lk(tableMutex);
   hooked.erase(static_cast<napi_env>(env));
-  for (auto it = bucketSets.begin(); it != bucketSets.end();) it = it->second.env == env ? bucketSets.erase(it) : std::next(it);
-  for (auto it = groups.begin(); it != groups.end();) it = it->second.env == env ? groups.erase(it) : std::next(it);
+  for (auto it = bucketSets.begin(); it != bucketSets.end();) {
+    if (it->second.env != env) {
+      ++it;
+      continue;
+    }
+    leaked->push_back(it->second.buckets);
+    it = bucketSets.erase(it);
+  }
+  for (auto it = groups.begin(); it != groups.end();) {
+    if (it->second.env != env) {
+      ++it;
+      continue;
+    }
+    leaked->push_back(it->second.group);
+    it = groups.erase(it);
+  }
 }
 
 /** One Promise-returning job: `run` on a worker thread, `done` (optional) on the JS thread to build the
@@ -132,7 +163,8 @@ int64_t timeoutArg(Args& a, size_t i) {
 napi_value awaitCollective(Args& a, std::shared_ptr<Group> g, std::unique_ptr<Collective> c, int64_t timeoutMs) {
   auto job = std::make_unique<Job>();
   std::shared_ptr<Collective> held(std::move(c));
-  job->run = [g, held, timeoutMs] { held->wait(timeoutMs); };
+  auto abort = exitFlag(a.env);
+  job->run = [g, held, timeoutMs, abort] { held->wait(timeoutMs, abort.get()); };
   return queue(a, std::move(job));
 }
 
@@ -187,6 +219,13 @@ SMAE_OP(distInit) {
     return v;
   };
   return queue(a, std::move(job));
+}
+
+/** distShutdown(): this environment is exiting — waiting collectives give up at once (ERR_DIST_ABORTED),
+ *  so that Node's exit, which joins the libuv worker threads, does not wait for a peer or a timeout. */
+SMAE_OP(distShutdown) {
+  exitFlag(a.env)->store(true);
+  return a.undefined();
 }
 
 /** distInfo(group) -> [rank, worldSize, backend, timeoutMs] */
@@ -313,7 +352,8 @@ SMAE_OP(distGradBucketsFinish) {
   auto set = bucketsArg(a, 0);
   int64_t ms = timeoutArg(a, 1);
   auto job = std::make_unique<Job>();
-  job->run = [set, ms] { set->finish(ms); };
+  auto abort = exitFlag(a.env);
+  job->run = [set, ms, abort] { set->finish(ms, abort.get()); };
   return queue(a, std::move(job));
 }
 

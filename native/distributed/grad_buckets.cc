@@ -84,7 +84,7 @@ void GradBuckets::launch(bool all) {
   }
 }
 
-void GradBuckets::finish(int64_t timeoutMs) {
+void GradBuckets::finish(int64_t timeoutMs, const std::atomic<bool>* abort) {
   std::lock_guard<std::mutex> lk(mu_);
   struct Reset {
     GradBuckets* self;
@@ -103,7 +103,7 @@ void GradBuckets::finish(int64_t timeoutMs) {
     SharedSection g;  // tensor math (common/fork_gate.h)
     launch(true);
   }
-  for (auto& b : buckets_) b.work->wait(timeoutMs);  // no fork gate while waiting
+  for (auto& b : buckets_) b.work->wait(timeoutMs, abort);  // no fork gate while waiting
   if (twice_)
     throw JsError("ERR_INVALID_STATE",
                   "DDP: backward ran more than once since the last gradient sync (use noSync for gradient accumulation)");

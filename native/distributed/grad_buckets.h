@@ -38,7 +38,7 @@ class GradBuckets {
   /** Buckets whose all-reduce has started since the last finish (the overlap with backward, observable). */
   size_t started();
   /** Starts what is left, waits (at most timeoutMs per bucket), writes averaged gradients, resets. Throws JsError. */
-  void finish(int64_t timeoutMs);
+  void finish(int64_t timeoutMs, const std::atomic<bool>* abort);
 
  private:
   struct Bucket {

@@ -5,6 +5,7 @@
 
 #include <c10/util/Exception.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <sstream>
@@ -110,8 +111,22 @@ class WorkCollective : public Collective {
  public:
   WorkCollective(std::string what, c10::intrusive_ptr<c10d::Work> work, std::vector<at::Tensor> divide, int world)
       : what_(std::move(what)), work_(std::move(work)), divide_(std::move(divide)), world_(world) {}
-  void wait(int64_t timeoutMs) override {
-    guarded(what_, [&] { return work_->wait(std::chrono::milliseconds(timeoutMs)); });
+  void wait(int64_t timeoutMs, const std::atomic<bool>* abort) override {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs);
+    for (;;) {
+      if (abort && abort->load()) throw JsError("ERR_DIST_ABORTED", what_ + ": abandoned, the process is exiting");
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      try {
+        work_->wait(std::max(std::chrono::milliseconds(1), std::min(left, std::chrono::milliseconds(50))));
+        break;  // done (NCCL: ordered on the current stream)
+      } catch (const std::exception&) {
+        // Either this slice elapsed (c10::Error) or the work itself failed (c10::Error or Gloo's
+        // IoException; then it is completed: report its error, classified).
+        if (work_->isCompleted()) guarded(what_, [&] { return work_->wait(); });
+        if (std::chrono::steady_clock::now() >= deadline)
+          throw JsError("ERR_DIST_TIMEOUT", what_ + ": timed out after " + std::to_string(timeoutMs) + " ms (a peer did not take part)");
+      }
+    }
     if (divide_.empty()) return;
     SharedSection g;  // tensor math: no fork while it runs (common/fork_gate.h)
     for (auto& t : divide_) t.div_(world_);

@@ -10,6 +10,7 @@
 #pragma once
 #include <ATen/core/Tensor.h>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -33,9 +34,10 @@ struct GroupConfig {
 class Collective {
  public:
   virtual ~Collective() = default;
-  /** Blocks until done (no fork gate held while waiting). Throws JsError: ERR_DIST_TIMEOUT after
-   *  `timeoutMs`, ERR_DIST_PEER when a peer went away, ERR_DIST otherwise. */
-  virtual void wait(int64_t timeoutMs) = 0;
+  /** Blocks until done (no fork gate held while waiting), in short slices so that `abort` (set when the
+   *  process exits) ends the wait. Throws JsError: ERR_DIST_TIMEOUT after `timeoutMs`, ERR_DIST_PEER when
+   *  a peer went away, ERR_DIST_ABORTED after `abort`, ERR_DIST otherwise. */
+  virtual void wait(int64_t timeoutMs, const std::atomic<bool>* abort) = 0;
 };
 
 class Group {

@@ -118,3 +118,24 @@ t.test('a collective waiting for a peer does not hold the fork gate: a spawn mea
   }
   t.equal(results[0]!.report!.spawnStatus, 0, 'the child process ran while the all-reduce waited');
 });
+
+t.test('process.exit while a collective waits for an absent peer exits at once (not after the 10 min timeout)', { skip: glooSkip }, async (t) => {
+  const port = await freePort();
+  const [r0, r1] = startNodeRanks('exitWhileWaiting', 2, port, LIMIT_MS);
+  // LIMIT_MS (2 min) < the group's timeout (10 min): a hanging exit fails here instead of passing late.
+  const a = await r0!.done;
+  r1!.child.kill('SIGKILL');
+  await r1!.done;
+  t.equal(a.code, 0, a.stderr.slice(-400));
+  t.equal(a.report!.exiting, true);
+});
+
+t.test('a peer that stays alive but never joins: ERR_DIST_TIMEOUT after the timeout', { skip: glooSkip }, async (t) => {
+  const port = await freePort();
+  const [r0, r1] = startNodeRanks('killed', 2, port, LIMIT_MS, ['1500']); // rank 1 joins the group, then sleeps
+  const a = await r0!.done;
+  r1!.child.kill('SIGKILL');
+  await r1!.done;
+  t.equal(a.code, 0, a.stderr.slice(-400));
+  t.equal(a.report!.code, 'ERR_DIST_TIMEOUT', String(a.report!.message));
+});

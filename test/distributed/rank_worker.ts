@@ -82,6 +82,22 @@ async function killed(): Promise<Record<string, unknown>> {
   }
 }
 
+/**
+ * process.exit while an all-reduce waits for a peer that never comes (group timeout 10 min): rank 0 must
+ * exit at once, not when the timeout or the peer ends the wait. Rank 1 sleeps until the parent kills it.
+ */
+async function exitWhileWaiting(): Promise<Record<string, unknown>> {
+  await dist.initProcessGroup({ backend: 'gloo', timeoutMs: 600_000 });
+  if (dist.getRank() === 1) {
+    await new Promise((r) => setTimeout(r, 600_000));
+    return {};
+  }
+  void dist.allReduce(torch.ones([4])).catch(() => undefined);
+  await new Promise((r) => setTimeout(r, 200));
+  process.stdout.write(`${JSON.stringify({ rank: 0, exiting: true })}\n`);
+  process.exit(0);
+}
+
 /** Only rank 0 starts: the rendezvous times out. */
 async function alone(): Promise<Record<string, unknown>> {
   try {
@@ -276,7 +292,17 @@ async function failOne(): Promise<Record<string, unknown>> {
   return {};
 }
 
-const scenarios: Record<string, () => Promise<Record<string, unknown>>> = { collectives, killed, alone, train, trainModel, hooks, forkWhileWaiting, failOne };
+const scenarios: Record<string, () => Promise<Record<string, unknown>>> = {
+  collectives,
+  killed,
+  alone,
+  train,
+  trainModel,
+  hooks,
+  forkWhileWaiting,
+  failOne,
+  exitWhileWaiting,
+};
 
 (async () => {
   const run = scenarios[scenario ?? ''];
