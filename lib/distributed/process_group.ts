@@ -12,7 +12,8 @@
  * read, write or dispose it before. Collectives must be issued in the same order on every rank.
  * Errors carry codes: ERR_INVALID_ARG (bad arguments), ERR_DIST_NOT_INITIALIZED, ERR_INVALID_STATE
  * (initialised twice), ERR_DIST_TIMEOUT (a peer did not answer within the timeout), ERR_DIST_PEER (a peer
- * went away), ERR_UNSUPPORTED (backend or collective not in this build).
+ * went away), ERR_DIST_ABORTED (abandoned because the process exits), ERR_UNSUPPORTED (backend or
+ * collective not in this build).
  */
 import { native as N } from '../native/binding';
 import { Tensor, TorchError } from '../tensor';

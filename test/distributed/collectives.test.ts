@@ -133,6 +133,7 @@ t.test('process.exit while a collective waits for an absent peer exits at once (
 t.test('a peer that stays alive but never joins: ERR_DIST_TIMEOUT after the timeout', { skip: glooSkip }, async (t) => {
   const port = await freePort();
   const [r0, r1] = startNodeRanks('killed', 2, port, LIMIT_MS, ['1500']); // rank 1 joins the group, then sleeps
+  // the 1.5 s is the all-reduce's own timeout (the group's is 60 s)
   const a = await r0!.done;
   r1!.child.kill('SIGKILL');
   await r1!.done;

@@ -60,9 +60,10 @@ async function collectives(): Promise<Record<string, unknown>> {
   return out;
 }
 
-/** Rank 0 starts an all-reduce that rank 1 never joins; the parent kills rank 1 meanwhile. */
+/** Rank 0 starts an all-reduce (timeout argv[3] ms) that rank 1 never joins; the parent may kill rank 1. */
 async function killed(): Promise<Record<string, unknown>> {
-  await dist.initProcessGroup({ backend: 'gloo', timeoutMs: Number(process.argv[3] ?? 20_000) });
+  // A generous group timeout: ranks of a loaded machine may start seconds apart.
+  await dist.initProcessGroup({ backend: 'gloo', timeoutMs: 60_000 });
   const rank = dist.getRank();
   process.stdout.write('ready\n');
   if (rank !== 0) {
@@ -71,7 +72,7 @@ async function killed(): Promise<Record<string, unknown>> {
   }
   const t = torch.ones([1024]);
   const started = Date.now();
-  const p = dist.allReduce(t, 'sum');
+  const p = dist.allReduce(t, 'sum', { timeoutMs: Number(process.argv[3] ?? 20_000) });
   process.stdout.write('started\n');
   try {
     await p;
