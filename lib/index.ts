@@ -5,6 +5,7 @@
  */
 import { torch as tensorApi } from './tensor';
 import { load, save } from './io';
+import * as distributed from './distributed';
 export { Tensor, TorchError, F } from './tensor';
 export type { DType, IndexSpec, SliceSpec, ValuesIndices, MemoryInfo } from './tensor';
 export * as nn from './nn';
@@ -13,10 +14,12 @@ export * as data from './data';
 export * as io from './io';
 export * as models from './models';
 export * as train from './train';
+export * as distributed from './distributed';
 export { SocialMAE, SocialMAEFT } from './models';
 
-/** The torch namespace, with checkpoint I/O: `await torch.load(path, { mapLocation })`, `await torch.save(obj, path)`. */
-export const torch = { ...tensorApi, load, save };
+/** The torch namespace, with checkpoint I/O (`await torch.load(path, { mapLocation })`, `await torch.save(obj, path)`)
+ *  and `torch.distributed`. */
+export const torch = { ...tensorApi, load, save, distributed };
 export type {
   FTMode,
   PretrainOutput,

@@ -21,8 +21,9 @@ export const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   io: ['nn', 'tensor', 'native'],
   data: ['io', 'tensor', 'native'],
   models: ['nn', 'tensor', 'native'],
-  train: ['models', 'optim', 'data', 'io', 'nn', 'tensor', 'native'],
-  cli: ['train', 'models', 'optim', 'data', 'io', 'nn', 'tensor', 'native'],
+  distributed: ['nn', 'tensor', 'native'],
+  train: ['models', 'optim', 'data', 'io', 'distributed', 'nn', 'tensor', 'native'],
+  cli: ['train', 'models', 'optim', 'data', 'io', 'distributed', 'nn', 'tensor', 'native'],
 };
 
 /** The package entry: a file directly in lib/. */

@@ -64,6 +64,34 @@ function cudaIncludeDir(torchLibDir) {
   return candidates.find((d) => d && fs.existsSync(path.join(d, 'cuda_runtime_api.h'))) || null;
 }
 
+/**
+ * torch.distributed (c10d) backends this LibTorch can build (native/distributed): Gloo needs c10d's
+ * ProcessGroupGloo.hpp and Gloo's own headers (Debian: libgloo-dev; a Python torch may ship them in its
+ * include/); NCCL needs a CUDA LibTorch with ProcessGroupNCCL.hpp and nccl.h. The defines are torch's own
+ * (USE_C10D_GLOO / USE_C10D_NCCL: its headers are guarded by them). Adds Gloo's or NCCL's include dir
+ * to `includeDirs` when it is not already on the path.
+ */
+function c10dDefines(includeRoot, libDir, cuda, includeDirs) {
+  const c10d = path.join(includeRoot, 'torch', 'csrc', 'distributed', 'c10d');
+  const out = [];
+  const gloo = [includeRoot, '/usr/include'].find((d) => fs.existsSync(path.join(d, 'gloo', 'algorithm.h')));
+  if (gloo && fs.existsSync(path.join(c10d, 'ProcessGroupGloo.hpp'))) {
+    if (!includeDirs.includes(gloo)) includeDirs.push(gloo);
+    out.push('USE_C10D_GLOO=1', 'SMAE_WITH_GLOO=1');
+  }
+  if (cuda && fs.existsSync(path.join(c10d, 'ProcessGroupNCCL.hpp'))) {
+    const nvidia = path.join(libDir, '..', '..', 'nvidia', 'nccl', 'include');
+    const nccl = [includeRoot, nvidia, '/usr/include', process.env.CUDA_HOME && path.join(process.env.CUDA_HOME, 'include')]
+      .filter(Boolean)
+      .find((d) => fs.existsSync(path.join(d, 'nccl.h')));
+    if (nccl) {
+      if (!includeDirs.includes(nccl)) includeDirs.push(nccl);
+      out.push('USE_C10D_NCCL=1', 'SMAE_WITH_NCCL=1');
+    }
+  }
+  return out;
+}
+
 function fromRoot(source, includeRoot, libDir, abi, versionHint) {
   const version = readVersion(includeRoot, versionHint);
   if (!version || !fs.existsSync(path.join(libDir, 'libtorch_cpu.so'))) return null;
@@ -81,6 +109,7 @@ function fromRoot(source, includeRoot, libDir, abi, versionHint) {
     const cudaInc = cudaIncludeDir(libDir);
     if (cudaInc) includeDirs.push(cudaInc);
   }
+  defines.push(...c10dDefines(includeRoot, libDir, cuda, includeDirs));
   return {
     source,
     version: version.string,

@@ -92,6 +92,7 @@ export {
   type VideoPlan,
   type FrameTransformOptions,
 } from './frames';
+export { DistributedSampler, type Sampler, type DistributedSamplerOptions } from './distributed_sampler';
 export { DataLoader, createLoader, pyShuffle, type LoaderOptions, type Batch, type LoaderStats, type LoaderThroughput, type SkippedRecord } from './loader';
 export { clipFeatures, EVAL_RECIPE, type ClipFeaturesOptions } from './features';
 export { loadSample, forgetProbes, REFERENCE_RECIPE, type Recipe, type AudioRecipe, type VideoRecipe, type HostSample, type SampleContext } from './sample';

@@ -26,6 +26,7 @@ import { processCpuSeconds } from './cpu-time';
 import { PyRandom, itemSeed } from './pyrandom';
 import type { HostSample, Recipe } from './sample';
 import type { DataItem, DataSource } from './source-types';
+import type { Sampler } from './distributed_sampler';
 
 /** Loader options. */
 export interface LoaderOptions {
@@ -69,6 +70,8 @@ export interface LoaderOptions {
   device?: string;
   /** Receives warnings (short clips, lying metadata, skipped items); default process.emitWarning. */
   onWarning?: (message: string, item?: DataItem) => void;
+  /** Chooses each epoch's items instead of `shuffle` (e.g. a DistributedSampler: this rank's shard). */
+  sampler?: Sampler;
 }
 
 /** One batch. */
@@ -139,7 +142,7 @@ export class DataLoader implements AsyncIterable<Batch> {
   readonly items: DataItem[];
   readonly labels: LabelMap | null;
   readonly stats: LoaderStats = { loaded: 0, skipped: [], warnings: 0, cacheHits: { audio: 0, video: 0 } };
-  private readonly o: Required<Omit<LoaderOptions, 'signal' | 'timeoutMs' | 'threads' | 'cacheDir' | 'onWarning' | 'ffmpeg'>> & LoaderOptions;
+  private readonly o: Required<Omit<LoaderOptions, 'signal' | 'timeoutMs' | 'threads' | 'cacheDir' | 'onWarning' | 'ffmpeg' | 'sampler'>> & LoaderOptions;
   private executor: Executor | null = null;
   private nextEpoch = 0;
   /** Start of the throughput interval: wall time (ns), CPU seconds, counters. */
@@ -173,6 +176,8 @@ export class DataLoader implements AsyncIterable<Batch> {
     ] as const) {
       if (!Number.isInteger(v) || v < min) throw new DataError(`${k} must be an integer >= ${min}, got ${v}`, 'ERR_INVALID_ARG');
     }
+    if (opts.sampler && opts.shuffle)
+      throw new DataError('sampler option is mutually exclusive with shuffle (the sampler decides the order)', 'ERR_INVALID_ARG');
     const mixup = this.o.mixup;
     if (typeof mixup !== 'number' || !(mixup >= 0 && mixup <= 1))
       throw new DataError(`mixup must be a probability in [0, 1], got ${String(mixup)}`, 'ERR_INVALID_ARG');
@@ -180,12 +185,13 @@ export class DataLoader implements AsyncIterable<Batch> {
 
   /** Batches per epoch. */
   get length(): number {
-    const n = this.items.length;
+    const n = this.o.sampler ? this.o.sampler.numSamples : this.items.length;
     return this.o.dropLast ? Math.floor(n / this.o.batchSize) : Math.ceil(n / this.o.batchSize);
   }
 
-  /** Item order of an epoch (a permutation of 0..n-1). */
+  /** Item order of an epoch (a permutation of 0..n-1, or the sampler's indices). */
   order(epoch: number): number[] {
+    if (this.o.sampler) return this.o.sampler.indices(epoch);
     const idx = this.items.map((_, i) => i);
     return this.o.shuffle ? pyShuffle(idx, new PyRandom(itemSeed(this.o.seed, epoch, 0x7fffffff))) : idx;
   }

@@ -348,6 +348,41 @@ export interface NativeBinding {
   jitCall(module: number, method: string, args: Id[]): unknown;
   jitTrain(module: number, flag: boolean): void;
   jitDispose(module: number): void;
+  /** int64 CPU permutation of 0..n-1 from a fresh generator seeded with `seed` (torch.randperm with a generator). */
+  randpermSeeded(n: number, seed: number): Id;
+  // torch.distributed (native/distributed): blocking parts run off the JS thread and settle a Promise;
+  // tensors given to a collective are written in place until it settles.
+  distBackends(): string[];
+  /** -> group id once every rank joined the rendezvous */
+  distInit(
+    backend: string,
+    host: string,
+    port: number,
+    rank: number,
+    worldSize: number,
+    isServer: boolean,
+    timeoutMs: number,
+    storePrefixes: string[],
+  ): Promise<number>;
+  /** [rank, worldSize, backend, timeoutMs] */
+  distInfo(group: number): [number, number, string, number];
+  distDestroy(group: number): Promise<void>;
+  /** The process (or worker) is exiting: waiting collectives give up at once. */
+  distShutdown(): void;
+  distAllReduce(group: number, tensors: Id[], op: string, timeoutMs: number): Promise<void>;
+  distBroadcast(group: number, tensors: Id[], src: number, timeoutMs: number): Promise<void>;
+  distAllGather(group: number, outputs: Id[], input: Id, timeoutMs: number): Promise<void>;
+  distReduceScatter(group: number, output: Id, inputs: Id[], op: string, timeoutMs: number): Promise<void>;
+  distBarrier(group: number, timeoutMs: number): Promise<void>;
+  /** DDP gradient buckets: bucket k = params[indices[sum(sizes[<k]) ...]]; hooks start reductions during backward. */
+  distGradBuckets(group: number, params: Id[], indices: number[], sizes: number[]): number;
+  /** false = noSync: backward starts no reduction. */
+  distGradBucketsEnable(set: number, on: boolean): void;
+  /** Buckets whose all-reduce started since the last finish. */
+  distGradBucketsStarted(set: number): number;
+  /** Starts what is left, waits, writes the averaged gradients. */
+  distGradBucketsFinish(set: number, timeoutMs: number): Promise<void>;
+  distGradBucketsFree(set: number): boolean;
   // cuda
   cudaIsAvailable(): boolean;
   cudaDeviceCount(): number;

@@ -55,6 +55,10 @@ void throwJs(napi_env env, const std::string& code, const std::string& message) 
   bool pending = false;
   napi_is_exception_pending(env, &pending);
   if (pending) return;
+  napi_throw(env, makeJsError(env, code, message));
+}
+
+napi_value makeJsError(napi_env env, const std::string& code, const std::string& message) {
   napi_value msg, codeVal, err = nullptr;
   napi_create_string_utf8(env, message.c_str(), message.size(), &msg);
   napi_create_string_utf8(env, code.c_str(), code.size(), &codeVal);
@@ -67,7 +71,7 @@ void throwJs(napi_env env, const std::string& code, const std::string& message) 
   if (!err) {
     napi_create_error(env, codeVal, msg, &err);
   }
-  napi_throw(env, err);
+  return err;
 }
 
 }  // namespace smae

@@ -24,6 +24,10 @@ const char* classifyTorchMessage(const std::string& msg, const char* fallback = 
  */
 const char* classifyTorchError(const c10::Error& e);
 
+/** Creates (without throwing) `new TorchError(message, code)` (the class JS registered), for rejecting a
+ *  Promise. */
+napi_value makeJsError(napi_env env, const std::string& code, const std::string& message);
+
 /** Throws `new TorchError(message, code)` (the class JS registered) as a pending JS exception. */
 void throwJs(napi_env env, const std::string& code, const std::string& message);
 

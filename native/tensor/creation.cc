@@ -1,5 +1,6 @@
 // Tensor creation, random sampling and host I/O (copies between JS buffers and tensors).
 #include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
 #include <c10/core/GradMode.h>
 
 #include <cmath>
@@ -80,6 +81,16 @@ SMAE_OP(randint) { return a.ret(at::randint(a.i64(0), a.i64(1), a.ints(2), check
 SMAE_OP(randperm) {
   checkAlloc({a.i64(0)}, a.dtype(1), a.device(2));
   return a.ret(at::randperm(a.i64(0), opts(a, 1, 2)));
+}
+/** randpermSeeded(n, seed): int64 CPU permutation drawn from a fresh generator seeded with `seed` (Python's
+ *  `torch.randperm(n, generator=torch.Generator().manual_seed(seed))`, same order); the global generator is
+ *  untouched. */
+SMAE_OP(randpermSeeded) {
+  int64_t n = a.i64(0), seed = a.i64(1);
+  checkAlloc({n}, at::kLong, at::kCPU);
+  if (seed < 0) throw JsError("ERR_INVALID_ARG", "randpermSeeded: seed must be >= 0, got " + std::to_string(seed));
+  at::Generator g = at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(seed));
+  return a.ret(at::randperm(n, g, at::TensorOptions().dtype(at::kLong)));
 }
 /** arange(start, end, step, dtype, device) */
 SMAE_OP(arange) {
