@@ -8,6 +8,18 @@ export { finetune, predictScores, type FinetuneLoopOptions } from './finetune';
 export { fit, withAmp, type FitOptions, type FitTask } from './fit';
 export { ReferenceSchedule, type LrScheduleOptions } from './schedule';
 export { specAugment, fbankNoise, MASKED_FBANK_FILL, type SpecAugmentOptions } from './augment';
-export { classificationStats, averagePrecision, rocAuc, type ClassificationStats } from './metrics';
+export {
+  classificationStats,
+  classificationReport,
+  regressionReport,
+  confusionMatrix,
+  balancedAccuracy,
+  argmaxRows,
+  averagePrecision,
+  rocAuc,
+  type ClassificationStats,
+  type ClassificationReport,
+  type RegressionReport,
+} from './metrics';
 export { RunDir, type EpochRecord, type TrainerState } from './run_dir';
 export { TrainError, type TrainErrorCode } from './errors';
