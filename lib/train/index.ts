@@ -4,7 +4,12 @@
  * resume, and mixed precision on CUDA.
  */
 export { pretrain, type PretrainLoopOptions } from './pretrain';
-export { finetune, predictScores, type FinetuneLoopOptions } from './finetune';
+export { finetune, summarize, BEST_METRICS, type FinetuneLoopOptions, type FinetuneResult } from './finetune';
+export { predictScores, resolveLoss, lossFunction, modelInputs, targetMatrix, TASKS, type LossKind } from './supervised';
+export { evaluate, reportFromScores, writeEvalReport, type EvalOptions, type EvalReport, type EvalPrediction } from './evaluate';
+export { MetricsLog, METRICS_FILE } from './metrics_log';
+export { lineChartSvg, confusionSvg, writeCurves, writeConfusion, PLOTS_DIR, type Series } from './plots';
+export { EpochBar } from './progress';
 export { fit, withAmp, type FitOptions, type FitTask } from './fit';
 export { ReferenceSchedule, type LrScheduleOptions } from './schedule';
 export { specAugment, fbankNoise, MASKED_FBANK_FILL, type SpecAugmentOptions } from './augment';
