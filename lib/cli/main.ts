@@ -19,6 +19,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   pretrain: () => import('./commands/pretrain'),
   finetune: () => import('./commands/finetune'),
   predict: () => import('./commands/predict'),
+  convert: () => import('./commands/convert'),
 };
 
 async function usage(): Promise<string> {

@@ -6,8 +6,12 @@
 import { torch } from '../tensor';
 import * as data from '../data';
 import type { DataLoader } from '../data/loader';
-import type { EncoderOptions } from '../models';
+import type { EncoderOptions, PretrainOptions } from '../models';
+import { describeModel, type CheckpointFile } from './checkpoint-file';
 import { UsageError, type FlagSet, type Flags } from './args';
+import { ReportingLoader } from './report';
+import { fileRecord, versions } from './run-record';
+import { TRAIN_FLAGS, VAL_FLAGS, checkDisjoint, describeSource, openSplit, type SourceRecord } from './splits';
 
 /** 'full': the released configuration; 'small': trains in seconds on a laptop CPU (the demo's). */
 export const SIZES = ['full', 'small'] as const;
@@ -19,20 +23,54 @@ export function encoderPreset(size: Size): EncoderOptions {
   return size === 'small' ? { ...SMALL_ENCODER } : {};
 }
 
+/** The sizes a preset fixes (full: the released configuration's defaults), to check an --init against. */
+const PRESET_SIZES: Record<Size, Partial<Record<'embedDim' | 'modalitySpecificDepth' | 'unifiedDepth', number>>> = {
+  full: { embedDim: 768, modalitySpecificDepth: 11, unifiedDepth: 1 },
+  small: { embedDim: SMALL_ENCODER.embedDim, modalitySpecificDepth: SMALL_ENCODER.modalitySpecificDepth, unifiedDepth: SMALL_ENCODER.unifiedDepth },
+};
+
+/**
+ * The model options of a training run: read from the --init checkpoint's shapes when there is one (a
+ * --size that disagrees with them is an error), else the --size preset (default full). `decoder`: also
+ * the decoder options (pretraining).
+ */
+export function modelOptionsFor(size: Size | undefined, init: CheckpointFile | null, decoder: boolean): PretrainOptions {
+  if (!init) {
+    const s = size ?? 'full';
+    return { ...encoderPreset(s), ...(decoder && s === 'small' ? SMALL_DECODER : {}) };
+  }
+  const { labelDim: _l, decoderEmbedDim, decoderDepth, decoderNumHeads, ...encoder } = init.inferred.options;
+  if (size !== undefined) {
+    for (const [k, v] of Object.entries(PRESET_SIZES[size]))
+      if (encoder[k as keyof EncoderOptions] !== v)
+        throw new UsageError(
+          `--size ${size} does not fit --init ${init.file} (${describeModel(init.inferred)}); leave --size out to use the checkpoint's sizes`,
+        );
+  }
+  if (!decoder) return encoder;
+  if (decoderEmbedDim === undefined)
+    throw new UsageError(`--init ${init.file} holds a ${describeModel(init.inferred)}; pretraining starts from a pretraining checkpoint (with the decoder)`);
+  return { ...encoder, decoderEmbedDim, decoderDepth, decoderNumHeads };
+}
+
 /** --device, the model's and the batches'. */
 export const DEVICE_FLAGS = {
   device: { type: 'string', default: 'cpu', value: 'DEV', help: 'cpu, cuda or cuda:N' },
 } as const satisfies FlagSet;
 
-/** The loader's flags (makeLoader, openData). */
+/** The loader's flags (makeLoader). */
 export const LOADER_FLAGS = {
   ...DEVICE_FLAGS,
   batchSize: { type: 'int', min: 1, default: 12, help: 'items per batch' },
   workers: { type: 'int', min: 0, default: 0, help: 'decoding worker processes; 0 decodes in this process' },
   cache: { type: 'string', value: 'DIR', help: 'feature cache directory (decoded items are reused across epochs and runs)' },
   seed: { type: 'int', min: 0, default: 0, help: 'seed of the model initialisation, shuffling and random windows' },
-  onBadItem: { type: 'choice', choices: ['raise', 'skip'], default: 'raise', help: 'an item that fails to decode stops the run (raise) or is left out (skip)' },
-  partition: { type: 'string', value: 'NAME', help: 'partition of a folder-layout dataset' },
+  onBadItem: {
+    type: 'choice',
+    choices: ['raise', 'skip'],
+    default: 'raise',
+    help: 'an item that is missing or fails to decode stops the command (raise) or is left out and summed up after each pass (skip)',
+  },
 } as const satisfies FlagSet;
 type LoaderFlags = Flags<typeof LOADER_FLAGS>;
 
@@ -47,14 +85,19 @@ export interface LoopDefaults {
 /** The flags pretrain and finetune share, with the command's defaults. */
 export function loopFlags(d: LoopDefaults) {
   return {
-    train: { type: 'string', required: true, value: 'DATA', help: 'training data: a folder layout or a CSV/JSONL manifest' },
-    val: { type: 'string', value: 'DATA', help: 'validation data (picks the best epoch)' },
+    ...TRAIN_FLAGS,
+    ...VAL_FLAGS,
     out: { type: 'string', required: true, value: 'DIR', help: 'run directory: config.json, progress.json, models/' },
-    init: { type: 'string', value: 'FILE', help: 'initial weights (.pth / .safetensors checkpoint)' },
-    size: { type: 'choice', choices: SIZES, default: 'full', help: "model size: 'full' is the released configuration, 'small' trains in seconds on a CPU" },
+    init: { type: 'string', value: 'FILE', help: 'initial weights (.pth / .safetensors); the model options are read from its shapes' },
+    size: {
+      type: 'choice',
+      choices: SIZES,
+      defaultHelp: 'the size of --init, else full',
+      help: "model size: 'full' is the released configuration, 'small' trains in seconds on a CPU",
+    },
     epochs: { type: 'int', min: 1, default: d.epochs, help: 'training epochs' },
     lr: { type: 'float', min: 0, default: d.lr, help: 'learning rate' },
-    amp: { type: 'choice', choices: ['off', 'bf16', 'fp16'], default: 'off', help: 'mixed precision on CUDA' },
+    amp: { type: 'choice', choices: ['off', 'bf16', 'fp16'], default: 'off', help: 'mixed precision (CUDA only: an error on the CPU)' },
     resume: { type: 'boolean', help: 'continue the run in --out after its last complete epoch' },
     warmup: { type: 'boolean', help: "the reference's learning-rate warm-up" },
     noise: { type: 'boolean', help: 'fbank noise augmentation' },
@@ -90,25 +133,77 @@ export function resolveDevice(d: string): string {
   return d === 'cuda' ? 'cuda:0' : d;
 }
 
-/** A dataset (folder layout or manifest); `labels` pins the label space (validation, prediction). */
-export async function openData(f: Pick<LoaderFlags, 'partition'>, spec: string, labels?: data.LabelMap): Promise<data.DataSource> {
-  return data.openSource(spec, { ...(f.partition !== undefined ? { partition: f.partition } : {}), ...(labels ? { labels } : {}) });
+/**
+ * The training and validation sources of pretrain / finetune: each with its own partition, validation
+ * disjoint from training (lib/cli/splits.ts), source notes logged once, and what config.json records.
+ * `labels`: true to pin the validation set to the training set's label space.
+ */
+export async function openTrainingData(f: LoopFlags, o: { labels: boolean }) {
+  const skipMissing = f.onBadItem === 'skip';
+  const train = await openSplit(f.train, f.trainPartition, { skipMissing });
+  const labels = o.labels && train.labels ? train.labels : undefined;
+  const val = f.val !== undefined ? await openSplit(f.val, f.valPartition, { skipMissing, ...(labels ? { labels } : {}) }) : null;
+  for (const [name, src] of [
+    ['train', train],
+    ['val', val],
+  ] as const) {
+    if (!src) continue;
+    for (const w of src.warnings) log(`${name}: ${w}`);
+    for (const s of src.skipped) log(`${name}: skipped ${s.origin}: ${s.reason}`);
+  }
+  const overlapNote = val ? checkDisjoint(train, val, 'val', f.allowOverlap) : null;
+  if (overlapNote) log(overlapNote);
+  const records: { train: SourceRecord; val: SourceRecord | null } = {
+    train: await describeSource(f.train, train, f.trainPartition),
+    val: val && f.val !== undefined ? await describeSource(f.val, val, f.valPartition) : null,
+  };
+  return { train, val, records };
 }
 
-/** A loader over `source` with the reference recipe; training shuffles and samples random windows. */
-export function makeLoader(f: LoaderFlags, source: data.DataSource, o: { train: boolean; device: string; mixup?: number }): DataLoader {
-  const recipe: data.Recipe = { audio: { ...data.REFERENCE_RECIPE.audio }, video: { ...data.REFERENCE_RECIPE.video, start: o.train ? 'random' : 'center' } };
-  return new data.DataLoader(source, {
-    recipe,
+/** What config.json records of the shared flags and the run's data (with the loops' own options). */
+export async function runRecord(f: LoopFlags, data: { train: SourceRecord; val: SourceRecord | null }, device: string) {
+  return {
+    data,
+    init: f.init !== undefined ? await fileRecord(f.init) : null,
+    epochs: f.epochs,
     batchSize: f.batchSize,
-    shuffle: o.train,
     seed: f.seed,
-    workers: f.workers,
-    onError: f.onBadItem,
-    device: o.device,
-    ...(o.mixup ? { mixup: o.mixup } : {}),
-    ...(f.cache !== undefined ? { cacheDir: f.cache } : {}),
-  });
+    device,
+    onBadItem: f.onBadItem,
+    allowOverlap: f.allowOverlap,
+    versions: versions(),
+  };
+}
+
+/** --amp needs CUDA: on the CPU it would do nothing while config.json recorded it. */
+export function checkAmp(amp: string, device: string): void {
+  if (amp !== 'off' && !device.startsWith('cuda'))
+    throw new UsageError(`--amp ${amp} needs --device cuda (mixed precision is CUDA-only here; on the CPU it would do nothing)`);
+}
+
+/** A loader over `source` with the reference recipe (training: shuffled, random windows; else centred
+ *  windows, data.EVAL_RECIPE); warnings and skipped items are summed up after each pass, as `name`. */
+export function makeLoader(
+  f: LoaderFlags,
+  source: data.DataSource,
+  o: { train: boolean; device: string; mixup?: number; name?: string; log?: (line: string) => void },
+): DataLoader {
+  const recipe: data.Recipe = o.train ? data.REFERENCE_RECIPE : data.EVAL_RECIPE;
+  return new ReportingLoader(
+    source,
+    {
+      recipe,
+      batchSize: f.batchSize,
+      shuffle: o.train,
+      seed: f.seed,
+      workers: f.workers,
+      onError: f.onBadItem,
+      device: o.device,
+      ...(o.mixup ? { mixup: o.mixup } : {}),
+      ...(f.cache !== undefined ? { cacheDir: f.cache } : {}),
+    },
+    { name: o.name ?? (o.train ? 'train' : 'val'), log: o.log ?? log },
+  );
 }
 
 export const log = (msg: string) => process.stdout.write(`${msg}\n`);

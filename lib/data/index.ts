@@ -80,6 +80,7 @@ export {
   type FrameTransformOptions,
 } from './frames';
 export { DataLoader, createLoader, pyShuffle, type LoaderOptions, type Batch, type LoaderStats, type SkippedRecord } from './loader';
+export { clipFeatures, EVAL_RECIPE, type ClipFeaturesOptions } from './features';
 export { loadSample, REFERENCE_RECIPE, type Recipe, type AudioRecipe, type VideoRecipe, type HostSample, type SampleContext } from './sample';
 export { FeatureCache, fileContentHash, stableStringify, CACHE_VERSION, type CacheStats, type CachedArray } from './cache';
 export { abortError } from './ffmpeg';

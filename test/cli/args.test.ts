@@ -77,7 +77,7 @@ t.test('a spec with a bad default or key is a programming error', (t) => {
   t.end();
 });
 
-const COMMANDS = ['demo', 'inspect', 'pretrain', 'finetune', 'predict'];
+const COMMANDS = ['demo', 'inspect', 'pretrain', 'finetune', 'predict', 'convert'];
 
 t.test('every command has a --help listing every flag with its default, and an example', async (t) => {
   for (const name of COMMANDS) {
@@ -107,7 +107,7 @@ t.test('social-mae COMMAND --help exits 0; an unknown flag exits 1 in every comm
   const top = run(['--help']);
   t.equal(top.status, 0);
   for (const name of COMMANDS) t.match(top.stdout, new RegExp(`\\n  ${name} `), `top-level help lists ${name}`);
-  for (const name of ['demo', 'inspect']) {
+  for (const name of ['demo', 'inspect', 'convert']) {
     const r = run([name, '--nope']);
     t.equal(r.status, 1, `${name} --nope`);
     t.match(r.stderr, new RegExp(`social-mae ${name}: unknown option --nope \\[ERR_USAGE\\]`));

@@ -1,5 +1,6 @@
 /** The social-mae command: demo end to end (needs ffmpeg), inspect on a fixture, usage errors. */
 import t from 'tap';
+import * as fs from 'fs';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
 import { TorchError, io, data, train } from '../../lib';
@@ -27,6 +28,9 @@ t.test('demo decodes, trains, saves, reloads and leaks nothing', { skip: noFfmpe
   t.match(r.stdout, /SocialMAEFT from the checkpoint: \d+ keys loaded, \d+ unused \(decoder\), 4 fresh/);
   t.match(r.stdout, /logits: \[\[/);
   t.match(r.stdout, /live tensors: 0 left over/);
+  const saved = /saved (\S+) /.exec(r.stdout)?.[1];
+  t.match(r.stdout, `removed the temporary ${path.dirname(saved ?? '?')}`);
+  t.notOk(saved && fs.existsSync(saved), 'the checkpoint in the temporary directory is gone');
 });
 
 t.test('inspect names the model of a checkpoint', async (t) => {
@@ -34,7 +38,10 @@ t.test('inspect names the model of a checkpoint', async (t) => {
   t.equal(r.status, 0, r.stderr);
   t.match(r.stdout, /module\.mlp_head\.1\.weight\tfloat32\t\[6,64\]/);
   t.match(r.stdout, /478 tensors, 1,280,326 elements/);
-  t.match(r.stdout, /looks like: Social-MAE finetuning model \(labelDim 6\)/);
+  t.match(
+    r.stdout,
+    /looks like: Social-MAE finetuning model \(labelDim 6, embedDim 64, depth 11\+1, numHeads 1, mlpRatio 4, patchSize 16, imgSize 32, nFrame 8, stride 2, audioLength 64\)\nassumed \(not in the shapes\): nFrame = 8 .*numHeads = 1 \(64 \/ 64\)/,
+  );
 });
 
 t.test('bad usage is an error with a message, not a crash', async (t) => {

@@ -31,6 +31,7 @@ t.test('pretrain, finetune from it, predict with the finetune run', { skip: NO_F
     'm.csv',
     '--val',
     'm.csv',
+    '--allow-overlap',
     '--out',
     'ft',
     '--init',
@@ -49,6 +50,7 @@ t.test('pretrain, finetune from it, predict with the finetune run', { skip: NO_F
   ]);
   t.equal(ft.status, 0, ft.stderr);
   t.match(ft.stdout, /2 classes \(happy, sad\)/);
+  t.match(ft.stdout, /WARNING: the --val set is the training set \(2 clips\) \(e\.g\. m\.csv:2\); --val metrics are measured partly on training data/);
   t.match(ft.stdout, /initialised from pre\/models\/best_audio_model\.pth: \d+ loaded, \d+ unused, fresh: mlp_head\.0\.weight/);
   t.match(ft.stdout, /epoch 1 done .* val loss [\d.]+, acc [\d.]+, mAP [\d.]+/);
 

@@ -37,13 +37,29 @@ export const command = defineCommand({
   flags: {
     full: { type: 'boolean', help: 'the released (full-size) model instead of the small one' },
     steps: { type: 'int', min: 1, default: 3, help: 'pretraining steps' },
-    out: { type: 'string', value: 'DIR', defaultHelp: 'a temporary directory', help: 'where the checkpoint is written' },
+    out: { type: 'string', value: 'DIR', defaultHelp: 'a temporary directory, removed at the end', help: 'where the checkpoint is written (and kept)' },
   },
 });
 
-export async function run(f: Flags<typeof command.spec.flags>): Promise<void> {
+type DemoFlags = Flags<typeof command.spec.flags>;
+
+/** Runs the demo writing into --out (kept), or into a temporary directory that is removed at the end. */
+export async function run(f: DemoFlags): Promise<void> {
+  if (f.out !== undefined) {
+    fs.mkdirSync(f.out, { recursive: true });
+    return demo(f, f.out);
+  }
+  const temp = fs.mkdtempSync(path.join(os.tmpdir(), 'social-mae-demo-'));
+  try {
+    await demo(f, temp);
+  } finally {
+    fs.rmSync(temp, { recursive: true, force: true });
+    log(`removed the temporary ${temp} (--out DIR keeps the checkpoint)`);
+  }
+}
+
+async function demo(f: DemoFlags, out: string): Promise<void> {
   const { full, steps } = f;
-  const out = f.out ?? fs.mkdtempSync(path.join(os.tmpdir(), 'social-mae-demo-'));
   const clip = path.join(SAMPLES, fs.readdirSync(SAMPLES).find((f) => f.endsWith('.mp4')) ?? '');
   log(`social-mae demo: LibTorch ${torch.version()}, ${torch.getNumThreads()} threads, ${full ? 'full-size' : 'small'} model`);
   const start = torch.memory().liveTensors;

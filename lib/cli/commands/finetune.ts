@@ -3,12 +3,12 @@
  * finetuning of SocialMAEFT. The label space comes from the training data and is saved in
  * DIR/config.json (with the model options), which is what `social-mae predict --run DIR` reads back.
  */
-import * as io from '../../io';
-import { torch, type Tensor } from '../../tensor';
-import { SocialMAEFT, FT_MODES, initFinetuneFromPretrain } from '../../models';
+import { torch } from '../../tensor';
+import { SocialMAEFT, FT_MODES, initFinetuneFromPretrain, initFromCavMae } from '../../models';
 import { finetune } from '../../train';
 import { UsageError, defineCommand, type Flags } from '../args';
-import { encoderPreset, fitOptions, log, loopFlags, makeLoader, openData, resolveDevice } from '../training';
+import { readCheckpoint, type CheckpointFile } from '../checkpoint-file';
+import { checkAmp, fitOptions, log, loopFlags, makeLoader, modelOptionsFor, openTrainingData, resolveDevice, runRecord } from '../training';
 
 export const command = defineCommand({
   name: 'finetune',
@@ -33,9 +33,16 @@ export const command = defineCommand({
   },
 });
 
+/** Initialises the finetuning model: from a Social-MAE (pretraining or finetuning) or a CAV-MAE checkpoint. */
+function initFrom(model: SocialMAEFT, ck: CheckpointFile): string {
+  const r = ck.inferred.family === 'CAV-MAE' ? initFromCavMae(model, ck.stateDict) : initFinetuneFromPretrain(model, ck.stateDict);
+  const adapted = r.adapted.length > 0 ? `, ${r.adapted.length} adapted` : '';
+  return `initialised from ${ck.file}: ${r.loaded.length} loaded${adapted}, ${r.unused.length} unused, fresh: ${r.missing.join(', ')}`;
+}
+
 export async function run(f: Flags<typeof command.spec.flags>): Promise<void> {
-  const { size, out, init, mixup } = f;
   const device = resolveDevice(f.device);
+  checkAmp(f.amp, device);
   const fit = fitOptions(f);
   // Without --loss / --metric the loop picks them from the label task (single- or multi-label).
   const options = {
@@ -49,36 +56,32 @@ export async function run(f: Flags<typeof command.spec.flags>): Promise<void> {
     timem: f.timem,
     freezeBase: f.freezeBase,
   };
-  const trainSource = await openData(f, f.train);
-  const labels = trainSource.labels;
-  if (!labels || labels.task === 'regression') throw new UsageError('finetune needs class labels in the training data (a label column or the folder layout)');
-  const train = makeLoader(f, trainSource, { train: true, device, mixup });
-  const val = f.val !== undefined ? makeLoader(f, await openData(f, f.val, labels), { train: false, device }) : undefined;
-  const modelOptions = { ...encoderPreset(size), labelDim: labels.size };
-  torch.manualSeed(f.seed);
-  const model = new SocialMAEFT(modelOptions).to(device);
+  const init = f.init !== undefined ? await readCheckpoint(f.init) : null;
+  let model: SocialMAEFT | null = null;
+  let loaders: { close(): Promise<void> }[] = [];
   try {
+    const encoder = modelOptionsFor(f.size, init, false);
+    const data = await openTrainingData(f, { labels: true });
+    const labels = data.train.labels;
+    if (!labels || labels.task === 'regression') throw new UsageError('finetune needs class labels in the training data (a label column or the folder layout)');
+    const modelOptions = { ...encoder, labelDim: labels.size };
+    const config = { model: modelOptions, size: f.size ?? null, labels: labels.toJSON(), mixup: f.mixup, ...(await runRecord(f, data.records, device)) };
+    const train = makeLoader(f, data.train, { train: true, device, mixup: f.mixup });
+    const val = data.val ? makeLoader(f, data.val, { train: false, device }) : undefined;
+    loaders = [train, ...(val ? [val] : [])];
+    torch.manualSeed(f.seed);
+    model = new SocialMAEFT(modelOptions);
     log(
-      `social-mae finetune: ${size} model on ${device}, ${labels.size} classes (${labels.names.join(', ')}), ${train.items.length} training items${val ? `, ${val.items.length} validation items` : ''}`,
+      `social-mae finetune: ${f.size ?? (init ? 'checkpoint-sized' : 'full')} model on ${device}, ${labels.size} classes (${labels.names.join(', ')}), ${train.items.length} training items${val ? `, ${val.items.length} validation items` : ''}`,
     );
-    if (init !== undefined && !fit.resume) {
-      const sd = (await io.load(init)) as Map<string, Tensor>;
-      try {
-        const r = initFinetuneFromPretrain(model, sd);
-        log(`initialised from ${init}: ${r.loaded.length} loaded, ${r.unused.length} unused, fresh: ${r.missing.join(', ')}`);
-      } finally {
-        torch.dispose(sd);
-      }
-    }
-    await finetune(model, train, {
-      ...options,
-      ...(val ? { val } : {}),
-      config: { model: modelOptions, size, labels: labels.toJSON(), mixup, init: init ?? null },
-    });
-    log(`checkpoints in ${out}/models (best: best_audio_model.pth); predict with: social-mae predict --run ${out} FILES...`);
+    if (init && !fit.resume) log(initFrom(model, init));
+    if (init) torch.dispose(init.stateDict);
+    model.to(device);
+    await finetune(model, train, { ...options, ...(val ? { val } : {}), config });
+    log(`checkpoints in ${f.out}/models (best: best_audio_model.pth); predict with: social-mae predict --run ${f.out} FILES...`);
   } finally {
-    model.dispose();
-    await train.close();
-    await val?.close();
+    if (init) torch.dispose(init.stateDict);
+    model?.dispose();
+    for (const l of loaders) await l.close();
   }
 }

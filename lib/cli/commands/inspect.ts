@@ -1,7 +1,9 @@
 /** `social-mae inspect CHECKPOINT`: the tensors of a checkpoint and which model they fit. */
 import { Tensor } from '../../tensor';
 import * as io from '../../io';
+import { inferConfig } from '../../models';
 import { defineCommand, type Flags } from '../args';
+import { describeModel } from '../checkpoint-file';
 
 export const command = defineCommand({
   name: 'inspect',
@@ -81,15 +83,14 @@ function survey(tree: unknown): Survey {
   return s;
 }
 
-/** Names the model family from characteristic keys and shapes. */
-function recognise(shapes: Map<string, number[]>): string {
-  const key = (k: string) => shapes.get(k) ?? shapes.get(`module.${k}`);
-  const pv = key('patch_embed_v.proj.weight');
-  if (!pv) return 'unknown (no patch_embed_v)';
-  const family = pv.length === 5 ? 'Social-MAE' : 'CAV-MAE';
-  const head = key('mlp_head.1.weight');
-  if (head) return `${family} finetuning model (labelDim ${head[0]})`;
-  return key('decoder_embed.weight') ? `${family} pretraining model` : `${family} encoder`;
+/** Names the model and its full configuration from the tensor shapes (models.inferConfig). */
+function recognise(shapes: Map<string, number[]>): string[] {
+  try {
+    const m = inferConfig(new Map([...shapes].map(([k, shape]) => [k, { shape }])));
+    return [`looks like: ${describeModel(m)}`, ...(m.assumed.length ? [`assumed (not in the shapes): ${m.assumed.join('; ')}`] : [])];
+  } catch (e) {
+    return [`looks like: unknown (${(e as Error).message})`];
+  }
 }
 
 export async function run(_f: Flags<typeof command.spec.flags>, [file]: string[]): Promise<void> {
@@ -102,7 +103,7 @@ export async function run(_f: Flags<typeof command.spec.flags>, [file]: string[]
     if (s.deep > 0) out.write(`${s.deep.toLocaleString('en')} tensors nested deeper than ${MAX_DEPTH} levels are counted but not listed\n`);
     const total = s.tensors.reduce((n, t) => n + t.numel(), 0);
     out.write(`${s.tensors.length} tensors, ${total.toLocaleString('en')} elements\n`);
-    out.write(`looks like: ${recognise(s.shapes)}\n`);
+    for (const l of recognise(s.shapes)) out.write(`${l}\n`);
   } finally {
     for (const t of s.tensors) t.dispose();
   }

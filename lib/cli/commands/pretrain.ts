@@ -2,19 +2,20 @@
  * `social-mae pretrain --train DATA --out DIR [options]`: self-supervised pretraining of SocialMAE on a
  * dataset (folder layout or CSV/JSONL manifest), checkpoints after every epoch in DIR (the reference's
  * layout), `--resume` continues from the last complete epoch. `--init` starts from a Social-MAE or a
- * CAV-MAE checkpoint (the video patch embedding is inflated in time).
+ * CAV-MAE pretraining checkpoint, the model options read from its shapes (the video patch embedding of a
+ * CAV-MAE file is inflated in time).
  */
-import * as io from '../../io';
-import { torch, type Tensor } from '../../tensor';
+import { torch } from '../../tensor';
 import { SocialMAE, initFromCavMae, loadCheckpoint } from '../../models';
 import { pretrain } from '../../train';
 import { defineCommand, type Flags } from '../args';
-import { SMALL_DECODER, encoderPreset, fitOptions, log, loopFlags, makeLoader, openData, resolveDevice } from '../training';
+import { readCheckpoint, type CheckpointFile } from '../checkpoint-file';
+import { checkAmp, fitOptions, log, loopFlags, makeLoader, modelOptionsFor, openTrainingData, resolveDevice, runRecord } from '../training';
 
 export const command = defineCommand({
   name: 'pretrain',
   summary: 'self-supervised pretraining on a dataset; checkpoints per epoch, --resume',
-  example: 'social-mae pretrain --train clips/ --out runs/pre --size small --epochs 2 --batch-size 4',
+  example: 'social-mae pretrain --train clips/ --val clips/ --out runs/pre --size small --epochs 2 --batch-size 4',
   flags: {
     ...loopFlags({ epochs: 25, lr: 1e-4, lrStart: 10, lrStep: 5 }),
     maskRatio: { type: 'float', min: 0, max: 1, default: 0.75, help: 'fraction of audio and video patches masked' },
@@ -23,46 +24,48 @@ export const command = defineCommand({
 });
 
 /** Loads a pretraining checkpoint as is, or initialises from CAV-MAE (4-D video patch embedding). */
-async function initFrom(model: SocialMAE, file: string): Promise<string> {
-  const sd = (await io.load(file)) as Map<string, Tensor>;
-  try {
-    const pv = sd.get('patch_embed_v.proj.weight') ?? sd.get('module.patch_embed_v.proj.weight');
-    if (pv && pv.ndim === 4) {
-      const r = initFromCavMae(model, sd);
-      return `initialised from CAV-MAE ${file}: ${r.loaded.length} loaded, ${r.adapted.length} adapted, ${r.missing.length} fresh`;
-    }
-    const r = loadCheckpoint(model, sd);
-    return `loaded ${file}: ${r.loaded.length} tensors`;
-  } finally {
-    torch.dispose(sd);
+function initFrom(model: SocialMAE, ck: CheckpointFile): string {
+  if (ck.inferred.family === 'CAV-MAE') {
+    const r = initFromCavMae(model, ck.stateDict);
+    return `initialised from CAV-MAE ${ck.file}: ${r.loaded.length} loaded, ${r.adapted.length} adapted, ${r.missing.length} fresh`;
   }
+  const r = loadCheckpoint(model, ck.stateDict);
+  return `loaded ${ck.file}: ${r.loaded.length} tensors`;
 }
 
 export async function run(f: Flags<typeof command.spec.flags>): Promise<void> {
-  const { size, out, init } = f;
   const device = resolveDevice(f.device);
+  checkAmp(f.amp, device);
   const fit = fitOptions(f);
   const ratio = f.maskRatio;
-  const modelOptions = { ...encoderPreset(size), ...(size === 'small' ? SMALL_DECODER : {}) };
-  const train = makeLoader(f, await openData(f, f.train), { train: true, device });
-  const val = f.val !== undefined ? makeLoader(f, await openData(f, f.val), { train: false, device }) : undefined;
-  torch.manualSeed(f.seed);
-  const model = new SocialMAE(modelOptions).to(device);
+  const init = f.init !== undefined ? await readCheckpoint(f.init) : null;
+  let model: SocialMAE | null = null;
+  let loaders: { close(): Promise<void> }[] = [];
   try {
+    const modelOptions = modelOptionsFor(f.size, init, true);
+    const data = await openTrainingData(f, { labels: false });
+    const config = { model: modelOptions, size: f.size ?? null, ...(await runRecord(f, data.records, device)) };
+    const train = makeLoader(f, data.train, { train: true, device });
+    const val = data.val ? makeLoader(f, data.val, { train: false, device }) : undefined;
+    loaders = [train, ...(val ? [val] : [])];
+    torch.manualSeed(f.seed);
+    model = new SocialMAE(modelOptions);
     log(
-      `social-mae pretrain: ${size} model (${model.numParameters().toLocaleString('en')} parameters) on ${device}, ${train.items.length} training items${val ? `, ${val.items.length} validation items` : ''}`,
+      `social-mae pretrain: ${f.size ?? (init ? 'checkpoint-sized' : 'full')} model (${model.numParameters().toLocaleString('en')} parameters) on ${device}, ${train.items.length} training items${val ? `, ${val.items.length} validation items` : ''}`,
     );
-    if (init !== undefined && !fit.resume) log(await initFrom(model, init));
+    if (init && !fit.resume) log(initFrom(model, init));
+    if (init) torch.dispose(init.stateDict);
+    model.to(device);
     await pretrain(model, train, {
       ...fit,
       forward: { maskRatioA: ratio, maskRatioV: ratio, contrastLossWeight: f.contrastWeight },
       ...(val ? { val } : {}),
-      config: { model: modelOptions, size, init: init ?? null },
+      config,
     });
-    log(`checkpoints in ${out}/models (best: best_audio_model.pth)`);
+    log(`checkpoints in ${f.out}/models (best: best_audio_model.pth)`);
   } finally {
-    model.dispose();
-    await train.close();
-    await val?.close();
+    if (init) torch.dispose(init.stateDict);
+    model?.dispose();
+    for (const l of loaders) await l.close();
   }
 }

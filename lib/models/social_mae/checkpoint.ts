@@ -42,7 +42,7 @@ export interface LoadReport {
 type SD = Map<string, Tensor> | Record<string, Tensor>;
 
 /** Entries without the DataParallel `module.` prefix (removed only when every key has it). */
-export function stripModulePrefix(sd: SD): Map<string, Tensor> {
+export function stripModulePrefix<T>(sd: Map<string, T> | Record<string, T>): Map<string, T> {
   const entries = sd instanceof Map ? [...sd.entries()] : Object.entries(sd);
   const all = entries.length > 0 && entries.every(([k]) => k.startsWith('module.'));
   return new Map(all ? entries.map(([k, v]) => [k.slice(7), v]) : entries);

@@ -18,3 +18,5 @@ export type { ContrastiveResult } from './losses';
 export { referenceSincos2d, sincos2d, sincos3d, resampleGrid2d, inflateTime } from './pos_embed';
 export { loadCheckpoint, initFromCavMae, initFinetuneFromPretrain, stripModulePrefix, CAVMAE_VIDEO_KEYS } from './checkpoint';
 export type { LoadReport, AdaptedKey } from './checkpoint';
+export { inferConfig } from './infer';
+export type { InferredModel, GivenOptions } from './infer';

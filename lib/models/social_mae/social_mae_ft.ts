@@ -20,6 +20,8 @@ import { LayerNorm, Linear, Sequential, init } from '../../nn';
 import { describeValue } from '../../tensor/errors';
 import { SocialMAEEncoder } from './encoder';
 import { FTConfig, FTOptions, ftConfig } from './options';
+import { loadCheckpoint } from './checkpoint';
+import { inferConfig, type GivenOptions } from './infer';
 
 export type FTMode = 'multimodal' | 'audioonly' | 'videoonly' | 'missingaudioonly' | 'missingvideoonly';
 export const FT_MODES: readonly FTMode[] = ['multimodal', 'audioonly', 'videoonly', 'missingaudioonly', 'missingvideoonly'];
@@ -44,6 +46,26 @@ export function modeInputs(mode: FTMode, fn = 'SocialMAEFT.forward'): Readonly<{
 export class SocialMAEFT extends SocialMAEEncoder {
   mlp_head: Sequential;
   declare readonly config: FTConfig;
+
+  /**
+   * A finetuning model built from a Social-MAE-FT state dict alone (keys with or without `module.`): the
+   * options come from its shapes (infer.ts; `given` overrides what shapes cannot tell, e.g. numHeads),
+   * then every key loads strictly. ERR_CONFIG when the state dict is not a Social-MAE finetuning model's.
+   */
+  static fromStateDict(sd: Map<string, Tensor> | Record<string, Tensor>, given: GivenOptions = {}): SocialMAEFT {
+    const m = inferConfig(sd, given);
+    if (m.kind !== 'finetune' || m.family !== 'Social-MAE' || m.options.labelDim === undefined) {
+      throw new TorchError(`SocialMAEFT.fromStateDict: the state dict holds a ${m.family} ${m.kind} model, not a Social-MAE finetuning model`, 'ERR_CONFIG');
+    }
+    const model = new SocialMAEFT({ ...m.options, labelDim: m.options.labelDim });
+    try {
+      loadCheckpoint(model, sd);
+    } catch (e) {
+      model.dispose();
+      throw e;
+    }
+    return model;
+  }
 
   constructor(opts: FTOptions) {
     const cfg = ftConfig(opts);
