@@ -160,8 +160,11 @@ function readCsvRows(text: string, file: string, opts: ManifestOptions, detected
   });
   // Float columns: regression targets when the manifest names no label, target or target columns.
   const FRACTION = /^\s*[-+]?\d*\.\d+(e[-+]?\d+)?\s*$/i;
-  const floatCols =
-    opts.targetColumns || col.has('label') || col.has('target') || opts.task === 'classification' || opts.task === 'multilabel'
+  // A regression label space (e.g. the training set's, for a validation set) names its target columns.
+  const pinned = opts.labels?.task === 'regression' && opts.labels.names.every((n) => header.includes(n)) ? [...opts.labels.names] : null;
+  const floatCols = pinned
+    ? pinned
+    : opts.targetColumns || col.has('label') || col.has('target') || opts.task === 'classification' || opts.task === 'multilabel'
       ? []
       : header.filter((h, i) => !ALIASES[h.toLowerCase()] && rows.slice(1).some((r) => FRACTION.test(r.fields[i] ?? '')));
   detected.push(...floatCols);
@@ -245,14 +248,15 @@ function readJsonlRows(text: string, file: string, opts: ManifestOptions): RawRo
   return out;
 }
 
-/** Whether the labels are all single numbers and one has a fraction (regression values, not class names). */
-function floatTargets(rows: RawRow[]): boolean {
+/** Whether the labels are all single numbers and one has a fraction (or `anyNumber`: the task is
+ *  regression), so they are regression values, not class names. */
+function floatTargets(rows: RawRow[], anyNumber = false): boolean {
   const named = rows.flatMap((r) => (r.label && 'names' in r.label ? [r.label.names] : []));
   return (
     named.length > 0 &&
     named.length === rows.filter((r) => r.label !== null).length &&
     named.every((n) => n.length === 1 && n[0]!.trim() !== '' && Number.isFinite(Number(n[0]))) &&
-    named.some((n) => !Number.isInteger(Number(n[0])))
+    (anyNumber || named.some((n) => !Number.isInteger(Number(n[0]))))
   );
 }
 
@@ -262,7 +266,8 @@ function mapLabels(
   file: string,
   opts: ManifestOptions,
 ): { labels: LabelMap | null; task: Task | null; items: Pick<DataItem, 'label' | 'target'>[] } {
-  if ((opts.task ?? opts.labels?.task ?? 'regression') === 'regression' && floatTargets(rows)) {
+  const forced = (opts.task ?? opts.labels?.task) === 'regression';
+  if ((forced || !(opts.task ?? opts.labels?.task)) && floatTargets(rows, forced)) {
     // A label column of numbers with a fraction: one regression target named 'label'.
     for (const r of rows) if (r.label && 'names' in r.label) r.target = [Number(r.label.names[0])];
     for (const r of rows) r.label = null;

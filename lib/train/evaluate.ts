@@ -74,7 +74,7 @@ export function reportFromScores(ids: readonly string[], scores: Float32Array, t
   } else {
     const c = classificationReport(scores, targets, K);
     report.classification = c;
-    Object.assign(report.metrics, { acc: c.acc, balancedAcc: c.balancedAcc, macroF1: c.macroF1, mAP: c.mAP, mAUC: c.mAUC });
+    Object.assign(report.metrics, { acc: c.acc, mAP: c.mAP, mAUC: c.mAUC, balancedAcc: c.balancedAcc, macroF1: c.macroF1 });
     if (c.rocAuc !== undefined) report.metrics.rocAuc = c.rocAuc;
     report.predictions = ids.map((id, i) => {
       const out = row(scores, i);
