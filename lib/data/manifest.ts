@@ -289,6 +289,8 @@ function mapLabels(
     const d = [...dims][0] ?? opts.labels?.size ?? 0;
     const labels = opts.labels ?? (opts.targetColumns ? LabelMap.regression(opts.targetColumns) : LabelMap.fromCount(Math.max(1, d), 'regression'));
     if (d !== 0 && labels.size !== d) fail(where, `targets have ${d} values, the label map has ${labels.size}`, file);
+    if (withTarget.length === 0 && labeled.length > 0)
+      fail(labeled[0]!.origin, `regression targets (${labels.names.join(', ')}) expected, the manifest has class labels and no targets`, file);
     const missing = withTarget.length > 0 ? rows.find((r) => r.target === undefined) : undefined;
     if (missing) fail(missing.origin, `missing regression target (${labels.names.join(', ')}); other rows have one`, file);
     return { labels, task, items: rows.map((r) => (r.target ? { target: r.target } : {})) };
