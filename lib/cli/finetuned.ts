@@ -56,8 +56,8 @@ export interface Finetuned {
   file: string;
 }
 
-/** The model (on `device`, caller disposes), label space, mode and loss of --run or --checkpoint. */
-export async function resolveFinetuned(f: FinetunedFlags, device: string): Promise<Finetuned> {
+/** The model (on `device`, caller disposes), label space, mode and loss of --run or --checkpoint; `command` names the caller in errors. */
+export async function resolveFinetuned(f: FinetunedFlags, device: string, command: string): Promise<Finetuned> {
   if ((f.run === undefined) === (f.checkpoint === undefined)) throw new UsageError('give either --run DIR or --checkpoint FILE');
   if (f.run === undefined) {
     if (f.epoch !== undefined) throw new UsageError('--epoch goes with --run');
@@ -78,7 +78,7 @@ export async function resolveFinetuned(f: FinetunedFlags, device: string): Promi
   if (!fs.existsSync(path.join(runDir.dir, 'config.json')))
     throw new UsageError(`${runDir.dir}/config.json does not exist: --run needs a finetune run directory`);
   const cfg = await runDir.readConfig<FinetuneConfig>();
-  if (cfg.task !== 'finetune') throw new UsageError(`${runDir.dir} is a ${cfg.task} run; this needs a finetune run`);
+  if (cfg.task !== 'finetune') throw new UsageError(`${runDir.dir} is a ${cfg.task} run; ${command} needs a finetune run`);
   const labels = data.LabelMap.fromJSON(cfg.labels, path.join(runDir.dir, 'config.json'));
   const file = f.epoch === undefined ? path.join(runDir.models, 'best_audio_model.pth') : runDir.file('audio_model', f.epoch);
   if (!fs.existsSync(file)) throw new UsageError(`${file} does not exist`);

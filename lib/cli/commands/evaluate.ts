@@ -36,7 +36,7 @@ export const command = defineCommand({
 export async function run(f: Flags<typeof command.spec.flags>): Promise<void> {
   const device = resolveDevice(f.device);
   const out = f.out ?? (f.run !== undefined ? path.join(f.run, 'eval.json') : 'eval.json');
-  const { model, labels, mode, loss, what, file } = await resolveFinetuned(f, device);
+  const { model, labels, mode, loss, what, file } = await resolveFinetuned(f, device, 'evaluate');
   let loader;
   try {
     const source = await openSplit(f.data, f.partition, { labels, skipMissing: f.onBadItem === 'skip' });

@@ -44,7 +44,7 @@ function probabilities(logits: Float32Array, loss: string): number[] {
 
 export async function run(f: PredictFlags, inputs: string[]): Promise<void> {
   const device = resolveDevice(f.device);
-  const { model, labels, mode, loss, what } = await resolveFinetuned(f, device);
+  const { model, labels, mode, loss, what } = await resolveFinetuned(f, device, 'predict');
   // stderr, so --json output stays one JSON document
   const note = (m: string) => process.stderr.write(`${m}\n`);
   note(`predict: checkpoint ${what}, mode ${mode}, ${device}`);
