@@ -133,6 +133,23 @@ function convert(flag: string, s: FlagSpec, raw: string): string | number {
   return raw;
 }
 
+/** Levenshtein distance (flag names are short). */
+function distance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = row;
+  }
+  return prev[b.length]!;
+}
+
+/** " (did you mean --x?)" for the closest known flag within one edit per 3 letters (at most 2), else "". */
+function suggest(name: string, known: string[]): string {
+  const best = known.map((k) => ({ k, d: distance(name, k) })).sort((x, y) => x.d - y.d)[0];
+  return best && best.d <= Math.min(2, Math.max(1, Math.floor(name.length / 3))) ? ` (did you mean --${best.k}?)` : '';
+}
+
 /** A value that is really the next option (`--out --epochs`); negative numbers are values. */
 const looksLikeOption = (v: string) => v.startsWith('-') && v.length > 1 && !/^-\.?\d/.test(v);
 
@@ -153,7 +170,7 @@ function parse<F extends FlagSet>(spec: CommandSpec<F>, argv: readonly string[])
       continue;
     }
     const f = byFlag.get(tk.name);
-    if (!f) throw new UsageError(`unknown option ${tk.rawName}`);
+    if (!f) throw new UsageError(`unknown option ${tk.rawName}${suggest(tk.name, [...byFlag.keys()])}`);
     const { key, s } = f;
     if (s.type === 'boolean') {
       if (tk.value !== undefined) throw new UsageError(`--${tk.name} takes no value, got '${tk.value}'`);

@@ -188,9 +188,11 @@ export function checkAmp(amp: string, device: string): void {
 export function makeLoader(
   f: LoaderFlags,
   source: data.DataSource,
-  o: { train: boolean; device: string; mixup?: number; name?: string; log?: (line: string) => void },
+  o: { train: boolean; device: string; mixup?: number; name?: string; log?: (line: string) => void; inputs?: { audio: boolean; video: boolean } },
 ): DataLoader {
-  const recipe: data.Recipe = o.train ? data.REFERENCE_RECIPE : data.EVAL_RECIPE;
+  const full: data.Recipe = o.train ? data.REFERENCE_RECIPE : data.EVAL_RECIPE;
+  // `inputs`: the modalities the model reads (FT_MODE_INPUTS); the others are not decoded
+  const recipe = { audio: o.inputs?.audio === false ? false : full.audio, video: o.inputs?.video === false ? false : full.video } as const;
   return new ReportingLoader(
     source,
     {

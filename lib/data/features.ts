@@ -34,8 +34,10 @@ export interface ClipFeaturesOptions {
  * leaves it out.
  */
 export async function clipFeatures(file: string, opts: ClipFeaturesOptions = {}): Promise<{ audio: Tensor | null; video: Tensor | null }> {
-  const loader = new DataLoader(await sourceFromFiles([file]), {
-    recipe: opts.recipe ?? EVAL_RECIPE,
+  const source = await sourceFromFiles([file]);
+  const recipe = opts.recipe ?? EVAL_RECIPE;
+  const loader = new DataLoader(source, {
+    recipe: source.items[0]!.video === null ? { ...recipe, video: false } : recipe,
     batchSize: 1,
     ...(opts.device !== undefined ? { device: opts.device } : {}),
     ...(opts.onWarning ? { onWarning: opts.onWarning } : {}),

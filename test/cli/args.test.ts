@@ -45,7 +45,8 @@ t.test('values are typed, defaulted and validated at parse time', (t) => {
 });
 
 t.test('unknown, repeated and value-less flags are errors', (t) => {
-  usageError(t, ['--out', 'o', '--epoc', '3'], /^unknown option --epoc$/);
+  usageError(t, ['--out', 'o', '--epoc', '3'], /^unknown option --epoc \(did you mean --epoch\?\)$/);
+  usageError(t, ['--out', 'o', '--bogus'], /^unknown option --bogus$/);
   usageError(t, ['--out', 'o', '-x'], /^unknown option -x$/);
   usageError(t, ['--out', 'o', '--epochs', '2', '--epochs', '3'], /^--epochs is given twice \('2' and '3'\)/);
   usageError(t, ['--out', 'o', '--resume', '--resume'], /^--resume is given twice$/);

@@ -10,7 +10,10 @@ import * as path from 'path';
 import { spawnSync } from 'child_process';
 import { SocialMAEFT, data, io, torch } from '../../lib';
 import { CHILD_TIMEOUT_MS } from '../helpers/wait';
-import { CLIP, LYING, NO_FFMPEG, tmpDir } from '../data/helpers';
+import type { Command, FlagSet } from '../../lib/cli/args';
+import * as convert from '../../lib/cli/commands/convert';
+import * as predict from '../../lib/cli/commands/predict';
+import { CLIP, LYING, NO_FFMPEG, WAV, tmpDir } from '../data/helpers';
 
 const MAIN = path.resolve(__dirname, '../../lib/cli/main.js');
 const README = path.resolve(__dirname, '../../../README.md');
@@ -21,6 +24,12 @@ const run = (args: string[]) =>
     killSignal: 'SIGKILL',
     env: { ...process.env, SOCIAL_MAE_NUM_THREADS: '1' },
   });
+/** A command run in this process (faster than a child where only the error matters). */
+async function inProcess(mod: { command: Command<FlagSet>; run: (f: never, p: string[]) => Promise<void> }, argv: string[]): Promise<void> {
+  const p = mod.command.parse(argv);
+  if (p.help) throw new Error('unexpected --help');
+  await mod.run(p.flags as never, p.positionals);
+}
 type Row = { id: string; label: string; probability: number; probabilities: Record<string, number> };
 
 t.test('predict --checkpoint, the README snippet, convert and inspect on a bare checkpoint', { skip: NO_FFMPEG }, async (t) => {
@@ -62,15 +71,31 @@ t.test('predict --checkpoint, the README snippet, convert and inspect on a bare 
       `${path.basename(clip)}: README ${JSON.stringify(Array.from(probs))} = predict ${JSON.stringify(got)}`,
     );
   }
+  // an audio file: no video decoded, the audio-only mode reads what clipFeatures computes
+  const wavRun = run(['predict', '--checkpoint', pth, '--mode', 'audioonly', '--json', WAV]);
+  t.equal(wavRun.status, 0, wavRun.stderr);
+  const wav = await data.clipFeatures(WAV);
+  t.equal(wav.video, null, 'no video for an audio file');
+  const wavProbs = torch.tidy(
+    () =>
+      torch
+        .noGrad(() => ft.forward(wav.audio, null, 'audioonly'))
+        .softmax(-1)
+        .toArray() as Float32Array,
+  );
+  torch.dispose([wav.audio]);
+  const wavGot = Object.values((JSON.parse(wavRun.stdout) as Row[])[0]!.probabilities);
+  t.ok(
+    wavGot.every((v, k) => Math.abs(v - wavProbs[k]!) <= 1e-6),
+    `audio only: README path ${JSON.stringify(Array.from(wavProbs))} = predict ${JSON.stringify(wavGot)}`,
+  );
   ft.dispose();
 
   const st = path.join(dir, 'ft.safetensors');
   const c1 = run(['convert', pth, st]);
   t.equal(c1.status, 0, c1.stderr);
   t.match(c1.stdout, /converted .*ft\.pth \(zip\) -> .*ft\.safetensors \(safetensors\): 78 tensors/);
-  const again = run(['convert', pth, st]);
-  t.equal(again.status, 1, 'an existing OUT is not overwritten');
-  t.match(again.stderr, /exists \(--force to overwrite\) \[ERR_USAGE\]/);
+  await t.rejects(inProcess(convert, [pth, st]), { code: 'ERR_USAGE', message: /exists \(--force to overwrite\)$/ }, 'an existing OUT is not overwritten');
   const back = path.join(dir, 'back.pth');
   t.equal(run(['convert', st, back]).status, 0);
   const a = await io.load(pth);
@@ -92,11 +117,11 @@ t.test('predict --checkpoint, the README snippet, convert and inspect on a bare 
     'looks like: Social-MAE finetuning model (labelDim 3, embedDim 64, depth 1+1, numHeads 1, mlpRatio 4, patchSize 16, imgSize 224, nFrame 8, stride 2, audioLength 1024)',
   );
 
-  const wrongCount = run(['predict', '--checkpoint', pth, '--labels', 'x,y', CLIP]);
-  t.equal(wrongCount.status, 1);
-  t.match(wrongCount.stderr, /--labels names 2 classes, the checkpoint's head has 3/);
-  const both = run(['predict', '--checkpoint', pth, '--run', dir, CLIP]);
-  t.match(both.stderr, /give either --run DIR or --checkpoint FILE \[ERR_USAGE\]/);
+  await t.rejects(inProcess(predict, ['--checkpoint', pth, '--labels', 'x,y', CLIP]), {
+    code: 'ERR_USAGE',
+    message: /--labels names 2 classes, the checkpoint's head has 3/,
+  });
+  await t.rejects(inProcess(predict, ['--checkpoint', pth, '--run', dir, CLIP]), { code: 'ERR_USAGE', message: /give either --run DIR or --checkpoint FILE/ });
   const bad = path.join(dir, 'broken.mp4');
   fs.writeFileSync(bad, 'not a video');
   const skip = run(['predict', '--checkpoint', pth, '--on-bad-item', 'skip', '--json', CLIP, bad]);

@@ -10,7 +10,7 @@ import * as path from 'path';
 import { spawnSync } from 'child_process';
 import { SocialMAE, io, torch } from '../../lib';
 import { CHILD_TIMEOUT_MS } from '../helpers/wait';
-import { CLIP, LYING, NO_FFMPEG, ffmpegSync, tmpDir } from '../data/helpers';
+import { CLIP, LYING, NO_FFMPEG, WAV, ffmpegSync, tmpDir } from '../data/helpers';
 
 const MAIN = path.resolve(__dirname, '../../lib/cli/main.js');
 const run = (cwd: string, args: string[]) =>
@@ -108,6 +108,14 @@ t.test('finetune from a bare checkpoint on disjoint splits', { skip: NO_FFMPEG, 
   t.equal(predicted.status, 0, predicted.stderr);
   t.match(predicted.stderr, /predict: checkpoint ft\/models\/best_audio_model\.pth \(best epoch\)/, 'predict says which checkpoint');
   t.match(predicted.stdout, /accuracy [\d.]+, mAP [\d.]+, mAUC [\d.na/]+ over 2 items/);
+
+  // An audio-only dataset trains in an audio-only mode: no video is decoded.
+  fs.copyFileSync(WAV, path.join(dir, 'w1.wav'));
+  ffmpegSync(['-f', 'lavfi', '-i', 'sine=frequency=300', '-t', '3', '-ar', '16000', path.join(dir, 'w2.wav')]);
+  fs.writeFileSync(path.join(dir, 'audio.csv'), 'audio,label\nw1.wav,happy\nw2.wav,sad\n');
+  const audioOnly = run(dir, ['finetune', '--train', 'audio.csv', '--init', 'pre.pth', '--mode', 'audioonly', '--out', 'fa', '--batch-size', '2']);
+  t.equal(audioOnly.status, 0, audioOnly.stderr);
+  t.match(audioOnly.stdout, /epoch 1 done .*train loss [\d.]+/);
 
   // A directory left by an aborted attempt (config.json, no finished epoch) is not reused.
   fs.mkdirSync(path.join(dir, 'aborted'));

@@ -75,7 +75,7 @@ t.test('pretrain, finetune from it, predict with the finetune run', { skip: NO_F
   t.match(again.stderr, /already holds a run \(up to epoch 1\).*\[ERR_BAD_STATE\]/);
   const typo = run(dir, ['finetune', '--train', 'm.csv', '--out', 'x', '--epoch', '3']);
   t.equal(typo.status, 1);
-  t.match(typo.stderr, /unknown option --epoch \[ERR_USAGE\]/);
+  t.match(typo.stderr, /unknown option --epoch \(did you mean --epochs\?\) \[ERR_USAGE\]/);
   const badValue = run(dir, ['pretrain', '--train', 'm.csv', '--out', 'z', '--epochs', 'abc']);
   t.equal(badValue.status, 1);
   t.match(badValue.stderr, /--epochs expects an integer, got 'abc'/);

@@ -8,6 +8,7 @@
  */
 import * as path from 'path';
 import * as fs from 'fs';
+import { FT_MODE_INPUTS } from '../../models';
 import { evaluate, summarize, writeEvalReport, confusionSvg } from '../../train';
 import { writeFileAtomic } from '../../io/atomic';
 import { defineCommand, type Flags } from '../args';
@@ -41,7 +42,7 @@ export async function run(f: Flags<typeof command.spec.flags>): Promise<void> {
   try {
     const source = await openSplit(f.data, f.partition, { labels, skipMissing: f.onBadItem === 'skip' });
     for (const w of source.warnings) log(w);
-    loader = makeLoader(f, source, { train: false, device, name: 'evaluate' });
+    loader = makeLoader(f, source, { train: false, device, name: 'evaluate', inputs: FT_MODE_INPUTS[mode] });
     const report = await evaluate(model, loader, { task: labels.task, names: labels.names, loss, mode, what: `evaluate ${f.data}` });
     await fs.promises.mkdir(path.dirname(path.resolve(out)), { recursive: true });
     await writeEvalReport(out, report, { checkpoint: file, data: path.resolve(f.data) });

@@ -7,7 +7,7 @@
  * (DIR/eval.json), as the reference's main_ft.py does.
  */
 import { torch } from '../../tensor';
-import { SocialMAEFT, FT_MODES, initFinetuneFromPretrain, initFromCavMae } from '../../models';
+import { SocialMAEFT, FT_MODES, FT_MODE_INPUTS, initFinetuneFromPretrain, initFromCavMae } from '../../models';
 import { BEST_METRICS, finetune } from '../../train';
 import { UsageError, defineCommand, type Flags } from '../args';
 import { readCheckpoint, type CheckpointFile } from '../checkpoint-file';
@@ -86,9 +86,11 @@ export async function run(f: Flags<typeof command.spec.flags>): Promise<void> {
     }
     const modelOptions = { ...encoder, labelDim: labels.size };
     const config = { model: modelOptions, size: f.size ?? null, labels: labels.toJSON(), mixup: f.mixup, ...(await runRecord(f, data.records, device)) };
-    const train = makeLoader(f, data.train, { train: true, device, mixup: f.mixup });
-    const val = data.val ? makeLoader(f, data.val, { train: false, device }) : undefined;
-    const testLoader = test ? makeLoader(f, test, { train: false, device, name: 'test' }) : undefined;
+    // only the modalities the mode reads are decoded (an audio-only dataset trains 'audioonly')
+    const inputs = FT_MODE_INPUTS[f.mode];
+    const train = makeLoader(f, data.train, { train: true, device, mixup: f.mixup, inputs });
+    const val = data.val ? makeLoader(f, data.val, { train: false, device, inputs }) : undefined;
+    const testLoader = test ? makeLoader(f, test, { train: false, device, name: 'test', inputs }) : undefined;
     loaders = [train, ...(val ? [val] : []), ...(testLoader ? [testLoader] : [])];
     torch.manualSeed(f.seed);
     model = new SocialMAEFT(modelOptions);

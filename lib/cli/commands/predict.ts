@@ -8,6 +8,7 @@
  */
 import * as path from 'path';
 import * as data from '../../data';
+import { FT_MODE_INPUTS } from '../../models';
 import { predictScores, reportFromScores, summarize } from '../../train';
 import { defineCommand, type Flags } from '../args';
 import { FINETUNED_FLAGS, resolveFinetuned } from '../finetuned';
@@ -58,7 +59,7 @@ export async function run(f: PredictFlags, inputs: string[]): Promise<void> {
       : await data.sourceFromFiles(inputs, skipMissing ? { missing: 'skip' } : {});
     for (const w of source.warnings) note(w);
     for (const s of source.skipped) note(`skipped ${s.origin}: ${s.reason}`);
-    loader = makeLoader(f, source, { train: false, device, name: 'predict', log: note });
+    loader = makeLoader(f, source, { train: false, device, name: 'predict', log: note, inputs: FT_MODE_INPUTS[mode] });
     const r = await predictScores(model, loader, { mode });
     const K = labels.size;
     if (labels.task === 'regression') {
