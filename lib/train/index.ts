@@ -10,6 +10,7 @@ export { evaluate, reportFromScores, writeEvalReport, type EvalOptions, type Eva
 export { MetricsLog, METRICS_FILE } from './metrics_log';
 export { lineChartSvg, confusionSvg, writeCurves, writeConfusion, PLOTS_DIR, type Series } from './plots';
 export { EpochBar } from './progress';
+export { reconstructionPng, type ReconstructionOptions } from './recon_picture';
 export { embedDataset, writeEmbeddings, readEmbeddings, EMBEDDINGS_FILE, INDEX_FILE, type EmbeddingSet, type EmbeddingKind } from './embed';
 export { cosineMatrix, retrievalMetrics, topK, crossModalRetrieval, type RetrievalMetrics } from './retrieval';
 export { fit, withAmp, type FitOptions, type FitTask } from './fit';
