@@ -35,15 +35,22 @@ export function describeModel(m: InferredModel): string {
   return `${m.family} ${kind} (${sizes.join(', ')})`;
 }
 
-/** Reads a checkpoint that must be a flat state dict; ERR_USAGE when it is something else. */
+const isStateDict = (x: unknown): x is Map<string, Tensor> => x instanceof Map && x.size > 0 && [...x.values()].every((v) => v instanceof Tensor);
+
+/**
+ * Reads a checkpoint's state dict: the file's root, or the entry of a training script's dict that holds it
+ * (io.NESTED_KEYS: `{ model: sd, optimizer: ... }`); ERR_USAGE when there is none.
+ */
 export async function readCheckpoint(file: string): Promise<CheckpointFile> {
-  const tree = await io.load(file);
-  const isSd = tree instanceof Map && [...tree.values()].every((v) => v instanceof Tensor) && tree.size > 0;
-  if (!isSd) {
+  const tree: unknown = await io.load<unknown>(file);
+  const nested = tree instanceof Map ? io.NESTED_KEYS.map((k) => tree.get(k)).find(isStateDict) : undefined;
+  const found = isStateDict(tree) ? tree : nested;
+  if (!found) {
     torch.dispose(tree);
-    throw new UsageError(`${file}: not a state dict (a dict of tensors); see social-mae inspect ${file}`);
+    throw new UsageError(`${file}: holds no state dict (a dict of tensors, or one under ${io.NESTED_KEYS.join(' / ')}); see social-mae inspect ${file}`);
   }
-  const stateDict = tree as Map<string, Tensor>;
+  if (found !== tree) for (const v of (tree as Map<unknown, unknown>).values()) if (v !== found) torch.dispose(v);
+  const stateDict = found;
   try {
     return { file, stateDict, inferred: inferConfig(stateDict) };
   } catch (e) {

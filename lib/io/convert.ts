@@ -38,7 +38,8 @@ export interface ConvertResult {
   keys: string[];
 }
 
-const NESTED_KEYS = ['state_dict', 'model', 'model_state_dict', 'module'];
+/** Entries of a checkpoint dict that hold its state dict, in the order they are looked for (a training script's `{ model: sd, optimizer: ... }`). */
+export const NESTED_KEYS = ['state_dict', 'model', 'model_state_dict', 'module'] as const;
 
 function isStateDict(x: unknown): x is Map<string, RawValue> {
   if (!(x instanceof Map) || x.size === 0) return false;

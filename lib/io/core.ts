@@ -52,4 +52,4 @@ export { ZipReader, type ZipEntry } from './zip';
 export { ZIP_ALIGNMENT, zipChunks, zipToBuffer, type ZipWriteEntry } from './zip_writer';
 export { BufferSource, FileSource, openSource, type ByteSource } from './source';
 export { writeFileAtomic } from './atomic';
-export { convertCheckpoint, extractStateDict, renameKeys, type ConvertOptions, type ConvertResult } from './convert';
+export { convertCheckpoint, extractStateDict, renameKeys, NESTED_KEYS, type ConvertOptions, type ConvertResult } from './convert';

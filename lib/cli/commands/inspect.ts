@@ -84,7 +84,11 @@ function survey(tree: unknown): Survey {
 }
 
 /** Names the model and its full configuration from the tensor shapes (models.inferConfig). */
-function recognise(shapes: Map<string, number[]>): string[] {
+function recognise(all: Map<string, number[]>): string[] {
+  // the root, or the state dict a training script nests under one of io.NESTED_KEYS
+  const under = (k: string) => new Map([...all].filter(([n]) => n.startsWith(`${k}.`)).map(([n, s]) => [n.slice(k.length + 1), s]));
+  const shapes =
+    all.has('patch_embed_a.proj.weight') || all.has('module.patch_embed_a.proj.weight') ? all : (io.NESTED_KEYS.map(under).find((m) => m.size > 0) ?? all);
   try {
     const m = inferConfig(new Map([...shapes].map(([k, shape]) => [k, { shape }])));
     return [`looks like: ${describeModel(m)}`, ...(m.assumed.length ? [`assumed (not in the shapes): ${m.assumed.join('; ')}`] : [])];
