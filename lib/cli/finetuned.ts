@@ -64,11 +64,11 @@ export async function resolveFinetuned(f: FinetunedFlags, device: string, comman
     const { model, inferred } = await finetuneModelFrom(f.checkpoint!, device);
     const K = model.config.labelDim;
     const names = f.labels === undefined ? Array.from({ length: K }, (_, i) => String(i)) : f.labels.split(',').map((s) => s.trim());
+    const task = f.task ?? (f.loss === 'BCE' ? 'multilabel' : f.loss === 'MSE' || f.loss === 'L1' ? 'regression' : 'classification');
     if (names.length !== K) {
       model.dispose();
-      throw new UsageError(`--labels names ${names.length} outputs, the checkpoint's head has ${K}`);
+      throw new UsageError(`--labels names ${names.length} ${task === 'regression' ? 'targets' : 'classes'}, the checkpoint's head has ${K}`);
     }
-    const task = f.task ?? (f.loss === 'BCE' ? 'multilabel' : f.loss === 'MSE' || f.loss === 'L1' ? 'regression' : 'classification');
     const labels = data.LabelMap.fromJSON({ task, names });
     const what = `${f.checkpoint} (${describeModel(inferred)}; assumed: ${inferred.assumed.join(', ') || 'nothing'})`;
     return { model, labels, mode: f.mode ?? 'multimodal', loss: lossFor(task, f.loss), what, file: f.checkpoint! };

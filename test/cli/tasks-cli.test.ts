@@ -94,7 +94,7 @@ t.test('regression: finetune --test --quiet, evaluate, predict, embed, retrieve;
 
   const wrong = run(dir, ['evaluate', '--checkpoint', 'ft/models/best_audio_model.pth', '--labels', 'a,b,c', '--data', 'r.csv', ...common]);
   t.equal(wrong.status, 1);
-  t.match(wrong.stderr, /--labels names 3 outputs, the checkpoint's head has 2/);
+  t.match(wrong.stderr, /--labels names 3 classes, the checkpoint's head has 2/);
   t.notOk(fs.existsSync(path.join(dir, 'eval.json')));
 
   const emb = run(dir, ['embed', '--run', 'ft', '--data', 'r.csv', '--out', 'emb', ...common]);
