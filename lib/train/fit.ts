@@ -160,7 +160,10 @@ export async function fit(task: FitTask, o: FitOptions): Promise<EpochRecord[]> 
               `epoch ${epoch} step ${steps} (global ${globalStep}): ${fmt(means)} lr ${lrs.map((x) => x.toExponential(2)).join('/')}, ${rate.toFixed(1)} items/s`,
             );
           await metricsLog?.append({ type: 'step', epoch, step: steps, globalStep, samples, itemsPerSecond: rate, lr: lrs, train: means });
-        } else bar?.update(steps, samples, null);
+        } else if (bar) {
+          // the bar's running loss: one read-back every 10 steps (a sync), not every step
+          bar.update(steps, samples, steps % 10 === 0 ? readMeans(sums, samples, epoch, globalStep).loss! : null);
+        }
       }
       bar?.stop();
       bar = null;
