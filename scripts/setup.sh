@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 PKGS="libtorch-dev libgloo-dev libopenblas0-pthread ffmpeg cmake g++ make ninja-build"
 # The PyTorch peers used by parity/round-trip tests and benchmarks (never by the package itself).
-[ "${1:-}" = "--deps-only" ] && PKGS="$PKGS procps python3-torch python3-torchaudio python3-torchvision python3-opencv python3-numpy bc"
+[ "${1:-}" = "--deps-only" ] && PKGS="$PKGS procps python3-torch python3-torchaudio python3-torchvision python3-opencv python3-numpy python3-sklearn bc"
 missing=""
 for p in $PKGS; do
   dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"

@@ -19,6 +19,9 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   pretrain: () => import('./commands/pretrain'),
   finetune: () => import('./commands/finetune'),
   predict: () => import('./commands/predict'),
+  evaluate: () => import('./commands/evaluate'),
+  embed: () => import('./commands/embed'),
+  retrieve: () => import('./commands/retrieve'),
   convert: () => import('./commands/convert'),
 };
 

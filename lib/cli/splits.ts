@@ -39,11 +39,18 @@ export interface SplitOptions {
   labels?: data.LabelMap;
   /** leave out items whose files are missing (--on-bad-item skip) */
   skipMissing?: boolean;
+  /** force the label task (e.g. integer scores as regression targets) instead of inferring it */
+  task?: data.Task;
 }
 
 /** Opens one split; `partition` applies only when `spec` is a folder. */
 export async function openSplit(spec: string, partition: string, o: SplitOptions = {}): Promise<data.DataSource> {
-  return data.openSource(spec, { partition, ...(o.labels ? { labels: o.labels } : {}), ...(o.skipMissing ? { missing: 'skip' as const } : {}) });
+  return data.openSource(spec, {
+    partition,
+    ...(o.labels ? { labels: o.labels } : {}),
+    ...(o.task ? { task: o.task } : {}),
+    ...(o.skipMissing ? { missing: 'skip' as const } : {}),
+  });
 }
 
 /** A clip's identity: its real video and audio paths (a symlink or another relative path is the same clip). */

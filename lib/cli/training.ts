@@ -104,7 +104,8 @@ export function loopFlags(d: LoopDefaults) {
     lrStart: { type: 'int', min: 0, default: d.lrStart, help: 'first epoch of the MultiStepLR decay' },
     lrStep: { type: 'int', min: 1, default: d.lrStep, help: 'epochs between lr decays' },
     lrDecay: { type: 'float', min: 0, default: 0.5, help: 'lr factor per decay' },
-    logEvery: { type: 'int', min: 1, default: 50, help: 'steps between progress lines' },
+    logEvery: { type: 'int', min: 1, default: 50, help: 'steps between progress lines (and metrics.jsonl records)' },
+    quiet: { type: 'boolean', help: 'no progress bar or progress lines (metrics.jsonl and plots are still written)' },
     ...LOADER_FLAGS,
   } as const satisfies FlagSet;
 }
@@ -121,7 +122,8 @@ export function fitOptions(f: LoopFlags) {
     runDir: f.out,
     resume: f.resume,
     logEvery: f.logEvery,
-    onLog: log,
+    // A progress bar per epoch on a terminal, plain lines otherwise; nothing with --quiet.
+    ...(f.quiet ? {} : { onLog: log, progressBar: process.stderr.isTTY === true }),
   };
 }
 
@@ -138,9 +140,9 @@ export function resolveDevice(d: string): string {
  * disjoint from training (lib/cli/splits.ts), source notes logged once, and what config.json records.
  * `labels`: true to pin the validation set to the training set's label space.
  */
-export async function openTrainingData(f: LoopFlags, o: { labels: boolean }) {
+export async function openTrainingData(f: LoopFlags, o: { labels: boolean; task?: data.Task }) {
   const skipMissing = f.onBadItem === 'skip';
-  const train = await openSplit(f.train, f.trainPartition, { skipMissing });
+  const train = await openSplit(f.train, f.trainPartition, { skipMissing, ...(o.task ? { task: o.task } : {}) });
   const labels = o.labels && train.labels ? train.labels : undefined;
   const val = f.val !== undefined ? await openSplit(f.val, f.valPartition, { skipMissing, ...(labels ? { labels } : {}) }) : null;
   for (const [name, src] of [

@@ -11,7 +11,11 @@
  *   target | targets           regression vector (JSON array, or numbers separated by ';' or spaces)
  *   start_time | start         window start in seconds;   start_frame: window start frame
  * With `targetColumns` (e.g. the five personality traits) those numeric columns form the regression
- * target. Relative paths are relative to the manifest's folder (or `baseDir`).
+ * target. A CSV without label and target columns whose other columns hold numbers with a fraction
+ * (0.53) takes those columns as the regression targets, in header order; so does a label column that
+ * holds such numbers (one target, named 'label'). In a regression manifest every row needs
+ * every target: a missing or non-numeric one is an error naming the file, the line and the column.
+ * Relative paths are relative to the manifest's folder (or `baseDir`).
  *
  * Class names are mapped with a sorted LabelMap (or the given one); when every label is a non-negative
  * integer written as text, the labels are taken as indices 0..max in numeric order.
@@ -144,7 +148,8 @@ function optString(v: unknown, what: string, origin: string, file: string): stri
   return v.trim() === '' ? undefined : v.trim();
 }
 
-function readCsvRows(text: string, file: string, opts: ManifestOptions): RawRow[] {
+/** `detected` receives the float columns taken as regression targets (see the file comment). */
+function readCsvRows(text: string, file: string, opts: ManifestOptions, detected: string[]): RawRow[] {
   const rows = parseCsv(text, { file });
   if (rows.length === 0) fail(path.basename(file), 'empty manifest', file);
   const header = rows[0]!.fields.map((h) => h.trim());
@@ -153,7 +158,17 @@ function readCsvRows(text: string, file: string, opts: ManifestOptions): RawRow[
     const key = ALIASES[h.toLowerCase()];
     if (key && !col.has(key)) col.set(key, i);
   });
-  const tcols = (opts.targetColumns ?? []).map((c) => {
+  // Float columns: regression targets when the manifest names no label, target or target columns.
+  const FRACTION = /^\s*[-+]?\d*\.\d+(e[-+]?\d+)?\s*$/i;
+  // A regression label space (e.g. the training set's, for a validation set) names its target columns.
+  const pinned = opts.labels?.task === 'regression' && opts.labels.names.every((n) => header.includes(n)) ? [...opts.labels.names] : null;
+  const floatCols = pinned
+    ? pinned
+    : opts.targetColumns || col.has('label') || col.has('target') || opts.task === 'classification' || opts.task === 'multilabel'
+      ? []
+      : header.filter((h, i) => !ALIASES[h.toLowerCase()] && rows.slice(1).some((r) => FRACTION.test(r.fields[i] ?? '')));
+  detected.push(...floatCols);
+  const tcols = (opts.targetColumns ?? floatCols).map((c) => {
     const i = header.findIndex((h) => h === c || h.toLowerCase() === c.toLowerCase());
     if (i < 0) fail(`${path.basename(file)}:${rows[0]!.line}`, `target column ${JSON.stringify(c)} not in the header (${header.join(', ')})`, file);
     return i;
@@ -177,7 +192,13 @@ function readCsvRows(text: string, file: string, opts: ManifestOptions): RawRow[
     if (tcols.length > 0)
       set(
         'target',
-        tcols.map((i) => parseNumberList(fields[i]!, origin, file)[0] ?? fail(origin, `empty target column ${header[i]}`, file)),
+        tcols.map((i) => {
+          const v = fields[i]!.trim();
+          if (v === '') fail(origin, `missing regression target in column ${JSON.stringify(header[i])}`, file);
+          const n = Number(v);
+          if (!Number.isFinite(n)) fail(origin, `regression target in column ${JSON.stringify(header[i])} is not a number: ${JSON.stringify(v)}`, file);
+          return n;
+        }),
       );
     else if (get('target') !== undefined && get('target')!.trim() !== '') set('target', parseNumberList(get('target')!, origin, file));
     return row;
@@ -227,12 +248,31 @@ function readJsonlRows(text: string, file: string, opts: ManifestOptions): RawRo
   return out;
 }
 
+/** Whether the labels are all single numbers and one has a fraction (or `anyNumber`: the task is
+ *  regression), so they are regression values, not class names. */
+function floatTargets(rows: RawRow[], anyNumber = false): boolean {
+  const named = rows.flatMap((r) => (r.label && 'names' in r.label ? [r.label.names] : []));
+  return (
+    named.length > 0 &&
+    named.length === rows.filter((r) => r.label !== null).length &&
+    named.every((n) => n.length === 1 && n[0]!.trim() !== '' && Number.isFinite(Number(n[0]))) &&
+    (anyNumber || named.some((n) => !Number.isInteger(Number(n[0]))))
+  );
+}
+
 /** Decides the task and label space of the rows, and maps each row's label. */
 function mapLabels(
   rows: RawRow[],
   file: string,
   opts: ManifestOptions,
 ): { labels: LabelMap | null; task: Task | null; items: Pick<DataItem, 'label' | 'target'>[] } {
+  const forced = (opts.task ?? opts.labels?.task) === 'regression';
+  if ((forced || !(opts.task ?? opts.labels?.task)) && floatTargets(rows, forced)) {
+    // A label column of numbers with a fraction: one regression target named 'label'.
+    for (const r of rows) if (r.label && 'names' in r.label) r.target = [Number(r.label.names[0])];
+    for (const r of rows) r.label = null;
+    return mapLabels(rows, file, { ...opts, targetColumns: ['label'] });
+  }
   const labeled = rows.filter((r) => r.label !== null);
   const withTarget = rows.filter((r) => r.target !== undefined);
   let task: Task | null = opts.task ?? opts.labels?.task ?? null;
@@ -249,6 +289,10 @@ function mapLabels(
     const d = [...dims][0] ?? opts.labels?.size ?? 0;
     const labels = opts.labels ?? (opts.targetColumns ? LabelMap.regression(opts.targetColumns) : LabelMap.fromCount(Math.max(1, d), 'regression'));
     if (d !== 0 && labels.size !== d) fail(where, `targets have ${d} values, the label map has ${labels.size}`, file);
+    if (withTarget.length === 0 && labeled.length > 0)
+      fail(labeled[0]!.origin, `regression targets (${labels.names.join(', ')}) expected, the manifest has class labels and no targets`, file);
+    const missing = withTarget.length > 0 ? rows.find((r) => r.target === undefined) : undefined;
+    if (missing) fail(missing.origin, `missing regression target (${labels.names.join(', ')}); other rows have one`, file);
     return { labels, task, items: rows.map((r) => (r.target ? { target: r.target } : {})) };
   }
   let labels = opts.labels ?? null;
@@ -306,10 +350,11 @@ export async function loadManifest(file: string, opts: ManifestOptions = {}): Pr
     throw e;
   }
   const format = opts.format ?? (/\.(jsonl|ndjson)$/i.test(file) ? 'jsonl' : 'csv');
-  const rows = format === 'jsonl' ? readJsonlRows(text, file, opts) : readCsvRows(text, file, opts);
+  const detected: string[] = [];
+  const rows = format === 'jsonl' ? readJsonlRows(text, file, opts) : readCsvRows(text, file, opts, detected);
   if (rows.length === 0) fail(path.basename(file), 'the manifest lists no items', file);
   const base = path.resolve(opts.baseDir ?? path.dirname(file));
-  const { labels, task, items: mapped } = mapLabels(rows, file, opts);
+  const { labels, task, items: mapped } = mapLabels(rows, file, detected.length > 0 ? { ...opts, targetColumns: detected } : opts);
   const items: DataItem[] = rows.map((r, i) => {
     if (r.video === undefined && r.audio === undefined) fail(r.origin, 'neither a video nor an audio path', file);
     const video = r.video === undefined ? null : path.resolve(base, r.video);

@@ -3,7 +3,8 @@
  * warm-up lr, forward (under autocast when `amp` is on), zero_grad, backward, optimizer step (through a
  * GradScaler for fp16); after every epoch validation, the MultiStepLR step, checkpoints, progress record.
  * Losses are summed on the device (weighted by batch size, as the reference's meters) and read back
- * every `logEvery` steps, not after every step.
+ * every `logEvery` steps, not after every step. With a run directory the loop also appends to
+ * metrics.jsonl (metrics_log.ts) and redraws plots/*.svg (plots.ts) after every epoch.
  */
 import { torch, type Tensor } from '../tensor';
 import { GradScaler, type Optimizer } from '../optim';
@@ -12,6 +13,9 @@ import type { Batch, DataLoader } from '../data/loader';
 import { TrainError } from './errors';
 import { ReferenceSchedule, type LrScheduleOptions } from './schedule';
 import { RunDir, type EpochRecord, type TrainerState } from './run_dir';
+import { MetricsLog } from './metrics_log';
+import { EpochBar } from './progress';
+import { writeCurves } from './plots';
 
 /** Options every training loop takes. */
 export interface FitOptions {
@@ -30,6 +34,8 @@ export interface FitOptions {
   logEvery?: number;
   /** Receives progress lines (default: none). */
   onLog?: (line: string) => void;
+  /** A progress bar per epoch on stderr (progress.ts) instead of the step lines; for a terminal. */
+  progressBar?: boolean;
   /** Stops between steps; the epoch in progress is not saved. */
   signal?: AbortSignal;
 }
@@ -51,6 +57,8 @@ export interface FitTask {
   best: { key: string; higherIsBetter: boolean };
   /** Written to config.json; a resumed run must have written the same. */
   config: unknown;
+  /** After an epoch is committed (e.g. task-specific pictures into the run directory). */
+  afterEpoch?(record: EpochRecord, runDir: string | null): Promise<void>;
 }
 
 /** Runs autocast on CUDA when amp is on; plain otherwise. */
@@ -109,12 +117,15 @@ export async function fit(task: FitTask, o: FitOptions): Promise<EpochRecord[]> 
     }
   }
   const history = run ? (await run.progress()).filter((r) => r.epoch < first) : [];
+  const metricsLog = run ? new MetricsLog(run.dir) : null;
+  await metricsLog?.truncate(first - 1);
   for (let epoch = first; epoch <= o.epochs; epoch++) {
     const t0 = Date.now();
     model.train();
     const sums = new Map<string, Tensor>();
     let steps = 0;
     let samples = 0;
+    let bar = o.progressBar ? new EpochBar(epoch, o.epochs, task.train.length) : null;
     try {
       for await (const batch of task.train.epoch(epoch - 1)) {
         try {
@@ -141,14 +152,21 @@ export async function fit(task: FitTask, o: FitOptions): Promise<EpochRecord[]> 
         samples += batch.ids.length;
         if (steps % logEvery === 0) {
           const means = readMeans(sums, samples, epoch, globalStep);
-          log(
-            `epoch ${epoch} step ${steps} (global ${globalStep}): ${fmt(means)} lr ${schedule
-              .lrs()
-              .map((x) => x.toExponential(2))
-              .join('/')}`,
-          );
+          const lrs = schedule.lrs();
+          const rate = samples / Math.max(1e-3, (Date.now() - t0) / 1000);
+          if (bar) bar.update(steps, samples, means.loss!);
+          else
+            log(
+              `epoch ${epoch} step ${steps} (global ${globalStep}): ${fmt(means)} lr ${lrs.map((x) => x.toExponential(2)).join('/')}, ${rate.toFixed(1)} items/s`,
+            );
+          await metricsLog?.append({ type: 'step', epoch, step: steps, globalStep, samples, itemsPerSecond: rate, lr: lrs, train: means });
+        } else if (bar) {
+          // the bar's running loss: one read-back every 10 steps (a sync), not every step
+          bar.update(steps, samples, steps % 10 === 0 ? readMeans(sums, samples, epoch, globalStep).loss! : null);
         }
       }
+      bar?.stop();
+      bar = null;
       if (steps === 0) throw new TrainError(`epoch ${epoch}: the training loader produced no batch`, 'ERR_INVALID_ARG');
       const train = readMeans(sums, samples, epoch, globalStep);
       const lr = schedule.lrs();
@@ -167,8 +185,12 @@ export async function fit(task: FitTask, o: FitOptions): Promise<EpochRecord[]> 
       if (run) {
         const state = { epoch, globalStep, best, bestEpoch, schedule: schedule.stateDict(), scaler: scaler ? scaler.stateDict() : null };
         await run.saveEpoch(model, opt, state, record, better);
+        await metricsLog!.append({ type: 'epoch', ...record, best: better });
+        await writeCurves(run.dir, history);
       }
+      await task.afterEpoch?.(record, run ? run.dir : null);
     } finally {
+      bar?.stop();
       torch.dispose([...sums.values()]);
     }
   }

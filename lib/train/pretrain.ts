@@ -2,7 +2,11 @@
  * Self-supervised pretraining of SocialMAE, as the reference's traintest_cavmae.py: Adam over the
  * trainable parameters (betas (0.95, 0.999), weight decay 5e-7), reconstruction + contrastive loss with
  * random masking, validation loss every epoch, best epoch = lowest validation (else training) loss.
+ * With a run directory, plots/reconstruction.E.png after every epoch (recon_picture.ts): the first clip of
+ * the validation (else training) data, masked with a fixed per-epoch noise so the global RNG is untouched.
  */
+import * as fs from 'fs';
+import * as path from 'path';
 import type { Tensor } from '../tensor';
 import { torch } from '../tensor';
 import { Adam, type Optimizer } from '../optim';
@@ -12,6 +16,9 @@ import { TrainError } from './errors';
 import { fbankNoise } from './augment';
 import { fit, withAmp, type FitOptions } from './fit';
 import type { EpochRecord } from './run_dir';
+import { reconstructionPng } from './recon_picture';
+import { PLOTS_DIR } from './plots';
+import { writeFileAtomic } from '../io/atomic';
 
 export interface PretrainLoopOptions extends FitOptions {
   lr?: number; // 1e-4
@@ -26,6 +33,52 @@ export interface PretrainLoopOptions extends FitOptions {
   optimizer?: Optimizer;
   /** Anything else to record in config.json (model options, data recipe). */
   config?: Record<string, unknown>;
+  /** The reconstruction picture after every epoch (default true with a runDir); `channelOrder` of the
+   *  loader's video recipe (default 'bgr', the reference's). */
+  reconstruction?: boolean | { channelOrder?: 'rgb' | 'bgr'; frames?: number };
+}
+
+/** [1, n] uniform noise from a fixed seed (mulberry32), so the picture's masks are not drawn from the global RNG. */
+function fixedNoise(n: number, seed: number, device: string): Tensor {
+  let a = seed >>> 0;
+  const x = Float32Array.from({ length: n }, () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  });
+  return torch.tidy(() => torch.tensor(x, { shape: [1, n] }).to(device));
+}
+
+/** Writes plots/reconstruction.E.png of the first clip of `loader`. */
+async function writeReconstruction(model: SocialMAE, loader: DataLoader, dir: string, epoch: number, o: PretrainLoopOptions, device: string): Promise<void> {
+  const ro = typeof o.reconstruction === 'object' ? o.reconstruction : {};
+  for await (const batch of loader.epoch(0)) {
+    try {
+      const png = torch.noGrad(() =>
+        torch.tidy(() => {
+          const { audio, video } = batchInputs(batch, device, 'pretrain');
+          const a = audio.slice(0, 0, 1);
+          const v = video.slice(0, 0, 1);
+          const { patchSize: p, stride: s } = model.config;
+          const La = (a.shape[1]! / p) * (a.shape[2]! / p);
+          const Lv = (v.shape[2]! / p) * (v.shape[3]! / p) * (v.shape[4]! / s);
+          model.eval();
+          return reconstructionPng(model, a, v, {
+            forward: { ...(o.forward ?? {}), noiseA: fixedNoise(La, 1000 + epoch, device), noiseV: fixedNoise(Lv, 2000 + epoch, device) },
+            ...(ro.frames !== undefined ? { frames: ro.frames } : {}),
+            channelOrder: ro.channelOrder ?? 'bgr',
+          });
+        }),
+      );
+      await fs.promises.mkdir(path.join(dir, PLOTS_DIR), { recursive: true });
+      await writeFileAtomic(path.join(dir, PLOTS_DIR, `reconstruction.${epoch}.png`), [png]);
+    } finally {
+      batch.dispose();
+    }
+    break;
+  }
 }
 
 /** Batch tensors on the model's device: audio [B, T, 128], video [B, 3, H, W, T']. */
@@ -83,6 +136,9 @@ export async function pretrain(model: SocialMAE, train: DataLoader, o: PretrainL
           return Object.fromEntries([...sums].map(([k, v]) => [k, v / n]));
         },
         best: { key: 'loss', higherIsBetter: false },
+        afterEpoch: async (record, dir) => {
+          if (dir && o.reconstruction !== false) await writeReconstruction(model, o.val ?? train, dir, record.epoch, o, device);
+        },
         config: {
           task: 'pretrain',
           ...(o.optimizer ? { optimizer: o.optimizer.constructor.name } : hyper),

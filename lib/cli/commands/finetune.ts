@@ -1,29 +1,44 @@
 /**
- * `social-mae finetune --train DATA --val DATA --out DIR [--init PRETRAIN.pth] [options]`: supervised
- * finetuning of SocialMAEFT. The label space comes from the training data and is saved in
- * DIR/config.json (with the model options), which is what `social-mae predict --run DIR` reads back.
+ * `social-mae finetune --train DATA --val DATA [--test DATA] --out DIR [--init PRETRAIN.pth] [options]`:
+ * supervised finetuning of SocialMAEFT: a classifier, a multi-label tagger or a regressor (--task; by
+ * default what the training labels are: float columns are regression targets). The label space comes from
+ * the training data and is saved in DIR/config.json (with the model options), which is what `social-mae
+ * predict / evaluate --run DIR` read back. With --test the best checkpoint is evaluated at the end
+ * (DIR/eval.json), as the reference's main_ft.py does.
  */
 import { torch } from '../../tensor';
 import { SocialMAEFT, FT_MODES, FT_MODE_INPUTS, initFinetuneFromPretrain, initFromCavMae } from '../../models';
-import { finetune } from '../../train';
+import { BEST_METRICS, finetune } from '../../train';
 import { UsageError, defineCommand, type Flags } from '../args';
 import { readCheckpoint, type CheckpointFile } from '../checkpoint-file';
+import { TASK_CHOICES } from '../finetuned';
+import { TEST_FLAGS, checkDisjoint, openSplit } from '../splits';
 import { checkAmp, fitOptions, log, loopFlags, makeLoader, modelOptionsFor, openTrainingData, resolveDevice, runRecord } from '../training';
 
 export const command = defineCommand({
   name: 'finetune',
-  summary: 'supervised finetuning from a pretraining checkpoint; accuracy/mAP per epoch',
-  example: 'social-mae finetune --train train.csv --val val.csv --out runs/ft --init runs/pre/models/best_audio_model.pth --size small',
+  summary: 'supervised finetuning (classes or regression targets) from a pretraining checkpoint; metrics per epoch, --test at the end',
+  example: [
+    'social-mae finetune --train train.csv --val val.csv --test test.csv --out runs/ft --init runs/pre/models/best_audio_model.pth',
+    'social-mae finetune --task regression --loss L1 --train traits_train.csv --val traits_val.csv --out runs/traits --size small',
+  ],
   flags: {
     ...loopFlags({ epochs: 10, lr: 1e-5, lrStart: 2, lrStep: 1 }),
     headLr: { type: 'float', min: 0, default: 100, help: "the classification head's lr as a multiple of --lr" },
     mode: { type: 'choice', choices: FT_MODES, default: 'multimodal', help: 'which modalities the model sees' },
-    loss: { type: 'choice', choices: ['CE', 'BCE'], defaultHelp: 'CE for single-label, BCE for multi-label data', help: 'loss' },
+    ...TEST_FLAGS,
+    task: { type: 'choice', choices: TASK_CHOICES, defaultHelp: 'from the training labels (float targets: regression)', help: 'what the labels are' },
+    loss: {
+      type: 'choice',
+      choices: ['CE', 'BCE', 'MSE', 'L1'],
+      defaultHelp: 'CE single-label, BCE multi-label, MSE regression',
+      help: 'loss (CE / BCE for classes, MSE / L1 for regression)',
+    },
     metric: {
       type: 'choice',
-      choices: ['acc', 'mAP'],
-      defaultHelp: 'acc for single-label, mAP for multi-label data',
-      help: 'metric that picks the best epoch',
+      choices: [...new Set(Object.values(BEST_METRICS).flat())],
+      defaultHelp: 'acc single-label, mAP multi-label, loss regression',
+      help: "validation metric that picks the best epoch ('loss': the lowest validation loss, the reference's rule)",
     },
     labelSmooth: { type: 'float', min: 0, max: 1, default: 0, help: 'label smoothing' },
     freqm: { type: 'int', min: 0, default: 0, help: 'SpecAugment frequency mask width (bins)' },
@@ -61,25 +76,38 @@ export async function run(f: Flags<typeof command.spec.flags>): Promise<void> {
   let loaders: { close(): Promise<void> }[] = [];
   try {
     const encoder = modelOptionsFor(f.size, init, false);
-    const data = await openTrainingData(f, { labels: true });
+    const data = await openTrainingData(f, { labels: true, ...(f.task ? { task: f.task } : {}) });
     const labels = data.train.labels;
-    if (!labels || labels.task === 'regression') throw new UsageError('finetune needs class labels in the training data (a label column or the folder layout)');
+    if (!labels) throw new UsageError('finetune needs labels in the training data (a label column, regression target columns, or the folder layout)');
+    const test = f.test !== undefined ? await openSplit(f.test, f.testPartition, { labels, skipMissing: f.onBadItem === 'skip' }) : null;
+    if (test) {
+      const note = checkDisjoint(data.train, test, 'test', f.allowOverlap);
+      if (note) log(note);
+    }
     const modelOptions = { ...encoder, labelDim: labels.size };
     const config = { model: modelOptions, size: f.size ?? null, labels: labels.toJSON(), mixup: f.mixup, ...(await runRecord(f, data.records, device)) };
     // only the modalities the mode reads are decoded (an audio-only dataset trains 'audioonly')
     const inputs = FT_MODE_INPUTS[f.mode];
     const train = makeLoader(f, data.train, { train: true, device, mixup: f.mixup, inputs });
     const val = data.val ? makeLoader(f, data.val, { train: false, device, inputs }) : undefined;
-    loaders = [train, ...(val ? [val] : [])];
+    const testLoader = test ? makeLoader(f, test, { train: false, device, name: 'test', inputs }) : undefined;
+    loaders = [train, ...(val ? [val] : []), ...(testLoader ? [testLoader] : [])];
     torch.manualSeed(f.seed);
     model = new SocialMAEFT(modelOptions);
     log(
-      `social-mae finetune: ${f.size ?? (init ? 'checkpoint-sized' : 'full')} model on ${device}, ${labels.size} classes (${labels.names.join(', ')}), ${train.items.length} training items${val ? `, ${val.items.length} validation items` : ''}`,
+      `social-mae finetune: ${f.size ?? (init ? 'checkpoint-sized' : 'full')} model on ${device}, ${labels.size} ${labels.task === 'regression' ? 'regression targets' : 'classes'} (${labels.names.join(', ')}), ${train.items.length} training items${val ? `, ${val.items.length} validation items` : ''}`,
     );
     if (init && !fit.resume) log(initFrom(model, init));
     if (init) torch.dispose(init.stateDict);
     model.to(device);
-    await finetune(model, train, { ...options, ...(val ? { val } : {}), config });
+    await finetune(model, train, {
+      ...options,
+      task: labels.task,
+      names: labels.names,
+      ...(val ? { val } : {}),
+      ...(testLoader ? { test: testLoader } : {}),
+      config,
+    });
     log(`checkpoints in ${f.out}/models (best: best_audio_model.pth); predict with: social-mae predict --run ${f.out} FILES...`);
   } finally {
     if (init) torch.dispose(init.stateDict);

@@ -9,6 +9,11 @@
  *                       (mean norm(U(A(a))) + mean norm_a(U_a(A(a)))) / 2
  *   'missingvideoonly'  the same for video
  * A = blocks_a, V = blocks_v, U = the unified blocks (chained) with the shared, 'a' or 'v' norms.
+ *
+ * The head is the reference's (LayerNorm, Linear) for every task. For regression (e.g. the five
+ * First Impressions traits, targets in [0, 1]) its output is the target vector itself, unbounded: no
+ * sigmoid is applied, so checkpoints stay the reference's, MSE/L1 gradients do not vanish at the ends of
+ * the range, and a prediction may fall slightly outside [0, 1] (the metrics take it as it is).
  */
 import { Tensor, TorchError, torch } from '../../tensor';
 import { LayerNorm, Linear, Sequential, init } from '../../nn';
