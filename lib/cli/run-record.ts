@@ -2,8 +2,9 @@
  * What config.json records besides the training options, so the file alone is enough to rerun a run: the
  * data sources (lib/cli/splits.ts describeSource), the initial weights (path, size, SHA-256), the loader
  * and loop settings the loops do not record themselves, and the versions of this package, LibTorch and
- * Node. A resumed run must record the same (lib/train/fit.ts compares config.json), so data or versions
- * that changed since the run started are refused on --resume rather than mixed into one run.
+ * Node. A resumed run must record the same (lib/train/fit.ts compares config.json), so data or options
+ * that changed since the run started are refused on --resume rather than mixed into one run; only the
+ * epochs and the versions may change (fit.ts RESUMABLE_KEYS), and the record is rewritten.
  */
 import { createHash } from 'crypto';
 import * as fs from 'fs';

@@ -5,6 +5,8 @@
  */
 import { torch } from '../tensor';
 import * as data from '../data';
+import * as dist from '../distributed';
+import { DIST_FLAGS, printsLogs } from './distributed';
 import type { DataLoader } from '../data/loader';
 import type { EncoderOptions, PretrainOptions } from '../models';
 import { describeModel, type CheckpointFile } from './checkpoint-file';
@@ -107,6 +109,7 @@ export function loopFlags(d: LoopDefaults) {
     logEvery: { type: 'int', min: 1, default: 50, help: 'steps between progress lines (and metrics.jsonl records)' },
     quiet: { type: 'boolean', help: 'no progress bar or progress lines (metrics.jsonl and plots are still written)' },
     ...LOADER_FLAGS,
+    ...DIST_FLAGS,
   } as const satisfies FlagSet;
 }
 type LoopFlags = Flags<ReturnType<typeof loopFlags>>;
@@ -173,6 +176,8 @@ export async function runRecord(f: LoopFlags, data: { train: SourceRecord; val: 
     device,
     onBadItem: f.onBadItem,
     allowOverlap: f.allowOverlap,
+    // data-parallel ranks (1: one process); the global batch is batchSize x worldSize
+    worldSize: dist.isInitialized() ? dist.getWorldSize() : 1,
     versions: versions(),
   };
 }
@@ -188,7 +193,16 @@ export function checkAmp(amp: string, device: string): void {
 export function makeLoader(
   f: LoaderFlags,
   source: data.DataSource,
-  o: { train: boolean; device: string; mixup?: number; name?: string; log?: (line: string) => void; inputs?: { audio: boolean; video: boolean } },
+  o: {
+    train: boolean;
+    device: string;
+    mixup?: number;
+    name?: string;
+    log?: (line: string) => void;
+    inputs?: { audio: boolean; video: boolean };
+    /** Data-parallel training: this rank's shard (cli/distributed.ts), shuffled per epoch by the sampler. */
+    sampler?: (datasetLength: number, seed: number) => data.DistributedSampler;
+  },
 ): DataLoader {
   const full: data.Recipe = o.train ? data.REFERENCE_RECIPE : data.EVAL_RECIPE;
   // `inputs`: the modalities the model reads (FT_MODE_INPUTS); the others are not decoded
@@ -198,7 +212,7 @@ export function makeLoader(
     {
       recipe,
       batchSize: f.batchSize,
-      shuffle: o.train,
+      ...(o.sampler ? { sampler: o.sampler(source.items.length, f.seed) } : { shuffle: o.train }),
       seed: f.seed,
       workers: f.workers,
       onError: f.onBadItem,
@@ -210,4 +224,7 @@ export function makeLoader(
   );
 }
 
-export const log = (msg: string) => process.stdout.write(`${msg}\n`);
+/** A progress line on stdout (rank 0 only in a data-parallel job). */
+export const log = (msg: string) => {
+  if (printsLogs()) process.stdout.write(`${msg}\n`);
+};

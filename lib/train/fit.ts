@@ -7,6 +7,7 @@
  * metrics.jsonl (metrics_log.ts) and redraws plots/*.svg (plots.ts) after every epoch.
  */
 import { torch, type Tensor } from '../tensor';
+import * as dist from '../distributed';
 import { GradScaler, type Optimizer } from '../optim';
 import type { Module } from '../nn';
 import type { Batch, DataLoader } from '../data/loader';
@@ -67,16 +68,37 @@ export function withAmp<T>(device: string, amp: FitOptions['amp'], fn: () => T):
   return torch.autocast(fn, { dtype: amp === 'fp16' ? 'float16' : 'bfloat16' });
 }
 
+/** Top-level keys of config.json that `--resume` may change (more epochs, a newer package or LibTorch):
+ *  the record is rewritten with the new values; any other difference is another run. */
+const RESUMABLE_KEYS = ['epochs', 'versions'];
+
+function withoutResumable(config: unknown): string {
+  if (!config || typeof config !== 'object' || Array.isArray(config)) return JSON.stringify(config);
+  return JSON.stringify(Object.fromEntries(Object.entries(config).filter(([k]) => !RESUMABLE_KEYS.includes(k))));
+}
+
+/**
+ * The epoch loop. Under an initialised process group (torch.distributed) it trains data-parallel: the
+ * model is wrapped in DistributedDataParallel (rank 0's weights broadcast, gradients averaged in buckets
+ * overlapped with backward), every rank reads the run directory on resume but only rank 0 writes it and
+ * logs, epoch training means are averaged over the ranks, and every rank evaluates the whole validation
+ * set (the same weights give the same numbers, so the best-epoch choice agrees without communication).
+ * The training loader shards the data (data.DistributedSampler); the loop does not.
+ */
 export async function fit(task: FitTask, o: FitOptions): Promise<EpochRecord[]> {
   if (!Number.isInteger(o.epochs) || o.epochs < 1) throw new TrainError(`fit: epochs must be an integer >= 1, got ${o.epochs}`, 'ERR_INVALID_ARG');
   const amp = o.amp ?? 'off';
   if (!['off', 'bf16', 'fp16'].includes(amp)) throw new TrainError(`fit: amp must be 'off', 'bf16' or 'fp16', got ${String(amp)}`, 'ERR_INVALID_ARG');
   const logEvery = o.logEvery ?? 50;
-  const log = o.onLog ?? (() => undefined);
+  const distributed = dist.isInitialized();
+  const main = !distributed || dist.isMainProcess();
+  const log = (main && o.onLog) || (() => undefined);
   const { model, opt } = task;
   const schedule = new ReferenceSchedule(opt, o.schedule);
   const scaler = amp === 'fp16' && task.device.startsWith('cuda') ? new GradScaler() : null;
   const run = o.runDir ? new RunDir(o.runDir) : null;
+  /** Writes to the run directory happen on rank 0 only. */
+  const write = run && main ? run : null;
   let first = 1;
   let globalStep = 0;
   let best: number | null = null;
@@ -84,6 +106,7 @@ export async function fit(task: FitTask, o: FitOptions): Promise<EpochRecord[]> 
   if (run) {
     // A directory holds a run from its config.json on, finished epochs or not: only --resume goes on with it.
     const started = run.started();
+    if (distributed) await dist.barrier(); // every rank has looked before rank 0 writes config.json
     if (started && !o.resume) {
       const last = run.committed()[0];
       throw new TrainError(
@@ -93,17 +116,23 @@ export async function fit(task: FitTask, o: FitOptions): Promise<EpochRecord[]> 
     }
     let st: TrainerState | null = null;
     if (started) {
-      const saved = JSON.stringify(await run.readConfig());
-      if (saved !== JSON.stringify(task.config))
+      const saved = await run.readConfig();
+      if (withoutResumable(saved) !== withoutResumable(task.config))
         throw new TrainError(
-          `${run.dir}: config.json describes another run; resume with the same model and training options (or use a new directory)`,
+          `${run.dir}: config.json describes another run; resume with the same model, data and training options (only ${RESUMABLE_KEYS.join(' and ')} may change) or use a new directory`,
           'ERR_BAD_STATE',
         );
+      if (JSON.stringify(saved) !== JSON.stringify(task.config)) {
+        log(
+          `resuming with a new ${RESUMABLE_KEYS.filter((k) => JSON.stringify((saved as Record<string, unknown>)?.[k]) !== JSON.stringify((task.config as Record<string, unknown>)?.[k])).join(', ')}`,
+        );
+        await write?.init(task.config);
+      }
       st = await run.restoreLatest(model, opt, log);
     } else {
-      await run.init(task.config);
+      await write?.init(task.config);
     }
-    await run.rollBack(st);
+    await write?.rollBack(st);
     if (st) {
       schedule.loadStateDict(st.schedule);
       if (scaler && st.scaler) scaler.loadStateDict(st.scaler);
@@ -116,85 +145,101 @@ export async function fit(task: FitTask, o: FitOptions): Promise<EpochRecord[]> 
       log(`resumed ${run.dir}: no epoch was finished, starting at epoch 1`);
     }
   }
+  if (distributed) await dist.barrier(); // rank 0 has rolled the directory back before anyone goes on
   const history = run ? (await run.progress()).filter((r) => r.epoch < first) : [];
-  const metricsLog = run ? new MetricsLog(run.dir) : null;
+  const metricsLog = write ? new MetricsLog(write.dir) : null;
   await metricsLog?.truncate(first - 1);
-  for (let epoch = first; epoch <= o.epochs; epoch++) {
-    const t0 = Date.now();
-    model.train();
-    const sums = new Map<string, Tensor>();
-    let steps = 0;
-    let samples = 0;
-    let bar = o.progressBar ? new EpochBar(epoch, o.epochs, task.train.length) : null;
-    try {
-      for await (const batch of task.train.epoch(epoch - 1)) {
-        try {
-          if (o.signal?.aborted) throw o.signal.reason ?? new Error('aborted');
-          schedule.beforeStep(globalStep);
-          torch.tidy(() => {
-            const out = withAmp(task.device, amp, () => task.step(batch));
-            opt.zeroGrad();
-            if (scaler) {
-              scaler.scale(out.loss).backward();
-              scaler.step(opt);
-              scaler.update();
-            } else {
-              out.loss.backward();
-              opt.step();
-            }
-            torch.noGrad(() => accumulate(sums, out, batch.ids.length));
-          });
-        } finally {
-          batch.dispose();
-        }
-        globalStep++;
-        steps++;
-        samples += batch.ids.length;
-        if (steps % logEvery === 0) {
-          const means = readMeans(sums, samples, epoch, globalStep);
-          const lrs = schedule.lrs();
-          const rate = samples / Math.max(1e-3, (Date.now() - t0) / 1000);
-          if (bar) bar.update(steps, samples, means.loss!);
-          else
-            log(
-              `epoch ${epoch} step ${steps} (global ${globalStep}): ${fmt(means)} lr ${lrs.map((x) => x.toExponential(2)).join('/')}, ${rate.toFixed(1)} items/s`,
-            );
-          await metricsLog?.append({ type: 'step', epoch, step: steps, globalStep, samples, itemsPerSecond: rate, lr: lrs, train: means });
-        } else if (bar) {
-          // the bar's running loss: one read-back every 10 steps (a sync), not every step
-          bar.update(steps, samples, steps % 10 === 0 ? readMeans(sums, samples, epoch, globalStep).loss! : null);
-        }
-      }
-      bar?.stop();
-      bar = null;
-      if (steps === 0) throw new TrainError(`epoch ${epoch}: the training loader produced no batch`, 'ERR_INVALID_ARG');
-      const train = readMeans(sums, samples, epoch, globalStep);
-      const lr = schedule.lrs();
-      const val = task.val ? await task.evaluate(task.val) : undefined;
-      // Without a validation set the best epoch is the one with the lowest training loss.
-      const [score, higher] = val ? [val[task.best.key], task.best.higherIsBetter] : [train.loss, false];
-      const better = score !== undefined && !Number.isNaN(score) && (best === null || (higher ? score > best : score < best));
-      if (better) {
-        best = score!;
-        bestEpoch = epoch;
-      }
-      schedule.afterEpoch();
-      const record: EpochRecord = { epoch, globalStep, lr, seconds: (Date.now() - t0) / 1000, train, ...(val ? { val } : {}) };
-      history.push(record);
-      log(`epoch ${epoch} done in ${record.seconds.toFixed(1)} s: train ${fmt(train)}${val ? `, val ${fmt(val)}` : ''}${better ? ' (best)' : ''}`);
-      if (run) {
-        const state = { epoch, globalStep, best, bestEpoch, schedule: schedule.stateDict(), scaler: scaler ? scaler.stateDict() : null };
-        await run.saveEpoch(model, opt, state, record, better);
-        await metricsLog!.append({ type: 'epoch', ...record, best: better });
-        await writeCurves(run.dir, history);
-      }
-      await task.afterEpoch?.(record, run ? run.dir : null);
-    } finally {
-      bar?.stop();
-      torch.dispose([...sums.values()]);
-    }
+  const ddp = distributed ? await dist.DistributedDataParallel.wrap(model) : null;
+  try {
+    await epochs();
+  } finally {
+    ddp?.dispose();
   }
   return history;
+
+  async function epochs(): Promise<void> {
+    for (let epoch = first; epoch <= o.epochs; epoch++) {
+      const t0 = Date.now();
+      model.train();
+      const sums = new Map<string, Tensor>();
+      let steps = 0;
+      let samples = 0;
+      let bar = o.progressBar && main ? new EpochBar(epoch, o.epochs, task.train.length) : null;
+      try {
+        for await (const batch of task.train.epoch(epoch - 1)) {
+          try {
+            if (o.signal?.aborted) throw o.signal.reason ?? new Error('aborted');
+            schedule.beforeStep(globalStep);
+            torch.tidy(() => {
+              const out = withAmp(task.device, amp, () => task.step(batch));
+              opt.zeroGrad();
+              (scaler ? scaler.scale(out.loss) : out.loss).backward();
+              torch.noGrad(() => accumulate(sums, out, batch.ids.length));
+            });
+            // DDP: the bucket all-reduces started during backward; wait for the averaged gradients
+            if (ddp) await ddp.syncGradients();
+            torch.tidy(() => {
+              if (scaler) {
+                scaler.step(opt);
+                scaler.update();
+              } else {
+                opt.step();
+              }
+            });
+          } finally {
+            batch.dispose();
+          }
+          globalStep++;
+          steps++;
+          samples += batch.ids.length;
+          if (steps % logEvery === 0) {
+            const means = readMeans(sums, samples, epoch, globalStep);
+            const lrs = schedule.lrs();
+            const rate = samples / Math.max(1e-3, (Date.now() - t0) / 1000);
+            if (bar) bar.update(steps, samples, means.loss!);
+            else
+              log(
+                `epoch ${epoch} step ${steps} (global ${globalStep}): ${fmt(means)} lr ${lrs.map((x) => x.toExponential(2)).join('/')}, ${rate.toFixed(1)} items/s`,
+              );
+            await metricsLog?.append({ type: 'step', epoch, step: steps, globalStep, samples, itemsPerSecond: rate, lr: lrs, train: means });
+          } else if (bar) {
+            // the bar's running loss: one read-back every 10 steps (a sync), not every step
+            bar.update(steps, samples, steps % 10 === 0 ? readMeans(sums, samples, epoch, globalStep).loss! : null);
+          }
+        }
+        bar?.stop();
+        bar = null;
+        if (steps === 0) throw new TrainError(`epoch ${epoch}: the training loader produced no batch`, 'ERR_INVALID_ARG');
+        const local = readMeans(sums, samples, epoch, globalStep);
+        // every rank sees as many samples (the sampler pads), so the mean of the rank means is the mean
+        const train = distributed ? await dist.reduceMetrics(local) : local;
+        const lr = schedule.lrs();
+        const val = task.val ? await task.evaluate(task.val) : undefined;
+        // Without a validation set the best epoch is the one with the lowest training loss.
+        const [score, higher] = val ? [val[task.best.key], task.best.higherIsBetter] : [train.loss, false];
+        const better = score !== undefined && !Number.isNaN(score) && (best === null || (higher ? score > best : score < best));
+        if (better) {
+          best = score!;
+          bestEpoch = epoch;
+        }
+        schedule.afterEpoch();
+        const record: EpochRecord = { epoch, globalStep, lr, seconds: (Date.now() - t0) / 1000, train, ...(val ? { val } : {}) };
+        history.push(record);
+        log(`epoch ${epoch} done in ${record.seconds.toFixed(1)} s: train ${fmt(train)}${val ? `, val ${fmt(val)}` : ''}${better ? ' (best)' : ''}`);
+        if (write) {
+          const state = { epoch, globalStep, best, bestEpoch, schedule: schedule.stateDict(), scaler: scaler ? scaler.stateDict() : null };
+          await write.saveEpoch(model, opt, state, record, better);
+          await metricsLog!.append({ type: 'epoch', ...record, best: better });
+          await writeCurves(write.dir, history);
+        }
+        if (main) await task.afterEpoch?.(record, write ? write.dir : null);
+        if (distributed) await dist.barrier(); // the epoch is committed on rank 0 before any rank goes on
+      } finally {
+        bar?.stop();
+        torch.dispose([...sums.values()]);
+      }
+    }
+  }
 }
 
 /** Adds each scalar of `out` times the batch size into its running sum (float32, kept across tidy scopes). */

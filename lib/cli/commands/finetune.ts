@@ -14,6 +14,7 @@ import { readCheckpoint, type CheckpointFile } from '../checkpoint-file';
 import { TASK_CHOICES } from '../finetuned';
 import { TEST_FLAGS, checkDisjoint, openSplit } from '../splits';
 import { checkAmp, fitOptions, log, loopFlags, makeLoader, modelOptionsFor, openTrainingData, resolveDevice, runRecord } from '../training';
+import { endDistributed, startDistributed } from '../distributed';
 
 export const command = defineCommand({
   name: 'finetune',
@@ -56,8 +57,10 @@ function initFrom(model: SocialMAEFT, ck: CheckpointFile): string {
 }
 
 export async function run(f: Flags<typeof command.spec.flags>): Promise<void> {
-  const device = resolveDevice(f.device);
-  checkAmp(f.amp, device);
+  checkAmp(f.amp, resolveDevice(f.device));
+  const d = await startDistributed(f, resolveDevice(f.device));
+  if (d.role === 'launcher') return;
+  const device = d.device;
   const fit = fitOptions(f);
   // Without --loss / --metric the loop picks them from the label task (single- or multi-label).
   const options = {
@@ -88,7 +91,7 @@ export async function run(f: Flags<typeof command.spec.flags>): Promise<void> {
     const config = { model: modelOptions, size: f.size ?? null, labels: labels.toJSON(), mixup: f.mixup, ...(await runRecord(f, data.records, device)) };
     // only the modalities the mode reads are decoded (an audio-only dataset trains 'audioonly')
     const inputs = FT_MODE_INPUTS[f.mode];
-    const train = makeLoader(f, data.train, { train: true, device, mixup: f.mixup, inputs });
+    const train = makeLoader(f, data.train, { train: true, device, mixup: f.mixup, inputs, ...(d.role === 'rank' ? { sampler: d.sampler } : {}) });
     const val = data.val ? makeLoader(f, data.val, { train: false, device, inputs }) : undefined;
     const testLoader = test ? makeLoader(f, test, { train: false, device, name: 'test', inputs }) : undefined;
     loaders = [train, ...(val ? [val] : []), ...(testLoader ? [testLoader] : [])];
@@ -105,7 +108,8 @@ export async function run(f: Flags<typeof command.spec.flags>): Promise<void> {
       task: labels.task,
       names: labels.names,
       ...(val ? { val } : {}),
-      ...(testLoader ? { test: testLoader } : {}),
+      // the test set is evaluated once, by rank 0 of a data-parallel job
+      ...(testLoader && (d.role !== 'rank' || d.rank === 0) ? { test: testLoader } : {}),
       config,
     });
     log(`checkpoints in ${f.out}/models (best: best_audio_model.pth); predict with: social-mae predict --run ${f.out} FILES...`);
@@ -113,5 +117,6 @@ export async function run(f: Flags<typeof command.spec.flags>): Promise<void> {
     if (init) torch.dispose(init.stateDict);
     model?.dispose();
     for (const l of loaders) await l.close();
+    await endDistributed(d);
   }
 }

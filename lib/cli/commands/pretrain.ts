@@ -11,6 +11,7 @@ import { pretrain } from '../../train';
 import { defineCommand, type Flags } from '../args';
 import { readCheckpoint, type CheckpointFile } from '../checkpoint-file';
 import { checkAmp, fitOptions, log, loopFlags, makeLoader, modelOptionsFor, openTrainingData, resolveDevice, runRecord } from '../training';
+import { endDistributed, startDistributed } from '../distributed';
 
 export const command = defineCommand({
   name: 'pretrain',
@@ -34,8 +35,10 @@ function initFrom(model: SocialMAE, ck: CheckpointFile): string {
 }
 
 export async function run(f: Flags<typeof command.spec.flags>): Promise<void> {
-  const device = resolveDevice(f.device);
-  checkAmp(f.amp, device);
+  checkAmp(f.amp, resolveDevice(f.device));
+  const d = await startDistributed(f, resolveDevice(f.device));
+  if (d.role === 'launcher') return;
+  const device = d.device;
   const fit = fitOptions(f);
   const ratio = f.maskRatio;
   const init = f.init !== undefined ? await readCheckpoint(f.init) : null;
@@ -45,7 +48,7 @@ export async function run(f: Flags<typeof command.spec.flags>): Promise<void> {
     const modelOptions = modelOptionsFor(f.size, init, true);
     const data = await openTrainingData(f, { labels: false });
     const config = { model: modelOptions, size: f.size ?? null, ...(await runRecord(f, data.records, device)) };
-    const train = makeLoader(f, data.train, { train: true, device });
+    const train = makeLoader(f, data.train, { train: true, device, ...(d.role === 'rank' ? { sampler: d.sampler } : {}) });
     const val = data.val ? makeLoader(f, data.val, { train: false, device }) : undefined;
     loaders = [train, ...(val ? [val] : [])];
     torch.manualSeed(f.seed);
@@ -67,5 +70,6 @@ export async function run(f: Flags<typeof command.spec.flags>): Promise<void> {
     if (init) torch.dispose(init.stateDict);
     model?.dispose();
     for (const l of loaders) await l.close();
+    await endDistributed(d);
   }
 }
