@@ -9,7 +9,7 @@ import * as path from 'path';
 import * as io from '../io';
 import * as data from '../data';
 import { torch, type Tensor } from '../tensor';
-import { FT_MODES, SocialMAEFT, loadCheckpoint, type FTMode, type FTOptions } from '../models';
+import { FT_MODES, SocialMAEFT, loadCheckpoint, type FTMode, type FTOptions, type SocialMAE } from '../models';
 import { RunDir, resolveLoss, type LossKind } from '../train';
 import { UsageError, type FlagSet, type Flags } from './args';
 import { describeModel, finetuneModelFrom } from './checkpoint-file';
@@ -82,18 +82,7 @@ export async function resolveFinetuned(f: FinetunedFlags, device: string, comman
   const labels = data.LabelMap.fromJSON(cfg.labels, path.join(runDir.dir, 'config.json'));
   const file = f.epoch === undefined ? path.join(runDir.models, 'best_audio_model.pth') : runDir.file('audio_model', f.epoch);
   if (!fs.existsSync(file)) throw new UsageError(`${file} does not exist`);
-  const model = new SocialMAEFT(cfg.model);
-  try {
-    const sd = (await io.load(file)) as Map<string, Tensor>;
-    try {
-      loadCheckpoint(model, sd);
-    } finally {
-      torch.dispose(sd);
-    }
-  } catch (e) {
-    model.dispose();
-    throw e;
-  }
+  const model = await withWeights(new SocialMAEFT(cfg.model), file);
   return {
     model: model.to(device),
     labels,
@@ -111,4 +100,20 @@ function lossFor(task: data.Task, loss: LossKind | undefined): LossKind {
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
+}
+
+/** Loads the state dict in `file` into `model` (disposed when that fails) and returns the model. */
+export async function withWeights<M extends SocialMAE | SocialMAEFT>(model: M, file: string): Promise<M> {
+  try {
+    const sd = (await io.load(file)) as Map<string, Tensor>;
+    try {
+      loadCheckpoint(model, sd);
+    } finally {
+      torch.dispose(sd);
+    }
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+  return model;
 }

@@ -6,12 +6,12 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import * as io from '../../io';
-import { torch, type Tensor } from '../../tensor';
+import { torch } from '../../tensor';
 import { SocialMAE, SocialMAEFT, loadCheckpoint, type SocialMAEEncoder } from '../../models';
 import { RunDir, embedDataset, writeEmbeddings, type EmbeddingKind } from '../../train';
 import { UsageError, defineCommand, type Flags } from '../args';
 import { describeModel, readCheckpoint } from '../checkpoint-file';
+import { withWeights } from '../finetuned';
 import { openSplit } from '../splits';
 import { LOADER_FLAGS, log, makeLoader, resolveDevice } from '../training';
 
@@ -61,18 +61,7 @@ async function loadEncoder(f: Flags<typeof command.spec.flags>): Promise<{ model
   const cfg = await run.readConfig<{ task: string; model: Record<string, unknown> }>();
   const file = f.epoch === undefined ? path.join(run.models, 'best_audio_model.pth') : run.file('audio_model', f.epoch);
   if (!fs.existsSync(file)) throw new UsageError(`${file} does not exist`);
-  const model = cfg.task === 'finetune' ? new SocialMAEFT(cfg.model as never) : new SocialMAE(cfg.model);
-  try {
-    const sd = (await io.load(file)) as Map<string, Tensor>;
-    try {
-      loadCheckpoint(model, sd);
-    } finally {
-      torch.dispose(sd);
-    }
-  } catch (e) {
-    model.dispose();
-    throw e;
-  }
+  const model = await withWeights(cfg.task === 'finetune' ? new SocialMAEFT(cfg.model as never) : new SocialMAE(cfg.model), file);
   return { model, what: `${file} (${cfg.task} run)` };
 }
 
