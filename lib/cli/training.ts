@@ -166,7 +166,7 @@ export async function openTrainingData(f: LoopFlags, o: { labels: boolean; task?
 }
 
 /** What config.json records of the shared flags and the run's data (with the loops' own options). */
-export async function runRecord(f: LoopFlags, data: { train: SourceRecord; val: SourceRecord | null }, device: string) {
+export async function runRecord(f: LoopFlags, data: { train: SourceRecord; val: SourceRecord | null; test?: SourceRecord }, device: string) {
   return {
     data,
     init: f.init !== undefined ? await fileRecord(f.init) : null,

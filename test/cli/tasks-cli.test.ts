@@ -69,6 +69,7 @@ t.test('regression: finetune --test --quiet, evaluate, predict, embed, retrieve;
   t.notMatch(ft.stdout, /epoch 1/, '--quiet: no progress lines');
   const cfg = JSON.parse(fs.readFileSync(path.join(dir, 'ft', 'config.json'), 'utf8'));
   t.match(cfg, { labels: { task: 'regression', names: ['extraversion', 'neuroticism'] }, loss: 'MSE', metric: 'loss' });
+  t.match(cfg.data.test, { spec: 'r.csv', items: Number, sha256: String }, 'config.json records the test source');
   const ev = JSON.parse(fs.readFileSync(path.join(dir, 'ft', 'eval.json'), 'utf8'));
   t.equal(ev.items, 2);
   t.ok(Number.isFinite(ev.metrics.meanScore));

@@ -12,7 +12,7 @@ import { BEST_METRICS, finetune } from '../../train';
 import { UsageError, defineCommand, type Flags } from '../args';
 import { readCheckpoint, type CheckpointFile } from '../checkpoint-file';
 import { TASK_CHOICES } from '../finetuned';
-import { TEST_FLAGS, checkDisjoint, openSplit } from '../splits';
+import { TEST_FLAGS, checkDisjoint, describeSource, openSplit } from '../splits';
 import { checkAmp, fitOptions, log, loopFlags, makeLoader, modelOptionsFor, openTrainingData, resolveDevice, runRecord } from '../training';
 import { endDistributed, startDistributed } from '../distributed';
 
@@ -88,7 +88,17 @@ export async function run(f: Flags<typeof command.spec.flags>): Promise<void> {
       if (note) log(note);
     }
     const modelOptions = { ...encoder, labelDim: labels.size };
-    const config = { model: modelOptions, size: f.size ?? null, labels: labels.toJSON(), mixup: f.mixup, ...(await runRecord(f, data.records, device)) };
+    const config = {
+      model: modelOptions,
+      size: f.size ?? null,
+      labels: labels.toJSON(),
+      mixup: f.mixup,
+      ...(await runRecord(
+        f,
+        test && f.test !== undefined ? { ...data.records, test: await describeSource(f.test, test, f.testPartition) } : data.records,
+        device,
+      )),
+    };
     // only the modalities the mode reads are decoded (an audio-only dataset trains 'audioonly')
     const inputs = FT_MODE_INPUTS[f.mode];
     const train = makeLoader(f, data.train, { train: true, device, mixup: f.mixup, inputs, ...(d.role === 'rank' ? { sampler: d.sampler } : {}) });
