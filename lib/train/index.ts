@@ -12,7 +12,7 @@ export { lineChartSvg, confusionSvg, writeCurves, writeConfusion, PLOTS_DIR, typ
 export { EpochBar } from './progress';
 export { reconstructionPng, type ReconstructionOptions } from './recon_picture';
 export { embedDataset, writeEmbeddings, readEmbeddings, EMBEDDINGS_FILE, INDEX_FILE, type EmbeddingSet, type EmbeddingKind } from './embed';
-export { cosineMatrix, retrievalMetrics, topK, crossModalRetrieval, type RetrievalMetrics } from './retrieval';
+export { cosineMatrix, retrievalMetrics, labelRetrievalMetrics, topK, crossModalRetrieval, type RetrievalMetrics } from './retrieval';
 export { fit, withAmp, type FitOptions, type FitTask } from './fit';
 export { ReferenceSchedule, type LrScheduleOptions } from './schedule';
 export { specAugment, fbankNoise, MASKED_FBANK_FILL, type SpecAugmentOptions } from './augment';

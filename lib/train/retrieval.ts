@@ -5,6 +5,9 @@
  * recall@1/5/10 and the median rank. Ties are counted as the reference's compute_metrics counts them:
  * every sorted position holding the partner's similarity counts as a hit position, so a query with tied
  * candidates contributes several positions.
+ *
+ * On a labelled set (`labelRetrievalMetrics`) a match is any candidate with the query's class: a query's
+ * position is that of its first same-class candidate (candidates ranked by similarity, ties by index).
  */
 import { TrainError } from './errors';
 
@@ -45,6 +48,29 @@ export function retrievalMetrics(sim: readonly ArrayLike<number>[]): RetrievalMe
     sorted.forEach((v, p) => v === row[i] && pos.push(p));
   });
   if (pos.length === 0) throw new TrainError('retrieval: no queries', 'ERR_INVALID_ARG');
+  return summarize(pos);
+}
+
+/**
+ * Retrieval by class on a labelled set: sim[i][j] between query i and candidate j (same item order),
+ * labels[i] the class of item i (null: not a query, never a match). R@k: the fraction of queries with a
+ * same-class candidate among their k best; MR: the median position of the first one, plus 1. The query's
+ * own partner counts like any other same-class candidate.
+ */
+export function labelRetrievalMetrics(sim: readonly ArrayLike<number>[], labels: readonly (string | null)[]): RetrievalMetrics {
+  if (labels.length !== sim.length) throw new TrainError(`retrieval: ${sim.length} queries but ${labels.length} labels`, 'ERR_INVALID_ARG');
+  const pos: number[] = [];
+  topK(sim, sim.length).forEach((ranked, i) => {
+    if (labels[i] === null) return;
+    const p = ranked.findIndex((j) => labels[j] === labels[i]);
+    if (p >= 0) pos.push(p);
+  });
+  if (pos.length === 0) throw new TrainError('retrieval: no labelled query has a same-class candidate', 'ERR_INVALID_ARG');
+  return summarize(pos);
+}
+
+/** Recall@1/5/10 and median rank (numpy's median, plus 1) of 0-based hit positions. */
+function summarize(pos: number[]): RetrievalMetrics {
   const frac = (k: number) => pos.filter((p) => p < k).length / pos.length;
   const s = [...pos].sort((a, b) => a - b);
   const mid = s.length / 2;

@@ -111,6 +111,9 @@ t.test('regression: finetune --test --quiet, evaluate, predict, embed, retrieve;
     ['a.mp4', 'b.mp4'],
   );
   t.ok(fs.existsSync(path.join(dir, 'emb', 'retrieval.json')));
+  const byLabel = run(dir, ['retrieve', '--embeddings', 'emb', '--match', 'label']);
+  t.not(byLabel.status, 0, 'regression targets are not classes');
+  t.match(byLabel.stderr, /--match label needs class labels/);
 });
 
 t.test('finetune --test with a class the training set does not have: one line naming file and row', { skip: NO_FFMPEG }, async (t) => {

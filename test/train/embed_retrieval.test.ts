@@ -33,6 +33,29 @@ t.test('cosine similarities and recall@k by hand, ties counted as the reference 
   t.throws(() => train.cosineMatrix([1, 2, 3], [1, 2], 2, 2), { code: 'ERR_INVALID_ARG' });
 });
 
+t.test('retrieval by class: the first same-class candidate, unlabelled items neither query nor match', async (t) => {
+  const sim = [
+    [0.9, 0.8, 0.1, 0.0], // a: best is itself (a)
+    [0.9, 0.1, 0.8, 0.0], // b: a (wrong), then c (b's class) at position 1
+    [0.1, 0.2, 0.3, 0.9], // b: unlabelled d first, then itself at position 1
+    [0.5, 0.5, 0.5, 0.5], // unlabelled: not a query
+  ];
+  const m = train.labelRetrievalMetrics(sim, ['a', 'b', 'b', null]);
+  t.same(m, { R1: 1 / 3, R5: 1, R10: 1, MR: 2 });
+  t.throws(() => train.labelRetrievalMetrics(sim, ['a', 'b']), { code: 'ERR_INVALID_ARG' });
+  t.throws(
+    () =>
+      train.labelRetrievalMetrics(
+        [
+          [1, 0],
+          [0, 1],
+        ],
+        ['a', null].map(() => null),
+      ),
+    { code: 'ERR_INVALID_ARG' },
+  );
+});
+
 t.test('embedDataset: pooled embeddings as the model computes them, files round-trip, retrieval runs', { skip: NO_FFMPEG, timeout: 240_000 }, async (t) => {
   const { dir, cleanup } = tmpDir('smae-embed-');
   t.teardown(cleanup);
