@@ -23,7 +23,7 @@
  *   if (!p.help) p.flags.epochs;     // number; flag keys are camelCase, the flag is kebab-case: batchSize -> --batch-size
  *
  * Flag kinds (`FlagSpec`): 'int' / 'float' (number; `min`, `max`), 'string' (`multiple: true` -> string[],
- * repeatable), 'choice' (one of `choices`), 'boolean' (false unless given; never takes a value). A flag
+ * repeatable), 'choice' (one of `choices`, any case), 'boolean' (false unless given; never takes a value). A flag
  * with `default` or `required: true` is always set in the result; others are `undefined` when absent.
  * `value` names the value in the help (N, DIR, ...), `defaultHelp` describes a computed default. Shared
  * flag groups are plain objects spread into `flags` (declare them `as const satisfies FlagSet`).
@@ -128,7 +128,12 @@ function convert(flag: string, s: FlagSpec, raw: string): string | number {
     if (s.max !== undefined && n > s.max) throw new UsageError(`--${flag} must be <= ${s.max}, got ${raw}`);
     return n;
   }
-  if (s.type === 'choice' && !s.choices.includes(raw)) throw new UsageError(`--${flag} expects one of ${s.choices.join(', ')}, got '${raw}'`);
+  if (s.type === 'choice') {
+    // case does not matter (`--loss mse` is `--loss MSE`); the result is the choice as declared
+    const match = s.choices.find((c) => c === raw) ?? s.choices.find((c) => c.toLowerCase() === raw.toLowerCase());
+    if (match === undefined) throw new UsageError(`--${flag} expects one of ${s.choices.join(', ')}, got '${raw}'`);
+    return match;
+  }
   if (raw === '') throw new UsageError(`--${flag} expects a non-empty value`);
   return raw;
 }

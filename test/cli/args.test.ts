@@ -39,6 +39,7 @@ t.test('values are typed, defaulted and validated at parse time', (t) => {
   usageError(t, ['--out', 'o', '--lr', 'NaN'], /^--lr expects a number, got 'NaN'$/);
   usageError(t, ['--out', 'o', '--lr', '-1'], /^--lr must be >= 0, got -1$/);
   usageError(t, ['--out', 'o', '--amp', 'fp8'], /^--amp expects one of off, bf16, got 'fp8'$/);
+  t.match(spec.parse(['--out', 'o', '--amp', 'BF16']), { flags: { amp: 'bf16' } }, 'a choice in any case is the declared choice');
   usageError(t, ['--epochs', '3'], /^--out is required$/);
   usageError(t, ['--out', ''], /^--out expects a non-empty value$/);
   t.end();
