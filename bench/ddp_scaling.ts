@@ -15,7 +15,6 @@
  */
 import { spawn } from 'child_process';
 import * as fs from 'fs';
-import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import { torch, SocialMAEFT, optim } from '../lib';
@@ -67,17 +66,6 @@ async function worker(batch: number, steps: number, warmup: number): Promise<voi
   );
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 function run(cmd: string, argv: string[], env: Record<string, string>): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, argv, { env: { ...process.env, GLOO_SOCKET_IFNAME: 'lo', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -97,7 +85,7 @@ function run(cmd: string, argv: string[], env: Record<string, string>): Promise<
 /** Runs one configuration (procs x threads) of one side; returns rank 0's report. */
 async function config(side: 'ours' | 'pytorch', procs: number, threads: number, steps: number): Promise<Record<string, unknown>> {
   const batch = GLOBAL_BATCH / procs;
-  const port = await freePort();
+  const port = await dist.freePort();
   const cmd = side === 'ours' ? process.execPath : '/usr/bin/python3';
   const argv =
     side === 'ours'

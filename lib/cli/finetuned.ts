@@ -10,11 +10,9 @@ import * as io from '../io';
 import * as data from '../data';
 import { torch, type Tensor } from '../tensor';
 import { FT_MODES, SocialMAEFT, loadCheckpoint, type FTMode, type FTOptions, type SocialMAE } from '../models';
-import { RunDir, resolveLoss, type LossKind } from '../train';
+import { LOSS_KINDS, RunDir, TASKS, resolveLoss, type LossKind } from '../train';
 import { UsageError, type FlagSet, type Flags } from './args';
 import { describeModel, finetuneModelFrom } from './checkpoint-file';
-
-export const TASK_CHOICES = ['classification', 'multilabel', 'regression'] as const;
 
 export const FINETUNED_FLAGS = {
   run: { type: 'string', value: 'DIR', help: 'finetune run directory (config.json and models/)' },
@@ -26,11 +24,11 @@ export const FINETUNED_FLAGS = {
     defaultHelp: '0,1,...',
     help: 'with --checkpoint: the class (or regression target) names in output order',
   },
-  task: { type: 'choice', choices: TASK_CHOICES, defaultHelp: "the run's, else classification", help: 'with --checkpoint: what the outputs are' },
+  task: { type: 'choice', choices: TASKS, defaultHelp: "the run's, else classification", help: 'with --checkpoint: what the outputs are' },
   mode: { type: 'choice', choices: FT_MODES, defaultHelp: "the run's, else multimodal", help: 'which modalities the model sees' },
   loss: {
     type: 'choice',
-    choices: ['CE', 'BCE', 'MSE', 'L1'],
+    choices: LOSS_KINDS,
     defaultHelp: "the run's, else the task's (CE, BCE, MSE)",
     help: 'CE: softmax probabilities, BCE: sigmoid (multi-label); MSE / L1: regression',
   },

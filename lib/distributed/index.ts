@@ -25,6 +25,6 @@ export { DistributedDataParallel, bucketize } from './ddp';
 export type { DDPOptions } from './ddp';
 export { reduceMetrics } from './metrics';
 export { readLaunchEnv, launchEnvFor, isLaunched } from './env';
-export { launch } from './launch';
+export { launch, freePort } from './launch';
 export type { LaunchOptions, LaunchResult } from './launch';
 export type { LaunchEnv } from './env';

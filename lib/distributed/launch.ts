@@ -6,6 +6,7 @@
  * `social-mae pretrain|finetune --nproc-per-node N` runs (the CLI re-starts itself without that flag).
  */
 import { spawn, type ChildProcess, type StdioOptions } from 'child_process';
+import * as net from 'net';
 import { TorchError } from '../tensor';
 import { argError } from '../tensor/errors';
 import { launchEnvFor } from './env';
@@ -94,5 +95,17 @@ export function launch(opts: LaunchOptions): Promise<LaunchResult> {
         if (--left === 0) finish();
       });
     }
+  });
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago (the OS picks it), e.g. for `masterPort`. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
   });
 }

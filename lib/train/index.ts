@@ -5,7 +5,7 @@
  */
 export { pretrain, type PretrainLoopOptions } from './pretrain';
 export { finetune, summarize, BEST_METRICS, type FinetuneLoopOptions, type FinetuneResult } from './finetune';
-export { predictScores, resolveLoss, lossFunction, modelInputs, targetMatrix, TASKS, type LossKind } from './supervised';
+export { predictScores, resolveLoss, lossFunction, modelInputs, targetMatrix, TASKS, LOSS_KINDS, type LossKind } from './supervised';
 export { evaluate, reportFromScores, writeEvalReport, type EvalOptions, type EvalReport, type EvalPrediction } from './evaluate';
 export { MetricsLog, METRICS_FILE } from './metrics_log';
 export { lineChartSvg, confusionSvg, writeCurves, writeConfusion, PLOTS_DIR, type Series } from './plots';

@@ -14,6 +14,7 @@ import { TrainError } from './errors';
 import { withAmp, type FitOptions } from './fit';
 
 export type LossKind = 'CE' | 'BCE' | 'MSE' | 'L1';
+export const LOSS_KINDS: readonly LossKind[] = ['CE', 'BCE', 'MSE', 'L1'];
 const LOSSES: Record<Task, readonly LossKind[]> = { classification: ['CE', 'BCE'], multilabel: ['BCE', 'CE'], regression: ['MSE', 'L1'] };
 export const TASKS: readonly Task[] = ['classification', 'multilabel', 'regression'];
 

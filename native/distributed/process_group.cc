@@ -187,13 +187,6 @@ c10::intrusive_ptr<PgBase> makeNccl(const c10::intrusive_ptr<c10d::Store>& store
 
 }  // namespace
 
-Group::Group(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-Group::~Group() = default;
-int Group::rank() const { return impl_->cfg.rank; }
-int Group::worldSize() const { return impl_->cfg.worldSize; }
-const std::string& Group::backend() const { return impl_->cfg.backend; }
-int64_t Group::timeoutMs() const { return impl_->cfg.timeoutMs; }
-
 std::shared_ptr<Group> Group::create(const GroupConfig& cfg) {
   auto impl = std::make_unique<Impl>();
   impl->cfg = cfg;
@@ -280,12 +273,6 @@ std::unique_ptr<Collective> Group::barrier() {
 struct Group::Impl {
   GroupConfig cfg;
 };
-Group::Group(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-Group::~Group() = default;
-int Group::rank() const { return impl_->cfg.rank; }
-int Group::worldSize() const { return impl_->cfg.worldSize; }
-const std::string& Group::backend() const { return impl_->cfg.backend; }
-int64_t Group::timeoutMs() const { return impl_->cfg.timeoutMs; }
 std::shared_ptr<Group> Group::create(const GroupConfig& cfg) { noBackend(cfg.backend); }
 std::unique_ptr<Collective> Group::allReduce(std::vector<at::Tensor>, const std::string&) { noBackend(backend()); }
 std::unique_ptr<Collective> Group::broadcast(std::vector<at::Tensor>, int) { noBackend(backend()); }
@@ -294,6 +281,14 @@ std::unique_ptr<Collective> Group::reduceScatter(at::Tensor, std::vector<at::Ten
 std::unique_ptr<Collective> Group::barrier() { noBackend(backend()); }
 
 #endif
+
+// Both Impl definitions above hold the group's config.
+Group::Group(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Group::~Group() = default;
+int Group::rank() const { return impl_->cfg.rank; }
+int Group::worldSize() const { return impl_->cfg.worldSize; }
+const std::string& Group::backend() const { return impl_->cfg.backend; }
+int64_t Group::timeoutMs() const { return impl_->cfg.timeoutMs; }
 
 }  // namespace dist
 }  // namespace smae

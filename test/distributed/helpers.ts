@@ -1,23 +1,12 @@
 /** Starting ranks of a process group as child processes, each bounded in time (test/helpers/wait.ts). */
 import { spawn, spawnSync, type ChildProcess } from 'child_process';
-import * as net from 'net';
 import * as path from 'path';
 import { withTimeout } from '../helpers/wait';
 
 /** The compiled rank script (rank_worker.ts). */
 export const WORKER = path.join(__dirname, 'rank_worker.js');
 
-/** A port that was free a moment ago (the OS picks it). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../../lib/distributed';
 
 export interface RankResult {
   code: number | null;

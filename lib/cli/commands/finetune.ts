@@ -8,10 +8,9 @@
  */
 import { torch } from '../../tensor';
 import { SocialMAEFT, FT_MODES, FT_MODE_INPUTS, initFinetuneFromPretrain, initFromCavMae } from '../../models';
-import { BEST_METRICS, finetune } from '../../train';
+import { BEST_METRICS, LOSS_KINDS, TASKS, finetune } from '../../train';
 import { UsageError, defineCommand, type Flags } from '../args';
 import { readCheckpoint, type CheckpointFile } from '../checkpoint-file';
-import { TASK_CHOICES } from '../finetuned';
 import { TEST_FLAGS, checkDisjoint, describeSource, openSplit } from '../splits';
 import { checkAmp, fitOptions, log, loopFlags, makeLoader, modelOptionsFor, openTrainingData, resolveDevice, runRecord } from '../training';
 import { endDistributed, startDistributed } from '../distributed';
@@ -28,10 +27,10 @@ export const command = defineCommand({
     headLr: { type: 'float', min: 0, default: 100, help: "the classification head's lr as a multiple of --lr" },
     mode: { type: 'choice', choices: FT_MODES, default: 'multimodal', help: 'which modalities the model sees' },
     ...TEST_FLAGS,
-    task: { type: 'choice', choices: TASK_CHOICES, defaultHelp: 'from the training labels (float targets: regression)', help: 'what the labels are' },
+    task: { type: 'choice', choices: TASKS, defaultHelp: 'from the training labels (float targets: regression)', help: 'what the labels are' },
     loss: {
       type: 'choice',
-      choices: ['CE', 'BCE', 'MSE', 'L1'],
+      choices: LOSS_KINDS,
       defaultHelp: 'CE single-label, BCE multi-label, MSE regression',
       help: 'loss (CE / BCE for classes, MSE / L1 for regression)',
     },
@@ -57,8 +56,9 @@ function initFrom(model: SocialMAEFT, ck: CheckpointFile): string {
 }
 
 export async function run(f: Flags<typeof command.spec.flags>): Promise<void> {
-  checkAmp(f.amp, resolveDevice(f.device));
-  const d = await startDistributed(f, resolveDevice(f.device));
+  const requested = resolveDevice(f.device);
+  checkAmp(f.amp, requested);
+  const d = await startDistributed(f, requested);
   if (d.role === 'launcher') return;
   const device = d.device;
   const fit = fitOptions(f);

@@ -35,8 +35,9 @@ function initFrom(model: SocialMAE, ck: CheckpointFile): string {
 }
 
 export async function run(f: Flags<typeof command.spec.flags>): Promise<void> {
-  checkAmp(f.amp, resolveDevice(f.device));
-  const d = await startDistributed(f, resolveDevice(f.device));
+  const requested = resolveDevice(f.device);
+  checkAmp(f.amp, requested);
+  const d = await startDistributed(f, requested);
   if (d.role === 'launcher') return;
   const device = d.device;
   const fit = fitOptions(f);
