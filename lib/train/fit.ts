@@ -10,7 +10,7 @@ import { torch, type Tensor } from '../tensor';
 import * as dist from '../distributed';
 import { GradScaler, type Optimizer } from '../optim';
 import type { Module } from '../nn';
-import type { Batch, DataLoader } from '../data/loader';
+import type { Batch, DataLoader, LoaderThroughput } from '../data/loader';
 import { TrainError } from './errors';
 import { ReferenceSchedule, type LrScheduleOptions } from './schedule';
 import { RunDir, type EpochRecord, type TrainerState } from './run_dir';
@@ -165,6 +165,7 @@ export async function fit(task: FitTask, o: FitOptions): Promise<EpochRecord[]> 
       let steps = 0;
       let samples = 0;
       let bar = o.progressBar && main ? new EpochBar(epoch, o.epochs, task.train.length) : null;
+      task.train.throughput({ reset: true }); // the epoch's input statistics start here
       try {
         for await (const batch of task.train.epoch(epoch - 1)) {
           try {
@@ -196,12 +197,13 @@ export async function fit(task: FitTask, o: FitOptions): Promise<EpochRecord[]> 
             const means = readMeans(sums, samples, epoch, globalStep);
             const lrs = schedule.lrs();
             const rate = samples / Math.max(1e-3, (Date.now() - t0) / 1000);
+            const input = task.train.throughput();
             if (bar) bar.update(steps, samples, means.loss!);
             else
               log(
-                `epoch ${epoch} step ${steps} (global ${globalStep}): ${fmt(means)} lr ${lrs.map((x) => x.toExponential(2)).join('/')}, ${rate.toFixed(1)} items/s`,
+                `epoch ${epoch} step ${steps} (global ${globalStep}): ${fmt(means)} lr ${lrs.map((x) => x.toExponential(2)).join('/')}, ${rate.toFixed(1)} items/s, ${fmtInput(input)}`,
               );
-            await metricsLog?.append({ type: 'step', epoch, step: steps, globalStep, samples, itemsPerSecond: rate, lr: lrs, train: means });
+            await metricsLog?.append({ type: 'step', epoch, step: steps, globalStep, samples, itemsPerSecond: rate, lr: lrs, train: means, input });
           } else if (bar) {
             // the bar's running loss: one read-back every 10 steps (a sync), not every step
             bar.update(steps, samples, steps % 10 === 0 ? readMeans(sums, samples, epoch, globalStep).loss! : null);
@@ -210,6 +212,7 @@ export async function fit(task: FitTask, o: FitOptions): Promise<EpochRecord[]> 
         bar?.stop();
         bar = null;
         if (steps === 0) throw new TrainError(`epoch ${epoch}: the training loader produced no batch`, 'ERR_INVALID_ARG');
+        const input = task.train.throughput({ reset: true });
         const local = readMeans(sums, samples, epoch, globalStep);
         // every rank sees as many samples (the sampler pads), so the mean of the rank means is the mean
         const train = distributed ? await dist.reduceMetrics(local) : local;
@@ -223,9 +226,14 @@ export async function fit(task: FitTask, o: FitOptions): Promise<EpochRecord[]> 
           bestEpoch = epoch;
         }
         schedule.afterEpoch();
-        const record: EpochRecord = { epoch, globalStep, lr, seconds: (Date.now() - t0) / 1000, train, ...(val ? { val } : {}) };
+        const record: EpochRecord = { epoch, globalStep, lr, seconds: (Date.now() - t0) / 1000, train, ...(val ? { val } : {}), input };
         history.push(record);
         log(`epoch ${epoch} done in ${record.seconds.toFixed(1)} s: train ${fmt(train)}${val ? `, val ${fmt(val)}` : ''}${better ? ' (best)' : ''}`);
+        log(`epoch ${epoch} ${fmtInput(input)}`);
+        if (input.inputBound > INPUT_BOUND_WARNING)
+          log(
+            `epoch ${epoch}: training waited for data ${(100 * input.inputBound).toFixed(0)} % of the time (input-bound): add loader workers or use the feature cache`,
+          );
         if (write) {
           const state = { epoch, globalStep, best, bestEpoch, schedule: schedule.stateDict(), scaler: scaler ? scaler.stateDict() : null };
           await write.saveEpoch(model, opt, state, record, better);
@@ -260,6 +268,16 @@ function readMeans(sums: Map<string, Tensor>, samples: number, epoch: number, gl
   if (!Number.isFinite(out.loss))
     throw new TrainError(`epoch ${epoch}, global step ${globalStep}: the mean training loss is ${out.loss}`, 'ERR_NONFINITE_LOSS');
   return out;
+}
+
+/** Above this fraction of an epoch spent waiting for the loader, the log says training is input-bound. */
+const INPUT_BOUND_WARNING = 0.5;
+
+/** The loader's side of a log line: rate, CPU per clip, cache hits, skips, time waited. */
+function fmtInput(t: LoaderThroughput): string {
+  const cache = t.cacheHits.audio + t.cacheHits.video > 0 ? `, cache hits ${t.cacheHits.audio} audio / ${t.cacheHits.video} video` : '';
+  const skipped = t.skipped > 0 ? `, ${t.skipped} skipped` : '';
+  return `input ${t.clipsPerSecond.toFixed(1)} clips/s, ${t.cpuSecondsPerClip.toFixed(3)} CPU-s/clip${cache}${skipped}, waited ${(100 * t.inputBound).toFixed(0)} %`;
 }
 
 function fmt(m: Record<string, number>): string {

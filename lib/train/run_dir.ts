@@ -22,6 +22,7 @@ import * as path from 'path';
 import { torch, type Tensor } from '../tensor';
 import * as io from '../io';
 import { copyFileAtomic, removeStaleTemps, syncDir, writeFileAtomic } from '../io/atomic';
+import type { LoaderThroughput } from '../data/loader';
 import type { Module } from '../nn';
 import type { Optimizer } from '../optim';
 import { TrainError } from './errors';
@@ -34,6 +35,9 @@ export interface EpochRecord {
   seconds: number;
   train: Record<string, number>;
   val?: Record<string, number>;
+  /** The training loader over the epoch (this rank's): clips/s, CPU-s per clip, cache hits, skipped
+   *  items, and `inputBound`, the fraction of the epoch the loop waited for data. */
+  input?: LoaderThroughput;
 }
 
 /** What trainer_state.E.pth holds (besides model and optimizer). */

@@ -58,6 +58,17 @@ t.test('pretrain: epochs, checkpoints in the reference layout, resume, refusals'
     logs.some((l) => /^epoch 1 step 1 \(global 1\): loss [\d.]+/.test(l)),
     logs[0],
   );
+  // the loader's throughput per epoch: 3 clips (padded batches count items delivered), CPU time spent
+  for (const r of h) {
+    t.equal(r.input?.clips, 3, `epoch ${r.epoch}: the input record counts the epoch's clips`);
+    t.ok(r.input!.cpuSecondsPerClip > 0 && r.input!.clipsPerSecond > 0, `epoch ${r.epoch}: CPU per clip and rate measured`);
+    t.ok(r.input!.inputBound >= 0 && r.input!.inputBound <= 1, `epoch ${r.epoch}: inputBound is a fraction`);
+  }
+  t.equal(h[1]!.input!.cacheHits.audio, 3, 'epoch 2 reads the audio features from the cache');
+  t.ok(
+    logs.some((l) => /^epoch 2 input [\d.]+ clips\/s, [\d.]+ CPU-s\/clip, cache hits 3 audio/.test(l)),
+    logs.join('\n'),
+  );
   const files = fs.readdirSync(path.join(runDir, 'models')).sort();
   t.same(files, [
     'audio_model.1.pth',
