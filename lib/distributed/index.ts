@@ -22,6 +22,7 @@ export {
 } from './process_group';
 export type { Backend, ReduceOp, InitOptions, GroupInfo } from './process_group';
 export { DistributedDataParallel, bucketize } from './ddp';
+export { allGatherRows } from './gather';
 export type { DDPOptions } from './ddp';
 export { reduceMetrics } from './metrics';
 export { readLaunchEnv, launchEnvFor, isLaunched } from './env';

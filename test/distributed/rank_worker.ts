@@ -143,7 +143,7 @@ function unionBatch(): { x: Tensor; y: Tensor } {
 async function train(): Promise<Record<string, unknown>> {
   const steps = 5;
   const micro = Number(process.argv[3] ?? 1);
-  const distributed = process.env.WORLD_SIZE !== undefined;
+  const distributed = Boolean(process.env.WORLD_SIZE); // the references run with WORLD_SIZE empty: no process group
   if (distributed) await dist.initProcessGroup({ backend: 'gloo', timeoutMs: 60_000 });
   const rank = distributed ? dist.getRank() : 0,
     world = distributed ? dist.getWorldSize() : 1;
@@ -226,7 +226,7 @@ async function hooks(): Promise<Record<string, unknown>> {
  */
 async function trainModel(): Promise<Record<string, unknown>> {
   const kind = process.argv[3];
-  const distributed = process.env.WORLD_SIZE !== undefined;
+  const distributed = Boolean(process.env.WORLD_SIZE); // the references run with WORLD_SIZE empty: no process group
   if (distributed) await dist.initProcessGroup({ backend: 'gloo', timeoutMs: 60_000 });
   const rank = distributed ? dist.getRank() : 0,
     world = distributed ? dist.getWorldSize() : 1;
@@ -260,6 +260,100 @@ async function trainModel(): Promise<Record<string, unknown>> {
   const params = Object.fromEntries(model.namedParameters().map(([k, p]) => [k, vals(p)]));
   if (distributed) await dist.destroyProcessGroup();
   return { rank, world, params };
+}
+
+/**
+ * SocialMAE pretraining WITH the contrastive loss, 3 SGD steps on a union batch of 6 (masking noise fixed
+ * per sample), for each case of CONTRAST_CASES. Under a process group rank r of W takes rows
+ * [r*6/W, (r+1)*6/W) and, for scope 'global', gathers the contrastive representations of all ranks
+ * (distributed.allGatherRows). Without one (the reference, argv[3] = W): 'global' trains on the union
+ * batch; 'local' averages the W shards' losses (per-shard contrast: what DDP without a gather computes).
+ * Also: allGatherRows with a different row count per rank, and its gradient (world size, see gather.ts).
+ */
+export const CONTRAST_CASES = [
+  { weight: 0.01, scope: 'global' },
+  { weight: 1, scope: 'global' },
+  { weight: 1, scope: 'local' },
+] as const;
+async function contrast(): Promise<Record<string, unknown>> {
+  const distributed = Boolean(process.env.WORLD_SIZE); // the references run with WORLD_SIZE empty: no process group
+  if (distributed) await dist.initProcessGroup({ backend: 'gloo', timeoutMs: 60_000 });
+  const rank = distributed ? dist.getRank() : 0;
+  const world = distributed ? dist.getWorldSize() : Number(process.argv[3]);
+  const enc = { imgSize: 32, audioLength: 64, nFrame: 2, embedDim: 32, numHeads: 2, modalitySpecificDepth: 1 };
+  const B = 6;
+  const per = B / world;
+  const out: Record<string, unknown> = { rank, world };
+  const only = (process.argv[4] ?? '0,1,2').split(',').map(Number); // which CONTRAST_CASES
+  for (const [k, c] of CONTRAST_CASES.entries()) {
+    if (!only.includes(k)) continue;
+    torch.manualSeed(1234 + (distributed ? rank * 17 : 0));
+    const model = new SocialMAE({ ...enc, decoderEmbedDim: 16, decoderDepth: 1, decoderNumHeads: 2 });
+    const ddp = distributed ? await dist.DistributedDataParallel.wrap(model) : null;
+    const opt = new optim.SGD(model.parameters(), { lr: 0.05, momentum: 0.9 }); // SGD: see trainModel
+    torch.manualSeed(99);
+    const audio = torch.randn([B, 64, 128]),
+      video = torch.randn([B, 3, 32, 32, 2]);
+    const noiseA = torch.rand([B, 32]),
+      noiseV = torch.rand([B, 4]);
+    const rows = (t: Tensor, s: number) => t.narrow(0, s * per, per);
+    const lossOf = (s: number | null, gather?: (x: Tensor) => Tensor) => {
+      const pick = (t: Tensor) => (s === null ? t : rows(t, s));
+      const opts = { contrastLossWeight: c.weight, noiseA: pick(noiseA), noiseV: pick(noiseV), ...(gather ? { contrastGather: gather } : {}) };
+      return model.forward(pick(audio), pick(video), opts).loss;
+    };
+    const losses: number[] = [];
+    for (let step = 0; step < 3; step++) {
+      opt.zeroGrad();
+      if (ddp) {
+        const loss = lossOf(rank, c.scope === 'global' ? (x) => dist.allGatherRows(x) : undefined);
+        losses.push(loss.item());
+        await ddp.backward(loss);
+      } else {
+        const loss =
+          c.scope === 'global'
+            ? lossOf(null)
+            : Array.from({ length: world }, (_, s) => lossOf(s))
+                .reduce((a, b) => a.add(b))
+                .div(world);
+        losses.push(loss.item());
+        loss.backward();
+      }
+      opt.step();
+    }
+    out[`case${k}`] = { losses, params: Object.fromEntries(model.namedParameters().map(([n, p]) => [n, vals(p)])) };
+    ddp?.dispose();
+    opt.dispose();
+    model.dispose();
+  }
+  if (distributed) {
+    const x = torch.full([rank + 1, 2], rank + 1).requiresGrad_(true);
+    const all = dist.allGatherRows(x);
+    out.gathered = { shape: all.shape, values: vals(all) };
+    all
+      .mul(torch.arange(0, all.shape[0]!, 1, { dtype: 'float32' }).unsqueeze(1))
+      .sum()
+      .backward();
+    out.gatheredGrad = vals(x.grad!);
+    await dist.destroyProcessGroup();
+  }
+  return out;
+}
+
+/** Rank 1 leaves the group right after joining; rank 0's synchronous allGatherRows must end with a coded error. */
+async function gatherDead(): Promise<Record<string, unknown>> {
+  await dist.initProcessGroup({ backend: 'gloo', timeoutMs: 60_000 });
+  const rank = dist.getRank();
+  if (rank === 1) process.exit(0);
+  await new Promise((r) => setTimeout(r, 500));
+  const started = Date.now();
+  try {
+    dist.allGatherRows(torch.ones([2, 3]), { timeoutMs: Number(process.argv[3] ?? 20_000) });
+    return { rank, result: 'completed' };
+  } catch (e) {
+    const err = e as { code?: string; message?: string };
+    return { rank, code: err.code, message: err.message, elapsedMs: Date.now() - started };
+  }
 }
 
 /**
@@ -299,6 +393,8 @@ const scenarios: Record<string, () => Promise<Record<string, unknown>>> = {
   alone,
   train,
   trainModel,
+  contrast,
+  gatherDead,
   hooks,
   forkWhileWaiting,
   failOne,
