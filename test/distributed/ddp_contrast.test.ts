@@ -6,6 +6,7 @@
  * unequal row counts and its gradient, and a rank gone before the synchronous gather.
  */
 import t from 'tap';
+import { torch, SocialMAE } from '../../lib';
 import * as dist from '../../lib/distributed';
 import { freePort, start, startNodeRanks, WORKER } from './helpers';
 
@@ -96,4 +97,27 @@ t.test('a rank gone before the synchronous all-gather: the other ends with a cod
   t.ok(['ERR_DIST_PEER', 'ERR_DIST_TIMEOUT'].includes(r0!.report!.code as string), `code ${String(r0!.report!.code)}: ${String(r0!.report!.message)}`);
   t.match(r0!.report!.message, /allGather/);
   t.ok((r0!.report!.elapsedMs as number) < 60_000, 'within the timeout (20 s) plus slack');
+});
+
+t.test('without a process group: allGatherRows refuses, contrastGather is checked, an identity gather changes nothing', async (t) => {
+  t.throws(() => dist.allGatherRows(torch.ones([2, 2])), { code: 'ERR_DIST_NOT_INITIALIZED' });
+  torch.manualSeed(7);
+  const model = new SocialMAE({
+    imgSize: 32,
+    audioLength: 64,
+    nFrame: 2,
+    embedDim: 32,
+    numHeads: 2,
+    modalitySpecificDepth: 1,
+    decoderEmbedDim: 16,
+    decoderDepth: 1,
+    decoderNumHeads: 2,
+  });
+  const [audio, video, noiseA, noiseV] = [torch.randn([3, 64, 128]), torch.randn([3, 3, 32, 32, 2]), torch.rand([3, 32]), torch.rand([3, 4])];
+  const opts = { contrastLossWeight: 1, noiseA, noiseV };
+  t.throws(() => model.forward(audio, video, { ...opts, contrastGather: 'all' as never }), { code: 'ERR_INVALID_ARG', message: /contrastGather/ });
+  t.throws(() => model.forward(audio, video, { ...opts, contrastGather: (x) => x.narrow(1, 0, 4) }), { code: 'ERR_INVALID_ARG', message: /must return/ });
+  const plain = model.forward(audio, video, opts).lossC.item();
+  t.equal(model.forward(audio, video, { ...opts, contrastGather: (x) => x }).lossC.item(), plain, 'bit for bit');
+  model.dispose();
 });
