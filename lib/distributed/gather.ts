@@ -51,9 +51,10 @@ export function allGatherRows(x: Tensor, opts: { timeoutMs?: number } = {}): Ten
   const { rank, worldSize: W } = g.info;
   if (W === 1) return x;
   return torch.tidy(() => {
-    const sizes = Array.from({ length: W }, () => torch.zeros([1], { dtype: 'int64' }));
-    gatherSync(g.id, sizes, torch.tensor([x.shape[0]!], { dtype: 'int64' }), timeoutMs);
-    const n = sizes.map((s) => Number(s.toArray()[0]));
+    const device = x.device; // NCCL gathers CUDA tensors only: the row counts travel on x's device too
+    const sizes = Array.from({ length: W }, () => torch.zeros([1], { dtype: 'int64', device }));
+    gatherSync(g.id, sizes, torch.tensor([x.shape[0]!], { dtype: 'int64' }).to(device), timeoutMs);
+    const n = sizes.map((s) => Number(s.to('cpu').toArray()[0]));
     const most = Math.max(...n);
     const rest = x.shape.slice(1);
     const mine = torch.noGrad(() => {
