@@ -6,6 +6,9 @@
  * unequal row counts and its gradient, and a rank gone before the synchronous gather.
  */
 import t from 'tap';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 import { torch, SocialMAE } from '../../lib';
 import * as dist from '../../lib/distributed';
 import { freePort, start, startNodeRanks, WORKER } from './helpers';
@@ -97,6 +100,18 @@ t.test('a rank gone before the synchronous all-gather: the other ends with a cod
   t.ok(['ERR_DIST_PEER', 'ERR_DIST_TIMEOUT'].includes(r0!.report!.code as string), `code ${String(r0!.report!.code)}: ${String(r0!.report!.message)}`);
   t.match(r0!.report!.message, /allGather/);
   t.ok((r0!.report!.elapsedMs as number) < 60_000, 'within the timeout (20 s) plus slack');
+});
+
+t.test('the synchronous gather does not hold the fork gate: a fork from another thread proceeds meanwhile', { skip }, async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'smae-gather-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const port = await freePort();
+  const results = await Promise.all(startNodeRanks('forkWhileGathering', 2, port, LIMIT_MS, [path.join(dir, 'go')]).map((r) => r.done));
+  for (const [rank, r] of results.entries()) {
+    t.equal(r.code, 0, `rank ${rank}: ${r.stdout.slice(-400)} ${r.stderr.slice(-400)}`);
+    t.same(r.report!.rows, [1, 1, 2, 2]);
+  }
+  t.equal(results[0]!.report!.spawnStatus, 0, 'the child process ran while the JS thread waited in the gather');
 });
 
 t.test('without a process group: allGatherRows refuses, contrastGather is checked, an identity gather changes nothing', async (t) => {

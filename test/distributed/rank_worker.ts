@@ -4,6 +4,7 @@
  */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
+import { Worker } from 'worker_threads';
 import { torch, nn, optim, Tensor, SocialMAE, SocialMAEFT } from '../../lib';
 import * as dist from '../../lib/distributed';
 
@@ -357,6 +358,31 @@ async function gatherDead(): Promise<Record<string, unknown>> {
 }
 
 /**
+ * A fork while the synchronous allGatherRows blocks the JS thread: rank 0 starts a worker thread that,
+ * after ~300 ms, spawns a child (a fork from that thread: it passes the fork gate only if no native call
+ * holds it) and then writes argv[3]; meanwhile rank 0's JS thread waits in the gather. Rank 1 joins the
+ * gather only once that file exists. Were the waiting gather holding the gate: ERR_DIST_TIMEOUT (30 s).
+ */
+async function forkWhileGathering(): Promise<Record<string, unknown>> {
+  const flag = process.argv[3]!;
+  await dist.initProcessGroup({ backend: 'gloo', timeoutMs: 30_000 });
+  const rank = dist.getRank();
+  const x = torch.full([1, 2], rank + 1);
+  if (rank === 0) {
+    const code = `const { spawnSync } = require('child_process');
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300);
+      const r = spawnSync('/bin/sh', ['-c', 'exit 0'], { timeout: 60000, killSignal: 'SIGKILL' });
+      require('fs').writeFileSync(${JSON.stringify(flag)}, String(r.status));`;
+    const worker = new Worker(code, { eval: true });
+    const all = dist.allGatherRows(x);
+    await worker.terminate();
+    return { rank, spawnStatus: Number(fs.readFileSync(flag, 'utf8')), rows: vals(all) };
+  }
+  while (!fs.existsSync(flag)) await new Promise((r) => setTimeout(r, 20));
+  return { rank, rows: vals(dist.allGatherRows(x)) };
+}
+
+/**
  * A fork while an all-reduce waits: rank 0 starts the all-reduce, then spawns a child process (Node forks
  * on this thread; the fork gate makes a fork wait for native calls in flight), then writes argv[3]; rank 1
  * joins the all-reduce only once that file exists. Were the waiting collective holding the fork gate, the
@@ -395,6 +421,7 @@ const scenarios: Record<string, () => Promise<Record<string, unknown>>> = {
   trainModel,
   contrast,
   gatherDead,
+  forkWhileGathering,
   hooks,
   forkWhileWaiting,
   failOne,
