@@ -14,21 +14,28 @@
  * The wait is synchronous (the forward is), on the JS thread but without the fork gate, bounded by the
  * group's timeout (native/distributed/dist_ops.cc distAllGatherSync): a dead peer ends it with
  * ERR_DIST_PEER or ERR_DIST_TIMEOUT, never a hang. Ranks may hold different row counts (a first
- * all-gather exchanges them); the trailing dimensions and dtype must agree. Call it from every rank, in
- * the same order as the other collectives.
+ * all-gather exchanges them, with the row size and dtype); rows of different sizes or dtypes are
+ * ERR_SHAPE_MISMATCH on every rank. Call it from every rank, in the same order as the other collectives.
  */
 import { native as N } from '../native/binding';
 import { Tensor, TorchError, torch } from '../tensor';
+import { DTYPES } from '../tensor/dtype';
 import { argError } from '../tensor/errors';
 import { currentGroup } from './process_group';
 
+/** One synchronous all-gather; its errors keep their code and name allGatherRows (the user's call). */
 function gatherSync(id: number, outputs: Tensor[], input: Tensor, timeoutMs: number): void {
-  N.distAllGatherSync(
-    id,
-    outputs.map((t) => t.id),
-    input.id,
-    timeoutMs,
-  );
+  try {
+    N.distAllGatherSync(
+      id,
+      outputs.map((t) => t.id),
+      input.id,
+      timeoutMs,
+    );
+  } catch (e) {
+    const err = e as TorchError;
+    throw new TorchError(`allGatherRows: ${err.message}`, err.code ?? 'ERR_DIST');
+  }
 }
 
 /** `x` with its value unchanged and its gradient multiplied by `k` (x.detach() + k * (x - x.detach()): the
@@ -51,28 +58,26 @@ export function allGatherRows(x: Tensor, opts: { timeoutMs?: number } = {}): Ten
   const { rank, worldSize: W } = g.info;
   if (W === 1) return x;
   return torch.tidy(() => {
-    const device = x.device; // NCCL gathers CUDA tensors only: the row counts travel on x's device too
-    const sizes = Array.from({ length: W }, () => torch.zeros([1], { dtype: 'int64', device }));
-    gatherSync(g.id, sizes, torch.tensor([x.shape[0]!], { dtype: 'int64' }).to(device), timeoutMs);
-    const n = sizes.map((s) => Number(s.to('cpu').toArray()[0]));
-    const most = Math.max(...n);
+    const device = x.device; // NCCL gathers CUDA tensors only: the metadata travels on x's device too
     const rest = x.shape.slice(1);
+    // First every rank's [rows, elements per row, dtype]: the data gather needs one row layout everywhere,
+    // and a mismatch is then an error on every rank alike (not a hang on some)
+    const meta = Array.from({ length: W }, () => torch.zeros([3], { dtype: 'int64', device }));
+    const mineMeta = torch.tensor([x.shape[0]!, rest.reduce((a, b) => a * b, 1), DTYPES.indexOf(x.dtype)], { dtype: 'int64' }).to(device);
+    gatherSync(g.id, meta, mineMeta, timeoutMs);
+    const all = meta.map((m) => Array.from(m.to('cpu').toArray() as ArrayLike<bigint | number>, Number));
+    if (all.some((m) => m[1] !== all[rank]![1] || m[2] !== all[rank]![2])) {
+      const say = (m: number[]) => `${m[1]} ${DTYPES[m[2]!] ?? '?'} elements`;
+      throw new TorchError(`${fn}: every rank must gather rows of one size and dtype; per row the ranks hold ${all.map(say).join(', ')}`, 'ERR_SHAPE_MISMATCH');
+    }
+    const n = all.map((m) => m[0]!);
+    const most = Math.max(...n);
     const mine = torch.noGrad(() => {
       const d = x.detach().contiguous();
-      return d.shape[0] === most ? d : torch.cat([d, torch.zeros([most - d.shape[0]!, ...rest], { dtype: x.dtype, device: x.device })], 0);
+      return d.shape[0] === most ? d : torch.cat([d, torch.zeros([most - d.shape[0]!, ...rest], { dtype: x.dtype, device })], 0);
     });
-    const outs = Array.from({ length: W }, () => torch.zeros([most, ...rest], { dtype: x.dtype, device: x.device }));
-    try {
-      gatherSync(g.id, outs, mine, timeoutMs);
-    } catch (e) {
-      const err = e as TorchError;
-      if (err.code === 'ERR_SHAPE_MISMATCH' || err.code === 'ERR_DTYPE')
-        throw new TorchError(
-          `${fn}: every rank must gather rows of the same trailing shape and dtype (here ${x.dtype} ${JSON.stringify(rest)}): ${err.message}`,
-          err.code,
-        );
-      throw e;
-    }
+    const outs = Array.from({ length: W }, () => torch.zeros([most, ...rest], { dtype: x.dtype, device }));
+    gatherSync(g.id, outs, mine, timeoutMs);
     const parts = outs.map((o, k) => (k === rank ? scaleGrad(x, W) : o.narrow(0, 0, n[k]!)));
     return torch.cat(parts, 0);
   });

@@ -336,16 +336,29 @@ async function contrast(): Promise<Record<string, unknown>> {
       .sum()
       .backward();
     out.gatheredGrad = vals(x.grad!);
+    try {
+      dist.allGatherRows(torch.ones([1, rank + 1])); // rows of another size on every rank
+      out.mismatch = 'gathered';
+    } catch (e) {
+      out.mismatch = (e as { code?: string }).code;
+    }
+    out.afterMismatch = vals(dist.allGatherRows(torch.full([1], rank))); // the group still works
     await dist.destroyProcessGroup();
   }
   return out;
 }
 
-/** Rank 1 leaves the group right after joining; rank 0's synchronous allGatherRows must end with a coded error. */
+/**
+ * Rank 1 leaves the group right after joining (argv[4] 'exit') or stays silent until the parent kills it
+ * ('silent'); rank 0's synchronous allGatherRows (timeout argv[3] ms) must end with a coded error.
+ */
 async function gatherDead(): Promise<Record<string, unknown>> {
   await dist.initProcessGroup({ backend: 'gloo', timeoutMs: 60_000 });
   const rank = dist.getRank();
-  if (rank === 1) process.exit(0);
+  if (rank === 1) {
+    if (process.argv[4] === 'silent') await new Promise((r) => setTimeout(r, 600_000));
+    process.exit(0);
+  }
   await new Promise((r) => setTimeout(r, 500));
   const started = Date.now();
   try {
