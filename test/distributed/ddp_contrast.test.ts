@@ -9,7 +9,7 @@ import t from 'tap';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { torch, SocialMAE } from '../../lib';
+import { torch, train, SocialMAE } from '../../lib';
 import * as dist from '../../lib/distributed';
 import { freePort, start, startNodeRanks, WORKER } from './helpers';
 
@@ -153,5 +153,7 @@ t.test('without a process group: allGatherRows refuses, contrastGather is checke
   t.throws(() => model.forward(audio, video, { ...opts, contrastGather: (x) => x.narrow(1, 0, 4) }), { code: 'ERR_INVALID_ARG', message: /must return/ });
   const plain = model.forward(audio, video, opts).lossC.item();
   t.equal(model.forward(audio, video, { ...opts, contrastGather: (x) => x }).lossC.item(), plain, 'bit for bit');
+  await t.rejects(train.pretrain(model, {} as never, { epochs: 1, contrastScope: 'all' as never }), { code: 'ERR_INVALID_ARG', message: /contrastScope/ });
+  t.same(train.CONTRAST_SCOPES, ['global', 'local']);
   model.dispose();
 });
