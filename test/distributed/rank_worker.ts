@@ -264,7 +264,7 @@ async function trainModel(): Promise<Record<string, unknown>> {
 }
 
 /**
- * SocialMAE pretraining WITH the contrastive loss, 3 SGD steps on a union batch of 6 (masking noise fixed
+ * SocialMAE pretraining WITH the contrastive loss, 2 SGD steps on a union batch of 6 (masking noise fixed
  * per sample), for each case of CONTRAST_CASES. Under a process group rank r of W takes rows
  * [r*6/W, (r+1)*6/W) and, for scope 'global', gathers the contrastive representations of all ranks
  * (distributed.allGatherRows). Without one (the reference, argv[3] = W): 'global' trains on the union
@@ -304,7 +304,7 @@ async function contrast(): Promise<Record<string, unknown>> {
       return model.forward(pick(audio), pick(video), opts).loss;
     };
     const losses: number[] = [];
-    for (let step = 0; step < 3; step++) {
+    for (let step = 0; step < 2; step++) {
       opt.zeroGrad();
       if (ddp) {
         const loss = lossOf(rank, c.scope === 'global' ? (x) => dist.allGatherRows(x) : undefined);
