@@ -48,12 +48,12 @@ for (const [world, cases] of [
       for (const k of cases) {
         const name = ['weight 0.01, global', 'weight 1, global', 'weight 1, local'][k]!;
         for (const [rank, rc] of rankCases.entries()) t.same(rc[k]!.params, rankCases[0]![k]!.params, `${name}: rank ${rank} holds rank 0's parameters`);
-        // float32, as the MAE-only test above: the gathered [N, N] similarity matrix is computed from
-        // representations each rank encoded on its shard (sums in another order than one batch of N:
-        // ~1e-7 relative); the gradient of the own rows is scaled by W and averaged by DDP (exact powers of
-        // two for W = 2, a rounding for W = 3). 2 SGD steps (lr 0.05, momentum 0.9) measured at
-        // <= 1.9e-7 here with weight 1 (3.4e-7 after 3 steps) (temperature 0.05 amplifies the similarity's rounding 20-fold); 2e-5
-        // leaves room for other BLAS kernels. A missing or wrongly scaled gather moves parameters by > 1e-3.
+        // float32, as the MAE-only test in ddp.test.ts: the gathered [N, N] similarity matrix is computed
+        // from representations each rank encoded on its shard (sums in another order than one batch of N:
+        // ~1e-7 relative; temperature 0.05 amplifies the similarity's rounding 20-fold); the gradient of the
+        // own rows is scaled by W and averaged by DDP (exact for W = 2, a rounding for W = 3). 2 SGD steps
+        // (lr 0.05, momentum 0.9) measured <= 1.9e-7 with weight 1 (3.4e-7 after 3 steps); 2e-5 leaves room
+        // for other BLAS kernels. A missing or wrongly scaled gather moves parameters by > 1e-3.
         const d = maxDiff(rankCases[0]![k]!.params, refCases[k]!.params);
         t.ok(d < 2e-5, `${name}: max |param - one process| = ${d.toExponential(2)} < 2e-5`);
         // each rank's loss: its shard's MAE loss + the contrastive loss (global: the same on every rank);
