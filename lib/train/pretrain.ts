@@ -120,7 +120,8 @@ function dataParallelStep(
   if (!dist.isInitialized() || dist.getWorldSize() === 1) return {};
   const [W, r] = [dist.getWorldSize(), dist.getRank()];
   const out: Partial<PretrainForwardOptions> = {};
-  if (scope === 'global' && (fwd.contrastLossWeight ?? 0.01) !== 0) out.contrastGather = (rows) => dist.allGatherRows(rows);
+  // (the model calls it only when the contrastive weight is not 0, on every rank alike)
+  if (scope === 'global') out.contrastGather = (rows) => dist.allGatherRows(rows);
   if ((fwd.maskMode ?? 'unstructured') === 'unstructured') {
     const device = model.parameters()[0]?.device ?? 'cpu';
     const rows = (L: number) => torch.randn([W * batchSize, L], { device }).index(`${r}::${W}`);
