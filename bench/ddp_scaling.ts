@@ -12,12 +12,18 @@
  * the modality-specific norms unused), SGD step. Reported per configuration: the median step time of
  * rank 0 over all rounds, samples/s of the global batch, and for ours the median time `syncGradients` waits
  * after backward (the reduction left over, plus waiting for a slower rank). Results: bench/results/ddp_scaling.json.
+ *
+ * Pretraining (ours only, 2 processes x 1 thread, interleaved with the rest): one step of a SocialMAE of the
+ * same encoder (decoder dim 64, 2 blocks; MAE + contrastive loss, weight 0.01) with the contrastive loss
+ * over the global batch ('global': representations all-gathered, distributed.allGatherRows) vs each
+ * rank's shard ('local': no gather); also the median time inside the gather (two synchronous Gloo
+ * all-gathers: row counts, then [4, 256] floats).
  */
 import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { torch, SocialMAEFT, optim } from '../lib';
+import { torch, SocialMAE, SocialMAEFT, optim, type Tensor } from '../lib';
 import * as dist from '../lib/distributed';
 
 const args = process.argv.slice(2);
@@ -33,6 +39,42 @@ const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
+
+const { labelDim: _labelDim, ...ENCODER } = CFG;
+const PRETRAIN = { ...ENCODER, decoderEmbedDim: 64, decoderDepth: 2, decoderNumHeads: 2 };
+
+/** Worker mode, pretraining: one rank of a SocialMAE step, contrastive scope 'global' (gathered) or 'local'. */
+async function pretrainWorker(batch: number, steps: number, warmup: number, scope: string): Promise<void> {
+  await dist.initProcessGroup({ backend: 'gloo' });
+  torch.manualSeed(0);
+  const model = new SocialMAE(PRETRAIN);
+  const ddp = await dist.DistributedDataParallel.wrap(model);
+  const opt = new optim.SGD(model.parameters(), { lr: 1e-3 });
+  const audio = torch.randn([batch, 128, 128]);
+  const video = torch.randn([batch, 3, 64, 64, 4]);
+  const times: number[] = [],
+    gathers: number[] = [];
+  for (let s = 0; s < warmup + steps; s++) {
+    const t0 = performance.now();
+    let tg = 0;
+    const gather = (x: Tensor) => {
+      const g0 = performance.now();
+      const all = dist.allGatherRows(x);
+      tg += performance.now() - g0;
+      return all;
+    };
+    opt.zeroGrad();
+    torch.tidy(() => model.forward(audio, video, scope === 'global' ? { contrastGather: gather } : {}).loss.backward());
+    await ddp.syncGradients();
+    opt.step();
+    if (s >= warmup) {
+      times.push((performance.now() - t0) / 1000);
+      gathers.push(tg / 1000);
+    }
+  }
+  await dist.destroyProcessGroup();
+  process.stdout.write(`${JSON.stringify({ rank: dist.getLocalRank(), times_s: times, median_s: median(times), gather_s: gathers })}\n`);
+}
 
 /** Worker mode: one rank (or the single process) of ours. */
 async function worker(batch: number, steps: number, warmup: number): Promise<void> {
@@ -82,15 +124,19 @@ function run(cmd: string, argv: string[], env: Record<string, string>): Promise<
   });
 }
 
+type Side = 'ours' | 'pytorch' | 'pretrain-global' | 'pretrain-local';
+
 /** Runs one configuration (procs x threads) of one side; returns rank 0's report. */
-async function config(side: 'ours' | 'pytorch', procs: number, threads: number, steps: number): Promise<Record<string, unknown>> {
+async function config(side: Side, procs: number, threads: number, steps: number): Promise<Record<string, unknown>> {
   const batch = GLOBAL_BATCH / procs;
   const port = await dist.freePort();
-  const cmd = side === 'ours' ? process.execPath : '/usr/bin/python3';
+  const cmd = side === 'pytorch' ? '/usr/bin/python3' : process.execPath;
   const argv =
     side === 'ours'
       ? [__filename, '--worker', '--batch', String(batch), '--steps', String(steps)]
-      : [path.join(ROOT, 'bench', 'py', 'ddp_scaling.py'), '--batch', String(batch), '--threads', String(threads), '--steps', String(steps)];
+      : side === 'pytorch'
+        ? [path.join(ROOT, 'bench', 'py', 'ddp_scaling.py'), '--batch', String(batch), '--threads', String(threads), '--steps', String(steps)]
+        : [__filename, '--pretrain-worker', side.slice('pretrain-'.length), '--batch', String(batch), '--steps', String(steps)];
   const envFor = (rank: number): Record<string, string> =>
     procs === 1
       ? { SOCIAL_MAE_NUM_THREADS: String(threads) }
@@ -101,45 +147,54 @@ async function config(side: 'ours' | 'pytorch', procs: number, threads: number, 
 
 async function main(): Promise<void> {
   if (args.includes('--worker')) return worker(flag('batch', 8), flag('steps', 5), 2);
+  const pw = args.indexOf('--pretrain-worker');
+  if (pw >= 0) return pretrainWorker(flag('batch', 4), flag('steps', 5), 2, args[pw + 1]!);
+  const loadavg_before = os.loadavg();
   const rounds = flag('rounds', 2),
     steps = flag('steps', 5);
-  const sides: ('ours' | 'pytorch')[] = args.includes('--no-py') ? ['ours'] : ['ours', 'pytorch'];
+  const sides: Side[] = args.includes('--no-py') ? ['ours'] : ['ours', 'pytorch'];
   const configs = [
     { procs: 1, threads: 1 },
     { procs: 1, threads: 2 },
     { procs: 2, threads: 1 },
   ];
-  const acc = new Map<string, { times: number[]; syncs: number[]; extra: Record<string, unknown> }>();
+  const pretrain = args.includes('--no-pretrain') ? [] : (['pretrain-global', 'pretrain-local'] as const).map((side) => ({ side, procs: 2, threads: 1 }));
+  const acc = new Map<string, { times: number[]; syncs: number[]; gathers: number[]; extra: Record<string, unknown> }>();
   for (let r = 0; r < rounds; r++) {
     // ABBA across rounds so that drifting background load hits every configuration alike
-    const order = sides.flatMap((side) => configs.map((c) => ({ side, ...c })));
+    const order = [...sides.flatMap((side) => configs.map((c) => ({ side, ...c }))), ...pretrain];
     for (const c of r % 2 ? order.reverse() : order) {
       const key = `${c.side} ${c.procs}x${c.threads}`;
       const rep = await config(c.side, c.procs, c.threads, steps);
-      const a = acc.get(key) ?? { times: [], syncs: [], extra: {} };
+      const a = acc.get(key) ?? { times: [], syncs: [], gathers: [], extra: {} };
       a.times.push(...(rep.times_s as number[]));
       if (rep.sync_s) a.syncs.push(...(rep.sync_s as number[]));
+      if (rep.gather_s) a.gathers.push(...(rep.gather_s as number[]));
       a.extra = { params: rep.params, buckets: rep.buckets, torch: rep.torch };
       acc.set(key, a);
       process.stderr.write(`${key}: median ${(rep.median_s as number).toFixed(3)} s\n`);
     }
   }
+  const loadavgAfter = os.loadavg();
   const results = [...acc.entries()].map(([key, a]) => ({
     config: key,
     median_step_s: median(a.times),
     samples_per_s: GLOBAL_BATCH / median(a.times),
     median_allreduce_s: a.syncs.length ? median(a.syncs) : null,
+    ...(a.gathers.length ? { median_gather_s: median(a.gathers) } : {}),
     steps: a.times.length,
     ...a.extra,
   }));
   const out = {
     bench: 'ddp_scaling',
     date: new Date().toISOString(),
-    machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, loadavg_before: os.loadavg() },
+    machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, loadavg_before },
     model: CFG,
     global_batch: GLOBAL_BATCH,
     rounds,
     steps_per_run: steps,
+    loadavg_after: loadavgAfter,
+    pretrain_model: PRETRAIN,
     results,
   };
   const file = path.join(ROOT, 'bench', 'results', 'ddp_scaling.json');

@@ -4,6 +4,9 @@
 #                                   run the PyTorch peer benchmark
 #   bench/gpu/device_run.sh full    build, run the test suite with SOCIAL_MAE_TEST_DEVICE=cuda, run ours
 #                                   and the PyTorch peer benchmark in the same run
+#   bench/gpu/device_run.sh nccl    build, then bench/gpu/nccl_check.ts: ProcessGroupNCCL at world size 1
+#                                   (collectives, DDP step = plain step, overhead vs the plain step); about
+#                                   build time + 2 min; writes $OUT/nccl.json
 # Node is taken from PATH or from .device/node.xz; node-api headers from .device/napi; test
 # dependencies from .device/modules.tar.xz (the packages the tests load) and the compiled JS from
 # .device/dist.tar.xz, both made by bench/gpu/pack_for_device.sh.
@@ -40,6 +43,14 @@ N.setAutocast(true, 2); const c = N.matmul(a, a); N.setAutocast(false, 2); conso
 const q = N.randn([2, 12, 784, 64], 2, "cuda:0"); console.log("sdpa", N.describe(N.scaledDotProductAttention(q, q, q, null, 0, false, null)));
 console.log("memoryStats", N.cudaMemoryStats(0));
 ' || echo "SMOKE FAILED"
+if [ "$mode" = nccl ]; then
+  mkdir -p /tmp/mods && tar -xJf .device/modules.tar.xz -C /tmp/mods && tar -xJf .device/dist.tar.xz
+  ln -sfn /tmp/mods/node_modules "$root/node_modules"
+  node -e 'console.log("c10d backends", require(process.env.SOCIAL_MAE_ADDON).distBackends())'
+  timeout 400 node dist/bench/gpu/nccl_check.js --steps ${STEPS:-8} --rounds 3 --batch ${NCCL_BATCH:-36} --out "$OUT/nccl.json" || echo "NCCL CHECK FAILED"
+  echo "total: $(( $(date +%s) - start )) s"
+  exit 0
+fi
 if [ "$mode" = full ]; then
   mkdir -p /tmp/mods dist "$OUT/tests" && tar -xJf .device/modules.tar.xz -C /tmp/mods && tar -xJf .device/dist.tar.xz
   ln -sfn /tmp/mods/node_modules "$root/node_modules"

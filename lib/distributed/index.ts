@@ -1,6 +1,7 @@
 /**
  * torch.distributed: process groups over PyTorch's c10d (Gloo on CPU, NCCL on CUDA builds), DDP for
- * nn.Module, metric reduction. README "Distributed training" shows how to launch.
+ * nn.Module, the differentiable all-gather of a loss over the global batch (allGatherRows), metric
+ * reduction. README "Distributed training" shows how to launch.
  */
 export {
   initProcessGroup,
@@ -22,6 +23,7 @@ export {
 } from './process_group';
 export type { Backend, ReduceOp, InitOptions, GroupInfo } from './process_group';
 export { DistributedDataParallel, bucketize } from './ddp';
+export { allGatherRows } from './gather';
 export type { DDPOptions } from './ddp';
 export { reduceMetrics } from './metrics';
 export { readLaunchEnv, launchEnvFor, isLaunched } from './env';

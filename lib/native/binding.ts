@@ -372,6 +372,8 @@ export interface NativeBinding {
   distAllReduce(group: number, tensors: Id[], op: string, timeoutMs: number): Promise<void>;
   distBroadcast(group: number, tensors: Id[], src: number, timeoutMs: number): Promise<void>;
   distAllGather(group: number, outputs: Id[], input: Id, timeoutMs: number): Promise<void>;
+  /** The all-gather waited for on the calling (JS) thread, without the fork gate (gather.ts). */
+  distAllGatherSync(group: number, outputs: Id[], input: Id, timeoutMs: number): void;
   distReduceScatter(group: number, output: Id, inputs: Id[], op: string, timeoutMs: number): Promise<void>;
   distBarrier(group: number, timeoutMs: number): Promise<void>;
   /** DDP gradient buckets: bucket k = params[indices[sum(sizes[<k]) ...]]; hooks start reductions during backward. */

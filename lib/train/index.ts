@@ -3,7 +3,7 @@
  * reference's optimiser, lr policy, augmentation and metrics, checkpoints in the reference's layout,
  * resume, and mixed precision on CUDA.
  */
-export { pretrain, type PretrainLoopOptions } from './pretrain';
+export { pretrain, CONTRAST_SCOPES, type ContrastScope, type PretrainLoopOptions } from './pretrain';
 export { finetune, summarize, BEST_METRICS, type FinetuneLoopOptions, type FinetuneResult } from './finetune';
 export { predictScores, resolveLoss, lossFunction, modelInputs, targetMatrix, TASKS, LOSS_KINDS, type LossKind } from './supervised';
 export { evaluate, reportFromScores, writeEvalReport, type EvalOptions, type EvalReport, type EvalPrediction } from './evaluate';

@@ -9,6 +9,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { Tensor } from '../tensor';
 import { torch } from '../tensor';
+import * as dist from '../distributed';
 import { Adam, type Optimizer } from '../optim';
 import type { SocialMAE, PretrainForwardOptions } from '../models';
 import type { Batch, DataLoader } from '../data/loader';
@@ -20,12 +21,26 @@ import { reconstructionPng } from './recon_picture';
 import { PLOTS_DIR } from './plots';
 import { writeFileAtomic } from '../io/atomic';
 
+/**
+ * What the contrastive loss contrasts under data parallelism (a process group of W > 1 ranks):
+ * - 'global' (default): every clip against the whole global batch (all ranks' rows, gathered with
+ *   distributed.allGatherRows), so W ranks with batch b train as one process with batch W*b;
+ * - 'local': each rank's own shard, as the reference's nn.DataParallel (each GPU's replica computes the
+ *   loss on its shard) — the reference then sums the replicas' losses, DDP averages them: the same
+ *   direction, gradients 1/W as large.
+ * In one process both are the same.
+ */
+export type ContrastScope = 'global' | 'local';
+export const CONTRAST_SCOPES: readonly ContrastScope[] = ['global', 'local'];
+
 export interface PretrainLoopOptions extends FitOptions {
+  /** The contrastive loss's batch under data parallelism (default 'global'; see ContrastScope). */
+  contrastScope?: ContrastScope;
   lr?: number; // 1e-4
   weightDecay?: number; // 5e-7
   betas?: [number, number]; // [0.95, 0.999]
   /** Masking ratios and loss weights passed to every forward (model defaults otherwise). */
-  forward?: Omit<PretrainForwardOptions, 'noiseA' | 'noiseV' | 'returnPred'>;
+  forward?: Omit<PretrainForwardOptions, 'noiseA' | 'noiseV' | 'returnPred' | 'contrastGather'>;
   val?: DataLoader;
   /** The reference's fbank noise + random time roll on training batches. */
   noise?: boolean;
@@ -89,9 +104,39 @@ export function batchInputs(batch: Batch, device: string, fn: string): { audio: 
 
 const LOSS_KEYS = ['loss', 'lossMae', 'lossMaeA', 'lossMaeV', 'lossC', 'cAcc'] as const;
 
+/**
+ * A training step's extra forward options under a process group of W > 1 ranks. Masking noise: every rank
+ * draws it for the global batch (W*b rows, the ranks' generators agree) and keeps the rows of its items —
+ * rank r holds positions r, r+W, ... of the epoch order (data.DistributedSampler) — so masks are those
+ * one process would draw for the union batch, not the same masks on every rank. The contrastive gather
+ * for the 'global' scope.
+ */
+function dataParallelStep(
+  model: SocialMAE,
+  batchSize: number,
+  fwd: NonNullable<PretrainLoopOptions['forward']>,
+  scope: ContrastScope,
+): Partial<PretrainForwardOptions> {
+  if (!dist.isInitialized() || dist.getWorldSize() === 1) return {};
+  const [W, r] = [dist.getWorldSize(), dist.getRank()];
+  const out: Partial<PretrainForwardOptions> = {};
+  // (the model calls it only when the contrastive weight is not 0, on every rank alike)
+  if (scope === 'global') out.contrastGather = (rows) => dist.allGatherRows(rows);
+  if ((fwd.maskMode ?? 'unstructured') === 'unstructured') {
+    const device = model.parameters()[0]?.device ?? 'cpu';
+    const rows = (L: number) => torch.randn([W * batchSize, L], { device }).index(`${r}::${W}`);
+    out.noiseA = rows(model.config.numPatchesA);
+    out.noiseV = rows(model.config.numPatchesV);
+  }
+  return out;
+}
+
 export async function pretrain(model: SocialMAE, train: DataLoader, o: PretrainLoopOptions): Promise<EpochRecord[]> {
   const device = model.parameters()[0]?.device ?? 'cpu';
   const fwd = o.forward ?? {};
+  const scope = o.contrastScope ?? 'global';
+  if (!CONTRAST_SCOPES.includes(scope))
+    throw new TrainError(`pretrain: contrastScope must be ${CONTRAST_SCOPES.map((c) => `'${c}'`).join(' or ')}, got ${String(scope)}`, 'ERR_INVALID_ARG');
   const hyper = { lr: o.lr ?? 1e-4, weightDecay: o.weightDecay ?? 5e-7, betas: o.betas ?? ([0.95, 0.999] as [number, number]) };
   const opt =
     o.optimizer ??
@@ -99,9 +144,11 @@ export async function pretrain(model: SocialMAE, train: DataLoader, o: PretrainL
       model.parameters().filter((p) => p.requiresGrad),
       hyper,
     );
-  const forward = (batch: Batch, augment = false) => {
+  /** train: a training step (augmentation, and under a process group dataParallelStep's options). */
+  const forward = (batch: Batch, train = false) => {
     const { audio, video } = batchInputs(batch, device, 'pretrain');
-    const out = model.forward(augment && o.noise ? fbankNoise(audio) : audio, video, fwd);
+    const a = train && o.noise ? fbankNoise(audio) : audio;
+    const out = model.forward(a, video, train ? { ...fwd, ...dataParallelStep(model, audio.shape[0]!, fwd, scope) } : fwd);
     return Object.fromEntries(LOSS_KEYS.map((k) => [k, out[k]])) as Record<(typeof LOSS_KEYS)[number], Tensor>;
   };
   try {
@@ -143,6 +190,7 @@ export async function pretrain(model: SocialMAE, train: DataLoader, o: PretrainL
           task: 'pretrain',
           ...(o.optimizer ? { optimizer: o.optimizer.constructor.name } : hyper),
           forward: fwd,
+          contrastScope: scope,
           noise: !!o.noise,
           amp: o.amp ?? 'off',
           schedule: o.schedule ?? {},

@@ -290,6 +290,7 @@ napi_value invoke(napi_env env, napi_callback_info info, const char* name, OpImp
       ExclusiveSection g;
       return impl(a);
     }
+    if (gate == Gate::None) return impl(a);
     SharedSection g;
     return impl(a);
   } catch (const JsError& e) {

@@ -81,8 +81,10 @@ std::string describe(const at::Tensor& t);
 
 using OpImpl = napi_value (*)(Args&);
 /** How a native call holds the fork gate (common/fork_gate.h): shared by default; exclusive for ops that
- *  change process-wide BLAS state, which no concurrent call may observe half-done. */
-enum class Gate { Shared, Exclusive };
+ *  change process-wide BLAS state, which no concurrent call may observe half-done; none for an op that
+ *  blocks the JS thread waiting for other processes (it takes a SharedSection itself around its tensor
+ *  work, so that a fork on another thread does not wait for a peer). */
+enum class Gate { Shared, Exclusive, None };
 napi_value invoke(napi_env env, napi_callback_info info, const char* name, OpImpl impl, Gate gate = Gate::Shared);
 
 struct OpDef {
@@ -101,6 +103,16 @@ struct Register {
   static napi_value name##_impl(smae::Args& a);                                          \
   static napi_value name##_cb(napi_env env, napi_callback_info info) {                   \
     return smae::invoke(env, info, #name, name##_impl);                                  \
+  }                                                                                      \
+  static smae::Register name##_reg(#name, name##_cb);                                    \
+  static napi_value name##_impl(smae::Args& a)
+
+/** SMAE_OP whose body runs without the fork gate: it must hold a SharedSection around any tensor work
+ *  (for a blocking wait on other processes, e.g. distAllGatherSync). */
+#define SMAE_OP_UNGATED(name)                                                            \
+  static napi_value name##_impl(smae::Args& a);                                          \
+  static napi_value name##_cb(napi_env env, napi_callback_info info) {                   \
+    return smae::invoke(env, info, #name, name##_impl, smae::Gate::None);                \
   }                                                                                      \
   static smae::Register name##_reg(#name, name##_cb);                                    \
   static napi_value name##_impl(smae::Args& a)

@@ -15,6 +15,7 @@
 #include <set>
 
 #include "../common/args.h"
+#include "../common/fork_gate.h"
 #include "grad_buckets.h"
 #include "process_group.h"
 
@@ -281,6 +282,28 @@ SMAE_OP(distAllGather) {
   at::Tensor in = a.t(2);
   int64_t ms = timeoutArg(a, 3);
   return awaitCollective(a, g, g->allGather(outs, in), ms);
+}
+
+/**
+ * distAllGatherSync(group, outputs[], input, timeoutMs): the all-gather, waited for ON the JS thread (for
+ * a synchronous forward: lib/distributed/gather.ts). The fork gate is held only while the collective is
+ * started, not while it waits; the wait gives up after timeoutMs (ERR_DIST_TIMEOUT) or when a peer went
+ * away (ERR_DIST_PEER), as the Promise-returning collectives.
+ */
+SMAE_OP_UNGATED(distAllGatherSync) {
+  std::shared_ptr<Group> g;
+  std::unique_ptr<Collective> c;
+  int64_t ms;
+  {
+    smae::SharedSection gate;
+    g = groupArg(a, 0);
+    auto outs = a.tensors(1);
+    at::Tensor in = a.t(2);
+    ms = timeoutArg(a, 3);
+    c = g->allGather(outs, in);
+  }
+  c->wait(ms, exitFlag(a.env).get());
+  return a.undefined();
 }
 
 /** distReduceScatter(group, output, inputs[], op, timeoutMs) -> Promise<void> */

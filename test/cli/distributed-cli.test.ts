@@ -1,32 +1,23 @@
 /**
  * `social-mae finetune --nproc-per-node 2`: the command re-starts itself as two Gloo ranks that shard
  * the training set; rank 0 alone logs and writes the run directory, which records the world size;
- * `--resume` with more epochs continues the same run. (DDP = one process on the union batch is proven
- * at the library level in test/distributed/ddp.test.ts.)
+ * `--resume` with more epochs continues the same run. (DDP = one process on the union batch: pretraining
+ * in distributed-pretrain-cli.test.ts, at the library level in test/distributed/ddp*.test.ts.)
  */
 import t from 'tap';
 import * as fs from 'fs';
 import * as path from 'path';
-import { spawnSync } from 'child_process';
 import { isAvailable } from '../../lib/distributed';
-import { CHILD_TIMEOUT_MS } from '../helpers/wait';
-import { CLIP, LYING, tmpDir, NO_FFMPEG } from '../data/helpers';
+import { tmpDir, NO_FFMPEG } from '../data/helpers';
 import { freePort } from '../distributed/helpers';
+import { fourClips, run } from './distributed-helpers';
 
-const MAIN = path.resolve(__dirname, '../../lib/cli/main.js');
-const run = (cwd: string, args: string[]) =>
-  spawnSync(process.execPath, ['--no-warnings', MAIN, ...args], { cwd, encoding: 'utf8', timeout: CHILD_TIMEOUT_MS, killSignal: 'SIGKILL' });
 const skip = NO_FFMPEG || (isAvailable() ? false : 'this LibTorch build has no c10d backend (Gloo headers missing at build time)');
 
 t.test('finetune on two CPU processes; resume with more epochs', { skip, timeout: 600_000 }, async (t) => {
   const { dir, cleanup } = tmpDir('smae-ddp-cli-');
   t.teardown(cleanup);
-  const rows = ['video,label'];
-  for (const [i, [clip, label]] of [CLIP, LYING, CLIP, LYING].map((c, i) => [c, i % 2 ? 'sad' : 'happy'] as const).entries()) {
-    fs.copyFileSync(clip, path.join(dir, `c${i}.mp4`));
-    rows.push(`c${i}.mp4,${label}`);
-  }
-  fs.writeFileSync(path.join(dir, 'm.csv'), rows.join('\n') + '\n');
+  fourClips(dir);
   const common = ['finetune', '--train', 'm.csv', '--out', 'ft', '--size', 'small', '--batch-size', '1', '--cache', 'cache', '--nproc-per-node', '2'];
   const port = String(await freePort());
 

@@ -50,9 +50,8 @@ for (const [world, micro] of [
   });
 }
 
-// Pretraining runs with contrastLossWeight 0: the contrastive loss compares every clip with every other
-// clip of the batch, so with DDP each rank contrasts only its own shard (as PyTorch's DDP without an
-// all-gather of the embeddings) — not the union batch the reference's single-process DataParallel sees.
+// The MAE loss alone (contrastLossWeight 0): per-sample terms, so plain DDP averaging is the union batch.
+// The contrastive loss compares every clip with every other clip of the batch: ddp_contrast.test.ts.
 for (const kind of ['ft', 'pretrain'] as const) {
   t.test(`Social-MAE ${kind === 'ft' ? 'finetuning' : 'pretraining (MAE loss)'}: 2 ranks = one process on the union batch`, { skip }, async (t) => {
     const port = await freePort();

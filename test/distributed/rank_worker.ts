@@ -4,6 +4,7 @@
  */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
+import { Worker } from 'worker_threads';
 import { torch, nn, optim, Tensor, SocialMAE, SocialMAEFT } from '../../lib';
 import * as dist from '../../lib/distributed';
 
@@ -143,7 +144,7 @@ function unionBatch(): { x: Tensor; y: Tensor } {
 async function train(): Promise<Record<string, unknown>> {
   const steps = 5;
   const micro = Number(process.argv[3] ?? 1);
-  const distributed = process.env.WORLD_SIZE !== undefined;
+  const distributed = Boolean(process.env.WORLD_SIZE); // the references run with WORLD_SIZE empty: no process group
   if (distributed) await dist.initProcessGroup({ backend: 'gloo', timeoutMs: 60_000 });
   const rank = distributed ? dist.getRank() : 0,
     world = distributed ? dist.getWorldSize() : 1;
@@ -226,7 +227,7 @@ async function hooks(): Promise<Record<string, unknown>> {
  */
 async function trainModel(): Promise<Record<string, unknown>> {
   const kind = process.argv[3];
-  const distributed = process.env.WORLD_SIZE !== undefined;
+  const distributed = Boolean(process.env.WORLD_SIZE); // the references run with WORLD_SIZE empty: no process group
   if (distributed) await dist.initProcessGroup({ backend: 'gloo', timeoutMs: 60_000 });
   const rank = distributed ? dist.getRank() : 0,
     world = distributed ? dist.getWorldSize() : 1;
@@ -260,6 +261,138 @@ async function trainModel(): Promise<Record<string, unknown>> {
   const params = Object.fromEntries(model.namedParameters().map(([k, p]) => [k, vals(p)]));
   if (distributed) await dist.destroyProcessGroup();
   return { rank, world, params };
+}
+
+/**
+ * SocialMAE pretraining WITH the contrastive loss, 2 SGD steps on a union batch of 6 (masking noise fixed
+ * per sample), for each case of CONTRAST_CASES. Under a process group rank r of W takes rows
+ * [r*6/W, (r+1)*6/W) and, for scope 'global', gathers the contrastive representations of all ranks
+ * (distributed.allGatherRows). Without one (the reference, argv[3] = W): 'global' trains on the union
+ * batch; 'local' averages the W shards' losses (per-shard contrast: what DDP without a gather computes).
+ * Also: allGatherRows with a different row count per rank, and its gradient (world size, see gather.ts).
+ */
+export const CONTRAST_CASES = [
+  { weight: 0.01, scope: 'global' },
+  { weight: 1, scope: 'global' },
+  { weight: 1, scope: 'local' },
+] as const;
+async function contrast(): Promise<Record<string, unknown>> {
+  const distributed = Boolean(process.env.WORLD_SIZE); // the references run with WORLD_SIZE empty: no process group
+  if (distributed) await dist.initProcessGroup({ backend: 'gloo', timeoutMs: 60_000 });
+  const rank = distributed ? dist.getRank() : 0;
+  const world = distributed ? dist.getWorldSize() : Number(process.argv[3]);
+  const enc = { imgSize: 32, audioLength: 64, nFrame: 2, embedDim: 32, numHeads: 2, modalitySpecificDepth: 1 };
+  const B = 6;
+  const per = B / world;
+  const out: Record<string, unknown> = { rank, world };
+  const only = (process.argv[4] ?? '0,1,2').split(',').map(Number); // which CONTRAST_CASES
+  for (const [k, c] of CONTRAST_CASES.entries()) {
+    if (!only.includes(k)) continue;
+    torch.manualSeed(1234 + (distributed ? rank * 17 : 0));
+    const model = new SocialMAE({ ...enc, decoderEmbedDim: 16, decoderDepth: 1, decoderNumHeads: 2 });
+    const ddp = distributed ? await dist.DistributedDataParallel.wrap(model) : null;
+    const opt = new optim.SGD(model.parameters(), { lr: 0.05, momentum: 0.9 }); // SGD: see trainModel
+    torch.manualSeed(99);
+    const audio = torch.randn([B, 64, 128]),
+      video = torch.randn([B, 3, 32, 32, 2]);
+    const noiseA = torch.rand([B, 32]),
+      noiseV = torch.rand([B, 4]);
+    const rows = (t: Tensor, s: number) => t.narrow(0, s * per, per);
+    const lossOf = (s: number | null, gather?: (x: Tensor) => Tensor) => {
+      const pick = (t: Tensor) => (s === null ? t : rows(t, s));
+      const opts = { contrastLossWeight: c.weight, noiseA: pick(noiseA), noiseV: pick(noiseV), ...(gather ? { contrastGather: gather } : {}) };
+      return model.forward(pick(audio), pick(video), opts).loss;
+    };
+    const losses: number[] = [];
+    for (let step = 0; step < 2; step++) {
+      opt.zeroGrad();
+      if (ddp) {
+        const loss = lossOf(rank, c.scope === 'global' ? (x) => dist.allGatherRows(x) : undefined);
+        losses.push(loss.item());
+        await ddp.backward(loss);
+      } else {
+        const loss =
+          c.scope === 'global'
+            ? lossOf(null)
+            : Array.from({ length: world }, (_, s) => lossOf(s))
+                .reduce((a, b) => a.add(b))
+                .div(world);
+        losses.push(loss.item());
+        loss.backward();
+      }
+      opt.step();
+    }
+    out[`case${k}`] = { losses, params: Object.fromEntries(model.namedParameters().map(([n, p]) => [n, vals(p)])) };
+    ddp?.dispose();
+    opt.dispose();
+    model.dispose();
+  }
+  if (distributed) {
+    const x = torch.full([rank + 1, 2], rank + 1).requiresGrad_(true);
+    const all = dist.allGatherRows(x);
+    out.gathered = { shape: all.shape, values: vals(all) };
+    all
+      .mul(torch.arange(0, all.shape[0]!, 1, { dtype: 'float32' }).unsqueeze(1))
+      .sum()
+      .backward();
+    out.gatheredGrad = vals(x.grad!);
+    try {
+      dist.allGatherRows(torch.ones([1, rank + 1])); // rows of another size on every rank
+      out.mismatch = 'gathered';
+    } catch (e) {
+      out.mismatch = (e as { code?: string }).code;
+    }
+    out.afterMismatch = vals(dist.allGatherRows(torch.full([1], rank))); // the group still works
+    await dist.destroyProcessGroup();
+  }
+  return out;
+}
+
+/**
+ * Rank 1 leaves the group right after joining (argv[4] 'exit') or stays silent until the parent kills it
+ * ('silent'); rank 0's synchronous allGatherRows (timeout argv[3] ms) must end with a coded error.
+ */
+async function gatherDead(): Promise<Record<string, unknown>> {
+  await dist.initProcessGroup({ backend: 'gloo', timeoutMs: 60_000 });
+  const rank = dist.getRank();
+  if (rank === 1) {
+    if (process.argv[4] === 'silent') await new Promise((r) => setTimeout(r, 600_000));
+    process.exit(0);
+  }
+  await new Promise((r) => setTimeout(r, 500));
+  const started = Date.now();
+  try {
+    dist.allGatherRows(torch.ones([2, 3]), { timeoutMs: Number(process.argv[3] ?? 20_000) });
+    return { rank, result: 'completed' };
+  } catch (e) {
+    const err = e as { code?: string; message?: string };
+    return { rank, code: err.code, message: err.message, elapsedMs: Date.now() - started };
+  }
+}
+
+/**
+ * A fork while the synchronous allGatherRows blocks the JS thread: rank 0 starts a worker thread that,
+ * after ~300 ms, spawns a child (a fork from that thread: it passes the fork gate only if no native call
+ * holds it) and then writes argv[3]; meanwhile rank 0's JS thread waits in the gather. Rank 1 joins the
+ * gather only once that file exists. Were the waiting gather holding the gate: ERR_DIST_TIMEOUT (30 s).
+ */
+async function forkWhileGathering(): Promise<Record<string, unknown>> {
+  const flag = process.argv[3]!;
+  await dist.initProcessGroup({ backend: 'gloo', timeoutMs: 30_000 });
+  const rank = dist.getRank();
+  const x = torch.full([1, 2], rank + 1);
+  if (rank === 0) {
+    const code = `const { spawnSync } = require('child_process');
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300);
+      const r = spawnSync('/bin/sh', ['-c', 'exit 0'], { timeout: 60000, killSignal: 'SIGKILL' });
+      require('fs').writeFileSync(${JSON.stringify(flag)}, String(r.status));`;
+    const worker = new Worker(code, { eval: true });
+    const all = dist.allGatherRows(x);
+    await worker.terminate();
+    return { rank, spawnStatus: Number(fs.readFileSync(flag, 'utf8')), rows: vals(all) };
+  }
+  while (!fs.existsSync(flag)) await new Promise((r) => setTimeout(r, 20));
+  return { rank, rows: vals(dist.allGatherRows(x)) };
 }
 
 /**
@@ -299,6 +432,9 @@ const scenarios: Record<string, () => Promise<Record<string, unknown>>> = {
   alone,
   train,
   trainModel,
+  contrast,
+  gatherDead,
+  forkWhileGathering,
   hooks,
   forkWhileWaiting,
   failOne,

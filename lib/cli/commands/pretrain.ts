@@ -7,7 +7,7 @@
  */
 import { torch } from '../../tensor';
 import { SocialMAE, initFromCavMae, loadCheckpoint } from '../../models';
-import { pretrain } from '../../train';
+import { CONTRAST_SCOPES, pretrain } from '../../train';
 import { defineCommand, type Flags } from '../args';
 import { readCheckpoint, type CheckpointFile } from '../checkpoint-file';
 import { checkAmp, fitOptions, log, loopFlags, makeLoader, modelOptionsFor, openTrainingData, resolveDevice, runRecord } from '../training';
@@ -21,6 +21,12 @@ export const command = defineCommand({
     ...loopFlags({ epochs: 25, lr: 1e-4, lrStart: 10, lrStep: 5 }),
     maskRatio: { type: 'float', min: 0, max: 1, default: 0.75, help: 'fraction of audio and video patches masked' },
     contrastWeight: { type: 'float', min: 0, default: 0.01, help: 'weight of the contrastive loss' },
+    contrastScope: {
+      type: 'choice',
+      choices: CONTRAST_SCOPES,
+      default: 'global',
+      help: "with --nproc-per-node / several ranks: contrast every clip with the whole global batch (global, = one process on the union batch) or with its rank's shard only (local, as the reference's nn.DataParallel)",
+    },
   },
 });
 
@@ -63,6 +69,7 @@ export async function run(f: Flags<typeof command.spec.flags>): Promise<void> {
     await pretrain(model, train, {
       ...fit,
       forward: { maskRatioA: ratio, maskRatioV: ratio, contrastLossWeight: f.contrastWeight },
+      contrastScope: f.contrastScope,
       ...(val ? { val } : {}),
       config,
     });

@@ -32,6 +32,13 @@ export interface PretrainForwardOptions extends MaskingOptions {
   bidirectionalContrast?: boolean;
   /** also return predA / predV */
   returnPred?: boolean;
+  /**
+   * Data-parallel training: gathers the contrastive representations of every rank, [n, 2D] (audio then
+   * video mean latents) -> [N, 2D] over the global batch, so InfoNCE contrasts the global batch instead
+   * of this rank's shard (torch.distributed.allGatherRows; lib/train's pretrain passes it under a process
+   * group with contrastScope 'global'). Without it the loss sees only this call's batch.
+   */
+  contrastGather?: (rows: Tensor) => Tensor;
 }
 
 export interface EncoderOutput {
@@ -66,6 +73,19 @@ function finiteNumber(fn: string, name: string, v: unknown): number {
   if (typeof v !== 'number' || !Number.isFinite(v))
     throw new TorchError(`${fn}: option '${name}' expected a finite number, got ${describeValue(v)}`, 'ERR_INVALID_ARG');
   return v;
+}
+
+/** Audio and video representations [n, D] through `gather` as one [n, 2D] tensor -> two [N, D]. */
+function gatherReps(fn: string, gather: unknown, a: Tensor, v: Tensor): [Tensor, Tensor] {
+  if (typeof gather !== 'function') throw new TorchError(`${fn}: option 'contrastGather' expected a function, got ${describeValue(gather)}`, 'ERR_INVALID_ARG');
+  const D = a.shape[1]!;
+  const all = (gather as (rows: Tensor) => Tensor)(torch.cat([a, v], 1));
+  if (!(all instanceof Tensor) || all.ndim !== 2 || all.shape[1] !== 2 * D || all.shape[0]! < a.shape[0]!)
+    throw new TorchError(
+      `${fn}: option 'contrastGather' must return [N >= ${a.shape[0]}, ${2 * D}], got ${all instanceof Tensor ? JSON.stringify(all.shape) : describeValue(all)}`,
+      'ERR_INVALID_ARG',
+    );
+  return [all.narrow(1, 0, D), all.narrow(1, D, D)];
 }
 
 export class SocialMAE extends SocialMAEEncoder {
@@ -266,7 +286,9 @@ export class SocialMAE extends SocialMAEEncoder {
       }
       let lossC: Tensor, cAcc: Tensor;
       if (cW !== 0) {
-        const c = contrastiveLoss((enc.ca as Tensor).mean(1), (enc.cv as Tensor).mean(1), { bidirectional: opts.bidirectionalContrast });
+        let [aRep, vRep] = [(enc.ca as Tensor).mean(1), (enc.cv as Tensor).mean(1)];
+        if (opts.contrastGather) [aRep, vRep] = gatherReps(fn, opts.contrastGather, aRep, vRep);
+        const c = contrastiveLoss(aRep, vRep, { bidirectional: opts.bidirectionalContrast });
         lossC = c.nce.mul(cW);
         cAcc = c.cAcc;
       } else {
