@@ -2,7 +2,7 @@
  * Where a clip's CPU goes, per stage and per decoder (complements bench/data_loader.ts): probe, audio
  * decode (the recipe window), fbank, video decode (the reference sampling's 8 frames, seeking as the loader
  * does), frame transform. CPU seconds = this process (all threads) + finished children, per clip, averaged
- * over the clips of each kind, stages interleaved per clip (libav, process, libav, ...).
+ * over the clips of each kind (Linux), stages interleaved per clip (libav, process, libav, ...).
  *
  *   node dist/bench/data_stages.js [--clips 4] [--out bench/results/data_stages.json]
  *
@@ -14,17 +14,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { torch } from '../lib/tensor';
-import {
-  PyRandom,
-  decodeAudio,
-  decodeVideoFrames,
-  libavAvailable,
-  probe,
-  processCpuSeconds,
-  recipeMaxSamples,
-  waveformToFbank,
-  type DecoderKind,
-} from '../lib/data';
+import { PyRandom, decodeAudio, decodeVideoFrames, libavAvailable, probe, recipeMaxSamples, waveformToFbank, type DecoderKind } from '../lib/data';
 import { decodeVideoPlan, planVideo, seekTime, type LoadVideoFramesOptions } from '../lib/data/frames';
 import { locateFfmpeg, settleChildren } from '../lib/data/ffmpeg';
 
@@ -65,14 +55,21 @@ function makeClip(file: string, kind: 'small' | 'hd', i: number): void {
   ]);
 }
 
+/** This process's CPU (microseconds resolution) + reaped children's (/proc ticks, 10 ms). */
+function cpuSeconds(): number {
+  const u = process.cpuUsage();
+  const rest = fs.readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ');
+  return (u.user + u.system) / 1e6 + (Number(rest[13]) + Number(rest[14])) / 100;
+}
+
 type Stages = { probe: number; audio: number; fbank: number; videoDecode: number; transform: number };
 
 async function stages(file: string, decoder: DecoderKind, seed: number): Promise<Stages> {
   const t = async <T>(f: () => Promise<T> | T): Promise<[T, number]> => {
-    const c0 = processCpuSeconds();
+    const c0 = cpuSeconds();
     const r = await f();
     await settleChildren();
-    return [r, processCpuSeconds() - c0];
+    return [r, cpuSeconds() - c0];
   };
   const [info, p] = await t(() => probe(file, { decoder }));
   const audioOpts = { targetLength: 1024, frameShift: 10 };

@@ -21,7 +21,7 @@ import { abortError } from './abort';
 import { decoderKind, decoderLine, type DecoderKind } from './decoder';
 import { DataError } from './errors';
 import { checkMediaFile, classifyFfmpegError, locateFfmpeg, mediaInputArg, type MediaTask } from './ffmpeg-env';
-import { libavDecodeAudio, libavDecodeVideo, libavProbe } from './libav';
+import { libavDecodeAudio, libavDecodeVideo, libavProbe, settleNativeCalls } from './libav';
 import { parseProbe, type MediaInfo } from './media-info';
 import { parseWavHeader, readWavFile, wavToPlanar } from './wav';
 
@@ -228,11 +228,13 @@ function noStream(info: MediaInfo, kind: 'audio' | 'video', ordinal: number): st
 const unreaped = new Set<Promise<void>>();
 
 /**
- * Resolves once every ffmpeg process this thread started has exited and been reaped. A worker thread must
- * wait for this before it is terminated, or a killed child stays a zombie.
+ * Resolves once every ffmpeg process this thread started has exited and been reaped, and every in-process
+ * decode it started has ended. A worker thread must wait for this before it is terminated, or a killed
+ * child stays a zombie (or a decode outlives its thread).
  */
 export async function settleChildren(): Promise<void> {
   while (unreaped.size > 0) await Promise.all([...unreaped]);
+  await settleNativeCalls();
 }
 
 /** What runPipe's data callback returns: true once it has everything it needs. */

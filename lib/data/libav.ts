@@ -8,10 +8,22 @@ import { DataError } from './errors';
 import { abortError } from './abort';
 import { classifyFfmpegError, type MediaTask } from './ffmpeg-env';
 
+/** Native calls still running (an aborted call keeps running until it ends, bounded by its timeout). */
+const inFlight = new Set<Promise<unknown>>();
+
+/** Resolves once every native media call this thread started has ended (a worker waits before it exits). */
+export async function settleNativeCalls(): Promise<void> {
+  while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+}
+
 /** Runs a native media call; rejects at once when `signal` aborts (the native call then ends on its own, bounded by its timeout). */
 async function call<T>(file: string, task: MediaTask, run: () => Promise<T>, signal?: AbortSignal): Promise<T> {
   if (signal?.aborted) throw abortError(file);
-  const p = run().catch((e: Error & { code?: string }) => {
+  const started = run();
+  inFlight.add(started);
+  const untrack = () => inFlight.delete(started);
+  started.then(untrack, untrack);
+  const p = started.catch((e: Error & { code?: string }) => {
     throw toDataError(e, file, task);
   });
   if (!signal) return p;
