@@ -7,8 +7,17 @@
 import t from 'tap';
 import * as crypto from 'crypto';
 import * as path from 'path';
-import { decodeAudio, decodeVideoFrames, probe, useFfmpeg, countDecodableFrames, type DecodeVideoOptions } from '../../lib/data/ffmpeg';
-import { libavAvailable } from '../../lib/data/decoder';
+import {
+  decodeAudio,
+  decodeVideoFrames,
+  probe,
+  useFfmpeg,
+  countDecodableFrames,
+  ffmpegConfig,
+  settleChildren,
+  type DecodeVideoOptions,
+} from '../../lib/data/ffmpeg';
+import { decoderChoice, libavAvailable, useDecoder } from '../../lib/data/decoder';
 import { CLIP, LYING, WAV, ffmpegSync, tmpDir, NO_FFMPEG } from './helpers';
 
 const skip = NO_FFMPEG || (libavAvailable() ? false : 'the addon was built without the in-process decoder');
@@ -89,4 +98,36 @@ t.test('generated clips: identical probe, audio and frames', { skip }, async (t)
   ffmpegSync(['-i', plain, '-c', 'copy', '-metadata:s:v:0', 'rotate=90', rot]);
   t.equal((await probe(rot, { decoder: 'libav' })).video!.rotation, 90, 'the clip is rotated (autorotation is exercised)');
   await compare(t, rot, [{ indices: [0, 7, 30] }, { indices: [0, 2], startTime: 1.1 }]);
+});
+
+t.test('the decoder is selectable and reported; an aborted in-process decode rejects at once', { skip: NO_FFMPEG }, async (t) => {
+  const saved = process.env.SOCIAL_MAE_DECODER;
+  t.teardown(() => {
+    if (saved === undefined) delete process.env.SOCIAL_MAE_DECODER;
+    else process.env.SOCIAL_MAE_DECODER = saved;
+    useDecoder(null);
+  });
+  delete process.env.SOCIAL_MAE_DECODER;
+  t.same(decoderChoice(), { kind: libavAvailable() ? 'libav' : 'process', selectedBy: 'default' });
+  process.env.SOCIAL_MAE_DECODER = 'process';
+  t.same(decoderChoice(), { kind: 'process', selectedBy: 'SOCIAL_MAE_DECODER' });
+  t.match(ffmpegConfig(), /^decoder: process \(selected by SOCIAL_MAE_DECODER/);
+  process.env.SOCIAL_MAE_DECODER = 'gpu';
+  t.throws(() => decoderChoice(), { code: 'ERR_INVALID_ARG', message: /SOCIAL_MAE_DECODER must be 'libav' or 'process', got "gpu"/ });
+  delete process.env.SOCIAL_MAE_DECODER;
+  t.throws(() => useDecoder('ffmpeg' as never), { code: 'ERR_INVALID_ARG' });
+  if (!libavAvailable()) {
+    t.throws(() => useDecoder('libav'), { code: 'ERR_FFMPEG_MISSING', message: /built without FFmpeg's libraries/ });
+    return;
+  }
+  useDecoder('process');
+  t.same(decoderChoice(), { kind: 'process', selectedBy: 'useDecoder()' });
+  useDecoder(null);
+  t.match(ffmpegConfig(), /^decoder: libav \(selected by default.*\n {2}in-process: libavformat \d+\.\d+\.\d+/);
+  const ac = new AbortController();
+  const p = decodeVideoFrames(LYING, { indices: [0, 399], decoder: 'libav', signal: ac.signal });
+  setImmediate(() => ac.abort());
+  await t.rejects(p, { name: 'AbortError', code: 'ABORT_ERR' });
+  await settleChildren(); // the native decode itself ends on its own
+  await t.rejects(decodeAudio(path.join(path.dirname(CLIP), 'nope.mp4'), { decoder: 'libav' }), { code: 'ERR_FILE_NOT_FOUND' });
 });
