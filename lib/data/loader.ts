@@ -19,6 +19,7 @@
 import * as os from 'os';
 import { torch, type Tensor } from '../tensor';
 import { planMixup } from './mixup';
+import { decoderKind } from './decoder';
 import { DataError } from './errors';
 import { InlineExecutor, WorkerExecutor, type Executor, type JobContext } from './executor';
 import type { LabelMap } from './labels';
@@ -187,6 +188,7 @@ export class DataLoader implements AsyncIterable<Batch> {
     const mixup = this.o.mixup;
     if (typeof mixup !== 'number' || !(mixup >= 0 && mixup <= 1))
       throw new DataError(`mixup must be a probability in [0, 1], got ${String(mixup)}`, 'ERR_INVALID_ARG');
+    if (opts.decoder !== undefined) decoderKind(opts.decoder); // a bad or unavailable choice fails here, not per item
   }
 
   /** Batches per epoch. */

@@ -18,6 +18,8 @@ import {
   type DecodeVideoOptions,
 } from '../../lib/data/ffmpeg';
 import { decoderChoice, libavAvailable, useDecoder } from '../../lib/data/decoder';
+import { DataLoader } from '../../lib/data/loader';
+import type { DataSource } from '../../lib/data/source-types';
 import { CLIP, LYING, WAV, ffmpegSync, tmpDir, NO_FFMPEG } from './helpers';
 
 const skip = NO_FFMPEG || (libavAvailable() ? false : 'the addon was built without the in-process decoder');
@@ -116,6 +118,12 @@ t.test('the decoder is selectable and reported; an aborted in-process decode rej
   t.throws(() => decoderChoice(), { code: 'ERR_INVALID_ARG', message: /SOCIAL_MAE_DECODER must be 'libav' or 'process', got "gpu"/ });
   delete process.env.SOCIAL_MAE_DECODER;
   t.throws(() => useDecoder('ffmpeg' as never), { code: 'ERR_INVALID_ARG' });
+  const src = { items: [{ id: 'a', video: CLIP, origin: 'test' }] } as unknown as DataSource;
+  t.throws(
+    () => new DataLoader(src, { batchSize: 1, decoder: 'gpu' as never }),
+    { code: 'ERR_INVALID_ARG', message: /decoder must be/ },
+    'the loader checks its decoder option up front',
+  );
   if (!libavAvailable()) {
     t.throws(() => useDecoder('libav'), { code: 'ERR_FFMPEG_MISSING', message: /built without FFmpeg's libraries/ });
     return;
