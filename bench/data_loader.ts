@@ -15,13 +15,24 @@
  * included). Cold = nothing memoised (forgetProbes) and no feature cache; `epoch 2 (audio cached)` is the
  * pretraining steady state: probes memoised, fbanks from the cache, new random video windows decoded.
  * CPU seconds are this process's (all threads) plus its finished children (ffmpeg), from /proc.
+ * Rows per decoder: `libav` (in-process, native/media; when the addon has it) and `process` (ffmpeg children).
  */
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { torch } from '../lib/tensor';
-import { DataLoader, REFERENCE_RECIPE, forgetProbes, loadManifest, ffmpegConfig, processCpuSeconds, type Recipe } from '../lib/data';
+import {
+  DataLoader,
+  REFERENCE_RECIPE,
+  forgetProbes,
+  loadManifest,
+  ffmpegConfig,
+  processCpuSeconds,
+  libavAvailable,
+  type DecoderKind,
+  type Recipe,
+} from '../lib/data';
 import { locateFfmpeg } from '../lib/data/ffmpeg';
 
 const args = process.argv.slice(2);
@@ -109,7 +120,7 @@ function makeDataset(dir: string, kind: 'small' | 'hd', n: number): string {
   return m;
 }
 
-async function ours(manifest: string, label: string, opts: { workers: number; concurrency: number; recipe: Recipe; cacheDir?: string }) {
+async function ours(manifest: string, label: string, opts: { workers: number; concurrency: number; recipe: Recipe; cacheDir?: string; decoder: DecoderKind }) {
   const src = await loadManifest(manifest);
   forgetProbes();
   const loader = new DataLoader(src, {
@@ -119,6 +130,7 @@ async function ours(manifest: string, label: string, opts: { workers: number; co
     concurrency: opts.concurrency,
     seed: 0,
     onWarning: () => undefined,
+    decoder: opts.decoder,
     ...(opts.cacheDir ? { cacheDir: opts.cacheDir } : {}),
   });
   if (opts.cacheDir) {
@@ -173,20 +185,27 @@ async function main() {
     );
     console.log(ffmpegConfig());
     // Warm-up (not recorded): LibTorch and module initialisation, the first ffmpeg starts.
-    await ours(sets.small, 'warm-up', { workers: 0, concurrency: 1, recipe: REFERENCE_RECIPE });
+    const decoders: DecoderKind[] = libavAvailable() ? ['libav', 'process'] : ['process'];
+    for (const decoder of decoders) await ours(sets.small, 'warm-up', { workers: 0, concurrency: 1, recipe: REFERENCE_RECIPE, decoder });
     const results: unknown[] = [];
+    const base = { recipe: REFERENCE_RECIPE };
     for (let r = 0; r < ROUNDS; r++) {
       for (const kind of ['small', 'hd'] as const) {
         const m = sets[kind];
-        results.push({ round: r, kind, ...(await ours(m, `ours ${kind} conc 1`, { workers: 0, concurrency: 1, recipe: REFERENCE_RECIPE })) });
+        const row = async (label: string, o: { workers: number; concurrency: number; decoder: DecoderKind; cacheDir?: string }) =>
+          results.push({ round: r, kind, decoder: o.decoder, ...(await ours(m, label, { ...base, ...o })) });
+        for (const decoder of decoders) await row(`ours ${decoder} ${kind} conc 1`, { workers: 0, concurrency: 1, decoder });
         results.push({ round: r, kind, ...python(m, `python ${kind}`) });
-        results.push({ round: r, kind, ...(await ours(m, `ours ${kind} conc 2`, { workers: 0, concurrency: 2, recipe: REFERENCE_RECIPE })) });
-        results.push({ round: r, kind, ...(await ours(m, `ours ${kind} 2 workers`, { workers: 2, concurrency: 2, recipe: REFERENCE_RECIPE })) });
-        const cacheDir = path.join(dir, `cache-${kind}-${r}`);
-        results.push({
-          round: r,
-          kind,
-          ...(await ours(m, `ours ${kind} conc 1, epoch 2 (audio cached)`, { workers: 0, concurrency: 1, recipe: REFERENCE_RECIPE, cacheDir })),
+        for (const decoder of decoders) {
+          await row(`ours ${decoder} ${kind} conc 2`, { workers: 0, concurrency: 2, decoder });
+          await row(`ours ${decoder} ${kind} 2 workers`, { workers: 2, concurrency: 2, decoder });
+        }
+        const decoder = decoders[0]!;
+        await row(`ours ${decoder} ${kind} conc 1, epoch 2 (audio cached)`, {
+          workers: 0,
+          concurrency: 1,
+          decoder,
+          cacheDir: path.join(dir, `cache-${kind}-${r}`),
         });
       }
     }

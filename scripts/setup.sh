@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PKGS="libtorch-dev libgloo-dev libopenblas0-pthread ffmpeg cmake g++ make ninja-build"
+PKGS="libtorch-dev libgloo-dev libopenblas0-pthread ffmpeg libavformat-dev libavcodec-dev libavfilter-dev libswscale-dev libswresample-dev libavutil-dev pkg-config cmake g++ make ninja-build"
 # The PyTorch peers used by parity/round-trip tests and benchmarks (never by the package itself).
 [ "${1:-}" = "--deps-only" ] && PKGS="$PKGS procps python3-torch python3-torchaudio python3-torchvision python3-opencv python3-numpy python3-sklearn bc"
 missing=""

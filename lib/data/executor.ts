@@ -21,6 +21,8 @@ export interface JobContext {
   threads?: number;
   /** The ffmpeg build to use in this thread (useFfmpeg), when the loader was given one. */
   ffmpeg?: string;
+  /** The decoder to use in this thread (useDecoder), when the loader was given one. */
+  decoder?: 'libav' | 'process';
 }
 
 /** Runs item pipelines. */

@@ -17,11 +17,16 @@
 import { execFile, execFileSync } from 'child_process';
 import { Writable } from 'stream';
 import Ffmpeg from 'fluent-ffmpeg';
+import { abortError } from './abort';
+import { decoderKind, decoderLine, type DecoderKind } from './decoder';
 import { DataError } from './errors';
 import { checkMediaFile, classifyFfmpegError, locateFfmpeg, mediaInputArg, type MediaTask } from './ffmpeg-env';
+import { libavDecodeAudio, libavDecodeVideo, libavProbe, settleNativeCalls } from './libav';
 import { parseProbe, type MediaInfo } from './media-info';
 import { parseWavHeader, readWavFile, wavToPlanar } from './wav';
 
+export { abortError } from './abort';
+export { useDecoder, decoderChoice, libavAvailable, DECODER_KINDS, type DecoderKind } from './decoder';
 export { locateFfmpeg, resetFfmpegLocation, useFfmpeg, bundledBinary, FFMPEG_INSTALL_HINT, type FfmpegPaths, type FfmpegSource } from './ffmpeg-env';
 
 /** Default limit for one ffmpeg/ffprobe run (ms). Decodes of normal clips take well under a second. */
@@ -33,14 +38,8 @@ export interface ProcessOptions {
   timeoutMs?: number;
   /** Kill the child process and reject with an AbortError when this signal aborts. */
   signal?: AbortSignal;
-}
-
-/** The error an aborted call rejects with (name 'AbortError', code 'ABORT_ERR', like Node's own). */
-export function abortError(file?: string): Error {
-  const e = new Error(file ? `${file}: aborted` : 'aborted');
-  e.name = 'AbortError';
-  (e as Error & { code: string }).code = 'ABORT_ERR';
-  return e;
+  /** 'libav' (in-process) or 'process' (ffmpeg children) for this call; default: decoder.ts's choice. */
+  decoder?: DecoderKind;
 }
 
 function paths(): { ffmpeg: string; ffprobe: string } {
@@ -94,8 +93,15 @@ export function ffmpegFeatures(): FfmpegFeatures {
  * from (bundled static build, system, env), what chose them and their versions.
  */
 export function ffmpegConfig(): string {
-  const p = locateFfmpeg();
-  const f = ffmpegFeatures();
+  let p: ReturnType<typeof locateFfmpeg>;
+  let f: FfmpegFeatures;
+  try {
+    p = locateFfmpeg();
+    f = ffmpegFeatures();
+  } catch (e) {
+    if (decoderKind() !== 'libav') throw e;
+    return `${decoderLine()}\nmedia backend: no ffmpeg executables (${(e as Error).message.split('\n')[0]})`;
+  }
   let probeVersion = '?';
   try {
     probeVersion = execFileSync(p.ffprobe, ['-hide_banner', '-version'], {
@@ -110,6 +116,7 @@ export function ffmpegConfig(): string {
     probeVersion = 'cannot run';
   }
   return [
+    decoderLine(),
     `media backend: ${p.source} ffmpeg (selected by ${p.selectedBy}; SOCIAL_MAE_FFMPEG=bundled|system|<path> or data.useFfmpeg() choose)`,
     `  ffmpeg:  ${p.ffmpeg} (${f.version}; libavformat ${f.libavformat.join('.')})`,
     `  ffprobe: ${p.ffprobe} (${probeVersion})`,
@@ -161,11 +168,19 @@ function ffprobeJson(file: string, args: string[], task: MediaTask, timeoutMs: n
 export async function probe(file: string, opts: ProcessOptions & { countFrames?: boolean } = {}): Promise<MediaInfo> {
   await checkMediaFile(file);
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const json = await ffprobeJson(file, ['-show_format', '-show_streams'], 'probe', timeoutMs, opts.signal);
+  const json =
+    decoderKind(opts.decoder) === 'libav'
+      ? await libavProbe(file, timeoutMs, opts.signal)
+      : await ffprobeJson(file, ['-show_format', '-show_streams'], 'probe', timeoutMs, opts.signal);
   const info = parseProbe(json, file);
   if (info.streams.length === 0) throw new DataError('no streams (not a media file?)', 'ERR_MEDIA', { file });
   if (opts.countFrames && info.video) {
-    info.video.decodableFrames = await countDecodableFrames(file, { timeoutMs, info, ...(opts.signal ? { signal: opts.signal } : {}) });
+    info.video.decodableFrames = await countDecodableFrames(file, {
+      timeoutMs,
+      info,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      ...(opts.decoder ? { decoder: opts.decoder } : {}),
+    });
   }
   return info;
 }
@@ -177,9 +192,21 @@ export async function probe(file: string, opts: ProcessOptions & { countFrames?:
  */
 export async function countDecodableFrames(file: string, opts: ProcessOptions & { stream?: number; info?: MediaInfo } = {}): Promise<number> {
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const info = opts.info ?? (await probe(file, { timeoutMs, ...(opts.signal ? { signal: opts.signal } : {}) }));
+  const info =
+    opts.info ?? (await probe(file, { timeoutMs, ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.decoder ? { decoder: opts.decoder } : {}) }));
   const vs = info.videoStreams[opts.stream ?? 0];
   if (!vs) throw new DataError(noStream(info, 'video', opts.stream ?? 0), 'ERR_NO_VIDEO', { file });
+  if (decoderKind(opts.decoder) === 'libav') {
+    const r = await libavDecodeVideo(file, {
+      streamIndex: vs.index,
+      indices: [Number.MAX_SAFE_INTEGER],
+      filters: '',
+      pixelFormat: 'bgr24',
+      timeoutMs,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
+    return r.counted;
+  }
   const json = await ffprobeJson(
     file,
     ['-count_frames', '-select_streams', String(vs.index), '-show_entries', 'stream=nb_read_frames'],
@@ -201,11 +228,13 @@ function noStream(info: MediaInfo, kind: 'audio' | 'video', ordinal: number): st
 const unreaped = new Set<Promise<void>>();
 
 /**
- * Resolves once every ffmpeg process this thread started has exited and been reaped. A worker thread must
- * wait for this before it is terminated, or a killed child stays a zombie.
+ * Resolves once every ffmpeg process this thread started has exited and been reaped, and every in-process
+ * decode it started has ended. A worker thread must wait for this before it is terminated, or a killed
+ * child stays a zombie (or a decode outlives its thread).
  */
 export async function settleChildren(): Promise<void> {
   while (unreaped.size > 0) await Promise.all([...unreaped]);
+  await settleNativeCalls();
 }
 
 /** What runPipe's data callback returns: true once it has everything it needs. */
@@ -354,6 +383,9 @@ export async function decodeAudio(file: string, opts: DecodeAudioOptions = {}): 
       return { data: w.data, channels: w.channels, samples: w.samples, sampleRate: w.sampleRate };
     }
   }
+  if (decoderKind(opts.decoder) === 'libav' && opts.startTime === undefined && opts.duration === undefined) {
+    return decodeAudioLibav(file, opts, { stream, fmt, timeoutMs, ...(sampleRate ? { sampleRate } : {}), ...(channels ? { channels } : {}) });
+  }
   const input: string[] = [];
   if (opts.startTime !== undefined) input.push('-ss', seconds(opts.startTime, 'startTime'));
   const out = ['-map', `0:a:${stream}`, '-vn', '-sn', '-dn', '-map_metadata', '-1'];
@@ -494,7 +526,8 @@ export async function decodeVideoFrames(file: string, opts: DecodeVideoOptions):
     throw new DataError(`pixelFormat must be bgr24 or rgb24, got ${String(pixelFormat)}`, 'ERR_INVALID_ARG', { file });
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   if (opts.info) await checkMediaFile(file); // otherwise probe() checks it
-  const info = opts.info ?? (await probe(file, { timeoutMs, ...(opts.signal ? { signal: opts.signal } : {}) }));
+  const info =
+    opts.info ?? (await probe(file, { timeoutMs, ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.decoder ? { decoder: opts.decoder } : {}) }));
   const vs = info.videoStreams[streamOrdinal(opts.stream)];
   if (!vs) throw new DataError(noStream(info, 'video', opts.stream ?? 0), 'ERR_NO_VIDEO', { file });
   if (!(vs.width > 0 && vs.height > 0)) throw new DataError(`video stream has no frame size (${vs.width}x${vs.height})`, 'ERR_MEDIA', { file });
@@ -513,6 +546,23 @@ export async function decodeVideoFrames(file: string, opts: DecodeVideoOptions):
   if ((opts.colorMatrix ?? 'bt601') === 'bt601') filters.push(`scale=${size}in_color_matrix=bt601:flags=bicubic`);
   else if (opts.colorMatrix !== 'auto') throw new DataError(`colorMatrix must be 'bt601' or 'auto'`, 'ERR_INVALID_ARG', { file });
   else if (scale) filters.push(`scale=${size}flags=bicubic`);
+  if (decoderKind(opts.decoder) === 'libav') {
+    return decodeVideoLibav(
+      file,
+      opts,
+      {
+        streamIndex: vs.index,
+        indices,
+        ...(input.includes('-ss') ? { startTime: input[input.indexOf('-ss') + 1]! } : {}),
+        filters: filters.slice(1).join(','),
+        pixelFormat,
+        timeoutMs,
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      },
+      width,
+      height,
+    );
+  }
   const out = [
     '-map',
     `0:${vs.index}`,
@@ -566,6 +616,68 @@ export async function decodeVideoFrames(file: string, opts: DecodeVideoOptions):
     height,
     decoded: frames.length,
     endOfStream: frames.length < indices.length,
+  };
+}
+
+/**
+ * Rates a `maxSamples` function is evaluated at to bound the in-process decode before the output rate is
+ * known (the result is then trimmed exactly at the real rate; a function roughly proportional to the rate,
+ * like the recipe window, is covered by the 1 % + 0.1 s margin).
+ */
+const BOUND_RATES = [8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000, 88200, 96000];
+
+async function decodeAudioLibav(
+  file: string,
+  opts: DecodeAudioOptions,
+  v: { stream: number; fmt: 'f32' | 's16'; timeoutMs: number; sampleRate?: number; channels?: number },
+): Promise<DecodedAudio> {
+  const max = opts.maxSamples;
+  const bound: { maxSamples?: number; maxSeconds?: number } = {};
+  if (typeof max === 'number') bound.maxSamples = Math.max(0, Math.floor(max));
+  else if (max !== undefined && v.sampleRate !== undefined) bound.maxSamples = Math.max(0, Math.floor(max(v.sampleRate)));
+  else if (max !== undefined) bound.maxSeconds = Math.max(...BOUND_RATES.map((r) => max(r) / r)) * 1.01 + 0.1;
+  const a = await libavDecodeAudio(file, {
+    ordinal: v.stream,
+    s16: v.fmt === 's16',
+    timeoutMs: v.timeoutMs,
+    ...(v.sampleRate !== undefined ? { sampleRate: v.sampleRate } : {}),
+    ...(v.channels !== undefined ? { channels: v.channels } : {}),
+    ...bound,
+    ...(opts.signal ? { signal: opts.signal } : {}),
+  });
+  let { data, samples } = a;
+  if (typeof max === 'function') {
+    const keep = Math.min(samples, Math.max(0, Math.floor(max(a.sampleRate))));
+    if (keep < samples) {
+      const out = new Float32Array(a.channels * keep);
+      for (let c = 0; c < a.channels; c++) out.set(data.subarray(c * samples, c * samples + keep), c * keep);
+      data = out;
+      samples = keep;
+    }
+  }
+  if (samples === 0) throw new DataError('audio stream decoded to 0 samples', 'ERR_MEDIA', { file });
+  return { data, channels: a.channels, samples, sampleRate: a.sampleRate };
+}
+
+async function decodeVideoLibav(
+  file: string,
+  opts: DecodeVideoOptions,
+  req: Parameters<typeof libavDecodeVideo>[1],
+  width: number,
+  height: number,
+): Promise<DecodedFrames> {
+  const r = await libavDecodeVideo(file, req);
+  if (r.frames.length > 0 && (r.width !== width || r.height !== height)) {
+    throw new DataError(`frame size mismatch: decoded ${r.width}x${r.height}, expected ${width}x${height}`, 'ERR_MEDIA', { file });
+  }
+  const indices = opts.indices;
+  return {
+    frames: r.frames,
+    indices: indices.slice(0, r.frames.length),
+    width,
+    height,
+    decoded: r.frames.length,
+    endOfStream: r.frames.length < indices.length,
   };
 }
 

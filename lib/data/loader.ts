@@ -19,6 +19,7 @@
 import * as os from 'os';
 import { torch, type Tensor } from '../tensor';
 import { planMixup } from './mixup';
+import { decoderKind } from './decoder';
 import { DataError } from './errors';
 import { InlineExecutor, WorkerExecutor, type Executor, type JobContext } from './executor';
 import type { LabelMap } from './labels';
@@ -59,6 +60,11 @@ export interface LoaderOptions {
    * SOCIAL_MAE_FFMPEG / the bundled build when installed (see useFfmpeg).
    */
   ffmpeg?: string;
+  /**
+   * 'libav' (in-process, no process start per clip; the default when the addon has it) or 'process'
+   * (ffmpeg/ffprobe children). Default: SOCIAL_MAE_DECODER / the default of lib/data/decoder.ts.
+   */
+  decoder?: 'libav' | 'process';
   /** Classification labels as class indices (int64 [B], default) or one-hot float32 [B, K]. */
   labelFormat?: 'index' | 'onehot';
   /**
@@ -142,7 +148,8 @@ export class DataLoader implements AsyncIterable<Batch> {
   readonly items: DataItem[];
   readonly labels: LabelMap | null;
   readonly stats: LoaderStats = { loaded: 0, skipped: [], warnings: 0, cacheHits: { audio: 0, video: 0 } };
-  private readonly o: Required<Omit<LoaderOptions, 'signal' | 'timeoutMs' | 'threads' | 'cacheDir' | 'onWarning' | 'ffmpeg' | 'sampler'>> & LoaderOptions;
+  private readonly o: Required<Omit<LoaderOptions, 'signal' | 'timeoutMs' | 'threads' | 'cacheDir' | 'onWarning' | 'ffmpeg' | 'decoder' | 'sampler'>> &
+    LoaderOptions;
   private executor: Executor | null = null;
   private nextEpoch = 0;
   /** Start of the throughput interval: wall time (ns), CPU seconds, counters. */
@@ -181,6 +188,7 @@ export class DataLoader implements AsyncIterable<Batch> {
     const mixup = this.o.mixup;
     if (typeof mixup !== 'number' || !(mixup >= 0 && mixup <= 1))
       throw new DataError(`mixup must be a probability in [0, 1], got ${String(mixup)}`, 'ERR_INVALID_ARG');
+    if (opts.decoder !== undefined) decoderKind(opts.decoder); // a bad or unavailable choice fails here, not per item
   }
 
   /** Batches per epoch. */
@@ -263,6 +271,7 @@ export class DataLoader implements AsyncIterable<Batch> {
       ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}),
       threads: o.threads ?? 1,
       ...(o.ffmpeg !== undefined ? { ffmpeg: o.ffmpeg } : {}),
+      ...(o.decoder !== undefined ? { decoder: o.decoder } : {}),
     };
     const exec = this.getExecutor();
     const results = new Map<number, { sample?: HostSample; error?: unknown }>();

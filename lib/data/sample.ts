@@ -8,7 +8,7 @@ import { torch } from '../tensor';
 import { assertFiniteAudio, recipeMaxSamples, waveformToFbank } from './audio';
 import { FeatureCache, fileContentHash } from './cache';
 import { DataError } from './errors';
-import { decodeAudio, probe, useFfmpeg } from './ffmpeg';
+import { decodeAudio, probe, useDecoder, useFfmpeg, type DecoderKind } from './ffmpeg';
 import { centerRandom, decodeVideoPlan, planVideo, type LoadVideoFramesOptions } from './frames';
 import type { MediaInfo } from './media-info';
 import { PyRandom, itemSeed } from './pyrandom';
@@ -86,6 +86,8 @@ export interface SampleContext {
   signal?: AbortSignal;
   /** The ffmpeg build for this thread ('bundled' | 'system' | a path; see useFfmpeg). */
   ffmpeg?: string;
+  /** The decoder for this thread ('libav' | 'process'; see useDecoder). */
+  decoder?: DecoderKind;
 }
 
 const probeMemo = new Map<string, { size: number; mtimeMs: number; info: MediaInfo }>();
@@ -243,6 +245,7 @@ async function videoFeatures(item: DataItem, index: number, r: VideoRecipe, ctx:
  */
 export async function loadSample(item: DataItem, index: number, recipe: Recipe, ctx: SampleContext, mix?: MixPlan | null): Promise<HostSample> {
   if (ctx.ffmpeg !== undefined) useFfmpeg(ctx.ffmpeg);
+  if (ctx.decoder !== undefined) useDecoder(ctx.decoder);
   const out: HostSample = { index, id: item.id, warnings: [], cached: { audio: false, video: false } };
   if (item.label !== undefined) out.label = item.label;
   if (item.target !== undefined) out.target = item.target;

@@ -350,6 +350,32 @@ export interface NativeBinding {
   jitDispose(module: number): void;
   /** int64 CPU permutation of 0..n-1 from a fresh generator seeded with `seed` (torch.randperm with a generator). */
   randpermSeeded(n: number, seed: number): Id;
+  // In-process media decoding (native/media), on libuv's worker threads. Absent when the addon was built
+  // without FFmpeg's libraries (then lib/data decodes with ffmpeg processes; lib/data/decoder.ts).
+  mediaVersions?(): string;
+  /** -> ffprobe-shaped JSON (`-show_format -show_streams`) */
+  mediaProbe?(path: string, timeoutMs: number): Promise<string>;
+  /** -> planar float32 [channels, samples] */
+  mediaDecodeAudio?(
+    path: string,
+    audioOrdinal: number,
+    sampleRate: number,
+    channels: number,
+    s16: boolean,
+    maxSamples: number,
+    maxSeconds: number,
+    timeoutMs: number,
+  ): Promise<{ data: Float32Array; channels: number; samples: number; sampleRate: number }>;
+  /** -> packed H*W*3 frames of the requested indices (a prefix when the stream ends early) */
+  mediaDecodeVideo?(
+    path: string,
+    streamIndex: number,
+    indices: number[],
+    startUs: number,
+    filters: string,
+    pixelFormat: string,
+    timeoutMs: number,
+  ): Promise<{ frames: Uint8Array[]; width: number; height: number; counted: number }>;
   // torch.distributed (native/distributed): blocking parts run off the JS thread and settle a Promise;
   // tensors given to a collective are written in place until it settles.
   distBackends(): string[];

@@ -5,6 +5,7 @@ import * as path from 'path';
 import { execFileSync, spawnSync } from 'child_process';
 import { CHILD_TIMEOUT_MS } from '../helpers/wait';
 import { locateFfmpeg } from '../../lib/data/ffmpeg-env';
+import { libavAvailable, type DecoderKind } from '../../lib/data/decoder';
 
 /** test/fixtures, from dist/test/data or test/data. */
 export const FIX = fs.existsSync(path.join(__dirname, '..', 'fixtures', 'media_meta.json'))
@@ -110,3 +111,6 @@ export const NO_FFMPEG: string | false = (() => {
     return 'ffmpeg/ffprobe not installed';
   }
 })();
+
+/** The decoders this build can run (media tests that compare them loop over these). */
+export const DECODERS: DecoderKind[] = libavAvailable() ? ['libav', 'process'] : ['process'];

@@ -1,0 +1,143 @@
+/**
+ * Where a clip's CPU goes, per stage and per decoder (complements bench/data_loader.ts): probe, audio
+ * decode (the recipe window), fbank, video decode (the reference sampling's 8 frames, seeking as the loader
+ * does), frame transform. CPU seconds = this process (all threads) + finished children, per clip, averaged
+ * over the clips of each kind (Linux), stages interleaved per clip (libav, process, libav, ...).
+ *
+ *   node dist/bench/data_stages.js [--clips 4] [--out bench/results/data_stages.json]
+ *
+ * Clips as in data_loader.ts: small = 224x224 25 fps 6 s H.264 + AAC 16 kHz mono; hd = 1280x720 30 fps 8 s
+ * H.264 (B-frames, keyframe every 2 s) + AAC 44.1 kHz stereo.
+ */
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { torch } from '../lib/tensor';
+import { PyRandom, decodeAudio, decodeVideoFrames, libavAvailable, probe, recipeMaxSamples, waveformToFbank, type DecoderKind } from '../lib/data';
+import { decodeVideoPlan, planVideo, seekTime, type LoadVideoFramesOptions } from '../lib/data/frames';
+import { locateFfmpeg, settleChildren } from '../lib/data/ffmpeg';
+
+const args = process.argv.slice(2);
+const at = (name: string) => args.indexOf(`--${name}`);
+const CLIPS = at('clips') >= 0 ? Number(args[at('clips') + 1]) : 4;
+const OUT = at('out') >= 0 ? args[at('out') + 1]! : path.join(__dirname, '..', '..', 'bench', 'results', 'data_stages.json');
+
+function makeClip(file: string, kind: 'small' | 'hd', i: number): void {
+  const [v, a] =
+    kind === 'small'
+      ? [`testsrc2=s=224x224:r=25:d=6,hue=h=${i * 29}`, `sine=f=${220 + 37 * i}:r=16000:d=6`]
+      : [`testsrc2=s=1280x720:r=30:d=8,hue=h=${i * 41}`, `sine=f=${220 + 37 * i}:r=44100:d=8`];
+  const enc = kind === 'small' ? ['-g', '50', '-ac', '1'] : ['-g', '60', '-bf', '2', '-ac', '2'];
+  execFileSync(locateFfmpeg().ffmpeg, [
+    '-v',
+    'error',
+    '-y',
+    '-f',
+    'lavfi',
+    '-i',
+    v,
+    '-f',
+    'lavfi',
+    '-i',
+    a,
+    '-c:v',
+    'libx264',
+    '-preset',
+    'veryfast',
+    '-pix_fmt',
+    'yuv420p',
+    '-c:a',
+    'aac',
+    ...enc,
+    '-shortest',
+    file,
+  ]);
+}
+
+/** This process's CPU (microseconds resolution) + reaped children's (/proc ticks, 10 ms). */
+function cpuSeconds(): number {
+  const u = process.cpuUsage();
+  const rest = fs.readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ');
+  return (u.user + u.system) / 1e6 + (Number(rest[13]) + Number(rest[14])) / 100;
+}
+
+type Stages = { probe: number; audio: number; fbank: number; videoDecode: number; transform: number };
+
+async function stages(file: string, decoder: DecoderKind, seed: number): Promise<Stages> {
+  const t = async <T>(f: () => Promise<T> | T): Promise<[T, number]> => {
+    const c0 = cpuSeconds();
+    const r = await f();
+    await settleChildren();
+    return [r, cpuSeconds() - c0];
+  };
+  const [info, p] = await t(() => probe(file, { decoder }));
+  const audioOpts = { targetLength: 1024, frameShift: 10 };
+  const [a, ad] = await t(() => decodeAudio(file, { decoder, maxSamples: recipeMaxSamples(audioOpts)! }));
+  const [, fb] = await t(() =>
+    torch.tidy(() => {
+      waveformToFbank(torch.fromBuffer(a.data, 'float32', [a.channels, a.samples]), a.sampleRate, { ...audioOpts, numMelBins: 128, normalize: true }).toArray();
+    }),
+  );
+  const vopts: LoadVideoFramesOptions = {
+    fps: 2,
+    duration: 4,
+    size: 224,
+    sampling: 'reference',
+    channelOrder: 'bgr',
+    info,
+    rng: new PyRandom(seed),
+    onWarning: () => undefined,
+  };
+  const plan = await planVideo(file, vopts);
+  const idx = plan.plan.decodeIndices;
+  const at0 = seekTime(info, info.video!, idx[0]!);
+  const [, vd] = await t(() =>
+    decodeVideoFrames(file, at0 === null ? { decoder, info, indices: idx } : { decoder, info, startTime: at0, indices: idx.map((i) => i - idx[0]!) }),
+  );
+  const [v, all] = await t(() => decodeVideoPlan(file, { ...plan, rng: new PyRandom(seed) }, { ...vopts, decoder } as LoadVideoFramesOptions));
+  v.video.dispose();
+  return { probe: p, audio: ad, fbank: fb, videoDecode: vd, transform: Math.max(0, all - vd) };
+}
+
+async function main() {
+  torch.setNumThreads(1);
+  process.env.SOCIAL_MAE_FFMPEG ??= 'bundled';
+  const decoders: DecoderKind[] = libavAvailable() ? ['libav', 'process'] : ['process'];
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'smae-bench-stages-'));
+  const out: Record<string, Record<string, Stages>> = {};
+  try {
+    for (const kind of ['small', 'hd'] as const) {
+      const files = Array.from({ length: CLIPS }, (_, i) => path.join(dir, `${kind}${i}.mp4`));
+      files.forEach((f, i) => makeClip(f, kind, i));
+      for (const d of decoders) await stages(files[0]!, d, 99); // warm-up
+      const sum: Record<string, Stages> = {};
+      for (const [i, f] of files.entries()) {
+        for (const d of decoders) {
+          const s = await stages(f, d, i);
+          const acc = (sum[d] ??= { probe: 0, audio: 0, fbank: 0, videoDecode: 0, transform: 0 });
+          for (const k of Object.keys(s) as (keyof Stages)[]) acc[k] += s[k] / files.length;
+        }
+      }
+      out[kind] = sum;
+      for (const [d, s] of Object.entries(sum)) {
+        const total = Object.values(s).reduce((x, y) => x + y, 0);
+        console.log(
+          `${kind} ${d}: ${Object.entries(s)
+            .map(([k, v]) => `${k} ${v.toFixed(4)}`)
+            .join(', ')}, total ${total.toFixed(4)} CPU-s/clip`,
+        );
+      }
+    }
+    fs.mkdirSync(path.dirname(OUT), { recursive: true });
+    fs.writeFileSync(OUT, JSON.stringify({ date: new Date().toISOString(), load: os.loadavg(), clips: CLIPS, cpuSecondsPerClip: out }, null, 2));
+    console.log(`written ${OUT}`);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

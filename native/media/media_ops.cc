@@ -1,0 +1,172 @@
+// The media ops: mediaProbe / mediaDecodeAudio / mediaDecodeVideo run on libuv's worker threads (napi async
+// work) and settle a Promise, so the JS thread never decodes; mediaVersions is synchronous. Registered
+// only when the build found FFmpeg's libraries (lib/data/decoder.ts checks for them).
+#ifdef SMAE_WITH_LIBAV
+#include <cstring>
+#include <functional>
+#include <memory>
+
+#include "../common/args.h"
+#include "audio.h"
+#include "libav.h"
+#include "probe.h"
+#include "video.h"
+
+namespace {
+
+using smae::Args;
+using smae::JsError;
+
+struct Job {
+  napi_async_work work = nullptr;
+  napi_deferred deferred = nullptr;
+  std::function<void()> run;
+  std::function<napi_value(napi_env)> done;
+  std::string code, message;
+};
+
+void execute(napi_env, void* data) {
+  Job* job = static_cast<Job*>(data);
+  try {
+    job->run();
+  } catch (const JsError& e) {
+    job->code = e.code;
+    job->message = e.what();
+  } catch (const std::bad_alloc&) {
+    job->code = "ERR_OOM";
+    job->message = "out of memory while decoding";
+  } catch (const std::exception& e) {
+    job->code = "ERR_MEDIA";
+    job->message = e.what();
+  }
+}
+
+void complete(napi_env env, napi_status status, void* data) {
+  std::unique_ptr<Job> job(static_cast<Job*>(data));
+  if (status == napi_cancelled && job->code.empty()) job->code = "ERR_MEDIA", job->message = "cancelled";
+  if (job->code.empty()) {
+    napi_value v = job->done(env);
+    napi_resolve_deferred(env, job->deferred, v);
+  } else {
+    napi_reject_deferred(env, job->deferred, smae::makeJsError(env, job->code, job->message));
+  }
+  napi_delete_async_work(env, job->work);
+}
+
+napi_value queue(Args& a, std::unique_ptr<Job> job) {
+  napi_value promise, name;
+  napi_create_promise(a.env, &job->deferred, &promise);
+  napi_create_string_utf8(a.env, a.op, NAPI_AUTO_LENGTH, &name);
+  napi_create_async_work(a.env, nullptr, name, execute, complete, job.get(), &job->work);
+  if (napi_queue_async_work(a.env, job->work) != napi_ok) {
+    napi_delete_async_work(a.env, job->work);
+    throw JsError("ERR_MEDIA", "could not queue async work");
+  }
+  job.release();  // owned by complete()
+  return promise;
+}
+
+napi_value set(napi_env env, napi_value obj, const char* key, napi_value v) {
+  napi_set_named_property(env, obj, key, v);
+  return obj;
+}
+napi_value num(napi_env env, double d) {
+  napi_value v;
+  napi_create_double(env, d, &v);
+  return v;
+}
+
+}  // namespace
+
+/** mediaVersions() -> "libavformat 59.27.100, libavcodec ..." */
+SMAE_OP(mediaVersions) {
+  auto v = [](unsigned x) { return std::to_string(x >> 16) + "." + std::to_string((x >> 8) & 0xff) + "." + std::to_string(x & 0xff); };
+  return a.retString("libavformat " + v(avformat_version()) + ", libavcodec " + v(avcodec_version()) + ", libavfilter " + v(avfilter_version()));
+}
+
+/** mediaProbe(path, timeoutMs) -> Promise<string> (ffprobe-shaped JSON) */
+SMAE_OP(mediaProbe) {
+  auto job = std::make_unique<Job>();
+  auto path = a.s(0);
+  int64_t timeoutMs = a.i64(1);
+  auto out = std::make_shared<std::string>();
+  job->run = [=] {
+    smae::media::beginLogCapture();
+    auto in = smae::media::openInput(path, timeoutMs);
+    *out = smae::media::probeJson(*in);
+  };
+  job->done = [out](napi_env env) {
+    napi_value s;
+    napi_create_string_utf8(env, out->data(), out->size(), &s);
+    return s;
+  };
+  return queue(a, std::move(job));
+}
+
+/** mediaDecodeAudio(path, audioOrdinal, sampleRate, channels, s16, maxSamples, maxSeconds, timeoutMs)
+ *  -> Promise<{data: Float32Array [channels*samples planar], channels, samples, sampleRate}> */
+SMAE_OP(mediaDecodeAudio) {
+  auto job = std::make_unique<Job>();
+  smae::media::AudioRequest req;
+  req.path = a.s(0);
+  req.ordinal = static_cast<int>(a.i64(1));
+  req.sampleRate = static_cast<int>(a.i64(2));
+  req.channels = static_cast<int>(a.i64(3));
+  req.s16 = a.b(4);
+  req.maxSamples = a.i64(5);
+  req.maxSeconds = a.d(6);
+  req.timeoutMs = a.i64(7);
+  auto res = std::make_shared<smae::media::AudioResult>();
+  job->run = [=] { *res = smae::media::decodeAudio(req); };
+  job->done = [res](napi_env env) {
+    napi_value obj, ab, arr;
+    napi_create_object(env, &obj);
+    void* mem = nullptr;
+    size_t bytes = res->data.size() * sizeof(float);
+    napi_create_arraybuffer(env, bytes, &mem, &ab);
+    if (bytes) std::memcpy(mem, res->data.data(), bytes);
+    napi_create_typedarray(env, napi_float32_array, res->data.size(), ab, 0, &arr);
+    set(env, obj, "data", arr);
+    set(env, obj, "channels", num(env, res->channels));
+    set(env, obj, "samples", num(env, static_cast<double>(res->samples)));
+    return set(env, obj, "sampleRate", num(env, res->sampleRate));
+  };
+  return queue(a, std::move(job));
+}
+
+/** mediaDecodeVideo(path, stream, indices, startUs, filters, pixelFormat, timeoutMs)
+ *  -> Promise<{frames: Uint8Array[] (packed H*W*3), width, height, counted}> */
+SMAE_OP(mediaDecodeVideo) {
+  auto job = std::make_unique<Job>();
+  smae::media::VideoRequest req;
+  req.path = a.s(0);
+  req.stream = static_cast<int>(a.i64(1));
+  req.indices = a.ints(2);
+  req.startUs = a.i64(3);
+  req.filters = a.s(4);
+  req.pixelFormat = a.s(5);
+  req.timeoutMs = a.i64(6);
+  if (req.indices.empty()) throw JsError("ERR_INVALID_ARG", "indices must not be empty");
+  auto res = std::make_shared<smae::media::VideoResult>();
+  job->run = [=] { *res = smae::media::decodeVideo(req); };
+  job->done = [res](napi_env env) {
+    napi_value obj, list;
+    napi_create_object(env, &obj);
+    napi_create_array_with_length(env, res->frames.size(), &list);
+    for (size_t i = 0; i < res->frames.size(); i++) {
+      const auto& px = res->frames[i];
+      void* mem = nullptr;
+      napi_value ab, arr;
+      napi_create_arraybuffer(env, px.size(), &mem, &ab);
+      std::memcpy(mem, px.data(), px.size());
+      napi_create_typedarray(env, napi_uint8_array, px.size(), ab, 0, &arr);
+      napi_set_element(env, list, static_cast<uint32_t>(i), arr);
+    }
+    set(env, obj, "frames", list);
+    set(env, obj, "width", num(env, res->width));
+    set(env, obj, "counted", num(env, static_cast<double>(res->counted)));
+    return set(env, obj, "height", num(env, res->height));
+  };
+  return queue(a, std::move(job));
+}
+#endif
