@@ -190,7 +190,9 @@ export async function pretrain(model: SocialMAE, train: DataLoader, o: PretrainL
           task: 'pretrain',
           ...(o.optimizer ? { optimizer: o.optimizer.constructor.name } : hyper),
           forward: fwd,
-          contrastScope: scope,
+          // the scope changes results only across ranks: a one-process record leaves it out, so runs
+          // started before the option existed still resume
+          ...(dist.isInitialized() && dist.getWorldSize() > 1 ? { contrastScope: scope } : {}),
           noise: !!o.noise,
           amp: o.amp ?? 'off',
           schedule: o.schedule ?? {},
