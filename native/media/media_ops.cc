@@ -38,14 +38,28 @@ void execute(napi_env, void* data) {
   } catch (const std::exception& e) {
     job->code = "ERR_MEDIA";
     job->message = e.what();
+  } catch (...) {  // nothing may leave a worker thread: it would terminate the process
+    job->code = "ERR_MEDIA";
+    job->message = "unknown native error while decoding";
   }
 }
 
 void complete(napi_env env, napi_status status, void* data) {
   std::unique_ptr<Job> job(static_cast<Job*>(data));
   if (status == napi_cancelled && job->code.empty()) job->code = "ERR_MEDIA", job->message = "cancelled";
+  napi_value v = nullptr;
   if (job->code.empty()) {
-    napi_value v = job->done(env);
+    try {  // building the result may fail (e.g. out of memory); a throw here would terminate the process
+      v = job->done(env);
+    } catch (const JsError& e) {
+      job->code = e.code;
+      job->message = e.what();
+    } catch (const std::exception& e) {
+      job->code = "ERR_MEDIA";
+      job->message = e.what();
+    }
+  }
+  if (job->code.empty()) {
     napi_resolve_deferred(env, job->deferred, v);
   } else {
     napi_reject_deferred(env, job->deferred, smae::makeJsError(env, job->code, job->message));
