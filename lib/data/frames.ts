@@ -11,7 +11,8 @@
  *   Normalize  ImageNet mean [0.485, 0.456, 0.406] / std [0.229, 0.224, 0.225] applied to channels 0, 1, 2
  *              in tensor order — with BGR frames, blue gets the "red" statistics (the reference's quirk).
  */
-import { torch, F, type Tensor } from '../tensor';
+import { native } from '../native/binding';
+import { torch, type Tensor } from '../tensor';
 import { DataError } from './errors';
 import { checkFrameSize, countDecodableFrames, decodeVideoFrames, probe, type DecodeVideoOptions } from './ffmpeg';
 import { parseRate, type MediaInfo, type VideoStreamInfo } from './media-info';
@@ -31,81 +32,72 @@ export interface FrameTransformOptions {
   std?: number[];
 }
 
+/** [oh, ow] of a transform's `size` option (default 224). */
+function outputSize(opts: FrameTransformOptions): [number, number] {
+  return typeof opts.size === 'number' || opts.size === undefined ? [opts.size ?? 224, opts.size ?? 224] : opts.size;
+}
+
 /**
- * The reference transform on decoded frames.
+ * The reference transform into a host buffer, in one native pass per frame (native/data/frame_transform.cc:
+ * the bicubic reads the bytes through a v / 255 table, so no full-size float intermediates are written;
+ * 8 frames of 720p: 0.09-0.13 -> ~0.01 CPU-s). Same-size frames (224x224 clips, or frames scaled in the
+ * decoder) take the identity resize, as LibTorch's bicubic does.
+ * @param frames `U` packed HxWx3 uint8 frames
+ * @param positions frame shown in each output slot (default 0..U-1): padding repeats frames without
+ *   transforming them again
+ * @returns float32 data of shape [3, oh, ow, positions.length]
+ */
+export function framesToHost(
+  frames: Uint8Array[],
+  width: number,
+  height: number,
+  opts: FrameTransformOptions = {},
+  positions: number[] = frames.map((_, i) => i),
+): { data: Float32Array; shape: number[] } {
+  const [oh, ow] = outputSize(opts);
+  if (frames.length === 0) throw new DataError('framesToTensor: no frames', 'ERR_INVALID_ARG');
+  for (const [name, v] of [
+    ['width', width],
+    ['height', height],
+    ['output height', oh],
+    ['output width', ow],
+  ] as const) {
+    if (!Number.isInteger(v) || v <= 0) throw new DataError(`framesToTensor: ${name} must be a positive integer, got ${v}`, 'ERR_INVALID_ARG');
+  }
+  const fb = width * height * 3;
+  frames.forEach((f, i) => {
+    if (!(f instanceof Uint8Array) || f.length !== fb) {
+      throw new DataError(`framesToTensor: frame ${i} has ${f?.length} bytes, expected ${width}x${height}x3`, 'ERR_INVALID_ARG');
+    }
+  });
+  const mean = opts.mean === undefined ? IMAGENET_MEAN : opts.mean;
+  const std = opts.std ?? IMAGENET_STD;
+  if (mean !== null && (mean.length !== 3 || std.length !== 3)) {
+    throw new DataError(`framesToTensor: mean and std need 3 values, got ${mean.length} and ${std.length}`, 'ERR_INVALID_ARG');
+  }
+  const data = new Float32Array(3 * oh * ow * positions.length);
+  native.framesTransform(data, frames, width, height, oh, ow, mean, std, positions);
+  return { data, shape: [3, oh, ow, positions.length] };
+}
+
+/**
+ * The reference transform on decoded frames (framesToHost as a tensor).
  * @param frames `T` packed HxWx3 uint8 frames (or one uint8 tensor [T, H, W, 3])
  * @returns float32 [3, size, size, T]
  */
 export function framesToTensor(frames: Uint8Array[] | Tensor, width: number, height: number, opts: FrameTransformOptions = {}): Tensor {
-  const [oh, ow] = typeof opts.size === 'number' || opts.size === undefined ? [opts.size ?? 224, opts.size ?? 224] : opts.size;
-  const fb = width * height * 3;
-  const count = Array.isArray(frames) ? frames.length : frames.shape[0]!;
-  if (count === 0) throw new DataError('framesToTensor: no frames', 'ERR_INVALID_ARG');
-  if (Array.isArray(frames)) {
-    frames.forEach((f, i) => {
-      if (f.length !== fb) throw new DataError(`framesToTensor: frame ${i} has ${f.length} bytes, expected ${width}x${height}x3`, 'ERR_INVALID_ARG');
-    });
-  }
-  if (Array.isArray(frames) && width === ow && height === oh) return sameSizeTransform(frames, width, height, opts);
-  // One frame at a time, its intermediates freed before the next (as the reference's per-frame transform):
-  // memory stays at one full-size frame, and the allocator reuses the same blocks instead of faulting in
-  // fresh pages for T-frame intermediates (8 frames of 720p: 0.8 -> 0.1 CPU-s, bench/RESULTS.md).
-  const mean = opts.mean === undefined ? IMAGENET_MEAN : opts.mean;
-  const outs: Tensor[] = [];
-  try {
-    for (let i = 0; i < count; i++) {
-      outs.push(
-        torch.tidy(() => {
-          const u8 = Array.isArray(frames) ? torch.fromBuffer(frames[i]!, 'uint8', [1, height, width, 3]) : frames.narrow(0, i, 1);
-          // ToTensor: HWC uint8 -> CHW float32 / 255
-          let x = u8.permute(0, 3, 1, 2).contiguous().to('float32').div(255);
-          // Resize: bicubic, align_corners False, no antialias, no clamp
-          x = F.interpolate(x, { size: [oh, ow], mode: 'bicubic', alignCorners: false, antialias: false });
-          if (mean !== null) {
-            const std = opts.std ?? IMAGENET_STD;
-            x = x.sub(torch.tensor(mean, { dtype: 'float32' }).view(1, 3, 1, 1)).div(torch.tensor(std, { dtype: 'float32' }).view(1, 3, 1, 1));
-          }
-          return x;
-        }),
-      );
+  let list: Uint8Array[];
+  if (Array.isArray(frames)) list = frames;
+  else {
+    if (frames.dtype !== 'uint8' || frames.ndim !== 4 || frames.shape[1] !== height || frames.shape[2] !== width || frames.shape[3] !== 3) {
+      throw new DataError(`framesToTensor: expected a uint8 tensor [T, ${height}, ${width}, 3], got ${frames.dtype} [${frames.shape}]`, 'ERR_INVALID_ARG');
     }
-    return torch.tidy(() => torch.cat(outs, 0).permute(1, 2, 3, 0).contiguous()); // [3, H, W, T]
-  } finally {
-    torch.dispose(outs);
+    const all = frames.toArray() as Uint8Array;
+    const fb = width * height * 3;
+    list = Array.from({ length: frames.shape[0]! }, (_, i) => all.subarray(i * fb, (i + 1) * fb));
   }
-}
-
-/**
- * framesToTensor when the frames already have the output size (224x224 clips, or frames scaled in the
- * decoder): the bicubic resize is then the identity (LibTorch copies), so each output value is
- * `((v / 255) - mean[c]) / std[c]` in float32 — computed here through a 256-entry table per channel.
- * `Math.fround` of a double division or subtraction is the correctly rounded float32 result, i.e. what the
- * float32 tensor ops give, so the values are bit-identical to the tensor path, without its allocations
- * (each of those faults fresh pages in; 0.086 -> ~0.005 CPU-s for 8 frames of 224x224).
- */
-function sameSizeTransform(frames: Uint8Array[], width: number, height: number, opts: FrameTransformOptions): Tensor {
-  const mean = opts.mean === undefined ? IMAGENET_MEAN : opts.mean;
-  const std = opts.std ?? IMAGENET_STD;
-  const T = frames.length;
-  const plane = width * height;
-  const luts = [0, 1, 2].map((c) => {
-    const lut = new Float32Array(256);
-    for (let v = 0; v < 256; v++) {
-      const x = Math.fround(v / 255);
-      lut[v] = mean === null ? x : Math.fround(Math.fround(x - Math.fround(mean[c]!)) / Math.fround(std[c]!));
-    }
-    return lut;
-  });
-  const out = new Float32Array(3 * plane * T); // [3, H, W, T]
-  for (let t = 0; t < T; t++) {
-    const f = frames[t]!;
-    for (let c = 0; c < 3; c++) {
-      const lut = luts[c]!;
-      const base = c * plane * T;
-      for (let p = 0, q = c; p < plane; p++, q += 3) out[base + p * T + t] = lut[f[q]!]!;
-    }
-  }
-  return torch.fromBuffer(out, 'float32', [3, height, width, T]);
+  const h = framesToHost(list, width, height, opts);
+  return torch.fromBuffer(h.data, 'float32', h.shape);
 }
 
 /** Options of loadVideoFrames / sampleVideo. */
@@ -243,7 +235,7 @@ export function seekTime(info: MediaInfo, vs: VideoStreamInfo, first: number): n
  *  - uniform sampling counts the real frames and plans again inside them (two extra decodes, only for
  *    such files); slots past a clip that is shorter than the window repeat the last frame.
  */
-export async function decodeVideoPlan(path: string, vp: VideoPlan, opts: LoadVideoFramesOptions = {}): Promise<SampledVideo> {
+export async function decodeVideoHost(path: string, vp: VideoPlan, opts: LoadVideoFramesOptions = {}): Promise<HostVideo> {
   const warn = opts.onWarning ?? defaultWarn(path);
   const { info, rng } = vp;
   const vs = info.videoStreams[opts.stream ?? 0]!;
@@ -286,12 +278,21 @@ export async function decodeVideoPlan(path: string, vp: VideoPlan, opts: LoadVid
   }
   const padded = padPlan(plan, frames.decoded, reference ? 'tile' : 'repeat-last');
   for (const w of padded.warnings) warn(w);
-  const video = torch.tidy(() => {
-    const uniq = framesToTensor(frames.frames, frames.width, frames.height, opts); // [3, S, S, U]
-    const same = padded.positions.length === frames.frames.length && padded.positions.every((p, i) => p === i);
-    return same ? uniq : uniq.indexSelect(3, torch.tensor(padded.positions, { dtype: 'int64' })).contiguous();
-  });
-  return { video, plan: padded, info, warnings: padded.warnings };
+  const { data, shape } = framesToHost(frames.frames, frames.width, frames.height, opts, padded.positions); // [3, S, S, T]
+  return { data, shape, plan: padded, info, warnings: padded.warnings };
+}
+
+/** Decodes and transforms a planned clip (decodeVideoHost) into a tensor. */
+export async function decodeVideoPlan(path: string, vp: VideoPlan, opts: LoadVideoFramesOptions = {}): Promise<SampledVideo> {
+  const { data, shape, ...rest } = await decodeVideoHost(path, vp, opts);
+  return { video: torch.fromBuffer(data, 'float32', shape), ...rest };
+}
+
+/** SampledVideo with the frames in a host buffer (what the loader keeps: no tensor round trip). */
+export interface HostVideo extends Omit<SampledVideo, 'video'> {
+  /** float32 [3, size, size, T] row-major. */
+  data: Float32Array;
+  shape: number[];
 }
 
 /** Picks, decodes and transforms a clip's frames: planVideo + decodeVideoPlan. */

@@ -9,7 +9,7 @@ import { assertFiniteAudio, recipeMaxSamples, waveformToFbank } from './audio';
 import { FeatureCache, fileContentHash } from './cache';
 import { DataError } from './errors';
 import { decodeAudio, probe, useDecoder, useFfmpeg, type DecoderKind } from './ffmpeg';
-import { centerRandom, decodeVideoPlan, planVideo, type LoadVideoFramesOptions } from './frames';
+import { centerRandom, decodeVideoHost, planVideo, type LoadVideoFramesOptions } from './frames';
 import type { MediaInfo } from './media-info';
 import { PyRandom, itemSeed } from './pyrandom';
 import { mixTargets, mixWaveforms, type MixPlan } from './mixup';
@@ -228,14 +228,10 @@ async function videoFeatures(item: DataItem, index: number, r: VideoRecipe, ctx:
       return;
     }
   }
-  const s = await decodeVideoPlan(file, vp, opts);
-  try {
-    out.video = s.video.toArray() as Float32Array;
-    out.videoShape = s.video.shape;
-    out.frameIndices = s.plan.frameIndices;
-  } finally {
-    s.video.dispose();
-  }
+  const s = await decodeVideoHost(file, vp, opts);
+  out.video = s.data;
+  out.videoShape = s.shape;
+  out.frameIndices = s.plan.frameIndices;
   if (ctx.cache && key) await ctx.cache.put(key, { video: { data: out.video, shape: out.videoShape } }, { id: item.id });
 }
 

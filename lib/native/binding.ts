@@ -350,6 +350,18 @@ export interface NativeBinding {
   jitDispose(module: number): void;
   /** int64 CPU permutation of 0..n-1 from a fresh generator seeded with `seed` (torch.randperm with a generator). */
   randpermSeeded(n: number, seed: number): Id;
+  /** native/data/frame_transform.cc: out [3, outH, outW, positions.length] from packed HxWx3 uint8 frames. */
+  framesTransform(
+    out: Float32Array,
+    frames: Uint8Array[],
+    width: number,
+    height: number,
+    outH: number,
+    outW: number,
+    mean: number[] | null,
+    std: number[],
+    positions: number[],
+  ): void;
   // In-process media decoding (native/media), on libuv's worker threads. Absent when the addon was built
   // without FFmpeg's libraries (then lib/data decodes with ffmpeg processes; lib/data/decoder.ts).
   mediaVersions?(): string;

@@ -2,7 +2,7 @@ import t from 'tap';
 import * as path from 'path';
 import { torch, F } from '../../lib/tensor';
 import { readCheckpointRaw } from '../../lib/io';
-import { framesToTensor, loadVideoFrames, sampleVideo, seekTime } from '../../lib/data/frames';
+import { framesToHost, framesToTensor, loadVideoFrames, sampleVideo, seekTime } from '../../lib/data/frames';
 import { decodeVideoFrames, probe } from '../../lib/data/ffmpeg';
 import { PyRandom } from '../../lib/data/pyrandom';
 import { CLIP, LYING, FIX, tmpDir, ffmpegSync, NO_FFMPEG } from './helpers';
@@ -26,8 +26,9 @@ function maxAbs(a: ArrayLike<number>, b: ArrayLike<number>): number {
 /**
  * The bicubic resize is a 16-tap float32 sum that LibTorch compiles once per CPU kind, with and without
  * FMA: its last bits differ between ATEN_CPU_CAPABILITY=default and avx2/avx512 (measured 7.4e-6 against
- * first_frame_f32 with default, 0 with avx2 and avx512). Such a difference flips the float16 rounding of
- * the values that lie that close to a float16 rounding midpoint (3534 of 1.2 M with default).
+ * first_frame_f32 with default, 0 with avx2 and avx512). Our native transform (native/data/frame_transform.cc)
+ * sums without FMA on every machine, as the default kind does: 7.4e-6. Such a difference flips the float16
+ * rounding of the values that lie that close to a float16 rounding midpoint (3534 of 1.2 M with default).
  */
 const RESIZE_SLACK = 1e-5;
 
@@ -212,25 +213,33 @@ t.test('seeking to the keyframe before the window gives the frames of a decode f
   torch.dispose([a, b]);
 });
 
-t.test('frames already at the output size: the table transform equals the tensor path bit for bit', async (t) => {
-  const [H, W, T] = [32, 32, 3];
-  let seed = 7;
+/** The reference transform written out with tensor ops (ToTensor, bicubic Resize, Normalize): [3, OH, OW, T]. */
+function tensorTransform(frames: Uint8Array[], W: number, H: number, OH: number, OW: number, opts: { mean?: number[] | null; std?: number[] }) {
+  return torch.tidy(() => {
+    const T = frames.length;
+    const all = new Uint8Array(H * W * 3 * T);
+    frames.forEach((f, i) => all.set(f, i * H * W * 3));
+    let x = torch.fromBuffer(all, 'uint8', [T, H, W, 3]).permute(0, 3, 1, 2).contiguous().to('float32').div(255);
+    x = F.interpolate(x, { size: [OH, OW], mode: 'bicubic', alignCorners: false, antialias: false });
+    const mean = opts.mean === undefined ? [0.485, 0.456, 0.406] : opts.mean;
+    const std = opts.std ?? [0.229, 0.224, 0.225];
+    if (mean !== null) x = x.sub(torch.tensor(mean, { dtype: 'float32' }).view(1, 3, 1, 1)).div(torch.tensor(std, { dtype: 'float32' }).view(1, 3, 1, 1));
+    return x.permute(1, 2, 3, 0).contiguous();
+  });
+}
+
+function randomFrames(T: number, W: number, H: number, seed: number): Uint8Array[] {
   const rnd = () => (seed = (seed * 1103515245 + 12345) % 2147483648) % 256;
-  const frames = Array.from({ length: T }, () => Uint8Array.from({ length: H * W * 3 }, rnd));
+  return Array.from({ length: T }, () => Uint8Array.from({ length: H * W * 3 }, rnd));
+}
+
+t.test('frames already at the output size: the native transform equals the tensor path bit for bit', async (t) => {
+  const [H, W, T] = [32, 32, 3];
+  const frames = randomFrames(T, W, H, 7);
   const cases: { mean?: number[] | null; std?: number[] }[] = [{}, { mean: null }, { mean: [0.1, 0.2, 0.3], std: [0.5, 0.25, 2] }];
   for (const opts of cases) {
     const fast = framesToTensor(frames, W, H, { ...opts, size: 32 });
-    // The reference transform written out with tensor ops (ToTensor, identity bicubic resize, Normalize).
-    const ref = torch.tidy(() => {
-      const all = new Uint8Array(H * W * 3 * T);
-      frames.forEach((f, i) => all.set(f, i * H * W * 3));
-      let x = torch.fromBuffer(all, 'uint8', [T, H, W, 3]).permute(0, 3, 1, 2).contiguous().to('float32').div(255);
-      x = F.interpolate(x, { size: [H, W], mode: 'bicubic', alignCorners: false, antialias: false });
-      const mean = opts.mean === undefined ? [0.485, 0.456, 0.406] : opts.mean;
-      const std = opts.std ?? [0.229, 0.224, 0.225];
-      if (mean !== null) x = x.sub(torch.tensor(mean, { dtype: 'float32' }).view(1, 3, 1, 1)).div(torch.tensor(std, { dtype: 'float32' }).view(1, 3, 1, 1));
-      return x.permute(1, 2, 3, 0).contiguous();
-    });
+    const ref = tensorTransform(frames, W, H, H, W, opts);
     t.same(fast.shape, [3, H, W, T]);
     const a = fast.toArray() as Float32Array;
     const b = ref.toArray() as Float32Array;
@@ -239,4 +248,40 @@ t.test('frames already at the output size: the table transform equals the tensor
     t.equal(bad, 0, `${JSON.stringify(opts)}: identical`);
     torch.dispose([fast, ref]);
   }
+});
+
+t.test('resizing frames: the native transform equals LibTorch bicubic interpolate to float32 rounding', async (t) => {
+  // [W, H] -> [OH, OW]: down in both axes (720p-like aspect), up in both, mixed, and one axis the same.
+  const cases: [number, number, number, number][] = [
+    [128, 72, 32, 32],
+    [30, 20, 48, 40],
+    [40, 50, 24, 64],
+    [37, 29, 29, 16],
+  ];
+  for (const [W, H, OH, OW] of cases) {
+    const frames = randomFrames(2, W, H, W * 31 + H);
+    for (const opts of [{}, { mean: null }] as { mean?: number[] | null }[]) {
+      const fast = framesToTensor(frames, W, H, { ...opts, size: [OH, OW] });
+      const ref = tensorTransform(frames, W, H, OH, OW, opts);
+      t.same(fast.shape, [3, OH, OW, 2]);
+      const err = maxAbs(fast.toArray() as Float32Array, ref.toArray() as Float32Array);
+      // Both are 16-tap float32 sums in the same order; LibTorch compiles its kernel per CPU kind, with FMA
+      // on avx2/avx512 (see RESIZE_SLACK), and computes weights with its own roundings: random bytes (the
+      // worst case: every tap at full swing) measured <= 5e-6 after the /0.225 normalisation.
+      t.ok(err <= 2e-5, `${W}x${H} -> ${OW}x${OH} ${JSON.stringify(opts)}: max |native - interpolate| = ${err}`);
+      torch.dispose([fast, ref]);
+    }
+  }
+  // Slots repeat frames (the loader's padding) without transforming them twice.
+  const frames = randomFrames(3, 40, 30, 5);
+  const host = framesToHost(frames, 40, 30, { size: 16 }, [2, 0, 0, 1, 2]);
+  t.same(host.shape, [3, 16, 16, 5]);
+  const one = framesToHost(frames, 40, 30, { size: 16 });
+  const slot = (d: Float32Array, T: number, k: number) => Array.from({ length: 3 * 16 * 16 }, (_, q) => d[q * T + k]!);
+  for (const [k, p] of [2, 0, 0, 1, 2].entries()) t.same(slot(host.data, 5, k), slot(one.data, 3, p), `slot ${k} shows frame ${p}`);
+  // Bad arguments: a clear error, never a crash.
+  t.throws(() => framesToHost(frames, 40, 30, { size: 16 }, [3]), { code: 'ERR_INVALID_ARG' });
+  t.throws(() => framesToHost(frames, 40, 30, { size: 0 }), { code: 'ERR_INVALID_ARG' });
+  t.throws(() => framesToHost([frames[0]!, new Uint8Array(5)], 40, 30), { code: 'ERR_INVALID_ARG' });
+  t.throws(() => framesToHost(frames, 40, 30, { mean: [0.5], std: [0.5] }), { code: 'ERR_INVALID_ARG' });
 });
