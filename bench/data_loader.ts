@@ -33,7 +33,7 @@ import {
   type DecoderKind,
   type Recipe,
 } from '../lib/data';
-import { locateFfmpeg } from '../lib/data/ffmpeg';
+import { locateFfmpeg, settleChildren } from '../lib/data/ffmpeg';
 
 const args = process.argv.slice(2);
 const flag = (name: string, dflt: number) => {
@@ -139,13 +139,17 @@ async function ours(manifest: string, label: string, opts: { workers: number; co
     for await (const b of loader) b.dispose();
     loader.throughput({ reset: true });
   }
+  // Children of an earlier row (killed ffmpeg processes) are reaped before this row starts, and this row's
+  // are reaped before its CPU is read: each row is charged its own children only.
+  await settleChildren();
   const t0 = process.hrtime.bigint();
   const c0 = processCpuSeconds();
   for await (const b of loader) b.dispose();
   const s = Number(process.hrtime.bigint() - t0) / 1e9;
-  const cpu = processCpuSeconds() - c0;
   const tp = loader.throughput();
   await loader.close();
+  await settleChildren();
+  const cpu = processCpuSeconds() - c0;
   const n = src.items.length;
   const r = { label, clips: n, epoch_s: s, clips_per_s: n / s, cpu_s_per_clip: cpu / n, throughput: tp };
   console.log(JSON.stringify({ ...r, throughput: undefined }));
