@@ -15,6 +15,7 @@
 #include <set>
 
 #include "../common/args.h"
+#include "../common/async_job.h"
 #include "../common/fork_gate.h"
 #include "grad_buckets.h"
 #include "process_group.h"
@@ -87,73 +88,6 @@ void dropEnvGroups(void* env) {
   }
 }
 
-/** One Promise-returning job: `run` on a worker thread, `done` (optional) on the JS thread to build the
- *  resolved value. Errors from either reject with a coded TorchError. */
-struct Job {
-  napi_async_work work = nullptr;
-  napi_deferred deferred = nullptr;
-  std::string op;
-  std::function<void()> run;
-  std::function<napi_value(napi_env)> done;
-  bool failed = false;
-  std::string code, message;
-
-  void fail(const std::string& c, const std::string& m) {
-    failed = true;
-    code = c;
-    message = op + ": " + m;
-  }
-};
-
-void execute(napi_env, void* data) {
-  Job* job = static_cast<Job*>(data);
-  try {
-    job->run();
-  } catch (const JsError& e) {
-    job->fail(e.code, e.what());
-  } catch (const c10::Error& e) {
-    job->fail(smae::classifyTorchError(e), e.what_without_backtrace());
-  } catch (const std::exception& e) {
-    job->fail("ERR_DIST", e.what());
-  } catch (...) {
-    job->fail("ERR_DIST", "unknown native error");
-  }
-}
-
-void complete(napi_env env, napi_status status, void* data) {
-  std::unique_ptr<Job> job(static_cast<Job*>(data));
-  if (status == napi_cancelled) job->fail("ERR_DIST", "cancelled");
-  napi_value value = nullptr;
-  if (!job->failed) {
-    try {
-      if (job->done) value = job->done(env);
-    } catch (const JsError& e) {
-      job->fail(e.code, e.what());
-    }
-  }
-  if (job->failed) {
-    napi_reject_deferred(env, job->deferred, smae::makeJsError(env, job->code, job->message));
-  } else {
-    if (!value) napi_get_undefined(env, &value);
-    napi_resolve_deferred(env, job->deferred, value);
-  }
-  napi_delete_async_work(env, job->work);
-}
-
-napi_value queue(Args& a, std::unique_ptr<Job> job) {
-  job->op = a.op;
-  napi_value promise, name;
-  napi_create_promise(a.env, &job->deferred, &promise);
-  napi_create_string_utf8(a.env, a.op, NAPI_AUTO_LENGTH, &name);
-  napi_create_async_work(a.env, nullptr, name, execute, complete, job.get(), &job->work);
-  if (napi_queue_async_work(a.env, job->work) != napi_ok) {
-    napi_delete_async_work(a.env, job->work);
-    throw JsError("ERR_DIST", "could not queue async work");
-  }
-  job.release();  // owned by complete()
-  return promise;
-}
-
 int64_t timeoutArg(Args& a, size_t i) {
   int64_t ms = a.i64(i);
   if (ms <= 0) throw JsError("ERR_INVALID_ARG", "argument " + std::to_string(i) + ": timeoutMs must be > 0, got " + std::to_string(ms));
@@ -162,11 +96,13 @@ int64_t timeoutArg(Args& a, size_t i) {
 
 /** Waits for a started collective off the JS thread. */
 napi_value awaitCollective(Args& a, std::shared_ptr<Group> g, std::unique_ptr<Collective> c, int64_t timeoutMs) {
-  auto job = std::make_unique<Job>();
+  smae::AsyncJob job;
+  job.fallbackCode = "ERR_DIST";
+  job.prefixOp = true;
   std::shared_ptr<Collective> held(std::move(c));
   auto abort = exitFlag(a.env);
-  job->run = [g, held, timeoutMs, abort] { held->wait(timeoutMs, abort.get()); };
-  return queue(a, std::move(job));
+  job.run = [g, held, timeoutMs, abort] { held->wait(timeoutMs, abort.get()); };
+  return smae::queueAsync(a, std::move(job));
 }
 
 }  // namespace
@@ -203,11 +139,13 @@ SMAE_OP(distInit) {
     napi_get_value_string_utf8(a.env, v, s.data(), len + 1, &len);
     cfg.storePrefixes.push_back(s);
   }
-  auto job = std::make_unique<Job>();
+  smae::AsyncJob job;
+  job.fallbackCode = "ERR_DIST";
+  job.prefixOp = true;
   auto made = std::make_shared<std::shared_ptr<Group>>();
   napi_env env = a.env;
-  job->run = [cfg, made] { *made = Group::create(cfg); };
-  job->done = [made, env](napi_env e) {
+  job.run = [cfg, made] { *made = Group::create(cfg); };
+  job.done = [made, env](napi_env e) {
     int64_t id;
     {
       std::lock_guard<std::mutex> lk(tableMutex);
@@ -219,7 +157,7 @@ SMAE_OP(distInit) {
     napi_create_double(e, static_cast<double>(id), &v);
     return v;
   };
-  return queue(a, std::move(job));
+  return smae::queueAsync(a, std::move(job));
 }
 
 /** distShutdown(): this environment is exiting — waiting collectives give up at once (ERR_DIST_ABORTED),
@@ -253,10 +191,12 @@ SMAE_OP(distDestroy) {
       groups.erase(it);
     }
   }
-  auto job = std::make_unique<Job>();
+  smae::AsyncJob job;
+  job.fallbackCode = "ERR_DIST";
+  job.prefixOp = true;
   auto holder = std::make_shared<std::shared_ptr<Group>>(std::move(g));
-  job->run = [holder] { holder->reset(); };
-  return queue(a, std::move(job));
+  job.run = [holder] { holder->reset(); };
+  return smae::queueAsync(a, std::move(job));
 }
 
 /** distAllReduce(group, tensors[], op, timeoutMs) -> Promise<void>; tensors are reduced in place */
@@ -374,10 +314,12 @@ SMAE_OP(distGradBucketsStarted) { return a.retNumber(static_cast<double>(buckets
 SMAE_OP(distGradBucketsFinish) {
   auto set = bucketsArg(a, 0);
   int64_t ms = timeoutArg(a, 1);
-  auto job = std::make_unique<Job>();
+  smae::AsyncJob job;
+  job.fallbackCode = "ERR_DIST";
+  job.prefixOp = true;
   auto abort = exitFlag(a.env);
-  job->run = [set, ms, abort] { set->finish(ms, abort.get()); };
-  return queue(a, std::move(job));
+  job.run = [set, ms, abort] { set->finish(ms, abort.get()); };
+  return smae::queueAsync(a, std::move(job));
 }
 
 /** distGradBucketsFree(id): removes the hooks (idempotent) */

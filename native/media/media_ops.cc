@@ -3,10 +3,10 @@
 // only when the build found FFmpeg's libraries (lib/data/decoder.ts checks for them).
 #ifdef SMAE_WITH_LIBAV
 #include <cstring>
-#include <functional>
 #include <memory>
 
 #include "../common/args.h"
+#include "../common/async_job.h"
 #include "audio.h"
 #include "libav.h"
 #include "probe.h"
@@ -14,71 +14,7 @@
 
 namespace {
 
-using smae::Args;
 using smae::JsError;
-
-struct Job {
-  napi_async_work work = nullptr;
-  napi_deferred deferred = nullptr;
-  std::function<void()> run;
-  std::function<napi_value(napi_env)> done;
-  std::string code, message;
-};
-
-void execute(napi_env, void* data) {
-  Job* job = static_cast<Job*>(data);
-  try {
-    job->run();
-  } catch (const JsError& e) {
-    job->code = e.code;
-    job->message = e.what();
-  } catch (const std::bad_alloc&) {
-    job->code = "ERR_OOM";
-    job->message = "out of memory while decoding";
-  } catch (const std::exception& e) {
-    job->code = "ERR_MEDIA";
-    job->message = e.what();
-  } catch (...) {  // nothing may leave a worker thread: it would terminate the process
-    job->code = "ERR_MEDIA";
-    job->message = "unknown native error while decoding";
-  }
-}
-
-void complete(napi_env env, napi_status status, void* data) {
-  std::unique_ptr<Job> job(static_cast<Job*>(data));
-  if (status == napi_cancelled && job->code.empty()) job->code = "ERR_MEDIA", job->message = "cancelled";
-  napi_value v = nullptr;
-  if (job->code.empty()) {
-    try {  // building the result may fail (e.g. out of memory); a throw here would terminate the process
-      v = job->done(env);
-    } catch (const JsError& e) {
-      job->code = e.code;
-      job->message = e.what();
-    } catch (const std::exception& e) {
-      job->code = "ERR_MEDIA";
-      job->message = e.what();
-    }
-  }
-  if (job->code.empty()) {
-    napi_resolve_deferred(env, job->deferred, v);
-  } else {
-    napi_reject_deferred(env, job->deferred, smae::makeJsError(env, job->code, job->message));
-  }
-  napi_delete_async_work(env, job->work);
-}
-
-napi_value queue(Args& a, std::unique_ptr<Job> job) {
-  napi_value promise, name;
-  napi_create_promise(a.env, &job->deferred, &promise);
-  napi_create_string_utf8(a.env, a.op, NAPI_AUTO_LENGTH, &name);
-  napi_create_async_work(a.env, nullptr, name, execute, complete, job.get(), &job->work);
-  if (napi_queue_async_work(a.env, job->work) != napi_ok) {
-    napi_delete_async_work(a.env, job->work);
-    throw JsError("ERR_MEDIA", "could not queue async work");
-  }
-  job.release();  // owned by complete()
-  return promise;
-}
 
 napi_value set(napi_env env, napi_value obj, const char* key, napi_value v) {
   napi_set_named_property(env, obj, key, v);
@@ -100,27 +36,29 @@ SMAE_OP(mediaVersions) {
 
 /** mediaProbe(path, timeoutMs) -> Promise<string> (ffprobe-shaped JSON) */
 SMAE_OP(mediaProbe) {
-  auto job = std::make_unique<Job>();
+  smae::AsyncJob job;
+  job.fallbackCode = "ERR_MEDIA";
   auto path = a.s(0);
   int64_t timeoutMs = a.i64(1);
   auto out = std::make_shared<std::string>();
-  job->run = [=] {
+  job.run = [=] {
     smae::media::beginLogCapture();
     auto in = smae::media::openInput(path, timeoutMs);
     *out = smae::media::probeJson(*in);
   };
-  job->done = [out](napi_env env) {
+  job.done = [out](napi_env env) {
     napi_value s;
     napi_create_string_utf8(env, out->data(), out->size(), &s);
     return s;
   };
-  return queue(a, std::move(job));
+  return smae::queueAsync(a, std::move(job));
 }
 
 /** mediaDecodeAudio(path, audioOrdinal, sampleRate, channels, s16, maxSamples, maxSeconds, timeoutMs)
  *  -> Promise<{data: Float32Array [channels*samples planar], channels, samples, sampleRate}> */
 SMAE_OP(mediaDecodeAudio) {
-  auto job = std::make_unique<Job>();
+  smae::AsyncJob job;
+  job.fallbackCode = "ERR_MEDIA";
   smae::media::AudioRequest req;
   req.path = a.s(0);
   req.ordinal = static_cast<int>(a.i64(1));
@@ -131,8 +69,8 @@ SMAE_OP(mediaDecodeAudio) {
   req.maxSeconds = a.d(6);
   req.timeoutMs = a.i64(7);
   auto res = std::make_shared<smae::media::AudioResult>();
-  job->run = [=] { *res = smae::media::decodeAudio(req); };
-  job->done = [res](napi_env env) {
+  job.run = [=] { *res = smae::media::decodeAudio(req); };
+  job.done = [res](napi_env env) {
     napi_value obj, ab, arr;
     napi_create_object(env, &obj);
     void* mem = nullptr;
@@ -145,13 +83,14 @@ SMAE_OP(mediaDecodeAudio) {
     set(env, obj, "samples", num(env, static_cast<double>(res->samples)));
     return set(env, obj, "sampleRate", num(env, res->sampleRate));
   };
-  return queue(a, std::move(job));
+  return smae::queueAsync(a, std::move(job));
 }
 
 /** mediaDecodeVideo(path, stream, indices, startUs, filters, pixelFormat, timeoutMs)
  *  -> Promise<{frames: Uint8Array[] (packed H*W*3), width, height, counted}> */
 SMAE_OP(mediaDecodeVideo) {
-  auto job = std::make_unique<Job>();
+  smae::AsyncJob job;
+  job.fallbackCode = "ERR_MEDIA";
   smae::media::VideoRequest req;
   req.path = a.s(0);
   req.stream = static_cast<int>(a.i64(1));
@@ -162,8 +101,8 @@ SMAE_OP(mediaDecodeVideo) {
   req.timeoutMs = a.i64(6);
   if (req.indices.empty()) throw JsError("ERR_INVALID_ARG", "indices must not be empty");
   auto res = std::make_shared<smae::media::VideoResult>();
-  job->run = [=] { *res = smae::media::decodeVideo(req); };
-  job->done = [res](napi_env env) {
+  job.run = [=] { *res = smae::media::decodeVideo(req); };
+  job.done = [res](napi_env env) {
     napi_value obj, list;
     napi_create_object(env, &obj);
     napi_create_array_with_length(env, res->frames.size(), &list);
@@ -181,6 +120,6 @@ SMAE_OP(mediaDecodeVideo) {
     set(env, obj, "counted", num(env, static_cast<double>(res->counted)));
     return set(env, obj, "height", num(env, res->height));
   };
-  return queue(a, std::move(job));
+  return smae::queueAsync(a, std::move(job));
 }
 #endif
