@@ -6,7 +6,7 @@
  *
  *   node dist/bench/data_loader.js [--rounds 2] [--small 8] [--hd 3] [--batch 4] [--out bench/results/data_loader.json]
  *
- * Two kinds of clip, generated with ffmpeg's lavfi sources into a temp dir (distinct content each):
+ * Two kinds of clip (bench/media_clips.ts), generated into a temp dir (distinct content each):
  *  - small, VoxCeleb2-like: 224x224 at 25 fps, 6 s, H.264 + AAC 16 kHz mono; every other clip with a
  *    separate 16 kHz wav (the reference's setup), the others decode the AAC track of the mp4;
  *  - hd: 1280x720 at 30 fps, 8 s, H.264 (B-frames, keyframe every 2 s) + AAC 44.1 kHz stereo.
@@ -33,7 +33,8 @@ import {
   type DecoderKind,
   type Recipe,
 } from '../lib/data';
-import { locateFfmpeg, settleChildren } from '../lib/data/ffmpeg';
+import { settleChildren } from '../lib/data/ffmpeg';
+import { benchClip, benchWav, inTempDir, runBench, writeResults, type ClipKind } from './media_clips';
 
 const args = process.argv.slice(2);
 const flag = (name: string, dflt: number) => {
@@ -47,73 +48,16 @@ const SMALL = flag('small', 8);
 const HD = flag('hd', 3);
 const BATCH = flag('batch', 4);
 
-function ff(argv: string[]): void {
-  execFileSync(locateFfmpeg().ffmpeg, ['-v', 'error', '-y', ...argv], { stdio: ['ignore', 'ignore', 'pipe'] });
-}
-
-/** Writes the clips of one kind and their manifest; returns the manifest path. */
-function makeDataset(dir: string, kind: 'small' | 'hd', n: number): string {
+/** Writes the clips of one kind (bench/media_clips.ts) and their manifest; returns the manifest path. */
+function makeDataset(dir: string, kind: ClipKind, n: number): string {
   const rows = ['video,audio'];
   for (let i = 0; i < n; i++) {
     const v = `${kind}${i}.mp4`;
-    const freq = 220 + 37 * i;
-    if (kind === 'small') {
-      ff([
-        '-f',
-        'lavfi',
-        '-i',
-        `testsrc2=s=224x224:r=25:d=6,hue=h=${i * 29}`,
-        '-f',
-        'lavfi',
-        '-i',
-        `sine=f=${freq}:r=16000:d=6`,
-        '-c:v',
-        'libx264',
-        '-preset',
-        'veryfast',
-        '-g',
-        '50',
-        '-pix_fmt',
-        'yuv420p',
-        '-c:a',
-        'aac',
-        '-ac',
-        '1',
-        '-shortest',
-        path.join(dir, v),
-      ]);
-      if (i % 2 === 0) {
-        const a = `${kind}${i}.wav`;
-        ff(['-f', 'lavfi', '-i', `sine=f=${freq}:r=16000:d=6`, '-c:a', 'pcm_s16le', path.join(dir, a)]);
-        rows.push(`${v},${a}`);
-      } else rows.push(`${v},`);
-    } else {
-      ff([
-        '-f',
-        'lavfi',
-        '-i',
-        `testsrc2=s=1280x720:r=30:d=8,hue=h=${i * 41}`,
-        '-f',
-        'lavfi',
-        '-i',
-        `sine=f=${freq}:r=44100:d=8`,
-        '-c:v',
-        'libx264',
-        '-preset',
-        'veryfast',
-        '-g',
-        '60',
-        '-pix_fmt',
-        'yuv420p',
-        '-c:a',
-        'aac',
-        '-ac',
-        '2',
-        '-shortest',
-        path.join(dir, v),
-      ]);
-      rows.push(`${v},`);
-    }
+    benchClip(path.join(dir, v), kind, i);
+    if (kind === 'small' && i % 2 === 0) {
+      benchWav(path.join(dir, `${kind}${i}.wav`), i);
+      rows.push(`${v},${kind}${i}.wav`);
+    } else rows.push(`${v},`);
   }
   const m = path.join(dir, `${kind}.csv`);
   fs.writeFileSync(m, rows.join('\n') + '\n');
@@ -177,8 +121,7 @@ async function main() {
   // The fast-start static build unless the caller chooses (SOCIAL_MAE_FFMPEG=system measures Debian's).
   process.env.SOCIAL_MAE_FFMPEG ??= 'bundled';
   torch.setNumThreads(1);
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'smae-bench-data-'));
-  try {
+  await inTempDir('smae-bench-data-', async (dir) => {
     const sets = { small: makeDataset(dir, 'small', SMALL), hd: makeDataset(dir, 'hd', HD) };
     const cores = os.availableParallelism?.() ?? os.cpus().length;
     console.log(
@@ -213,22 +156,8 @@ async function main() {
         });
       }
     }
-    fs.mkdirSync(path.dirname(OUT), { recursive: true });
-    fs.writeFileSync(
-      OUT,
-      JSON.stringify(
-        { date: new Date().toISOString(), cores, small: SMALL, hd: HD, batch: BATCH, load: os.loadavg(), ffmpeg: ffmpegConfig(), results },
-        null,
-        2,
-      ),
-    );
-    console.log(`written ${OUT}`);
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+    writeResults(OUT, { date: new Date().toISOString(), cores, small: SMALL, hd: HD, batch: BATCH, load: os.loadavg(), ffmpeg: ffmpegConfig(), results });
+  });
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+runBench(main);

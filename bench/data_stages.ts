@@ -6,54 +6,22 @@
  *
  *   node dist/bench/data_stages.js [--clips 4] [--out bench/results/data_stages.json]
  *
- * Clips as in data_loader.ts: small = 224x224 25 fps 6 s H.264 + AAC 16 kHz mono; hd = 1280x720 30 fps 8 s
- * H.264 (B-frames, keyframe every 2 s) + AAC 44.1 kHz stereo.
+ * Clips: bench/media_clips.ts (as data_loader.ts): small = 224x224 25 fps 6 s H.264 + AAC 16 kHz mono; hd =
+ * 1280x720 30 fps 8 s H.264 (B-frames, keyframe every 2 s) + AAC 44.1 kHz stereo.
  */
-import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { torch } from '../lib/tensor';
 import { PyRandom, decodeAudio, decodeVideoFrames, libavAvailable, probe, recipeMaxSamples, waveformToFbank, type DecoderKind } from '../lib/data';
 import { decodeVideoPlan, planVideo, seekTime, type LoadVideoFramesOptions } from '../lib/data/frames';
-import { locateFfmpeg, settleChildren } from '../lib/data/ffmpeg';
+import { settleChildren } from '../lib/data/ffmpeg';
+import { benchClip, inTempDir, runBench, writeResults } from './media_clips';
 
 const args = process.argv.slice(2);
 const at = (name: string) => args.indexOf(`--${name}`);
 const CLIPS = at('clips') >= 0 ? Number(args[at('clips') + 1]) : 4;
 const OUT = at('out') >= 0 ? args[at('out') + 1]! : path.join(__dirname, '..', '..', 'bench', 'results', 'data_stages.json');
-
-function makeClip(file: string, kind: 'small' | 'hd', i: number): void {
-  const [v, a] =
-    kind === 'small'
-      ? [`testsrc2=s=224x224:r=25:d=6,hue=h=${i * 29}`, `sine=f=${220 + 37 * i}:r=16000:d=6`]
-      : [`testsrc2=s=1280x720:r=30:d=8,hue=h=${i * 41}`, `sine=f=${220 + 37 * i}:r=44100:d=8`];
-  const enc = kind === 'small' ? ['-g', '50', '-ac', '1'] : ['-g', '60', '-bf', '2', '-ac', '2'];
-  execFileSync(locateFfmpeg().ffmpeg, [
-    '-v',
-    'error',
-    '-y',
-    '-f',
-    'lavfi',
-    '-i',
-    v,
-    '-f',
-    'lavfi',
-    '-i',
-    a,
-    '-c:v',
-    'libx264',
-    '-preset',
-    'veryfast',
-    '-pix_fmt',
-    'yuv420p',
-    '-c:a',
-    'aac',
-    ...enc,
-    '-shortest',
-    file,
-  ]);
-}
 
 /** This process's CPU (microseconds resolution) + reaped children's (/proc ticks, 10 ms). */
 function cpuSeconds(): number {
@@ -104,12 +72,11 @@ async function main() {
   torch.setNumThreads(1);
   process.env.SOCIAL_MAE_FFMPEG ??= 'bundled';
   const decoders: DecoderKind[] = libavAvailable() ? ['libav', 'process'] : ['process'];
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'smae-bench-stages-'));
   const out: Record<string, Record<string, Stages>> = {};
-  try {
+  await inTempDir('smae-bench-stages-', async (dir) => {
     for (const kind of ['small', 'hd'] as const) {
       const files = Array.from({ length: CLIPS }, (_, i) => path.join(dir, `${kind}${i}.mp4`));
-      files.forEach((f, i) => makeClip(f, kind, i));
+      files.forEach((f, i) => benchClip(f, kind, i));
       for (const d of decoders) await stages(files[0]!, d, 99); // warm-up
       const sum: Record<string, Stages> = {};
       for (const [i, f] of files.entries()) {
@@ -129,15 +96,8 @@ async function main() {
         );
       }
     }
-    fs.mkdirSync(path.dirname(OUT), { recursive: true });
-    fs.writeFileSync(OUT, JSON.stringify({ date: new Date().toISOString(), load: os.loadavg(), clips: CLIPS, cpuSecondsPerClip: out }, null, 2));
-    console.log(`written ${OUT}`);
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+    writeResults(OUT, { date: new Date().toISOString(), load: os.loadavg(), clips: CLIPS, cpuSecondsPerClip: out });
+  });
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+runBench(main);
