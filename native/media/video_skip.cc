@@ -157,9 +157,11 @@ std::optional<VideoResult> decodeSkipping(const VideoRequest& req, OpenedVideo& 
       auto at = std::lower_bound(seen.begin(), seen.end(), p->pts);
       if (at != seen.end() && *at == p->pts) return false;
       seen.insert(at, p->pts);
+      // h264dec.c drops a picture that would come out behind one already output; once buffered, a
+      // picture comes out before anything larger, so the arrival is the only point to check.
+      if (p->pts < reorderOut) return false;
       reorder.push(p->pts);
       if (reorder.size() > delay) {
-        if (reorder.top() < reorderOut) return false;
         reorderOut = reorder.top();
         reorder.pop();
       }
