@@ -9,16 +9,21 @@
 // or changes its reference state (frame_num and POC follow reference pictures), the kept pictures decode to
 // the same bytes. Everything the assumptions rest on is checked, and any failure returns std::nullopt (the
 // caller decodes every picture):
-//   - packets: every one has a pts, no two the same, none marked discard/corrupt; the first is a keyframe and
-//     leading pictures (pts before it) are never skipped; no packet read later has a pts below one whose
-//     rank was used;
+//   - packets: every one has a pts, no two the same, none marked discard/corrupt, each holds exactly one
+//     picture (one slice at macroblock 0; every SPS has frame_mbs_only_flag, so no field pictures); the first
+//     is a keyframe and leading pictures (pts before it) are never skipped; no packet read later has a pts
+//     below one whose rank was used;
 //   - decoder output: every decoded picture comes out exactly once, as the next pts in order, and nothing
 //     else; libav logs no error;
 //   - skipped pictures (not observable): the packets' pts order is one the decoder's reorder delay at open
 //     (has_b_frames, checked not to drop while decoding) outputs without dropping a picture (h264dec.c drops a picture
 //     that comes out behind one already output).
+// Not checked: a skipped picture whose slice header is corrupt. Decoding every picture, h264dec.c would
+// reject it and output nothing, shifting the count after it; skipped, it is counted.
 #ifdef SMAE_WITH_LIBAV
 #include <algorithm>
+#include <cstdint>
+#include <iterator>
 #include <deque>
 #include <functional>
 #include <map>
@@ -43,23 +48,9 @@ int nalLengthSize(const AVCodecParameters* par) {
   return -1;
 }
 
-/**
- * Whether skip_frame = AVDISCARD_NONREF drops exactly this packet's picture: it holds a slice, every slice
- * is a non-IDR non-reference one, and every other NAL unit the decoder would drop (nal_ref_idc 0, not SEI)
- * is one it ignores anyway (access unit delimiter, filler). Anything unparsable: false (decoded).
- */
-bool nonReferencePicture(const uint8_t* d, size_t size, int lengthSize) {
-  bool slice = false;
-  auto unit = [&](uint8_t header) {
-    if (header & 0x80) return false;  // forbidden_zero_bit
-    int ref = (header >> 5) & 3, type = header & 31;
-    if (type >= 1 && type <= 5) {
-      if (ref != 0 || type != 1) return false;
-      slice = true;
-      return true;
-    }
-    return ref != 0 || type == 6 || type == 9 || type == 12;
-  };
+/** Calls fn(nal, bytes) for each NAL unit (header byte first); false on broken framing or when fn says false. */
+template <typename Fn>
+bool forEachNal(const uint8_t* d, size_t size, int lengthSize, Fn fn) {
   if (lengthSize > 0) {
     size_t i = 0, ls = static_cast<size_t>(lengthSize);
     while (i < size) {
@@ -67,18 +58,162 @@ bool nonReferencePicture(const uint8_t* d, size_t size, int lengthSize) {
       size_t len = 0;
       for (size_t k = 0; k < ls; k++) len = len << 8 | d[i + k];
       i += ls;
-      if (len == 0 || len > size - i || !unit(d[i])) return false;
+      if (len == 0 || len > size - i || !fn(d + i, len)) return false;
       i += len;
     }
-  } else {
-    for (size_t i = 0; i + 3 < size; i++) {
-      if (d[i] == 0 && d[i + 1] == 0 && d[i + 2] == 1) {
-        if (!unit(d[i + 3])) return false;
-        i += 2;
+    return true;
+  }
+  size_t at = SIZE_MAX;  // start of the current unit
+  for (size_t i = 0; i + 3 <= size; i++) {
+    if (d[i] == 0 && d[i + 1] == 0 && d[i + 2] == 1) {
+      if (at != SIZE_MAX && !fn(d + at, i - at)) return false;
+      at = i + 3;
+      i += 2;
+    }
+  }
+  return at == SIZE_MAX || at >= size || fn(d + at, size - at);
+}
+
+/** Exp-Golomb reader over a NAL unit's payload (emulation prevention bytes removed); reads past the end fail. */
+class Bits {
+ public:
+  Bits(const uint8_t* d, size_t n) {
+    int zeros = 0;
+    for (size_t i = 0; i < n; i++) {
+      if (zeros >= 2 && d[i] == 3) {
+        zeros = 0;
+        continue;
+      }
+      bytes_.push_back(d[i]);
+      zeros = d[i] == 0 ? zeros + 1 : 0;
+    }
+  }
+  bool failed() const { return failed_; }
+  uint32_t bit() {
+    if (pos_ >= bytes_.size() * 8) return failed_ = true, 0;
+    uint32_t b = (bytes_[pos_ / 8] >> (7 - pos_ % 8)) & 1;
+    pos_++;
+    return b;
+  }
+  uint32_t bits(int n) {
+    uint32_t v = 0;
+    while (n-- > 0) v = v << 1 | bit();
+    return v;
+  }
+  uint32_t ue() {
+    int zeros = 0;
+    while (!failed_ && bit() == 0)
+      if (++zeros > 31) return failed_ = true, 0;
+    return static_cast<uint32_t>((uint64_t{1} << zeros) - 1 + bits(zeros));
+  }
+  int32_t se() {
+    uint32_t v = ue();
+    return v & 1 ? static_cast<int32_t>((v + 1) / 2) : -static_cast<int32_t>(v / 2);
+  }
+
+ private:
+  std::vector<uint8_t> bytes_;
+  size_t pos_ = 0;
+  bool failed_ = false;
+};
+
+/**
+ * Whether a sequence parameter set (NAL unit, header byte first) rules out field pictures
+ * (frame_mbs_only_flag = 1): then every picture is one frame, and one packet holds one. Unparsable: false.
+ */
+bool framesOnly(const uint8_t* nal, size_t n) {
+  if (n < 2) return false;
+  Bits b(nal + 1, n - 1);
+  uint32_t profile = b.bits(8);
+  b.bits(16);  // constraint flags, level
+  b.ue();      // seq_parameter_set_id
+  static const uint32_t kHigh[] = {100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135};
+  if (std::find(std::begin(kHigh), std::end(kHigh), profile) != std::end(kHigh)) {
+    uint32_t chroma = b.ue();
+    if (chroma == 3) b.bit();  // separate_colour_plane_flag
+    b.ue();                    // bit depths
+    b.ue();
+    b.bit();                   // qpprime_y_zero_transform_bypass_flag
+    if (b.bit()) {             // seq_scaling_matrix_present_flag
+      for (int i = 0; i < (chroma != 3 ? 8 : 12) && !b.failed(); i++) {
+        if (!b.bit()) continue;
+        int last = 8, next = 8;
+        for (int j = 0; j < (i < 6 ? 16 : 64) && next != 0 && !b.failed(); j++) {
+          next = (last + b.se() + 256) % 256;
+          if (next != 0) last = next;
+        }
       }
     }
   }
-  return slice;
+  b.ue();  // log2_max_frame_num_minus4
+  uint32_t pocType = b.ue();
+  if (pocType == 0) {
+    b.ue();
+  } else if (pocType == 1) {
+    b.bit();
+    b.se();
+    b.se();
+    uint32_t cycle = b.ue();
+    if (cycle > 255) return false;
+    for (uint32_t i = 0; i < cycle && !b.failed(); i++) b.se();
+  }
+  b.ue();  // max_num_ref_frames
+  b.bit();
+  b.ue();  // size in macroblocks
+  b.ue();
+  uint32_t framesOnlyFlag = b.bit();
+  return !b.failed() && framesOnlyFlag == 1;
+}
+
+/** Every sequence parameter set in the extradata (avcC or Annex B) rules out field pictures. */
+bool extradataFramesOnly(const AVCodecParameters* par, int lengthSize) {
+  const uint8_t* x = par->extradata;
+  size_t n = static_cast<size_t>(std::max(0, par->extradata_size));
+  if (n == 0) return true;  // parameter sets in-band: each is checked as its packet is read
+  if (lengthSize == 0) return forEachNal(x, n, 0, [](const uint8_t* nal, size_t len) { return (nal[0] & 31) != 7 || framesOnly(nal, len); });
+  size_t count = x[5] & 31, at = 6;
+  for (size_t i = 0; i < count; i++) {
+    if (at + 2 > n) return false;
+    size_t len = static_cast<size_t>(x[at]) << 8 | x[at + 1];
+    if (len == 0 || at + 2 + len > n || !framesOnly(x + at + 2, len)) return false;
+    at += 2 + len;
+  }
+  return true;
+}
+
+/** What the skipping needs to know about one packet. */
+struct PacketFacts {
+  /** It holds exactly one picture (one slice starting at macroblock 0) and every SPS in it rules out fields. */
+  bool onePicture = false;
+  /**
+   * skip_frame = AVDISCARD_NONREF drops exactly its picture: every slice is a non-IDR non-reference one, and
+   * every other NAL unit the decoder then drops (nal_ref_idc 0, not SEI) is one it ignores anyway (access
+   * unit delimiter, filler).
+   */
+  bool nonReference = false;
+};
+
+PacketFacts scanPacket(const uint8_t* d, size_t size, int lengthSize) {
+  int starts = 0;
+  bool nonRef = true;
+  bool framing = forEachNal(d, size, lengthSize, [&](const uint8_t* nal, size_t len) {
+    if (nal[0] & 0x80) return false;  // forbidden_zero_bit
+    int ref = (nal[0] >> 5) & 3, type = nal[0] & 31;
+    if (type >= 1 && type <= 5) {
+      if (len < 2) return false;
+      starts += (nal[1] & 0x80) != 0;  // first_mb_in_slice = 0: ue(v) "1"
+      if (ref != 0 || type != 1) nonRef = false;
+    } else if (type == 7 && !framesOnly(nal, len)) {
+      return false;
+    } else if (ref == 0 && type != 6 && type != 9 && type != 12) {
+      nonRef = false;
+    }
+    return true;
+  });
+  PacketFacts facts;
+  facts.onePicture = framing && starts == 1;
+  facts.nonReference = facts.onePicture && nonRef;
+  return facts;
 }
 
 struct Ahead {
@@ -88,7 +223,9 @@ struct Ahead {
 }  // namespace
 
 bool skippingApplies(const VideoRequest& req, const OpenedVideo& v) {
-  return v.st->codecpar->codec_id == AV_CODEC_ID_H264 && nalLengthSize(v.st->codecpar) >= 0 && !req.indices.empty() && req.indices[0] != (int64_t{1} << 53) - 1;
+  if (v.st->codecpar->codec_id != AV_CODEC_ID_H264 || req.indices.empty() || req.indices[0] == (int64_t{1} << 53) - 1) return false;
+  int lengthSize = nalLengthSize(v.st->codecpar);
+  return lengthSize >= 0 && extradataFramesOnly(v.st->codecpar, lengthSize);
 }
 
 std::optional<VideoResult> decodeSkipping(const VideoRequest& req, OpenedVideo& v) {
@@ -165,8 +302,9 @@ std::optional<VideoResult> decodeSkipping(const VideoRequest& req, OpenedVideo& 
         reorderOut = reorder.top();
         reorder.pop();
       }
-      bool nonRef = nonReferencePicture(p->data, static_cast<size_t>(p->size), lengthSize);
-      ahead.push_back({std::move(p), nonRef});
+      PacketFacts facts = scanPacket(p->data, static_cast<size_t>(p->size), lengthSize);
+      if (!facts.onePicture) return false;
+      ahead.push_back({std::move(p), facts.nonReference});
     }
     return true;
   };
