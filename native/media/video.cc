@@ -6,6 +6,8 @@
 #ifdef SMAE_WITH_LIBAV
 #include "video.h"
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 
@@ -159,12 +161,16 @@ VideoResult decodeEveryPicture(const VideoRequest& req, OpenedVideo& v) {
 }  // namespace
 
 VideoResult decodeVideo(const VideoRequest& req) {
+  auto started = std::chrono::steady_clock::now();
   beginLogCapture();
   OpenedVideo v = openVideo(req);
   if (!skippingApplies(req, v)) return decodeEveryPicture(req, v);
   if (auto res = decodeSkipping(req, v)) return std::move(*res);
   beginLogCapture();  // the messages of the abandoned try are not this decode's
-  v = openVideo(req);
+  VideoRequest rest = req;  // the redo gets what is left of the call's time
+  auto spent = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
+  rest.timeoutMs = std::max<int64_t>(1, req.timeoutMs - spent);
+  v = openVideo(rest);
   VideoResult res = decodeEveryPicture(req, v);
   res.redone = true;
   return res;

@@ -7,6 +7,7 @@
  */
 import t from 'tap';
 import * as crypto from 'crypto';
+import * as fs from 'fs';
 import * as path from 'path';
 import { decodeVideoFrames, probe, useFfmpeg } from '../../lib/data/ffmpeg';
 import { libavAvailable } from '../../lib/data/decoder';
@@ -109,4 +110,10 @@ t.test('clips that break the assumptions are redone with every picture decoded',
   const cut = path.join(dir, 'cut.mp4');
   ffmpegSync(['-ss', '1.3', '-i', mkv, '-c', 'copy', '-f', 'mp4', cut]);
   t.same(await same(t, cut, { indices: [0, 7, 53] }), { skipped: 0, redone: true }, 'discarded packets: redone');
+  // a download cut short (index at the front): the packets past the end come back short or not at all
+  const whole = path.join(dir, 'faststart.mp4');
+  ffmpegSync(['-i', mkv, '-c', 'copy', '-movflags', '+faststart', whole]);
+  const truncated = path.join(dir, 'truncated.mp4');
+  fs.writeFileSync(truncated, fs.readFileSync(whole).subarray(0, Math.floor(fs.statSync(whole).size * 0.6)));
+  t.same(await same(t, truncated, { indices: [0, 7, 53, 90] }), { skipped: 0, redone: true }, 'truncated: redone');
 });
