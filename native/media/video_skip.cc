@@ -9,7 +9,8 @@
 // or changes its reference state (frame_num and POC follow reference pictures), the kept pictures decode to
 // the same bytes. Everything the assumptions rest on is checked, and any failure returns std::nullopt (the
 // caller decodes every picture):
-//   - packets: every one has a pts, no two the same, none marked discard/corrupt, each holds exactly one
+//   - packets: every one has a pts, no two the same, none marked corrupt (one marked discard is decoded when
+//     it is a reference, never comes out and is not counted, as decode.c does), each holds exactly one
 //     picture (one slice at macroblock 0; every SPS has frame_mbs_only_flag, so no field pictures); the first
 //     is a keyframe and leading pictures (pts before it) are never skipped; no packet read later has a pts
 //     below one whose rank was used;
@@ -219,6 +220,7 @@ PacketFacts scanPacket(const uint8_t* d, size_t size, int lengthSize) {
 struct Ahead {
   PacketPtr pkt;
   bool nonReference;
+  bool discard;
 };
 }  // namespace
 
@@ -241,6 +243,7 @@ std::optional<VideoResult> decodeSkipping(const VideoRequest& req, OpenedVideo& 
   size_t next = 0;                           // position in req.indices
   std::deque<Ahead> ahead;                   // read, not yet sent (decode order)
   std::vector<int64_t> seen;                 // pts of every packet read, sorted
+  std::vector<int64_t> ranked;               // pts of the packets whose pictures come out (not discard), sorted
   int64_t firstPts = 0, finalPts = INT64_MIN;  // the keyframe's pts; the largest pts whose rank was used
   std::map<int64_t, int64_t> pending;        // decoded, not yet output: pts -> rank (-1: trimmed)
   int64_t lastOut = INT64_MIN;
@@ -250,8 +253,8 @@ std::optional<VideoResult> decodeSkipping(const VideoRequest& req, OpenedVideo& 
 
   auto rankOf = [&](int64_t pts) -> int64_t {
     if (trim && pts < 0) return -1;
-    auto from = trim ? std::lower_bound(seen.begin(), seen.end(), 0) : seen.begin();
-    return std::lower_bound(from, seen.end(), pts) - from;
+    auto from = trim ? std::lower_bound(ranked.begin(), ranked.end(), 0) : ranked.begin();
+    return std::lower_bound(from, ranked.end(), pts) - from;
   };
   // Receives what the decoder outputs; false when it is not the next pending picture.
   auto drain = [&]() {
@@ -283,17 +286,20 @@ std::optional<VideoResult> decodeSkipping(const VideoRequest& req, OpenedVideo& 
         break;
       }
       if (p->stream_index != req.stream) continue;
-      if (p->pts == AV_NOPTS_VALUE || (p->flags & (AV_PKT_FLAG_DISCARD | AV_PKT_FLAG_CORRUPT))) return false;
+      if (p->pts == AV_NOPTS_VALUE || (p->flags & AV_PKT_FLAG_CORRUPT)) return false;
+      // decode.c drops the picture of a packet the demuxer marks discard (an MP4 edit list starting after it)
+      bool discard = p->flags & AV_PKT_FLAG_DISCARD;
       p->pts += v.offset;
       if (p->dts != AV_NOPTS_VALUE) p->dts += v.offset;
       if (seen.empty()) {
         if (!(p->flags & AV_PKT_FLAG_KEY)) return false;
         firstPts = p->pts;
       }
-      if (p->pts <= finalPts) return false;
+      if (!discard && p->pts <= finalPts) return false;
       auto at = std::lower_bound(seen.begin(), seen.end(), p->pts);
       if (at != seen.end() && *at == p->pts) return false;
       seen.insert(at, p->pts);
+      if (!discard) ranked.insert(std::lower_bound(ranked.begin(), ranked.end(), p->pts), p->pts);
       // h264dec.c drops a picture that would come out behind one already output; once buffered, a
       // picture comes out before anything larger, so the arrival is the only point to check.
       if (p->pts < reorderOut) return false;
@@ -304,7 +310,7 @@ std::optional<VideoResult> decodeSkipping(const VideoRequest& req, OpenedVideo& 
       }
       PacketFacts facts = scanPacket(p->data, static_cast<size_t>(p->size), lengthSize);
       if (!facts.onePicture) return false;
-      ahead.push_back({std::move(p), facts.nonReference});
+      ahead.push_back({std::move(p), facts.nonReference, discard});
     }
     return true;
   };
@@ -321,11 +327,11 @@ std::optional<VideoResult> decodeSkipping(const VideoRequest& req, OpenedVideo& 
     }
     Ahead a = std::move(ahead.front());
     ahead.pop_front();
-    int64_t pts = a.pkt->pts, rank = rankOf(pts);
-    finalPts = std::max(finalPts, pts);
+    int64_t pts = a.pkt->pts, rank = a.discard ? -1 : rankOf(pts);
+    if (!a.discard) finalPts = std::max(finalPts, pts);
     bool kept = rank >= 0 && std::binary_search(req.indices.begin() + static_cast<ptrdiff_t>(next), req.indices.end(), rank);
     bool skip = a.nonReference && !kept && pts > firstPts;
-    if (!skip) {
+    if (!skip && !a.discard) {
       if (pts <= lastOut) return std::nullopt;
       pending.emplace(pts, rank);
     }
