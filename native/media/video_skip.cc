@@ -16,17 +16,17 @@
 //     below one whose rank was used;
 //   - decoder output: every decoded picture comes out exactly once, as the next pts in order, and nothing
 //     else; libav logs no error;
-//   - skipped pictures (not observable): the packets' pts order is one the decoder's reorder delay at open
-//     (has_b_frames, checked not to drop while decoding) outputs without dropping a picture (h264dec.c drops a picture
-//     that comes out behind one already output).
+//   - skipped pictures (not observable): the pts order of all packets is one that the decoder's reorder
+//     delay (has_b_frames at open, checked never to fall below it) outputs without dropping a picture
+//     (h264dec.c drops a picture that would come out behind one already output).
 // Not checked: a skipped picture whose slice header is corrupt. Decoding every picture, h264dec.c would
 // reject it and output nothing, shifting the count after it; skipped, it is counted.
 #ifdef SMAE_WITH_LIBAV
 #include <algorithm>
 #include <cstdint>
-#include <iterator>
 #include <deque>
 #include <functional>
+#include <iterator>
 #include <map>
 #include <queue>
 #include <vector>
