@@ -16,11 +16,14 @@
 //     below one whose rank was used;
 //   - decoder output: every decoded picture comes out exactly once, as the next pts in order, and nothing
 //     else; libav logs no error;
+//   - display order: every SPS uses POC type 0, and within each IDR period the packets' pts order is the
+//     order of the pictures' POCs (parsed from the slice headers), which is the decoder's output order;
 //   - skipped pictures (not observable): the pts order of all packets is one that the decoder's reorder
 //     delay (has_b_frames at open, checked never to fall below it) outputs without dropping a picture
 //     (h264dec.c drops a picture that would come out behind one already output).
-// Not checked: a skipped picture whose slice header is corrupt. Decoding every picture, h264dec.c would
-// reject it and output nothing, shifting the count after it; skipped, it is counted.
+// Not checked: a skipped picture whose slice header is corrupt past its POC (decoding every picture,
+// h264dec.c would reject it and output nothing, shifting the count after it; skipped, it is counted), and
+// POC resets by memory management operation 5 (which x264 does not write).
 #ifdef SMAE_WITH_LIBAV
 #include <algorithm>
 #include <cstdint>
@@ -79,6 +82,7 @@ bool forEachNal(const uint8_t* d, size_t size, int lengthSize, Fn fn) {
 class Bits {
  public:
   Bits(const uint8_t* d, size_t n) {
+    bytes_.reserve(n);
     int zeros = 0;
     for (size_t i = 0; i < n; i++) {
       if (zeros >= 2 && d[i] == 3) {
@@ -119,103 +123,175 @@ class Bits {
 };
 
 /**
- * Whether a sequence parameter set (NAL unit, header byte first) rules out field pictures
- * (frame_mbs_only_flag = 1): then every picture is one frame, and one packet holds one. Unparsable: false.
+ * The parameter sets and picture order counts of an H.264 stream, as far as the skipping checks them: every
+ * SPS must rule out field pictures (frame_mbs_only_flag: one packet holds one frame) and use POC type 0;
+ * each picture's POC (8.2.1.1, from pic_order_cnt_lsb) is computed so its order can be compared with the
+ * packets' pts. Memory management operation 5 (a POC reset without an IDR) is not parsed.
  */
-bool framesOnly(const uint8_t* nal, size_t n) {
-  if (n < 2) return false;
-  Bits b(nal + 1, n - 1);
-  uint32_t profile = b.bits(8);
-  b.bits(16);  // constraint flags, level
-  b.ue();      // seq_parameter_set_id
-  static const uint32_t kHigh[] = {100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135};
-  if (std::find(std::begin(kHigh), std::end(kHigh), profile) != std::end(kHigh)) {
-    uint32_t chroma = b.ue();
-    if (chroma == 3) b.bit();  // separate_colour_plane_flag
-    b.ue();                    // bit depths
-    b.ue();
-    b.bit();                   // qpprime_y_zero_transform_bypass_flag
-    if (b.bit()) {             // seq_scaling_matrix_present_flag
-      for (int i = 0; i < (chroma != 3 ? 8 : 12) && !b.failed(); i++) {
-        if (!b.bit()) continue;
-        int last = 8, next = 8;
-        for (int j = 0; j < (i < 6 ? 16 : 64) && next != 0 && !b.failed(); j++) {
-          next = (last + b.se() + 256) % 256;
-          if (next != 0) last = next;
+class H264Headers {
+ public:
+  /** What the skipping needs to know about one packet; ok = false: it breaks an assumption. */
+  struct Facts {
+    bool ok = false;
+    bool nonReference = false;  // skip_frame = AVDISCARD_NONREF drops exactly its picture
+    bool idr = false;
+    int64_t poc = 0;
+  };
+
+  /** Reads the parameter sets of the extradata (avcC or Annex B); false when one breaks an assumption. */
+  bool addExtradata(const AVCodecParameters* par, int lengthSize) {
+    const uint8_t* x = par->extradata;
+    size_t n = static_cast<size_t>(std::max(0, par->extradata_size));
+    if (n == 0) return true;  // parameter sets in-band: read with their packets
+    auto unit = [this](const uint8_t* nal, size_t len) { return parameterSet(nal, len); };
+    if (lengthSize == 0) return forEachNal(x, n, 0, unit);
+    size_t at = 5;
+    for (int list = 0; list < 2; list++) {  // SPS count in 5 bits, then PPS count in 8
+      if (at >= n) return false;
+      size_t count = list == 0 ? x[at] & 31 : x[at];
+      at++;
+      for (size_t i = 0; i < count; i++) {
+        if (at + 2 > n) return false;
+        size_t len = static_cast<size_t>(x[at]) << 8 | x[at + 1];
+        if (len == 0 || at + 2 + len > n || !unit(x + at + 2, len)) return false;
+        at += 2 + len;
+      }
+    }
+    return true;
+  }
+
+  /**
+   * One packet in decode order: its parameter sets are read, it must hold exactly one picture (one slice at
+   * macroblock 0) whose POC is computed. nonReference: every slice is a non-IDR non-reference one and every
+   * other NAL unit the decoder then drops (nal_ref_idc 0, not SEI) is one it ignores anyway (access unit
+   * delimiter, filler).
+   */
+  Facts scan(const uint8_t* d, size_t size, int lengthSize) {
+    Facts facts;
+    int starts = 0;
+    bool nonRef = true, ref = false;
+    int32_t lsb = 0, bottom = 0;
+    const Sps* sps = nullptr;
+    bool framing = forEachNal(d, size, lengthSize, [&](const uint8_t* nal, size_t len) {
+      if (nal[0] & 0x80) return false;  // forbidden_zero_bit
+      int refIdc = (nal[0] >> 5) & 3, type = nal[0] & 31;
+      if (type >= 1 && type <= 5) {
+        if (refIdc != 0 || type != 1) nonRef = false;
+        if (len < 2) return false;
+        if (!(nal[1] & 0x80)) return true;  // first_mb_in_slice > 0: a later slice of the picture
+        if (++starts > 1) return false;
+        facts.idr = type == 5;
+        ref = refIdc != 0;
+        return sliceOrder(nal, len, &sps, &lsb, &bottom);
+      }
+      if (type == 7 || type == 8) return parameterSet(nal, len);
+      if (refIdc == 0 && type != 6 && type != 9 && type != 12) nonRef = false;
+      return true;
+    });
+    if (!framing || starts != 1) return facts;
+    if (facts.idr) prevMsb_ = prevLsb_ = 0;
+    int32_t maxLsb = int32_t{1} << sps->log2MaxPocLsb, msb = prevMsb_;
+    if (lsb < prevLsb_ && prevLsb_ - lsb >= maxLsb / 2) msb = prevMsb_ + maxLsb;
+    else if (lsb > prevLsb_ && lsb - prevLsb_ > maxLsb / 2) msb = prevMsb_ - maxLsb;
+    if (ref) prevMsb_ = msb, prevLsb_ = lsb;
+    int64_t top = int64_t{msb} + lsb;
+    facts.poc = std::min(top, top + bottom);  // a frame's POC: the smaller of its fields'
+    facts.ok = true;
+    facts.nonReference = nonRef;
+    return facts;
+  }
+
+ private:
+  struct Sps {
+    bool separateColourPlane = false;
+    int log2MaxFrameNum = 0, log2MaxPocLsb = 0;
+  };
+  struct Pps {
+    int sps = 0;
+    bool bottomFieldPocPresent = false;
+  };
+
+  bool parameterSet(const uint8_t* nal, size_t len) {
+    int type = nal[0] & 31;
+    if (type == 7) return readSps(nal, len);
+    if (type == 8) return readPps(nal, len);
+    return true;
+  }
+
+  /** Keeps an SPS; false when unparsable, allowing field pictures or not POC type 0. */
+  bool readSps(const uint8_t* nal, size_t n) {
+    if (n < 2) return false;
+    Bits b(nal + 1, n - 1);
+    Sps s;
+    uint32_t profile = b.bits(8);
+    b.bits(16);  // constraint flags, level
+    uint32_t id = b.ue();
+    static const uint32_t kHigh[] = {100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135};
+    if (std::find(std::begin(kHigh), std::end(kHigh), profile) != std::end(kHigh)) {
+      uint32_t chroma = b.ue();
+      if (chroma == 3) s.separateColourPlane = b.bit();
+      b.ue();  // bit depths
+      b.ue();
+      b.bit();      // qpprime_y_zero_transform_bypass_flag
+      if (b.bit()) {  // seq_scaling_matrix_present_flag
+        for (int i = 0; i < (chroma != 3 ? 8 : 12) && !b.failed(); i++) {
+          if (!b.bit()) continue;
+          int last = 8, next = 8;
+          for (int j = 0; j < (i < 6 ? 16 : 64) && next != 0 && !b.failed(); j++) {
+            next = (last + b.se() + 256) % 256;
+            if (next != 0) last = next;
+          }
         }
       }
     }
-  }
-  b.ue();  // log2_max_frame_num_minus4
-  uint32_t pocType = b.ue();
-  if (pocType == 0) {
+    s.log2MaxFrameNum = static_cast<int>(b.ue()) + 4;
+    uint32_t pocType = b.ue();
+    if (pocType != 0) return false;
+    s.log2MaxPocLsb = static_cast<int>(b.ue()) + 4;
+    b.ue();   // max_num_ref_frames
+    b.bit();  // gaps_in_frame_num_value_allowed_flag
+    b.ue();   // size in macroblocks
     b.ue();
-  } else if (pocType == 1) {
-    b.bit();
-    b.se();
-    b.se();
-    uint32_t cycle = b.ue();
-    if (cycle > 255) return false;
-    for (uint32_t i = 0; i < cycle && !b.failed(); i++) b.se();
-  }
-  b.ue();  // max_num_ref_frames
-  b.bit();
-  b.ue();  // size in macroblocks
-  b.ue();
-  uint32_t framesOnlyFlag = b.bit();
-  return !b.failed() && framesOnlyFlag == 1;
-}
-
-/** Every sequence parameter set in the extradata (avcC or Annex B) rules out field pictures. */
-bool extradataFramesOnly(const AVCodecParameters* par, int lengthSize) {
-  const uint8_t* x = par->extradata;
-  size_t n = static_cast<size_t>(std::max(0, par->extradata_size));
-  if (n == 0) return true;  // parameter sets in-band: each is checked as its packet is read
-  if (lengthSize == 0) return forEachNal(x, n, 0, [](const uint8_t* nal, size_t len) { return (nal[0] & 31) != 7 || framesOnly(nal, len); });
-  size_t count = x[5] & 31, at = 6;
-  for (size_t i = 0; i < count; i++) {
-    if (at + 2 > n) return false;
-    size_t len = static_cast<size_t>(x[at]) << 8 | x[at + 1];
-    if (len == 0 || at + 2 + len > n || !framesOnly(x + at + 2, len)) return false;
-    at += 2 + len;
-  }
-  return true;
-}
-
-/** What the skipping needs to know about one packet. */
-struct PacketFacts {
-  /** It holds exactly one picture (one slice starting at macroblock 0) and every SPS in it rules out fields. */
-  bool onePicture = false;
-  /**
-   * skip_frame = AVDISCARD_NONREF drops exactly its picture: every slice is a non-IDR non-reference one, and
-   * every other NAL unit the decoder then drops (nal_ref_idc 0, not SEI) is one it ignores anyway (access
-   * unit delimiter, filler).
-   */
-  bool nonReference = false;
-};
-
-PacketFacts scanPacket(const uint8_t* d, size_t size, int lengthSize) {
-  int starts = 0;
-  bool nonRef = true;
-  bool framing = forEachNal(d, size, lengthSize, [&](const uint8_t* nal, size_t len) {
-    if (nal[0] & 0x80) return false;  // forbidden_zero_bit
-    int ref = (nal[0] >> 5) & 3, type = nal[0] & 31;
-    if (type >= 1 && type <= 5) {
-      if (len < 2) return false;
-      starts += (nal[1] & 0x80) != 0;  // first_mb_in_slice = 0: ue(v) "1"
-      if (ref != 0 || type != 1) nonRef = false;
-    } else if (type == 7 && !framesOnly(nal, len)) {
-      return false;
-    } else if (ref == 0 && type != 6 && type != 9 && type != 12) {
-      nonRef = false;
-    }
+    uint32_t framesOnly = b.bit();
+    if (b.failed() || framesOnly != 1 || id > 31 || s.log2MaxFrameNum > 16 || s.log2MaxPocLsb > 16) return false;
+    sps_[id] = s;
     return true;
-  });
-  PacketFacts facts;
-  facts.onePicture = framing && starts == 1;
-  facts.nonReference = facts.onePicture && nonRef;
-  return facts;
-}
+  }
+
+  bool readPps(const uint8_t* nal, size_t n) {
+    if (n < 2) return false;
+    Bits b(nal + 1, n - 1);
+    Pps p;
+    uint32_t id = b.ue();
+    p.sps = static_cast<int>(b.ue());
+    b.bit();  // entropy_coding_mode_flag
+    p.bottomFieldPocPresent = b.bit();
+    if (b.failed() || id > 255 || !sps_.count(p.sps)) return false;
+    pps_[id] = p;
+    return true;
+  }
+
+  /** The POC fields of a picture's first slice header; false when unparsable or naming an unknown PPS. */
+  bool sliceOrder(const uint8_t* nal, size_t n, const Sps** sps, int32_t* lsb, int32_t* bottom) {
+    Bits b(nal + 1, std::min<size_t>(n - 1, 40));  // the fields read fit in 200 bits
+    b.ue();  // first_mb_in_slice
+    uint32_t sliceType = b.ue();
+    auto pps = pps_.find(b.ue());
+    if (b.failed() || sliceType > 9 || pps == pps_.end()) return false;
+    const Sps& s = sps_.at(pps->second.sps);
+    if (s.separateColourPlane) b.bits(2);
+    b.bits(s.log2MaxFrameNum);
+    if ((nal[0] & 31) == 5) b.ue();  // idr_pic_id
+    *lsb = static_cast<int32_t>(b.bits(s.log2MaxPocLsb));
+    *bottom = pps->second.bottomFieldPocPresent ? b.se() : 0;
+    *sps = &s;
+    return !b.failed();
+  }
+
+  std::map<uint32_t, Sps> sps_;
+  std::map<uint32_t, Pps> pps_;
+  int32_t prevMsb_ = 0, prevLsb_ = 0;
+};
 
 struct Ahead {
   PacketPtr pkt;
@@ -227,7 +303,7 @@ struct Ahead {
 bool skippingApplies(const VideoRequest& req, const OpenedVideo& v) {
   if (v.st->codecpar->codec_id != AV_CODEC_ID_H264 || req.indices.empty() || req.indices[0] == (int64_t{1} << 53) - 1) return false;
   int lengthSize = nalLengthSize(v.st->codecpar);
-  return lengthSize >= 0 && extradataFramesOnly(v.st->codecpar, lengthSize);
+  return lengthSize >= 0 && H264Headers().addExtradata(v.st->codecpar, lengthSize);
 }
 
 std::optional<VideoResult> decodeSkipping(const VideoRequest& req, OpenedVideo& v) {
@@ -250,6 +326,10 @@ std::optional<VideoResult> decodeSkipping(const VideoRequest& req, OpenedVideo& 
   std::priority_queue<int64_t, std::vector<int64_t>, std::greater<>> reorder;  // the decoder's output, modelled
   int64_t reorderOut = INT64_MIN;
   bool eof = false, flushed = false;
+  H264Headers headers;
+  if (!headers.addExtradata(v.st->codecpar, lengthSize)) return std::nullopt;
+  std::map<int64_t, int64_t> order;  // this IDR period's pictures: POC -> pts
+  int64_t periodFloor = INT64_MIN, maxPts = INT64_MIN;
 
   auto rankOf = [&](int64_t pts) -> int64_t {
     if (trim && pts < 0) return -1;
@@ -308,8 +388,15 @@ std::optional<VideoResult> decodeSkipping(const VideoRequest& req, OpenedVideo& 
         reorderOut = reorder.top();
         reorder.pop();
       }
-      PacketFacts facts = scanPacket(p->data, static_cast<size_t>(p->size), lengthSize);
-      if (!facts.onePicture) return false;
+      H264Headers::Facts facts = headers.scan(p->data, static_cast<size_t>(p->size), lengthSize);
+      if (!facts.ok) return false;
+      // The decoder outputs an IDR period's pictures in POC order, after everything before the IDR: the pts
+      // order must be the same.
+      if (facts.idr) periodFloor = maxPts, order.clear();
+      if (p->pts <= periodFloor) return false;
+      auto [it, fresh] = order.emplace(facts.poc, p->pts);
+      if (!fresh || (it != order.begin() && std::prev(it)->second >= p->pts) || (std::next(it) != order.end() && std::next(it)->second <= p->pts)) return false;
+      maxPts = std::max(maxPts, p->pts);
       ahead.push_back({std::move(p), facts.nonReference, discard});
     }
     return true;

@@ -106,7 +106,11 @@ t.test('clips that break the assumptions are redone with every picture decoded',
   } catch {
     setts = false;
   }
+  // two B-frames (the 4th and 8th packets) trade pts: the pts order is no longer the pictures' order
+  const swapped = path.join(dir, 'swapped.mkv');
+  if (setts) ffmpegSync(['-i', mkv, '-c', 'copy', '-bsf:v', 'setts=pts=if(eq(N\\,3)\\,200\\,if(eq(N\\,7)\\,40\\,PTS))', swapped]);
   if (setts) {
+    t.same(await same(t, swapped, { indices: [0, 7, 53, 90] }), { skipped: 0, redone: true }, 'pts not in picture order: redone');
     t.same(await same(t, dup, { indices: [0, 7, 53, 90] }), { skipped: 0, redone: true }, 'duplicated pts: redone');
     t.same(await same(t, dup, { indices: [1, 2, 3, 98, 99, 140] }), { skipped: 0, redone: true }, 'duplicated pts, stream ends early: redone');
   } else t.comment('skipped the duplicated-pts clip: this ffmpeg has no setts bitstream filter');
