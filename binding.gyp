@@ -9,7 +9,7 @@
         "native/tensor/reduce.cc", "native/tensor/runtime.cc", "native/tensor/shape.cc", "native/tensor/storage.cc", "native/tensor/alloc_guard.cc",
         "native/autograd/autograd.cc", "native/jit/jit.cc", "native/nn/functional.cc", "native/nn/optim.cc",
         "native/cuda/cuda.cc", "native/data/frame_transform.cc", "native/distributed/process_group.cc", "native/distributed/dist_ops.cc", "native/distributed/grad_buckets.cc",
-        "native/media/libav.cc", "native/media/probe.cc", "native/media/graph.cc", "native/media/audio.cc", "native/media/video.cc", "native/media/media_ops.cc"
+        "native/media/libav.cc", "native/media/probe.cc", "native/media/graph.cc", "native/media/audio.cc", "native/media/video.cc", "native/media/video_skip.cc", "native/media/media_ops.cc"
       ],
       "include_dirs": ["<!@(node scripts/torch-flags.js --gyp includes)"],
       "defines": ["<!@(node scripts/torch-flags.js --gyp defines)", "NAPI_VERSION=8"],

@@ -378,7 +378,11 @@ export interface NativeBinding {
     maxSeconds: number,
     timeoutMs: number,
   ): Promise<{ data: Float32Array; channels: number; samples: number; sampleRate: number }>;
-  /** -> packed H*W*3 frames of the requested indices (a prefix when the stream ends early) */
+  /**
+   * -> packed H*W*3 frames of the requested indices (a prefix when the stream ends early); `skipped`:
+   * H.264 packets whose non-reference picture was not decoded; `redone`: skipping was abandoned by a check
+   * and every picture decoded instead (native/media/video_skip.cc)
+   */
   mediaDecodeVideo?(
     path: string,
     streamIndex: number,
@@ -387,7 +391,7 @@ export interface NativeBinding {
     filters: string,
     pixelFormat: string,
     timeoutMs: number,
-  ): Promise<{ frames: Uint8Array[]; width: number; height: number; counted: number }>;
+  ): Promise<{ frames: Uint8Array[]; width: number; height: number; counted: number; skipped: number; redone: boolean }>;
   // torch.distributed (native/distributed): blocking parts run off the JS thread and settle a Promise;
   // tensors given to a collective are written in place until it settles.
   distBackends(): string[];

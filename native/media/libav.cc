@@ -11,12 +11,14 @@ namespace smae::media {
 namespace {
 thread_local bool capturing = false;
 thread_local std::string logText;
+thread_local uint64_t logCount = 0;
 
 void logCallback(void* avcl, int level, const char* fmt, va_list vl) {
   if (!capturing || level > AV_LOG_ERROR) return;
   char line[512];
   int prefix = 1;
   av_log_format_line2(avcl, level, fmt, vl, line, sizeof line, &prefix);
+  logCount++;
   logText += line;
   if (logText.size() > 4096) logText.erase(0, logText.size() - 2048);
 }
@@ -37,6 +39,8 @@ void beginLogCapture() {
 }
 
 std::string capturedLog() { return logText; }
+
+uint64_t capturedCount() { return logCount; }
 
 void fail(const std::string& what, int averr) {
   std::string msg = what;

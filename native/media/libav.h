@@ -11,6 +11,7 @@ extern "C" {
 }
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -46,6 +47,8 @@ PacketPtr newPacket();
 void beginLogCapture();
 /** The messages captured on this thread since beginLogCapture (last ~2 KB). */
 std::string capturedLog();
+/** How many messages this thread has captured so far (a growing count: compare two readings). */
+uint64_t capturedCount();
 
 /**
  * A libav failure: code ERR_MEDIA, message = what failed + libav's own messages of this call (JS classifies

@@ -87,7 +87,7 @@ SMAE_OP(mediaDecodeAudio) {
 }
 
 /** mediaDecodeVideo(path, stream, indices, startUs, filters, pixelFormat, timeoutMs)
- *  -> Promise<{frames: Uint8Array[] (packed H*W*3), width, height, counted}> */
+ *  -> Promise<{frames: Uint8Array[] (packed H*W*3), width, height, counted, skipped, redone}> */
 SMAE_OP(mediaDecodeVideo) {
   smae::AsyncJob job;
   job.fallbackCode = "ERR_MEDIA";
@@ -118,6 +118,10 @@ SMAE_OP(mediaDecodeVideo) {
     set(env, obj, "frames", list);
     set(env, obj, "width", num(env, res->width));
     set(env, obj, "counted", num(env, static_cast<double>(res->counted)));
+    set(env, obj, "skipped", num(env, static_cast<double>(res->skipped)));
+    napi_value redone;
+    napi_get_boolean(env, res->redone, &redone);
+    set(env, obj, "redone", redone);
     return set(env, obj, "height", num(env, res->height));
   };
   return smae::queueAsync(a, std::move(job));

@@ -2,9 +2,12 @@
 // seek (avformat_seek_file to the keyframe before -ss, 3/23 s earlier for streams with a decode delay),
 // shift timestamps so -ss is 0 and drop decoded frames before it (its accurate-seek trim), count the rest
 // (select's n, -fps_mode passthrough), and convert only the kept ones through the same filter text.
+// H.264 is first tried with the non-reference pictures that are not kept left undecoded (video_skip.cc).
 #ifdef SMAE_WITH_LIBAV
 #include "video.h"
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 
@@ -17,6 +20,7 @@ extern "C" {
 
 #include "graph.h"
 #include "libav.h"
+#include "video_parts.h"
 
 namespace smae::media {
 
@@ -62,30 +66,59 @@ std::string bufferArgs(const AVFrame* fr, AVRational tb) {
 }
 }  // namespace
 
-VideoResult decodeVideo(const VideoRequest& req) {
-  beginLogCapture();
-  auto in = openInput(req.path, req.timeoutMs);
-  AVFormatContext* f = in->fmt.get();
+OpenedVideo openVideo(const VideoRequest& req) {
+  OpenedVideo v;
+  v.in = openInput(req.path, req.timeoutMs);
+  AVFormatContext* f = v.in->fmt.get();
   if (req.stream < 0 || req.stream >= static_cast<int>(f->nb_streams) || f->streams[req.stream]->codecpar->codec_type != AVMEDIA_TYPE_VIDEO)
     throw JsError("ERR_NO_VIDEO", "no video stream " + std::to_string(req.stream));
-  AVStream* st = f->streams[req.stream];
-  int64_t offset = 0;  // added to every timestamp: -ss becomes 0
+  v.st = f->streams[req.stream];
   if (req.startUs >= 0) {
     int64_t timestamp = req.startUs + (f->start_time != AV_NOPTS_VALUE ? f->start_time : 0);
     seekLikeFfmpeg(f, timestamp);
-    offset = av_rescale_q(-timestamp, AV_TIME_BASE_Q, st->time_base);
+    v.offset = av_rescale_q(-timestamp, AV_TIME_BASE_Q, v.st->time_base);
   }
   for (unsigned i = 0; i < f->nb_streams; i++)
     if (static_cast<int>(i) != req.stream) f->streams[i]->discard = AVDISCARD_ALL;
-  CodecPtr dec = openDecoder(st);
+  v.dec = openDecoder(v.st);
+  return v;
+}
+
+void checkTimeout(const Input& in, int64_t timeoutMs) {
+  if (in.timedOut) throw JsError("ERR_MEDIA", "timeout: decoding did not finish within " + std::to_string(timeoutMs) + " ms");
+}
+
+FrameConverter::FrameConverter(const VideoRequest& req, const AVStream* st) : chain_(autorotate(st)), timeBase_(st->time_base), out_(newFrame()) {
+  if (!req.filters.empty()) chain_ += (chain_.empty() ? "" : ",") + req.filters;
+  chain_ += (chain_.empty() ? "" : ",") + std::string("format=pix_fmts=") + req.pixelFormat;
+}
+
+void FrameConverter::add(AVFrame* fr, VideoResult& res) {
+  if (!g_.graph) g_ = makeGraph(bufferArgs(fr, timeBase_), chain_, false, "flags=bicubic", "");
+  int r = av_buffersrc_add_frame_flags(g_.src, fr, AV_BUFFERSRC_FLAG_KEEP_REF);
+  if (r < 0) fail("filtering a frame", r);
+  AVFrame* out = out_.get();
+  while ((r = av_buffersink_get_frame(g_.sink, out)) >= 0) {
+    int w = out->width, h = out->height;
+    if (res.frames.empty()) res.width = w, res.height = h;
+    if (w != res.width || h != res.height) fail("frame size changed inside the stream");
+    std::vector<uint8_t> px(static_cast<size_t>(w) * h * 3);
+    for (int y = 0; y < h; y++) std::memcpy(px.data() + static_cast<size_t>(y) * w * 3, out->data[0] + static_cast<ptrdiff_t>(y) * out->linesize[0], static_cast<size_t>(w) * 3);
+    res.frames.push_back(std::move(px));
+    av_frame_unref(out);
+  }
+  if (r != AVERROR(EAGAIN) && r != AVERROR_EOF) fail("filtering a frame", r);
+}
+
+namespace {
+/** Every picture from the seek point decoded, counted in output order (select's n) and the kept ones converted. */
+VideoResult decodeEveryPicture(const VideoRequest& req, OpenedVideo& v) {
+  AVFormatContext* f = v.in->fmt.get();
+  AVCodecContext* dec = v.dec.get();
   PacketPtr pkt = newPacket();
   FramePtr frame = newFrame();
-  FramePtr out = newFrame();
-  Graph g;
+  FrameConverter conv(req, v.st);
   VideoResult res;
-  std::string chain = autorotate(st);
-  if (!req.filters.empty()) chain += (chain.empty() ? "" : ",") + req.filters;
-  chain += (chain.empty() ? "" : ",") + std::string("format=pix_fmts=") + req.pixelFormat;
   size_t next = 0;  // position in req.indices
   int64_t n = 0;    // frames counted after the seek point
   bool eof = false;
@@ -96,46 +129,50 @@ VideoResult decodeVideo(const VideoRequest& req) {
     }
     if (n++ != req.indices[next]) return;
     next++;
-    if (!g.graph) g = makeGraph(bufferArgs(fr, st->time_base), chain, false, "flags=bicubic", "");
-    int r = av_buffersrc_add_frame_flags(g.src, fr, AV_BUFFERSRC_FLAG_KEEP_REF);
-    if (r < 0) fail("filtering a frame", r);
-    while ((r = av_buffersink_get_frame(g.sink, out.get())) >= 0) {
-      int w = out->width, h = out->height;
-      if (res.frames.empty()) res.width = w, res.height = h;
-      if (w != res.width || h != res.height) fail("frame size changed inside the stream");
-      std::vector<uint8_t> px(static_cast<size_t>(w) * h * 3);
-      for (int y = 0; y < h; y++) std::memcpy(px.data() + static_cast<size_t>(y) * w * 3, out->data[0] + static_cast<ptrdiff_t>(y) * out->linesize[0], static_cast<size_t>(w) * 3);
-      res.frames.push_back(std::move(px));
-      av_frame_unref(out.get());
-    }
-    if (r != AVERROR(EAGAIN) && r != AVERROR_EOF) fail("filtering a frame", r);
+    conv.add(fr, res);
   };
   auto drain = [&]() {
-    int r;
-    while (next < req.indices.size() && (r = avcodec_receive_frame(dec.get(), frame.get())) >= 0) {
+    while (next < req.indices.size() && avcodec_receive_frame(dec, frame.get()) >= 0) {
       take(frame.get());
       av_frame_unref(frame.get());
     }
   };
   while (next < req.indices.size() && !eof) {
     int r = av_read_frame(f, pkt.get());
-    if (in->timedOut) throw JsError("ERR_MEDIA", "timeout: decoding did not finish within " + std::to_string(req.timeoutMs) + " ms");
+    checkTimeout(*v.in, req.timeoutMs);
     if (r < 0) {
       eof = true;  // end of file or a read error: ffmpeg ends the stream there too
-      avcodec_send_packet(dec.get(), nullptr);
+      avcodec_send_packet(dec, nullptr);
     } else {
       if (pkt->stream_index == req.stream) {
-        if (offset) {
-          if (pkt->pts != AV_NOPTS_VALUE) pkt->pts += offset;
-          if (pkt->dts != AV_NOPTS_VALUE) pkt->dts += offset;
+        if (v.offset) {
+          if (pkt->pts != AV_NOPTS_VALUE) pkt->pts += v.offset;
+          if (pkt->dts != AV_NOPTS_VALUE) pkt->dts += v.offset;
         }
-        avcodec_send_packet(dec.get(), pkt.get());  // a broken packet is skipped, as ffmpeg does
+        avcodec_send_packet(dec, pkt.get());  // a broken packet is skipped, as ffmpeg does
       }
       av_packet_unref(pkt.get());
     }
     drain();
   }
   res.counted = n;
+  return res;
+}
+}  // namespace
+
+VideoResult decodeVideo(const VideoRequest& req) {
+  auto started = std::chrono::steady_clock::now();
+  beginLogCapture();
+  OpenedVideo v = openVideo(req);
+  if (!skippingApplies(req, v)) return decodeEveryPicture(req, v);
+  if (auto res = decodeSkipping(req, v)) return std::move(*res);
+  beginLogCapture();  // the messages of the abandoned try are not this decode's
+  VideoRequest rest = req;  // the redo gets what is left of the call's time
+  auto spent = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
+  rest.timeoutMs = std::max<int64_t>(1, req.timeoutMs - spent);
+  v = openVideo(rest);
+  VideoResult res = decodeEveryPicture(req, v);
+  res.redone = true;
   return res;
 }
 

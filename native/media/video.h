@@ -22,6 +22,8 @@ struct VideoResult {
   std::vector<std::vector<uint8_t>> frames;  // packed H*W*3 each
   int width = 0, height = 0;
   int64_t counted = 0;  // frames counted after the seek point (all of them when no index is reached)
+  int64_t skipped = 0;  // packets whose non-reference picture was not decoded (video_skip.cc)
+  bool redone = false;  // skipping was tried, a check failed, and every picture was decoded instead
 };
 
 VideoResult decodeVideo(const VideoRequest& req);
