@@ -2,7 +2,8 @@
  * What the host block cache (native/common/host_cache.h) and glibc's malloc settings change on the data
  * path: CPU seconds and minor page faults per recipe fbank call (10.24 s of 16 kHz audio -> [1024, 128]),
  * and CPU-s per clip of a cold DataLoader epoch (reference recipe, one LibTorch thread, workers 0) on
- * small (224x224 25 fps 6 s) and hd (1280x720 30 fps 8 s) clips, per decoder (libav when the addon has it).
+ * small (224x224 25 fps 6 s) and hd (1280x720 30 fps 8 s) clips, per decoder (libav when the addon has it),
+ * and CPU per DataLoader.collate of a batch of 36 recipe samples (its video tensor is 173 MB).
  * Arms, each a fresh child process, interleaved in every round (before, cache, mallopt, default, before, ...):
  *  - before:   SOCIAL_MAE_HOST_CACHE_BYTES=0 SOCIAL_MAE_MALLOC_TUNE=0 (LibTorch's allocator and glibc's
  *              defaults, as before: a fresh mmap per large block)
@@ -10,6 +11,8 @@
  *  - mallopt:  the addon's malloc thresholds alone (native/common/malloc_tune.h)
  *  - default:  both (what the addon does unless told otherwise)
  *  - tunables: (--arms) neither, GLIBC_TUNABLES with 256 MiB / 1 GiB thresholds (the whole process)
+ *  - min1m, min32m: (--arms) both, the cache keeping blocks from 1 MiB / 32 MiB on (SOCIAL_MAE_HOST_CACHE_MIN_BYTES;
+ *              the default is 128 KiB)
  *  - moderate: (--arms) the cache, GLIBC_TUNABLES with the addon's 32 MiB / 128 MiB thresholds
  * CPU and faults per clip are the means over `epochs` cold epochs after a warm-up one (new random windows each).
  *
@@ -22,6 +25,7 @@ import * as path from 'path';
 import { torch } from '../lib/tensor';
 import { DataLoader, REFERENCE_RECIPE, forgetProbes, libavAvailable, loadManifest, processCpuSeconds, waveformToFbank, type DecoderKind } from '../lib/data';
 import { locateFfmpeg } from '../lib/data/ffmpeg';
+import type { HostSample } from '../lib/data/sample';
 
 const args = process.argv.slice(2);
 const opt = (name: string, dflt: string) => {
@@ -41,6 +45,8 @@ const ARMS: Record<string, Record<string, string>> = {
   mallopt: { SOCIAL_MAE_HOST_CACHE_BYTES: '0' },
   default: {},
   tunables: { SOCIAL_MAE_HOST_CACHE_BYTES: '0', SOCIAL_MAE_MALLOC_TUNE: '0', GLIBC_TUNABLES: TUNABLES },
+  min1m: { SOCIAL_MAE_HOST_CACHE_MIN_BYTES: '1048576' },
+  min32m: { SOCIAL_MAE_HOST_CACHE_MIN_BYTES: '33554432' },
   moderate: { SOCIAL_MAE_MALLOC_TUNE: '0', GLIBC_TUNABLES: 'glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=134217728' },
 };
 const PICK = opt('arms', 'before,cache,mallopt,default').split(',');
@@ -107,6 +113,25 @@ async function child(dir: string): Promise<void> {
   for (let i = 0; i < CALLS; i++) waveformToFbank(w, 16000).dispose();
   const c = process.cpuUsage(c0);
   out.fbank = { cpu_s_per_call: (c.user + c.system) / 1e6 / CALLS, system_s_per_call: c.system / 1e6 / CALLS, faults_per_call: (faults() - f0) / CALLS };
+  // collate of a pretraining batch: 36 samples of fbank [1024, 128] + 8 frames [3, 224, 224, 8] (a 173 MB
+  // video tensor, above glibc's mmap threshold even when raised), as DataLoader.collate builds it
+  const samples: HostSample[] = Array.from({ length: 36 }, (_, i) => ({
+    index: i,
+    id: String(i),
+    audio: new Float32Array(1024 * 128).fill(i),
+    audioShape: [1024, 128],
+    video: new Float32Array(3 * 224 * 224 * 8).fill(i),
+    videoShape: [3, 224, 224, 8],
+    warnings: [],
+    cached: { audio: false, video: false },
+  }));
+  const collator = new DataLoader([], { batchSize: 36 });
+  collator.collate(samples).dispose();
+  const b0 = process.cpuUsage();
+  const bf0 = faults();
+  for (let i = 0; i < 5; i++) collator.collate(samples).dispose();
+  const b = process.cpuUsage(b0);
+  out.collate36 = { cpu_s_per_batch: (b.user + b.system) / 1e6 / 5, faults_per_batch: (faults() - bf0) / 5 };
   const decoders: DecoderKind[] = libavAvailable() ? ['libav'] : ['process'];
   for (const kind of ['small', 'hd']) {
     const src = await loadManifest(path.join(dir, `${kind}.csv`));
@@ -142,7 +167,7 @@ async function main(): Promise<void> {
     makeDataset(dir, 'hd', HD);
     const runs: Record<string, unknown>[] = [];
     const clean = { ...process.env };
-    for (const k of ['SOCIAL_MAE_HOST_CACHE_BYTES', 'SOCIAL_MAE_MALLOC_TUNE', 'GLIBC_TUNABLES']) delete clean[k];
+    for (const k of ['SOCIAL_MAE_HOST_CACHE_BYTES', 'SOCIAL_MAE_HOST_CACHE_MIN_BYTES', 'SOCIAL_MAE_MALLOC_TUNE', 'GLIBC_TUNABLES']) delete clean[k];
     for (let r = 0; r < ROUNDS; r++) {
       for (const arm of PICK) {
         const env = ARMS[arm]!;

@@ -67,7 +67,8 @@ export interface MemoryInfo {
    *  process's cgroup (a container's limit), or SOCIAL_MAE_MAX_ALLOC_BYTES. Larger requests fail with ERR_OOM
    *  instead of being granted by overcommit and getting the process killed later. */
   hostLimit: { bytes: number; source: string };
-  /** The cache of freed host blocks of >= 128 KiB that the CPU allocator reuses instead of faulting in fresh
+  /** The cache of freed host blocks of at least `minBlockBytes` (default 128 KiB, glibc's default mmap
+   *  threshold; SOCIAL_MAE_HOST_CACHE_MIN_BYTES) that the CPU allocator reuses instead of faulting in fresh
    *  pages (native/common/host_cache.h). `capBytes` from SOCIAL_MAE_HOST_CACHE_BYTES (0 turns it off) or
    *  `torch.setHostCacheBytes`, default min(1 GiB, hostLimit / 16); oldest freed blocks are evicted first.
    *  `installed` is false on LibTorch 2.x builds, which keep LibTorch's allocator. */
@@ -79,6 +80,7 @@ export interface MemoryInfo {
 export interface HostCacheInfo {
   installed: boolean;
   capBytes: number;
+  minBlockBytes: number;
   cachedBytes: number;
   cachedBlocks: number;
   /** Large requests served from the cache, and given new memory. */
@@ -94,17 +96,21 @@ export interface HostCacheInfo {
 }
 
 export function hostCache(): HostCacheInfo {
-  const [installed, capBytes, cachedBytes, cachedBlocks, hits, misses, evictions, source, tuned, mallocSource] = N.hostCache();
-  return { installed, capBytes, cachedBytes, cachedBlocks, hits, misses, evictions, source, malloc: { tuned, source: mallocSource } };
+  const [installed, capBytes, cachedBytes, cachedBlocks, hits, misses, evictions, source, tuned, mallocSource, minBlockBytes] = N.hostCache();
+  return { installed, capBytes, minBlockBytes, cachedBytes, cachedBlocks, hits, misses, evictions, source, malloc: { tuned, source: mallocSource } };
 }
 
-/** Sets the host block cache's cap in bytes (0: keep nothing and free what is kept). Returns false, changing
- *  nothing, where no cache is installed (LibTorch 2.x builds). */
-export function setHostCacheBytes(bytes: number): boolean {
-  if (!Number.isSafeInteger(bytes) || bytes < 0) {
-    throw new TorchError(`setHostCacheBytes: argument bytes expected a non-negative integer, got ${String(bytes)}`, 'ERR_INVALID_ARG');
-  }
-  return N.setHostCacheBytes(bytes);
+/** Sets the host block cache's cap in bytes (0: keep nothing and free what is kept) and, when given, the
+ *  smallest block it keeps. Returns false, changing nothing, where no cache is installed (LibTorch 2.x builds). */
+export function setHostCacheBytes(bytes: number, minBlockBytes?: number): boolean {
+  const check = (name: string, v: number) => {
+    if (!Number.isSafeInteger(v) || v < 0) {
+      throw new TorchError(`setHostCacheBytes: argument ${name} expected a non-negative integer, got ${String(v)}`, 'ERR_INVALID_ARG');
+    }
+  };
+  check('bytes', bytes);
+  if (minBlockBytes !== undefined) check('minBlockBytes', minBlockBytes);
+  return N.setHostCacheBytes(bytes, minBlockBytes ?? hostCache().minBlockBytes);
 }
 
 export function memory(): MemoryInfo {

@@ -54,16 +54,17 @@ void HostBlockCache::put(void* p, size_t cls, std::vector<void*>& evicted) {
   evictOverCap(evicted);
 }
 
-void HostBlockCache::setCap(size_t cap, std::string source, std::vector<void*>& evicted) {
+void HostBlockCache::configure(size_t cap, size_t minBytes, std::string source, std::vector<void*>& evicted) {
   std::lock_guard<std::mutex> lock(mu_);
   cap_ = cap;
+  minBytes_.store(minBytes, std::memory_order_relaxed);
   source_ = std::move(source);
   evictOverCap(evicted);
 }
 
 HostCacheStats HostBlockCache::stats() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return {true, cap_, cachedBytes_, lru_.size(), hits_, misses_, evictions_, source_};
+  return {true, cap_, minBytes(), cachedBytes_, lru_.size(), hits_, misses_, evictions_, source_};
 }
 
 }  // namespace smae

@@ -1,8 +1,9 @@
-// See malloc_tune.h. Measured with bench/host_alloc.ts (bench/results/host_alloc.json): with the host block
-// cache on, glibc still serves the large non-tensor blocks of a clip (libav frames, V8 ArrayBuffers) by
-// mmap: ~10,000 minor faults per 720p clip; these thresholds take that to ~4,000 and 0.48 -> 0.37-0.40
-// CPU-s per 720p clip. The values are glibc's own dynamic ceiling for mmap (32 MiB) and 4x that for trim
-// (glibc's dynamic rule is 2x): at most 128 MiB of free heap is kept per malloc arena before it is returned.
+// See malloc_tune.h. Measured with bench/host_alloc.ts (bench/results/host_alloc.json, 2 cores, load ~3): with
+// the host block cache alone, glibc still serves the large non-tensor blocks of a clip (libav frames, V8
+// ArrayBuffers) by mmap, ~8,800 minor faults and 0.40 CPU-s per cold 720p clip; with these thresholds too,
+// ~2,200 faults and 0.35 (0.31 with the thresholds alone; glibc's defaults and no cache: 0.36). The values
+// are glibc's own dynamic ceiling for mmap (32 MiB) and 4x that for trim (glibc's dynamic rule is 2x): at
+// most 128 MiB of free heap is kept per malloc arena before it is returned.
 // A fixed threshold turns glibc's dynamic adjustment off, so this is skipped when the user set either
 // threshold in GLIBC_TUNABLES or via MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_, and
 // SOCIAL_MAE_MALLOC_TUNE=0 leaves glibc alone. The whole process is affected (that is the point: V8 and

@@ -3,8 +3,10 @@
 //   common/host_memory.h; say `x.repeat([1e5, 1e5])`) fails with an OOM error instead of being granted by
 //   overcommit and killing the process when its pages are touched;
 // - a cache of freed blocks of >= 128 KiB (common/host_cache.h), so that the large tensors of the data path
-//   (fbank, frames) reuse mapped pages instead of faulting in fresh ones from glibc's mmap on every op.
-//   Cap: SOCIAL_MAE_HOST_CACHE_BYTES (0 turns it off), default min(1 GiB, host memory limit / 16).
+//   (fbank, frames, collated batches) reuse mapped pages instead of faulting in fresh ones from glibc's mmap
+//   on every op.
+//   Cap: SOCIAL_MAE_HOST_CACHE_BYTES (0 turns it off), default min(1 GiB, host memory limit / 16); smallest
+//   block kept: SOCIAL_MAE_HOST_CACHE_MIN_BYTES.
 // Every block carries a 64-byte header (the alignment LibTorch's allocator gives) holding its size class
 // (0: not cached), so a free needs no lookup and no lock unless the block is cacheable.
 // The Allocator interface changed in LibTorch 2.x (non-const allocate, copy_data), so the wrapper is
@@ -52,7 +54,7 @@ struct CachingCPUAllocator final : c10::Allocator {
                   " bytes (", limit.source, "; SOCIAL_MAE_MAX_ALLOC_BYTES changes it)");
     }
     if (n == 0) return {nullptr, nullptr, &release, c10::Device(c10::DeviceType::CPU)};  // as LibTorch's
-    size_t cls = n >= smae::kHostCacheMinBytes ? smae::hostCacheClass(n) : 0;
+    size_t cls = n >= gCache->minBytes() ? smae::hostCacheClass(n) : 0;
     void* base = cls ? gCache->take(cls) : nullptr;
     if (base == nullptr) base = gInner->raw_allocate((cls ? cls : n) + kHeader);
     std::memcpy(base, &cls, sizeof cls);
@@ -78,6 +80,24 @@ size_t capFromEnv(std::string& source) {
   return static_cast<size_t>(v);
 }
 
+/** The smallest block kept: SOCIAL_MAE_HOST_CACHE_MIN_BYTES (a byte count >= 1), else 128 KiB (glibc's default
+ *  mmap threshold). Also where malloc_tune.h raised that threshold to 32 MiB: blocks between the two then come
+ *  from glibc's heap without faults too, but keeping them measured the same on the loader and 3x cheaper on
+ *  collated batches whose audio tensor is just below 32 MiB (bench/results/host_alloc_min_block.json). */
+size_t minFromEnv(std::string& source) {
+  size_t fallback = smae::kGlibcMmapThreshold;
+  const char* env = std::getenv("SOCIAL_MAE_HOST_CACHE_MIN_BYTES");
+  if (env == nullptr || *env == '\0') return fallback;
+  char* end = nullptr;
+  unsigned long long v = std::strtoull(env, &end, 10);
+  if (*env == '-' || end == env || *end != '\0' || v == 0) {
+    source += std::string("; SOCIAL_MAE_HOST_CACHE_MIN_BYTES='") + env + "' ignored: not a byte count >= 1";
+    return fallback;
+  }
+  source += "; blocks from SOCIAL_MAE_HOST_CACHE_MIN_BYTES";
+  return static_cast<size_t>(v);
+}
+
 struct Install {
   Install() {
     c10::Allocator* inner = c10::GetCPUAllocator();
@@ -87,7 +107,8 @@ struct Install {
     gInnerFree = inner->raw_deleter();
     std::string source;
     size_t cap = capFromEnv(source);
-    gCache = new smae::HostBlockCache(cap, source);
+    size_t minBytes = minFromEnv(source);
+    gCache = new smae::HostBlockCache(cap, minBytes, source);
     static CachingCPUAllocator allocator;
     c10::SetCPUAllocator(&allocator, /*priority=*/1);
   }
@@ -108,15 +129,15 @@ namespace smae {
 
 HostCacheStats hostCacheStats() {
   if (HostBlockCache* c = hostBlockCache()) return c->stats();
-  return {false, 0, 0, 0, 0, 0, 0, "not installed (LibTorch 2.x builds keep LibTorch's CPU allocator)"};
+  return {false, 0, 0, 0, 0, 0, 0, 0, "not installed (LibTorch 2.x builds keep LibTorch's CPU allocator)"};
 }
 
-bool setHostCacheBytes(size_t cap) {
+bool setHostCacheBytes(size_t cap, size_t minBytes) {
   HostBlockCache* c = hostBlockCache();
   if (c == nullptr) return false;
 #if SMAE_TORCH_MAJOR < 2
   std::vector<void*> evicted;
-  c->setCap(cap, "torch.setHostCacheBytes", evicted);
+  c->configure(cap, minBytes, "torch.setHostCacheBytes", evicted);
   freeAll(evicted);
 #endif
   return true;

@@ -94,17 +94,18 @@ SMAE_OP(version) {
 
 SMAE_OP(config) {
   smae::HostCacheStats c = smae::hostCacheStats();
-  std::string cache = c.installed ? "host allocator cache: blocks >= 128 KiB, cap " + std::to_string(c.capBytes) + " bytes (" + c.source + ")\n"
+  std::string cache = c.installed ? "host allocator cache: blocks >= " + std::to_string(c.minBytes) + " bytes, cap " + std::to_string(c.capBytes) +
+                                        " bytes (" + c.source + ")\n"
                                   : "host allocator cache: " + c.source + "\n";
   return a.retString(at::show_config() + at::get_parallel_info() + cache + "malloc: " + smae::mallocTune().source + "\n");
 }
 
 /** hostCache() -> [installed, capBytes, cachedBytes, cachedBlocks, hits, misses, evictions, source, mallocTuned,
- *  mallocSource] (common/host_cache.h, common/malloc_tune.h). */
+ *  mallocSource, minBlockBytes] (common/host_cache.h, common/malloc_tune.h). */
 SMAE_OP(hostCache) {
   smae::HostCacheStats c = smae::hostCacheStats();
   napi_value arr;
-  napi_create_array_with_length(a.env, 10, &arr);
+  napi_create_array_with_length(a.env, 11, &arr);
   napi_set_element(a.env, arr, 0, a.retBool(c.installed));
   const double nums[] = {static_cast<double>(c.capBytes), static_cast<double>(c.cachedBytes), static_cast<double>(c.cachedBlocks),
                          static_cast<double>(c.hits),     static_cast<double>(c.misses),      static_cast<double>(c.evictions)};
@@ -112,16 +113,23 @@ SMAE_OP(hostCache) {
   napi_set_element(a.env, arr, 7, a.retString(c.source));
   napi_set_element(a.env, arr, 8, a.retBool(smae::mallocTune().applied));
   napi_set_element(a.env, arr, 9, a.retString(smae::mallocTune().source));
+  napi_set_element(a.env, arr, 10, a.retNumber(static_cast<double>(c.minBytes)));
   return arr;
 }
 
-/** setHostCacheBytes(n): the cache's cap (0: keep nothing, free what is kept); false where no cache is installed. */
+/** setHostCacheBytes(n, minBlockBytes): the cache's cap (0: keep nothing, free what is kept) and smallest block
+ *  kept; false where no cache is installed. */
 SMAE_OP(setHostCacheBytes) {
-  double n = a.d(0);
-  if (!(n >= 0) || n > 9007199254740991.0 || n != static_cast<double>(static_cast<int64_t>(n))) {
-    throw smae::JsError("ERR_INVALID_ARG", "setHostCacheBytes: expected a non-negative integer byte count, got " + std::to_string(n));
-  }
-  return a.retBool(smae::setHostCacheBytes(static_cast<size_t>(n)));
+  auto bytes = [&](size_t i, const char* name) {
+    double n = a.d(i);
+    if (!(n >= 0) || n > 9007199254740991.0 || n != static_cast<double>(static_cast<int64_t>(n))) {
+      throw smae::JsError("ERR_INVALID_ARG", std::string("setHostCacheBytes: ") + name + " expected a non-negative integer byte count, got " + std::to_string(n));
+    }
+    return static_cast<size_t>(n);
+  };
+  size_t cap = bytes(0, "bytes");
+  size_t minBytes = bytes(1, "minBlockBytes");
+  return a.retBool(smae::setHostCacheBytes(cap, minBytes < 1 ? 1 : minBytes));
 }
 
 namespace {

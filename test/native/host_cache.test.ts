@@ -1,8 +1,9 @@
 /**
  * The host block cache of the CPU allocator (native/common/host_cache.h, native/tensor/alloc_guard.cc):
- * freed blocks of >= 128 KiB are reused (hits counted), the cap holds (oldest evicted), a cap of 0 keeps
+ * freed blocks of at least minBlockBytes are reused (hits counted), smaller ones bypass it, the cap holds (oldest evicted), a cap of 0 keeps
  * nothing, SOCIAL_MAE_HOST_CACHE_BYTES sets the cap at load, zeros/ones still fill a reused block, and
- * worker threads sharing the cache each see their own data. LibTorch 2.x builds keep LibTorch's allocator:
+ * worker threads sharing the cache each see their own data; glibc's malloc thresholds (native/common/malloc_tune.h)
+ * are set at load unless SOCIAL_MAE_MALLOC_TUNE=0 or the environment sets them. LibTorch 2.x builds keep LibTorch's allocator:
  * there the cache reports `installed: false` and the reuse tests are skipped with that reason.
  */
 import t from 'tap';
@@ -15,19 +16,22 @@ import { CHILD_TIMEOUT_MS, withTimeout } from '../helpers/wait';
 const MiB = 1024 * 1024;
 /** float32 elements in 1 MiB: a size class of its own (classes step by 128 KiB between 1 and 2 MiB). */
 const N1 = MiB / 4;
+const MIN = 128 * 1024;
 const installed = torch.memory().hostCache.installed;
 const skip = installed ? false : `no host cache in this build: ${torch.memory().hostCache.source}`;
 
 t.test('bad caps are refused with ERR_INVALID_ARG', async (t) => {
   for (const bad of [-1, 1.5, NaN, '1' as unknown as number]) {
     t.throws(() => torch.setHostCacheBytes(bad), { code: 'ERR_INVALID_ARG' }, String(bad));
+    t.throws(() => torch.setHostCacheBytes(MiB, bad), { code: 'ERR_INVALID_ARG' }, `minBlockBytes ${String(bad)}`);
   }
 });
 
 t.test('a freed large block is reused; zeros and ones still fill it', { skip }, async (t) => {
-  t.ok(torch.setHostCacheBytes(64 * MiB));
+  t.ok(torch.setHostCacheBytes(64 * MiB, MIN));
   const s0 = torch.memory().hostCache;
   t.equal(s0.capBytes, 64 * MiB);
+  t.equal(s0.minBlockBytes, MIN);
   t.equal(s0.source, 'torch.setHostCacheBytes');
   torch.full([N1], 7).dispose();
   const s1 = torch.memory().hostCache;
@@ -60,11 +64,16 @@ t.test('a freed large block is reused; zeros and ones still fill it', { skip }, 
     'ones() on a reused block is all ones',
   );
   o.dispose();
-  // a small tensor is not cached and changes nothing
+  // a block below minBlockBytes is not cached and changes nothing
   const s3 = torch.memory().hostCache;
-  torch.zeros([1000]).dispose();
+  torch.zeros([MIN / 4 - 1]).dispose();
   const s4 = torch.memory().hostCache;
-  t.same([s4.hits, s4.misses, s4.cachedBytes], [s3.hits, s3.misses, s3.cachedBytes], 'blocks below 128 KiB bypass the cache');
+  t.same([s4.hits, s4.misses, s4.cachedBytes], [s3.hits, s3.misses, s3.cachedBytes], 'a block below minBlockBytes bypasses the cache');
+  torch.setHostCacheBytes(64 * MiB, 2 * MiB);
+  torch.full([N1], 5).dispose();
+  t.equal(torch.memory().hostCache.cachedBytes, s4.cachedBytes, 'a raised minBlockBytes keeps 1 MiB blocks out');
+  t.equal(torch.memory().hostCache.misses, s4.misses, 'and does not count them');
+  torch.setHostCacheBytes(64 * MiB, MIN);
 });
 
 t.test('the cap holds: oldest blocks are evicted; a block above the cap is not kept', { skip }, async (t) => {
@@ -104,10 +113,10 @@ t.test('SOCIAL_MAE_HOST_CACHE_BYTES sets the cap at load; 0 turns the cache off'
 const { torch } = require(${JSON.stringify(LIB)});
 for (let i = 0; i < 4; i++) torch.full([${N1}], i).dispose();
 process.stdout.write(JSON.stringify(torch.memory().hostCache));`;
-  const run = (value: string) => {
+  const run = (value: string, min = '') => {
     const r = spawnSync(process.execPath, ['-e', child], {
       encoding: 'utf8',
-      env: { ...process.env, SOCIAL_MAE_HOST_CACHE_BYTES: value },
+      env: { ...process.env, SOCIAL_MAE_HOST_CACHE_BYTES: value, SOCIAL_MAE_HOST_CACHE_MIN_BYTES: min },
       timeout: CHILD_TIMEOUT_MS,
       killSignal: 'SIGKILL',
     });
@@ -118,14 +127,39 @@ process.stdout.write(JSON.stringify(torch.memory().hostCache));`;
   t.same([off.capBytes, off.hits, off.cachedBytes, off.source], [0, 0, 0, 'SOCIAL_MAE_HOST_CACHE_BYTES']);
   const on = run(String(3 * MiB));
   t.equal(on.capBytes, 3 * MiB);
+  t.equal(on.minBlockBytes, MIN, 'blocks from 128 KiB on by default');
+  const big = run(String(3 * MiB), String(2 * MiB));
+  t.same([big.minBlockBytes, big.hits, big.cachedBytes], [2 * MiB, 0, 0], 'SOCIAL_MAE_HOST_CACHE_MIN_BYTES keeps 1 MiB blocks out');
+  t.match(run(String(3 * MiB), '0').source, /SOCIAL_MAE_HOST_CACHE_MIN_BYTES='0' ignored/);
   t.ok(on.hits >= 3, `hits ${on.hits}`);
   const bad = run('lots');
   t.match(bad.source, /SOCIAL_MAE_HOST_CACHE_BYTES='lots' ignored/);
   t.ok(bad.capBytes > 0 && bad.capBytes <= 1024 * MiB, `default cap ${bad.capBytes}`);
 });
 
+t.test('glibc malloc thresholds: set at load, SOCIAL_MAE_MALLOC_TUNE=0 or the environment leaves glibc alone', async (t) => {
+  const child = `const c = require(${JSON.stringify(LIB)}).torch.memory().hostCache; process.stdout.write(JSON.stringify({ ...c.malloc, min: c.minBlockBytes }));`;
+  const run = (env: Record<string, string>) => {
+    const clean = { ...process.env };
+    for (const k of ['SOCIAL_MAE_MALLOC_TUNE', 'GLIBC_TUNABLES', 'MALLOC_MMAP_THRESHOLD_', 'MALLOC_TRIM_THRESHOLD_']) delete clean[k];
+    const r = spawnSync(process.execPath, ['-e', child], { encoding: 'utf8', env: { ...clean, ...env }, timeout: CHILD_TIMEOUT_MS, killSignal: 'SIGKILL' });
+    t.equal(r.status, 0, `child with ${JSON.stringify(env)}: ${r.stderr.slice(-500)}`);
+    const { min, ...malloc } = JSON.parse(r.stdout) as { tuned: boolean; source: string; min: number };
+    if (installed) t.equal(min, MIN, 'the cache keeps blocks from 128 KiB on either way');
+    return malloc;
+  };
+  const glibc = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header?.glibcVersionRuntime;
+  const dflt = run({});
+  if (glibc) t.same(dflt, { tuned: true, source: "glibc mmap_threshold 32 MiB, trim_threshold 128 MiB (SOCIAL_MAE_MALLOC_TUNE=0 leaves glibc's defaults)" });
+  else t.same(dflt, { tuned: false, source: 'not set: not glibc' });
+  t.same(run({ SOCIAL_MAE_MALLOC_TUNE: '0' }), glibc ? { tuned: false, source: 'off (SOCIAL_MAE_MALLOC_TUNE=0)' } : dflt);
+  const user = run({ GLIBC_TUNABLES: 'glibc.malloc.trim_threshold=1048576' });
+  t.equal(user.tuned, false, 'a threshold the user set wins');
+  if (glibc) t.match(user.source, /environment sets glibc's thresholds/);
+});
+
 t.test('worker threads share the cache and each sees its own data', { skip }, async (t) => {
-  torch.setHostCacheBytes(16 * MiB);
+  torch.setHostCacheBytes(16 * MiB, MIN);
   const s0 = torch.memory().hostCache;
   // Each worker fills blocks of several classes (128 KiB .. 3 MiB) with its own value, checks every element
   // after a reduction, and frees them, 150 times: a block handed to two threads at once, or freed while in
