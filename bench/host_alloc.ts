@@ -3,7 +3,9 @@
  * path: CPU seconds and minor page faults per recipe fbank call (10.24 s of 16 kHz audio -> [1024, 128]),
  * and CPU-s per clip of a cold DataLoader epoch (reference recipe, one LibTorch thread, workers 0) on
  * small (224x224 25 fps 6 s) and hd (1280x720 30 fps 8 s) clips, per decoder (libav when the addon has it),
- * and CPU per DataLoader.collate of a batch of 36 recipe samples (its video tensor is 173 MB).
+ * CPU per DataLoader.collate of a batch of 36 recipe samples (its video tensor is 173 MB), and per collate
+ * as it was before (`collate36_joined`: each field joined into one Float32Array, then copied into a tensor),
+ * and µs per small op (add on 64 floats: the allocator's fixed cost).
  * Arms, each a fresh child process, interleaved in every round (before, cache, mallopt, default, before, ...):
  *  - before:   SOCIAL_MAE_HOST_CACHE_BYTES=0 SOCIAL_MAE_MALLOC_TUNE=0 (LibTorch's allocator and glibc's
  *              defaults, as before: a fresh mmap per large block)
@@ -126,12 +128,34 @@ async function child(dir: string): Promise<void> {
     cached: { audio: false, video: false },
   }));
   const collator = new DataLoader([], { batchSize: 36 });
-  collator.collate(samples).dispose();
-  const b0 = process.cpuUsage();
-  const bf0 = faults();
-  for (let i = 0; i < 5; i++) collator.collate(samples).dispose();
-  const b = process.cpuUsage(b0);
-  out.collate36 = { cpu_s_per_batch: (b.user + b.system) / 1e6 / 5, faults_per_batch: (faults() - bf0) / 5 };
+  // what collate did before (each field joined into one Float32Array, then copied into a tensor)
+  const joined = () => {
+    const stack = (get: (s: HostSample) => Float32Array, shape: number[]) => {
+      const len = get(samples[0]!).length;
+      const all = new Float32Array(len * samples.length);
+      samples.forEach((s, i) => all.set(get(s), i * len));
+      return torch.fromBuffer(all, 'float32', [samples.length, ...shape]);
+    };
+    torch.dispose([stack((s) => s.audio!, [1024, 128]), stack((s) => s.video!, [3, 224, 224, 8])]);
+  };
+  const perBatch = (f: () => void) => {
+    f();
+    const b0 = process.cpuUsage();
+    const bf0 = faults();
+    for (let i = 0; i < 5; i++) f();
+    const b = process.cpuUsage(b0);
+    return { cpu_s_per_batch: (b.user + b.system) / 1e6 / 5, faults_per_batch: (faults() - bf0) / 5 };
+  };
+  out.collate36 = perBatch(() => collator.collate(samples).dispose());
+  out.collate36_joined = perBatch(joined);
+  // dispatch of a small op (64 floats: below the cache, the header and class check only)
+  const small = torch.ones([64]);
+  for (let i = 0; i < 10_000; i++) small.add(1).dispose();
+  const d0 = process.cpuUsage();
+  for (let i = 0; i < 100_000; i++) small.add(1).dispose();
+  const d = process.cpuUsage(d0);
+  out.small_op = { us_per_op: (d.user + d.system) / 100_000 };
+  small.dispose();
   const decoders: DecoderKind[] = libavAvailable() ? ['libav'] : ['process'];
   for (const kind of ['small', 'hd']) {
     const src = await loadManifest(path.join(dir, `${kind}.csv`));
