@@ -129,18 +129,21 @@ namespace smae {
 
 HostCacheStats hostCacheStats() {
   if (HostBlockCache* c = hostBlockCache()) return c->stats();
-  return {false, 0, 0, 0, 0, 0, 0, 0, "not installed (LibTorch 2.x builds keep LibTorch's CPU allocator)"};
+  return {false, 0, 0, 0, 0, 0, 0, 0, "not installed (LibTorch 2.x builds keep LibTorch's CPU allocator, as 1.x does when another allocator without a raw deleter is set)"};
 }
 
 bool setHostCacheBytes(size_t cap, size_t minBytes) {
-  HostBlockCache* c = hostBlockCache();
-  if (c == nullptr) return false;
 #if SMAE_TORCH_MAJOR < 2
+  if (gCache == nullptr) return false;
   std::vector<void*> evicted;
-  c->configure(cap, minBytes, "torch.setHostCacheBytes", evicted);
+  gCache->configure(cap, minBytes, "torch.setHostCacheBytes", evicted);
   freeAll(evicted);
-#endif
   return true;
+#else
+  (void)cap;
+  (void)minBytes;
+  return false;
+#endif
 }
 
 }  // namespace smae
