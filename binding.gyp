@@ -4,7 +4,7 @@
       "target_name": "social_mae",
       "sources": [
         "native/addon.cc",
-        "native/common/args.cc", "native/common/errors.cc", "native/common/fork_gate.cc", "native/common/host_memory.cc", "native/common/handles.cc", "native/common/async_job.cc",
+        "native/common/args.cc", "native/common/errors.cc", "native/common/fork_gate.cc", "native/common/host_memory.cc", "native/common/host_cache.cc", "native/common/malloc_tune.cc", "native/common/handles.cc", "native/common/async_job.cc",
         "native/tensor/creation.cc", "native/tensor/elementwise.cc", "native/tensor/index.cc",
         "native/tensor/reduce.cc", "native/tensor/runtime.cc", "native/tensor/shape.cc", "native/tensor/storage.cc", "native/tensor/alloc_guard.cc",
         "native/autograd/autograd.cc", "native/jit/jit.cc", "native/nn/functional.cc", "native/nn/optim.cc",

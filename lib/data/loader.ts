@@ -17,6 +17,7 @@
  * Batch tensors belong to the caller: `batch.dispose()` (or dispose them inside a tidy).
  */
 import * as os from 'os';
+import { native as N } from '../native/binding';
 import { torch, type Tensor } from '../tensor';
 import { planMixup } from './mixup';
 import { decoderKind } from './decoder';
@@ -360,12 +361,30 @@ export class DataLoader implements AsyncIterable<Batch> {
   /** Stacks host samples into batch tensors. */
   collate(samples: HostSample[]): Batch {
     const B = samples.length;
+    // Each sample is copied once, straight into its row of the batch tensor (whose memory the host block
+    // cache recycles, native/common/host_cache.h), not through a joined Float32Array: that was one more
+    // full-size copy per clip into fresh pages (bench/host_alloc.ts). A sample of another size fails with
+    // ERR_SHAPE_MISMATCH.
     const stack = (get: (s: HostSample) => Float32Array | undefined, shape: number[] | undefined): Tensor | undefined => {
-      const first = get(samples[0]!);
-      if (!first || !shape) return undefined;
-      const all = new Float32Array(first.length * B);
-      samples.forEach((s, i) => all.set(get(s)!, i * first.length));
-      return torch.fromBuffer(all, 'float32', [B, ...shape], { device: this.o.device });
+      if (!get(samples[0]!) || !shape) return undefined;
+      const host = torch.empty([B, ...shape]);
+      try {
+        samples.forEach((s, i) => {
+          const row = host.select(0, i);
+          try {
+            N.copyFromBuffer_(row.id, get(s)!);
+          } finally {
+            row.dispose();
+          }
+        });
+      } catch (e) {
+        host.dispose();
+        throw e;
+      }
+      if (this.o.device === 'cpu') return host;
+      const moved = host.to(this.o.device);
+      host.dispose();
+      return moved;
     };
     const batch: Batch = {
       ids: samples.map((s) => s.id),

@@ -41,6 +41,10 @@ export interface NativeBinding {
   describe(id: Id): string;
   version(): string;
   config(): string;
+  /** [installed, capBytes, cachedBytes, cachedBlocks, hits, misses, evictions, source, mallocTuned, mallocSource,
+   *  minBlockBytes] (native/common/host_cache.h, native/common/malloc_tune.h) */
+  hostCache(): [boolean, number, number, number, number, number, number, string, boolean, string, number];
+  setHostCacheBytes(n: number, minBlockBytes: number): boolean;
   setNumThreads(n: number): void;
   getNumThreads(): number;
   manualSeed(seed: number): void;

@@ -10,7 +10,7 @@ import * as F from './functional';
 import { cuda, autocast } from './cuda';
 import { grad } from './autograd';
 import { jit, ScriptModule } from './jit';
-import { tidy, keep, dispose, memory, noGrad, enableGrad, isGradEnabled } from './scope';
+import { tidy, keep, dispose, memory, noGrad, enableGrad, isGradEnabled, setHostCacheBytes } from './scope';
 import { Tensor, wrap, isTensor, TorchError } from './tensor';
 import { argError } from './errors';
 import { DTYPES } from './dtype';
@@ -205,6 +205,7 @@ const core = {
   keep,
   dispose,
   memory,
+  setHostCacheBytes,
   noGrad,
   enableGrad,
   isGradEnabled,

@@ -67,13 +67,55 @@ export interface MemoryInfo {
    *  process's cgroup (a container's limit), or SOCIAL_MAE_MAX_ALLOC_BYTES. Larger requests fail with ERR_OOM
    *  instead of being granted by overcommit and getting the process killed later. */
   hostLimit: { bytes: number; source: string };
+  /** The cache of freed host blocks of at least `minBlockBytes` (default 128 KiB, glibc's default mmap
+   *  threshold; SOCIAL_MAE_HOST_CACHE_MIN_BYTES) that the CPU allocator reuses instead of faulting in fresh
+   *  pages (native/common/host_cache.h). `capBytes` from SOCIAL_MAE_HOST_CACHE_BYTES (0 turns it off) or
+   *  `torch.setHostCacheBytes`, default min(1 GiB, hostLimit / 16); oldest freed blocks are evicted first.
+   *  `installed` is false on LibTorch 2.x builds, which keep LibTorch's allocator. */
+  hostCache: HostCacheInfo;
   /** CUDA bytes held by live tensors, and the caching allocator's view when CUDA is present. */
   cuda?: { bytes: number; allocated: number; peakAllocated: number; reserved: number; peakReserved: number };
 }
 
+export interface HostCacheInfo {
+  installed: boolean;
+  capBytes: number;
+  minBlockBytes: number;
+  cachedBytes: number;
+  cachedBlocks: number;
+  /** Large requests served from the cache, and given new memory. */
+  hits: number;
+  misses: number;
+  /** Kept blocks returned to the system (cap exceeded or lowered). */
+  evictions: number;
+  source: string;
+  /** glibc's malloc thresholds, raised when the addon loads (native/common/malloc_tune.h) so that the large
+   *  blocks that are not tensors (decoder frames, ArrayBuffers) also keep their pages; SOCIAL_MAE_MALLOC_TUNE=0
+   *  leaves glibc's defaults. `source` says the values or why they were not set. */
+  malloc: { tuned: boolean; source: string };
+}
+
+export function hostCache(): HostCacheInfo {
+  const [installed, capBytes, cachedBytes, cachedBlocks, hits, misses, evictions, source, tuned, mallocSource, minBlockBytes] = N.hostCache();
+  return { installed, capBytes, minBlockBytes, cachedBytes, cachedBlocks, hits, misses, evictions, source, malloc: { tuned, source: mallocSource } };
+}
+
+/** Sets the host block cache's cap in bytes (0: keep nothing and free what is kept) and, when given, the
+ *  smallest block it keeps. Returns false, changing nothing, where no cache is installed (LibTorch 2.x builds). */
+export function setHostCacheBytes(bytes: number, minBlockBytes?: number): boolean {
+  const check = (name: string, v: number) => {
+    if (!Number.isSafeInteger(v) || v < 0) {
+      throw new TorchError(`setHostCacheBytes: argument ${name} expected a non-negative integer, got ${String(v)}`, 'ERR_INVALID_ARG');
+    }
+  };
+  check('bytes', bytes);
+  if (minBlockBytes !== undefined) check('minBlockBytes', minBlockBytes);
+  return N.setHostCacheBytes(bytes, minBlockBytes ?? hostCache().minBlockBytes);
+}
+
 export function memory(): MemoryInfo {
   const [liveTensors, bytes, cudaBytes, limitBytes, limitSource] = N.memory();
-  const info: MemoryInfo = { liveTensors, bytes, hostLimit: { bytes: limitBytes, source: limitSource } };
+  const info: MemoryInfo = { liveTensors, bytes, hostLimit: { bytes: limitBytes, source: limitSource }, hostCache: hostCache() };
   if (N.cudaIsAvailable()) {
     const [allocated, peakAllocated, reserved, peakReserved] = N.cudaMemoryStats(0);
     info.cuda = { bytes: cudaBytes, allocated, peakAllocated, reserved, peakReserved };

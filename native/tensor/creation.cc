@@ -167,6 +167,11 @@ SMAE_OP(copyFromBuffer_) {
   bufferArg(a, 1, data, len);
   size_t need = t.numel() * t.element_size();
   if (need != len) throw JsError("ERR_SHAPE_MISMATCH", "buffer has " + std::to_string(len) + " bytes, tensor needs " + std::to_string(need));
+  if (t.is_cpu() && t.is_contiguous() && !t.requires_grad()) {  // one copy, straight in (loader batches)
+    if (need) std::memcpy(t.data_ptr(), data, need);
+    t.unsafeGetTensorImpl()->bump_version();
+    return a.argv[0];
+  }
   at::Tensor host = at::empty(t.sizes(), t.options().device(at::kCPU));
   if (need) std::memcpy(host.data_ptr(), data, need);
   {

@@ -6,7 +6,9 @@
 #include <string>
 
 #include "../common/args.h"
+#include "../common/host_cache.h"
 #include "../common/host_memory.h"
+#include "../common/malloc_tune.h"
 
 using smae::Args;
 
@@ -90,7 +92,45 @@ SMAE_OP(version) {
   return a.retString(std::to_string(SMAE_TORCH_MAJOR) + "." + std::to_string(SMAE_TORCH_MINOR) + "." + std::to_string(SMAE_TORCH_PATCH));
 }
 
-SMAE_OP(config) { return a.retString(at::show_config() + at::get_parallel_info()); }
+SMAE_OP(config) {
+  smae::HostCacheStats c = smae::hostCacheStats();
+  std::string cache = c.installed ? "host allocator cache: blocks >= " + std::to_string(c.minBytes) + " bytes, cap " + std::to_string(c.capBytes) +
+                                        " bytes (" + c.source + ")\n"
+                                  : "host allocator cache: " + c.source + "\n";
+  return a.retString(at::show_config() + at::get_parallel_info() + cache + "malloc: " + smae::mallocTune().source + "\n");
+}
+
+/** hostCache() -> [installed, capBytes, cachedBytes, cachedBlocks, hits, misses, evictions, source, mallocTuned,
+ *  mallocSource, minBlockBytes] (common/host_cache.h, common/malloc_tune.h). */
+SMAE_OP(hostCache) {
+  smae::HostCacheStats c = smae::hostCacheStats();
+  napi_value arr;
+  napi_create_array_with_length(a.env, 11, &arr);
+  napi_set_element(a.env, arr, 0, a.retBool(c.installed));
+  const double nums[] = {static_cast<double>(c.capBytes), static_cast<double>(c.cachedBytes), static_cast<double>(c.cachedBlocks),
+                         static_cast<double>(c.hits),     static_cast<double>(c.misses),      static_cast<double>(c.evictions)};
+  for (uint32_t i = 0; i < 6; i++) napi_set_element(a.env, arr, i + 1, a.retNumber(nums[i]));
+  napi_set_element(a.env, arr, 7, a.retString(c.source));
+  napi_set_element(a.env, arr, 8, a.retBool(smae::mallocTune().applied));
+  napi_set_element(a.env, arr, 9, a.retString(smae::mallocTune().source));
+  napi_set_element(a.env, arr, 10, a.retNumber(static_cast<double>(c.minBytes)));
+  return arr;
+}
+
+/** setHostCacheBytes(n, minBlockBytes): the cache's cap (0: keep nothing, free what is kept) and smallest block
+ *  kept; false where no cache is installed. */
+SMAE_OP(setHostCacheBytes) {
+  auto bytes = [&](size_t i, const char* name) {
+    double n = a.d(i);
+    if (!(n >= 0) || n > 9007199254740991.0 || n != static_cast<double>(static_cast<int64_t>(n))) {
+      throw smae::JsError("ERR_INVALID_ARG", std::string("setHostCacheBytes: ") + name + " expected a non-negative integer byte count, got " + std::to_string(n));
+    }
+    return static_cast<size_t>(n);
+  };
+  size_t cap = bytes(0, "bytes");
+  size_t minBytes = bytes(1, "minBlockBytes");
+  return a.retBool(smae::setHostCacheBytes(cap, minBytes < 1 ? 1 : minBytes));
+}
 
 namespace {
 /** OpenBLAS's own thread pool (Debian's libblas.so.3 is OpenBLAS): found if that library is loaded. */
