@@ -6,21 +6,13 @@
  * picture decoded (`redone`) and still give the same bytes; packets the demuxer marks discard are handled.
  */
 import t from 'tap';
-import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { decodeVideoFrames, probe, useFfmpeg } from '../../lib/data/ffmpeg';
-import { libavAvailable } from '../../lib/data/decoder';
 import { libavDecodeVideo } from '../../lib/data/libav';
-import { ffmpegSync, tmpDir, NO_FFMPEG } from './helpers';
+import { ffmpegSync, tmpDir, NO_LIBAV, md5 } from './helpers';
 
-const skip = NO_FFMPEG || (libavAvailable() ? false : 'the addon was built without the in-process decoder');
-
-const md5 = (b: ArrayBufferView) =>
-  crypto
-    .createHash('md5')
-    .update(Buffer.from(b.buffer, b.byteOffset, b.byteLength))
-    .digest('hex');
+const skip = NO_LIBAV;
 
 interface Window {
   indices: number[];

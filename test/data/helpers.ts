@@ -1,4 +1,5 @@
 /** Test helpers for lib/data tests (not a test file itself). */
+import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -114,3 +115,13 @@ export const NO_FFMPEG: string | false = (() => {
 
 /** The decoders this build can run (media tests that compare them loop over these). */
 export const DECODERS: DecoderKind[] = libavAvailable() ? ['libav', 'process'] : ['process'];
+
+/** Skip reason of the in-process decoder tests: no ffmpeg to compare with, or an addon built without libav. */
+export const NO_LIBAV: string | false = NO_FFMPEG || (libavAvailable() ? false : 'the addon was built without the in-process decoder');
+
+/** md5 of a view's bytes (decoded frames and samples compared across decoders). */
+export const md5 = (b: ArrayBufferView): string =>
+  crypto
+    .createHash('md5')
+    .update(Buffer.from(b.buffer, b.byteOffset, b.byteLength))
+    .digest('hex');
