@@ -82,6 +82,32 @@ void Args::fail(size_t i, const std::string& expected) const {
                                        typeName(type(i)));
 }
 
+TypedView typedView(napi_env env, napi_value v) {
+  TypedView r;
+  bool isTyped = false;
+  if (napi_is_typedarray(env, v, &isTyped) != napi_ok || !isTyped) return r;
+  napi_value ab;
+  size_t offset = 0;
+  r.ok = napi_get_typedarray_info(env, v, &r.type, &r.length, &r.data, &ab, &offset) == napi_ok;
+  return r;
+}
+
+size_t TypedView::bytes() const {
+  switch (type) {
+    case napi_int16_array: case napi_uint16_array: return length * 2;
+    case napi_int32_array: case napi_uint32_array: case napi_float32_array: return length * 4;
+    case napi_float64_array: case napi_bigint64_array: case napi_biguint64_array: return length * 8;
+    default: return length;
+  }
+}
+
+void* Args::typedArray(size_t i, napi_typedarray_type want, size_t& length, const char* expected) const {
+  TypedView v = typedView(env, argv[i]);
+  if (!v.ok || v.type != want) fail(i, expected);
+  length = v.length;
+  return v.data;
+}
+
 napi_value Args::element(size_t i, uint32_t k) const {
   napi_value v;
   if (napi_get_element(env, argv[i], k, &v) != napi_ok)

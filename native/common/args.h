@@ -60,6 +60,9 @@ struct Args {
   c10::optional<at::ScalarType> optDtype(size_t i) const;
   at::Device device(size_t i) const;
 
+  /** Typed array argument i of kind `want` (Float32Array, Uint8Array, ...): its data and element count. */
+  void* typedArray(size_t i, napi_typedarray_type want, size_t& length, const char* expected) const;
+
   [[noreturn]] void fail(size_t i, const std::string& expected) const;
   /** Element k of array argument i. An accessor element may run JS that throws: that exception stays
    *  the one the caller sees (throwJs keeps a pending exception). */
@@ -72,6 +75,16 @@ struct Args {
   napi_value retString(const std::string& v) const;
   napi_value undefined() const;
 };
+
+/** A JS value seen as a typed array: ok is false when it is none; length counts elements, bytes() bytes. */
+struct TypedView {
+  bool ok = false;
+  napi_typedarray_type type = napi_int8_array;
+  void* data = nullptr;
+  size_t length = 0;
+  size_t bytes() const;
+};
+TypedView typedView(napi_env env, napi_value v);
 
 /** Dtype codes shared with lib/native/binding.ts (DTYPES): index = code. */
 at::ScalarType dtypeFromCode(int64_t code);

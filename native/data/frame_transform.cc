@@ -26,21 +26,6 @@ namespace {
 
 using smae::JsError;
 
-/** Reads a Float32Array / Uint8Array argument (typed array of the given kind). */
-template <typename T>
-T* typedArg(smae::Args& a, size_t i, napi_typedarray_type want, size_t& length, const char* expected) {
-  bool isTyped = false;
-  napi_is_typedarray(a.env, a.argv[i], &isTyped);
-  if (!isTyped) a.fail(i, expected);
-  napi_typedarray_type type;
-  void* data;
-  napi_value ab;
-  size_t offset;
-  napi_get_typedarray_info(a.env, a.argv[i], &type, &length, &data, &ab, &offset);
-  if (type != want) a.fail(i, expected);
-  return static_cast<T*>(data);
-}
-
 /** One axis of the bicubic: per output index, four clamped source indices and their weights. */
 struct Taps {
   std::vector<std::array<int64_t, 4>> idx;
@@ -78,7 +63,7 @@ Taps bicubicTaps(int64_t in, int64_t out) {
  */
 SMAE_OP(framesTransform) {
   size_t outLen = 0;
-  float* out = typedArg<float>(a, 0, napi_float32_array, outLen, "a Float32Array (out)");
+  float* out = static_cast<float*>(a.typedArray(0, napi_float32_array, outLen, "a Float32Array (out)"));
   const int64_t W = a.i64(2), H = a.i64(3), OH = a.i64(4), OW = a.i64(5);
   if (W <= 0 || H <= 0 || OH <= 0 || OW <= 0) throw JsError("ERR_INVALID_ARG", "framesTransform: sizes must be positive");
   bool isArr = false;
@@ -89,18 +74,11 @@ SMAE_OP(framesTransform) {
   std::vector<const uint8_t*> frames(U);
   const size_t frameBytes = static_cast<size_t>(W) * H * 3;
   for (uint32_t k = 0; k < U; k++) {
-    napi_value el = a.element(1, k);
-    bool typed = false;
-    napi_is_typedarray(a.env, el, &typed);
-    napi_typedarray_type type = napi_int8_array;
-    size_t len = 0, offset = 0;
-    void* data = nullptr;
-    napi_value ab;
-    if (typed) napi_get_typedarray_info(a.env, el, &type, &len, &data, &ab, &offset);
-    if (!typed || type != napi_uint8_array || len != frameBytes)
+    smae::TypedView v = smae::typedView(a.env, a.element(1, k));
+    if (!v.ok || v.type != napi_uint8_array || v.length != frameBytes)
       throw JsError("ERR_INVALID_ARG", "framesTransform: frame " + std::to_string(k) + " must be a Uint8Array of " + std::to_string(frameBytes) + " bytes (" +
-                                           std::to_string(W) + "x" + std::to_string(H) + "x3), got " + (typed ? std::to_string(len) + " elements" : "another type"));
-    frames[k] = static_cast<const uint8_t*>(data);
+                                           std::to_string(W) + "x" + std::to_string(H) + "x3), got " + (v.ok ? std::to_string(v.length) + " elements" : "another type"));
+    frames[k] = static_cast<const uint8_t*>(v.data);
   }
   const bool normalize = !a.isNullish(6);
   std::vector<double> mean = normalize ? a.doubles(6) : std::vector<double>{0, 0, 0};

@@ -42,24 +42,15 @@ at::TensorOptions checked(Args& a, size_t shapeArg, size_t dtypeArg, size_t devi
 
 /** Reads a TypedArray or ArrayBuffer argument: data pointer and byte length. */
 void bufferArg(Args& a, size_t i, void*& data, size_t& len) {
-  bool isTyped = false, isAb = false, isBuf = false;
-  napi_is_typedarray(a.env, a.argv[i], &isTyped);
+  bool isAb = false, isBuf = false;
+  if (smae::TypedView v = smae::typedView(a.env, a.argv[i]); v.ok) {
+    data = v.data;
+    len = v.bytes();
+    return;
+  }
   napi_is_arraybuffer(a.env, a.argv[i], &isAb);
   napi_is_buffer(a.env, a.argv[i], &isBuf);
-  if (isTyped) {
-    napi_typedarray_type type;
-    size_t length, offset;
-    napi_value ab;
-    napi_get_typedarray_info(a.env, a.argv[i], &type, &length, &data, &ab, &offset);
-    size_t el = 1;
-    switch (type) {
-      case napi_int16_array: case napi_uint16_array: el = 2; break;
-      case napi_int32_array: case napi_uint32_array: case napi_float32_array: el = 4; break;
-      case napi_float64_array: case napi_bigint64_array: case napi_biguint64_array: el = 8; break;
-      default: el = 1;
-    }
-    len = length * el;
-  } else if (isAb) {
+  if (isAb) {
     napi_get_arraybuffer_info(a.env, a.argv[i], &data, &len);
   } else if (isBuf) {
     napi_get_buffer_info(a.env, a.argv[i], &data, &len);
