@@ -102,8 +102,12 @@ void FrameConverter::add(AVFrame* fr, VideoResult& res) {
     int w = out->width, h = out->height;
     if (res.frames.empty()) res.width = w, res.height = h;
     if (w != res.width || h != res.height) fail("frame size changed inside the stream");
-    std::vector<uint8_t> px(static_cast<size_t>(w) * h * 3);
-    for (int y = 0; y < h; y++) std::memcpy(px.data() + static_cast<size_t>(y) * w * 3, out->data[0] + static_cast<ptrdiff_t>(y) * out->linesize[0], static_cast<size_t>(w) * 3);
+    std::vector<uint8_t> px;  // filled row by row, not zero-filled first
+    px.reserve(static_cast<size_t>(w) * h * 3);
+    for (int y = 0; y < h; y++) {
+      const uint8_t* row = out->data[0] + static_cast<ptrdiff_t>(y) * out->linesize[0];
+      px.insert(px.end(), row, row + static_cast<size_t>(w) * 3);
+    }
     res.frames.push_back(std::move(px));
     av_frame_unref(out);
   }
