@@ -478,6 +478,11 @@ export interface DecodedFrames {
   decoded: number;
   /** True when the stream ended before every requested index was reached (lying frame counts). */
   endOfStream: boolean;
+  /**
+   * Pictures the in-process decoder decoded to deliver these frames (from the keyframe before the window,
+   * H.264 non-reference pictures that are not kept left out); absent with decoder 'process'.
+   */
+  pictures?: number;
 }
 
 /** Throws ERR_MEDIA_TOO_LARGE when the stream's frames exceed `maxPixels` (default MAX_FRAME_PIXELS). */
@@ -678,6 +683,7 @@ async function decodeVideoLibav(
     height,
     decoded: r.frames.length,
     endOfStream: r.frames.length < indices.length,
+    pictures: r.pictures,
   };
 }
 

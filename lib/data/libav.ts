@@ -96,13 +96,14 @@ export interface LibavVideoRequest {
 
 /**
  * The selected frames, as `ffmpeg [-ss T] -i file -fps_mode passthrough -vf select=..,<filters>` gives them.
- * `skipped` / `redone` say how they were decoded (H.264 non-reference pictures not kept are skipped, and a
- * failed check redoes the decode with every picture: native/media/video_skip.cc).
+ * `skipped` / `pictures` / `redone` say how they were decoded (H.264 non-reference pictures not kept are
+ * skipped, `pictures` were decoded, and a failed check redoes the decode with every picture:
+ * native/media/video_skip.cc).
  */
 export function libavDecodeVideo(
   file: string,
   r: LibavVideoRequest,
-): Promise<{ frames: Uint8Array[]; width: number; height: number; counted: number; skipped: number; redone: boolean }> {
+): Promise<{ frames: Uint8Array[]; width: number; height: number; counted: number; skipped: number; pictures: number; redone: boolean }> {
   // ffmpeg parses "-ss 12.340000" into whole microseconds; the same digits give the same integer.
   const startUs = r.startTime === undefined ? -1 : Number(r.startTime.replace('.', ''));
   return call(

@@ -384,8 +384,9 @@ export interface NativeBinding {
   ): Promise<{ data: Float32Array; channels: number; samples: number; sampleRate: number }>;
   /**
    * -> packed H*W*3 frames of the requested indices (a prefix when the stream ends early); `skipped`:
-   * H.264 packets whose non-reference picture was not decoded; `redone`: skipping was abandoned by a check
-   * and every picture decoded instead (native/media/video_skip.cc)
+   * H.264 packets whose non-reference picture was not decoded; `pictures`: packets decoded (not skipped) in
+   * the decode that gave the frames; `redone`: skipping was abandoned by a check and every picture decoded
+   * instead (native/media/video_skip.cc)
    */
   mediaDecodeVideo?(
     path: string,
@@ -395,7 +396,7 @@ export interface NativeBinding {
     filters: string,
     pixelFormat: string,
     timeoutMs: number,
-  ): Promise<{ frames: Uint8Array[]; width: number; height: number; counted: number; skipped: number; redone: boolean }>;
+  ): Promise<{ frames: Uint8Array[]; width: number; height: number; counted: number; skipped: number; pictures: number; redone: boolean }>;
   // torch.distributed (native/distributed): blocking parts run off the JS thread and settle a Promise;
   // tensors given to a collective are written in place until it settles.
   distBackends(): string[];

@@ -106,7 +106,7 @@ SMAE_OP(mediaDecodeAudio) {
 }
 
 /** mediaDecodeVideo(path, stream, indices, startUs, filters, pixelFormat, timeoutMs)
- *  -> Promise<{frames: Uint8Array[] (packed H*W*3), width, height, counted, skipped, redone}> */
+ *  -> Promise<{frames: Uint8Array[] (packed H*W*3), width, height, counted, skipped, pictures, redone}> */
 SMAE_OP(mediaDecodeVideo) {
   smae::AsyncJob job;
   job.fallbackCode = "ERR_MEDIA";
@@ -131,6 +131,7 @@ SMAE_OP(mediaDecodeVideo) {
     set(env, obj, "width", num(env, res->width));
     set(env, obj, "counted", num(env, static_cast<double>(res->counted)));
     set(env, obj, "skipped", num(env, static_cast<double>(res->skipped)));
+    set(env, obj, "pictures", num(env, static_cast<double>(res->pictures)));
     napi_value redone;
     napi_get_boolean(env, res->redone, &redone);
     set(env, obj, "redone", redone);

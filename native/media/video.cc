@@ -154,6 +154,7 @@ VideoResult decodeEveryPicture(const VideoRequest& req, OpenedVideo& v) {
           if (pkt->dts != AV_NOPTS_VALUE) pkt->dts += v.offset;
         }
         avcodec_send_packet(dec, pkt.get());  // a broken packet is skipped, as ffmpeg does
+        res.pictures++;
       }
       av_packet_unref(pkt.get());
     }

@@ -434,6 +434,7 @@ std::optional<VideoResult> decodeSkipping(const VideoRequest& req, OpenedVideo& 
     if (avcodec_send_packet(dec, a.pkt.get()) < 0) return std::nullopt;
     if (static_cast<size_t>(dec->has_b_frames) < delay) return std::nullopt;  // the model's delay must hold
     res.skipped += skip;
+    res.pictures += !skip;
     keptSent += kept;
     if (!drain()) return std::nullopt;
   }

@@ -3,12 +3,14 @@
  * (native/media/video_skip.cc): the selected frames must stay byte-identical to the ffmpeg process's, the
  * skipping must really happen on B-frame clips (`skipped` > 0), interlaced coding is not tried, and a clip
  * that breaks its assumptions (duplicated or missing pts, a truncated file) must be redone with every
- * picture decoded (`redone`) and still give the same bytes; packets the demuxer marks discard are handled.
+ * picture decoded (`redone`) and still give the same bytes; packets the demuxer marks discard are handled;
+ * nothing after the last kept picture's packet is decoded (the decoder is flushed there).
  */
 import t from 'tap';
+import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { decodeVideoFrames, probe, useFfmpeg } from '../../lib/data/ffmpeg';
+import { decodeVideoFrames, locateFfmpeg, probe, useFfmpeg } from '../../lib/data/ffmpeg';
 import { libavDecodeVideo } from '../../lib/data/libav';
 import { ffmpegSync, tmpDir, NO_LIBAV, md5 } from './helpers';
 
@@ -20,7 +22,7 @@ interface Window {
 }
 
 /** Decodes `w` with the ffmpeg process and in-process; asserts identical bytes and returns the native result's facts. */
-async function same(t: tap.Test, file: string, w: Window): Promise<{ skipped: number; redone: boolean }> {
+async function same(t: tap.Test, file: string, w: Window): Promise<{ skipped: number; redone: boolean; sent: number }> {
   const info = await probe(file, { decoder: 'process' });
   const p = await decodeVideoFrames(file, { ...w, info, decoder: 'process' });
   // decodeVideoFrames' own -ss text and -vf chain for these options (bt601, no scaling)
@@ -33,7 +35,22 @@ async function same(t: tap.Test, file: string, w: Window): Promise<{ skipped: nu
     timeoutMs: 60000,
   });
   t.same(l.frames.map(md5), p.frames.map(md5), `${path.basename(file)} ${JSON.stringify(w)}: same frames (skipped ${l.skipped}, redone ${l.redone})`);
-  return { skipped: l.skipped, redone: l.redone };
+  return { skipped: l.skipped, redone: l.redone, sent: l.pictures + l.skipped };
+}
+
+/** 1 + the decode-order position of the packet whose picture is the `n`-th in display order (ffprobe's packet pts). */
+function packetsThrough(file: string, n: number): number {
+  const out = execFileSync(locateFfmpeg().ffprobe, ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts', '-of', 'csv=p=0', file], {
+    encoding: 'utf8',
+  });
+  // one line per packet, "pts," where the packet has side data (MPEG-TS), and blank lines after those
+  const pts = out
+    .split('\n')
+    .map((l) => l.split(',')[0]!.trim())
+    .filter((v) => v !== '')
+    .map(Number);
+  const nth = [...pts].sort((a, b) => a - b)[n];
+  return pts.indexOf(nth!) + 1;
 }
 
 t.test('B-frame clips: non-reference pictures are skipped, frames stay identical', { skip }, async (t) => {
@@ -57,6 +74,8 @@ t.test('B-frame clips: non-reference pictures are skipped, frames stay identical
   for (const f of clips) {
     const sparse = await same(t, f, { indices: [0, 7, 53, 90] });
     t.ok(sparse.skipped > 0 && !sparse.redone, `${path.basename(f)}: the sparse window skipped ${sparse.skipped} pictures`);
+    // the reorder delay holds the last kept picture back; a flush, not the next packets, brings it out
+    t.equal(sparse.sent, packetsThrough(f, 90), `${path.basename(f)}: no packet after the last kept picture's is sent`);
     await same(t, f, { indices: [0, 1, 2, 3, 4, 5, 6, 7] }); // consecutive: kept B-frames
     await same(t, f, { indices: [1, 2, 3, 98, 99, 140] }); // B-frames kept, the stream ends before the last
   }
@@ -76,11 +95,11 @@ t.test('B-frame clips: non-reference pictures are skipped, frames stay identical
     t.ok(r.skipped > 0 && !r.redone, `cut clip ${JSON.stringify(w)}: skipped ${r.skipped} pictures`);
   }
   // a stream without B-frames has nothing to skip
-  t.same(await same(t, clip('noB.mp4', ['-bf', '0']), { indices: [0, 7, 53, 90] }), { skipped: 0, redone: false }, 'no B-frames: nothing skipped');
+  t.has(await same(t, clip('noB.mp4', ['-bf', '0']), { indices: [0, 7, 53, 90] }), { skipped: 0, redone: false }, 'no B-frames: nothing skipped');
   // interlaced coding (frame_mbs_only_flag 0: a packet may hold one field): not tried
   const il = clip('interlaced.mp4', ['-flags', '+ildct+ilme']);
-  t.same(await same(t, il, { indices: [0, 7, 53, 90] }), { skipped: 0, redone: false }, 'interlaced: not tried');
-  t.same(await same(t, il, { indices: [2, 9, 17, 30], startTime: 1.3 }), { skipped: 0, redone: false }, 'interlaced, window inside a GOP: not tried');
+  t.has(await same(t, il, { indices: [0, 7, 53, 90] }), { skipped: 0, redone: false }, 'interlaced: not tried');
+  t.has(await same(t, il, { indices: [2, 9, 17, 30], startTime: 1.3 }), { skipped: 0, redone: false }, 'interlaced, window inside a GOP: not tried');
 });
 
 t.test('clips that break the assumptions are redone with every picture decoded', { skip }, async (t) => {
@@ -102,18 +121,18 @@ t.test('clips that break the assumptions are redone with every picture decoded',
   const swapped = path.join(dir, 'swapped.mkv');
   if (setts) ffmpegSync(['-i', mkv, '-c', 'copy', '-bsf:v', 'setts=pts=if(eq(N\\,3)\\,200\\,if(eq(N\\,7)\\,40\\,PTS))', swapped]);
   if (setts) {
-    t.same(await same(t, swapped, { indices: [0, 7, 53, 90] }), { skipped: 0, redone: true }, 'pts not in picture order: redone');
-    t.same(await same(t, dup, { indices: [0, 7, 53, 90] }), { skipped: 0, redone: true }, 'duplicated pts: redone');
-    t.same(await same(t, dup, { indices: [1, 2, 3, 98, 99, 140] }), { skipped: 0, redone: true }, 'duplicated pts, stream ends early: redone');
+    t.has(await same(t, swapped, { indices: [0, 7, 53, 90] }), { skipped: 0, redone: true }, 'pts not in picture order: redone');
+    t.has(await same(t, dup, { indices: [0, 7, 53, 90] }), { skipped: 0, redone: true }, 'duplicated pts: redone');
+    t.has(await same(t, dup, { indices: [1, 2, 3, 98, 99, 140] }), { skipped: 0, redone: true }, 'duplicated pts, stream ends early: redone');
   } else t.comment('skipped the duplicated-pts clip: this ffmpeg has no setts bitstream filter');
   // an elementary stream: packets carry no pts
   const raw = path.join(dir, 'raw.h264');
   ffmpegSync(['-i', mkv, '-c', 'copy', '-bsf:v', 'h264_mp4toannexb', '-f', 'h264', raw]);
-  t.same(await same(t, raw, { indices: [0, 7, 53, 90] }), { skipped: 0, redone: true }, 'no pts: redone');
+  t.has(await same(t, raw, { indices: [0, 7, 53, 90] }), { skipped: 0, redone: true }, 'no pts: redone');
   // a download cut short (index at the front): the packets past the end come back short or not at all
   const whole = path.join(dir, 'faststart.mp4');
   ffmpegSync(['-i', mkv, '-c', 'copy', '-movflags', '+faststart', whole]);
   const truncated = path.join(dir, 'truncated.mp4');
   fs.writeFileSync(truncated, fs.readFileSync(whole).subarray(0, Math.floor(fs.statSync(whole).size * 0.6)));
-  t.same(await same(t, truncated, { indices: [0, 7, 53, 90] }), { skipped: 0, redone: true }, 'truncated: redone');
+  t.has(await same(t, truncated, { indices: [0, 7, 53, 90] }), { skipped: 0, redone: true }, 'truncated: redone');
 });
