@@ -14,8 +14,11 @@
  * runs two items at once in the main thread, `ours 2 workers` in two worker threads (their start-up
  * included). Cold = nothing memoised (forgetProbes) and no feature cache; `epoch 2 (audio cached)` is the
  * pretraining steady state: probes memoised, fbanks from the cache, new random video windows decoded.
- * CPU seconds are this process's (all threads) plus its finished children (ffmpeg), from /proc. Both sides are
- * warmed up first (ours: one unrecorded epoch per kind and decoder; Python: its first epoch, kept in the JSON).
+ * CPU seconds are this process's (all threads) plus its finished children (ffmpeg), from /proc. Every row is
+ * the second of two epochs on one loader, as the Python row is its process's second epoch (its first is kept
+ * in the JSON): the first absorbs one-time costs, worker start-up, and the page faults that follow the
+ * previous row's child processes (after a fork every page this process writes faults once; on the 2-core dev
+ * box the first 720p epoch after spawning even /bin/sleep cost +0.1 CPU-s per clip, the next none).
  * Rows per decoder: `libav` (in-process, native/media; when the addon has it) and `process` (ffmpeg children).
  */
 import { execFileSync } from 'child_process';
@@ -78,12 +81,12 @@ async function ours(manifest: string, label: string, opts: { workers: number; co
     decoder: opts.decoder,
     ...(opts.cacheDir ? { cacheDir: opts.cacheDir } : {}),
   });
-  if (opts.cacheDir) {
-    // Steady state of pretraining: epoch 0 (not recorded) fills the audio cache and the probe memo; the
-    // recorded epoch decodes new random video windows.
-    for await (const b of loader) b.dispose();
-    loader.throughput({ reset: true });
-  }
+  // The first epoch is not recorded (see the header). Cold rows forget the probes it memoised; the steady
+  // row (pretraining's steady state) keeps them and the audio cache it filled, and decodes new random video
+  // windows.
+  for await (const b of loader) b.dispose();
+  if (!opts.cacheDir) forgetProbes();
+  loader.throughput({ reset: true });
   // Children of an earlier row (killed ffmpeg processes) are reaped before this row starts, and this row's
   // are reaped before its CPU is read: each row is charged its own children only.
   await settleChildren();
@@ -118,6 +121,7 @@ function python(manifest: string, label: string) {
     clips_per_s: j.clips_per_s[1],
     cpu_s_per_clip: j.cpu_s_per_clip[1],
     first_epoch_cpu_s_per_clip: j.cpu_s_per_clip[0],
+    pictures_per_clip: j.pictures_per_clip[1],
     torch_threads: j.torch_threads,
   };
   console.log(JSON.stringify(r));
@@ -138,11 +142,7 @@ async function main() {
         .join(' ')}`,
     );
     console.log(ffmpegConfig());
-    // Warm-up (not recorded), on both kinds: LibTorch and module initialisation, the first ffmpeg starts, the
-    // mel matrix and FFT plan of each sample rate (the first 44.1 kHz fbank costs 0.15 CPU-s, later ones 0.01).
     const decoders: DecoderKind[] = libavAvailable() ? ['libav', 'process'] : ['process'];
-    for (const decoder of decoders)
-      for (const m of [sets.small, sets.hd]) await ours(m, 'warm-up', { workers: 0, concurrency: 1, recipe: REFERENCE_RECIPE, decoder });
     const results: unknown[] = [];
     const base = { recipe: REFERENCE_RECIPE };
     for (let r = 0; r < ROUNDS; r++) {

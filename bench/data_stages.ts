@@ -2,7 +2,9 @@
  * Where a clip's CPU goes, per stage and per decoder (complements bench/data_loader.ts): probe, audio
  * decode (the recipe window), fbank, video decode (the reference sampling's 8 frames, seeking as the loader
  * does), frame transform. CPU seconds = this process (all threads) + finished children, per clip, averaged
- * over the clips of each kind (Linux), stages interleaved per clip (libav, process, libav, ...).
+ * over the clips of each kind (Linux), stages interleaved per clip (libav, process, libav, ...). With libav,
+ * also the pictures it decoded per clip (DecodedFrames.pictures: from the keyframe before the window to the
+ * last kept frame, H.264 non-reference pictures not kept left out).
  *
  *   node dist/bench/data_stages.js [--clips 4] [--out bench/results/data_stages.json]
  *
@@ -32,7 +34,7 @@ function cpuSeconds(): number {
 
 type Stages = { probe: number; audio: number; fbank: number; videoDecode: number; transform: number };
 
-async function stages(file: string, decoder: DecoderKind, seed: number): Promise<Stages> {
+async function stages(file: string, decoder: DecoderKind, seed: number): Promise<{ cpu: Stages; pictures?: number }> {
   const t = async <T>(f: () => Promise<T> | T): Promise<[T, number]> => {
     const c0 = cpuSeconds();
     const r = await f();
@@ -60,12 +62,13 @@ async function stages(file: string, decoder: DecoderKind, seed: number): Promise
   const plan = await planVideo(file, vopts);
   const idx = plan.plan.decodeIndices;
   const at0 = seekTime(info, info.video!, idx[0]!);
-  const [, vd] = await t(() =>
+  const [decoded, vd] = await t(() =>
     decodeVideoFrames(file, at0 === null ? { decoder, info, indices: idx } : { decoder, info, startTime: at0, indices: idx.map((i) => i - idx[0]!) }),
   );
   const [v, all] = await t(() => decodeVideoPlan(file, { ...plan, rng: new PyRandom(seed) }, { ...vopts, decoder } as LoadVideoFramesOptions));
   v.video.dispose();
-  return { probe: p, audio: ad, fbank: fb, videoDecode: vd, transform: Math.max(0, all - vd) };
+  const cpu = { probe: p, audio: ad, fbank: fb, videoDecode: vd, transform: Math.max(0, all - vd) };
+  return decoded.pictures === undefined ? { cpu } : { cpu, pictures: decoded.pictures };
 }
 
 async function main() {
@@ -73,6 +76,7 @@ async function main() {
   process.env.SOCIAL_MAE_FFMPEG ??= 'bundled';
   const decoders: DecoderKind[] = libavAvailable() ? ['libav', 'process'] : ['process'];
   const out: Record<string, Record<string, Stages>> = {};
+  const pictures: Record<string, number> = {};
   await inTempDir('smae-bench-stages-', async (dir) => {
     for (const kind of ['small', 'hd'] as const) {
       const files = Array.from({ length: CLIPS }, (_, i) => path.join(dir, `${kind}${i}.mp4`));
@@ -81,9 +85,10 @@ async function main() {
       const sum: Record<string, Stages> = {};
       for (const [i, f] of files.entries()) {
         for (const d of decoders) {
-          const s = await stages(f, d, i);
+          const { cpu: s, pictures: n } = await stages(f, d, i);
           const acc = (sum[d] ??= { probe: 0, audio: 0, fbank: 0, videoDecode: 0, transform: 0 });
           for (const k of Object.keys(s) as (keyof Stages)[]) acc[k] += s[k] / files.length;
+          if (n !== undefined) pictures[kind] = (pictures[kind] ?? 0) + n / files.length;
         }
       }
       out[kind] = sum;
@@ -95,8 +100,9 @@ async function main() {
             .join(', ')}, total ${total.toFixed(4)} CPU-s/clip`,
         );
       }
+      if (pictures[kind] !== undefined) console.log(`${kind} libav: ${pictures[kind]!.toFixed(1)} pictures decoded per clip`);
     }
-    writeResults(OUT, { date: new Date().toISOString(), load: os.loadavg(), clips: CLIPS, cpuSecondsPerClip: out });
+    writeResults(OUT, { date: new Date().toISOString(), load: os.loadavg(), clips: CLIPS, cpuSecondsPerClip: out, libavPicturesPerClip: pictures });
   });
 }
 

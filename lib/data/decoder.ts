@@ -3,7 +3,8 @@
  * - 'libav': in-process libavformat/libavcodec/libavfilter inside the addon (native/media), on libuv's
  *   worker threads; no process start per clip. The default when the addon was built with FFmpeg's
  *   libraries (pkg-config found them: CMakeLists.txt, binding.gyp).
- * - 'process': ffmpeg/ffprobe child processes through fluent-ffmpeg (ffmpeg.ts); the default otherwise.
+ * - 'process': ffmpeg/ffprobe child processes, started by a spawn helper process (ffmpeg.ts,
+ *   spawn-helper.ts); the default otherwise.
  * SOCIAL_MAE_DECODER=process|libav, useDecoder() (this thread) or the loader's `decoder` option choose.
  * Both give bit-identical frames and audio with the same FFmpeg version (test/data/decoder-parity.test.ts).
  */

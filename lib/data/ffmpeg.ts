@@ -1,5 +1,7 @@
 /**
- * Decoding through the system ffmpeg. This is the ONLY module that touches fluent-ffmpeg.
+ * Decoding through ffmpeg: in-process (libav.ts) or as child processes. The children are started by the
+ * spawn helper (spawn-helper.ts: a small process, so the decoding process never forks), ffprobe with
+ * execFile, ffmpeg with its stdout on a socket to the requesting thread.
  *
  * - `probe(path)`: container and stream facts (ffprobe JSON; see media-info.ts for the OpenCV-style
  *   fps / frame-count semantics).
@@ -10,19 +12,17 @@
  *   pipe, decoding only up to the last requested frame.
  *
  * Nothing writes temporary files. Every child process runs under a timeout and is SIGKILLed when it
- * expires, so a broken file can not hang a data loader. ffprobe is run with child_process.execFile
- * (fluent-ffmpeg's ffprobe() has neither a timeout nor a way to kill it); the decodes use fluent-ffmpeg.
+ * expires, so a broken file can not hang a data loader.
  * Media paths reach both command lines only as `mediaInputArg(file)` (ffmpeg-env.ts), never as options.
  */
-import { execFile, execFileSync } from 'child_process';
-import { Writable } from 'stream';
-import Ffmpeg from 'fluent-ffmpeg';
+import { execFileSync } from 'child_process';
 import { abortError } from './abort';
 import { decoderKind, decoderLine, type DecoderKind } from './decoder';
 import { DataError } from './errors';
 import { checkMediaFile, classifyFfmpegError, locateFfmpeg, mediaInputArg, type MediaTask } from './ffmpeg-env';
 import { libavDecodeAudio, libavDecodeVideo, libavProbe, settleNativeCalls } from './libav';
 import { parseProbe, type MediaInfo } from './media-info';
+import { helperExec, helperRun } from './spawn-helper';
 import { parseWavHeader, readWavFile, wavToPlanar } from './wav';
 
 export { abortError } from './abort';
@@ -43,10 +43,7 @@ export interface ProcessOptions {
 }
 
 function paths(): { ffmpeg: string; ffprobe: string } {
-  const p = locateFfmpeg();
-  Ffmpeg.setFfmpegPath(p.ffmpeg);
-  Ffmpeg.setFfprobePath(p.ffprobe);
-  return p;
+  return locateFfmpeg();
 }
 
 /** What the selected ffmpeg build is and which spelling of version-dependent options it takes. */
@@ -127,36 +124,41 @@ function timeoutError(file: string, ms: number, what: string): DataError {
   return new DataError('timeout', 'ERR_MEDIA', { file, message: `${file}: ${what} did not finish within ${ms} ms (killed)` });
 }
 
-/** Runs ffprobe with JSON output under a timeout; resolves to the parsed JSON. */
+/** Runs ffprobe (in the spawn helper) with JSON output under a timeout; resolves to the parsed JSON. */
 function ffprobeJson(file: string, args: string[], task: MediaTask, timeoutMs: number, signal?: AbortSignal): Promise<any> {
   const { ffprobe } = paths();
   if (signal?.aborted) return Promise.reject(abortError(file));
   return new Promise((resolve, reject) => {
-    execFile(
-      ffprobe,
-      ['-v', 'error', '-print_format', 'json', ...args, mediaInputArg(file)],
-      { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 64 * 1024 * 1024, encoding: 'utf8', windowsHide: true, ...(signal ? { signal } : {}) },
-      (err, stdout, stderr) => {
-        if (err) {
-          const e = err as NodeJS.ErrnoException & { killed?: boolean; signal?: string };
-          if (signal?.aborted || e.name === 'AbortError') {
-            reject(abortError(file));
-          } else if (e.code === 'ENOENT' || e.code === 'EACCES') {
-            reject(new DataError(`cannot run ${ffprobe} (${e.code})`, 'ERR_FFMPEG_MISSING'));
-          } else if (e.killed || e.signal === 'SIGKILL') {
-            reject(timeoutError(file, timeoutMs, 'ffprobe'));
-          } else {
-            reject(classifyFfmpegError(String(stderr), file, task, 'ffprobe failed'));
-          }
-          return;
-        }
-        try {
-          resolve(JSON.parse(stdout));
-        } catch {
-          reject(new DataError('ffprobe printed invalid JSON', 'ERR_MEDIA', { file }));
-        }
-      },
-    );
+    let settled = false;
+    const finish = (err: Error | null, value?: unknown) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      if (err) reject(err);
+      else resolve(value);
+    };
+    const job = helperExec(ffprobe, ['-v', 'error', '-print_format', 'json', ...args, mediaInputArg(file)], 64 * 1024 * 1024);
+    const onAbort = () => {
+      job.kill();
+      finish(abortError(file));
+    };
+    const timer = setTimeout(() => {
+      job.kill();
+      finish(timeoutError(file, timeoutMs, 'ffprobe'));
+    }, timeoutMs);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    unreaped.add(job.reaped);
+    void job.reaped.then(() => unreaped.delete(job.reaped));
+    void job.result.then(({ stdout, stderr, error }) => {
+      if (error?.code === 'ENOENT' || error?.code === 'EACCES') return finish(new DataError(`cannot run ${ffprobe} (${error.code})`, 'ERR_FFMPEG_MISSING'));
+      if (error) return finish(classifyFfmpegError(stderr + '\n' + error.message, file, task, 'ffprobe failed'));
+      try {
+        finish(null, JSON.parse(stdout));
+      } catch {
+        finish(new DataError('ffprobe printed invalid JSON', 'ERR_MEDIA', { file }));
+      }
+    });
   });
 }
 
@@ -241,9 +243,9 @@ export async function settleChildren(): Promise<void> {
 type OnData = (chunk: Buffer) => boolean;
 
 /**
- * Runs ffmpeg (via fluent-ffmpeg) with stdout piped to `onData`. Resolves when ffmpeg exits cleanly or
- * as soon as `onData` returns true (ffmpeg is then killed: nothing more is decoded). Rejects with a
- * classified DataError on failure or timeout.
+ * Runs ffmpeg (in the spawn helper: spawn-helper.ts) with stdout piped to `onData`.
+ * Resolves when ffmpeg exits cleanly or as soon as `onData` returns true (ffmpeg is then killed: nothing
+ * more is decoded). Rejects with a classified DataError on failure or timeout.
  */
 function runPipe(
   file: string,
@@ -254,19 +256,10 @@ function runPipe(
   onData: OnData,
   signal?: AbortSignal,
 ): Promise<void> {
-  paths();
+  const { ffmpeg } = paths();
   if (signal?.aborted) return Promise.reject(abortError(file));
   return new Promise<void>((resolve, reject) => {
     let settled = false;
-    let killWhenStarted = false;
-    const cmd = Ffmpeg({ stdoutLines: 40 })
-      .input(mediaInputArg(file))
-      .inputOptions(['-hide_banner', '-nostdin', '-v', 'error', ...inputOptions])
-      .outputOptions(outputOptions);
-    const onAbort = () => {
-      kill();
-      finish(abortError(file));
-    };
     const finish = (err: Error | null) => {
       if (settled) return;
       settled = true;
@@ -275,48 +268,32 @@ function runPipe(
       if (err) reject(err);
       else resolve();
     };
-    const kill = () => {
-      if ((cmd as any).ffmpegProc) cmd.kill('SIGKILL');
-      else killWhenStarted = true;
-    };
-    const timer = setTimeout(() => {
-      kill();
-      finish(timeoutError(file, timeoutMs, 'ffmpeg'));
-    }, timeoutMs);
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, cb) {
+    const job = helperRun(
+      { ffmpeg, input: mediaInputArg(file), inputOptions: ['-hide_banner', '-nostdin', '-v', 'error', ...inputOptions], outputOptions },
+      (chunk) => {
         if (!settled && onData(chunk)) {
           finish(null);
-          kill();
+          job.kill();
         }
-        cb();
       },
-    });
-    signal?.addEventListener('abort', onAbort, { once: true });
-    let reaped: () => void = () => undefined;
-    const exited = new Promise<void>((r) => (reaped = r));
-    unreaped.add(exited);
-    const onExit = () => {
-      unreaped.delete(exited);
-      reaped();
+    );
+    const onAbort = () => {
+      job.kill();
+      finish(abortError(file));
     };
-    cmd.on('end', onExit);
-    cmd.on('error', onExit);
-    cmd.on('start', () => {
-      if (killWhenStarted) cmd.kill('SIGKILL');
+    const timer = setTimeout(() => {
+      job.kill();
+      finish(timeoutError(file, timeoutMs, 'ffmpeg'));
+    }, timeoutMs);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    unreaped.add(job.reaped);
+    void job.reaped.then(() => unreaped.delete(job.reaped));
+    void job.result.then((failure) => {
+      if (!failure) return finish(null);
+      const msg = failure.message;
+      if (/ENOENT|Cannot find ffmpeg/.test(msg)) finish(new DataError(`cannot run ffmpeg (${msg})`, 'ERR_FFMPEG_MISSING'));
+      else finish(classifyFfmpegError(failure.stderr + '\n' + msg, file, task, msg.split('\n')[0] ?? 'ffmpeg failed'));
     });
-    cmd.on('error', (err: Error, _stdout: string | null, stderr: string | null) => {
-      if (settled) return;
-      const msg = String(err?.message ?? err);
-      if (/ENOENT|Cannot find ffmpeg/.test(msg)) {
-        finish(new DataError(`cannot run ffmpeg (${msg})`, 'ERR_FFMPEG_MISSING'));
-      } else {
-        finish(classifyFfmpegError(String(stderr ?? '') + '\n' + msg, file, task, msg.split('\n')[0] ?? 'ffmpeg failed'));
-      }
-    });
-    cmd.on('end', () => finish(null));
-    // end:false: the sink never closes, so fluent-ffmpeg's "output stream closed" race can not fire.
-    cmd.pipe(sink, { end: false });
   });
 }
 

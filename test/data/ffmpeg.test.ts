@@ -17,6 +17,7 @@ import {
 } from '../../lib/data/ffmpeg';
 import { spawnSync } from 'child_process';
 import { frameToSeekTime } from '../../lib/data/sampling';
+import { processCpuSeconds } from '../../lib/data/cpu-time';
 import { CLIP, WAV, LYING, referenceRawFrames, tmpDir, ffmpegSync, noMediaChildren, NO_FFMPEG, DECODERS } from './helpers';
 
 const KEEP = [53, 59, 65, 71, 77, 83, 89, 95];
@@ -194,12 +195,6 @@ t.test('decodeVideoFrames: seeking, runs of indices, the lying clip', { skip: NO
 });
 
 /** CPU time (user + system, ms) of this process's exited and reaped children, from /proc/self/stat (USER_HZ = 100). */
-function childCpuMs(): number {
-  const stat = fs.readFileSync('/proc/self/stat', 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // f[0] is field 3 (state); cutime, cstime are 16, 17
-  return (Number(f[13]) + Number(f[14])) * 10;
-}
-
 t.test('decodeVideoFrames stops at the last requested frame', { skip: NO_FFMPEG }, async (t) => {
   // Measured in ffmpeg's CPU time, not wall time (which other processes' load stretches), on six copies of
   // the 299-frame clip back to back (stream copy, no re-encoding): ffmpeg's start-up (about 0.6 s CPU on a
@@ -213,13 +208,14 @@ t.test('decodeVideoFrames stops at the last requested frame', { skip: NO_FFMPEG 
   ffmpegSync(['-f', 'concat', '-safe', '0', '-i', list, '-c', 'copy', '-an', long]);
   const info = await probe(long);
   await settleChildren();
-  // The process path's cost is its children's CPU; the in-process decoder's is this process's own.
+  // The process path's cost is its children's CPU (ffmpeg runs as a child of the spawn helper, whose reaped
+  // children processCpuSeconds counts); the in-process decoder's is this process's own.
   const ownCpuMs = () => {
     const c = process.cpuUsage();
     return (c.user + c.system) / 1000;
   };
   for (const decoder of DECODERS) {
-    const clock = decoder === 'process' ? childCpuMs : ownCpuMs;
+    const clock = decoder === 'process' ? () => processCpuSeconds() * 1000 : ownCpuMs;
     const cpu = async (indices: number[]) => {
       const c0 = clock();
       const r = await decodeVideoFrames(long, { indices, info, decoder });

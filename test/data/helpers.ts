@@ -92,14 +92,29 @@ export async function noMediaChildren(ms = 5000): Promise<string[]> {
   return left;
 }
 
-/** Child process ids of this process whose command is ffmpeg/ffprobe (Linux). */
+/**
+ * ffmpeg/ffprobe processes descending from this one (Linux): its children and theirs, since the process
+ * decoder's runs are children of the spawn helper (lib/data/spawn-helper.ts). One line "pid stat comm" each.
+ */
 export function childMediaProcesses(): string[] {
-  const r = spawnSync('ps', ['-o', 'pid=,stat=,comm=', '--ppid', String(process.pid)], { encoding: 'utf8', timeout: CHILD_TIMEOUT_MS, killSignal: 'SIGKILL' });
+  const r = spawnSync('ps', ['-e', '-o', 'pid=,ppid=,stat=,comm='], { encoding: 'utf8', timeout: CHILD_TIMEOUT_MS, killSignal: 'SIGKILL' });
   if (r.status !== 0 && !r.stdout) return [];
-  return r.stdout
+  const rows = r.stdout
     .split('\n')
-    .map((l) => l.trim())
-    .filter((l) => /ffmpeg|ffprobe/.test(l));
+    .map((l) => l.trim().split(/\s+/))
+    .filter((c) => c.length >= 4);
+  const mine = new Set([String(process.pid)]);
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const [pid, ppid] of rows) {
+      if (!mine.has(ppid!) || mine.has(pid!)) continue;
+      mine.add(pid!);
+      grew = true;
+    }
+  }
+  return rows
+    .filter(([pid, ppid, , comm]) => ppid !== undefined && mine.has(pid!) && /ffmpeg|ffprobe/.test(comm!))
+    .map(([pid, , stat, comm]) => `${pid} ${stat} ${comm}`);
 }
 
 /** A skip reason when no ffmpeg/ffprobe can be found (system, env or bundled; media tests), else false. */

@@ -1,0 +1,103 @@
+/**
+ * The process decoder's children are started by the spawn helper (lib/data/spawn-helper.ts), not by this
+ * process: ffmpeg runs as the helper's child; its CPU reaches processCpuSeconds; a helper killed mid-run
+ * fails that run with ERR_MEDIA (no hang) and the next run starts a new helper; an idle helper does not keep
+ * a script from exiting.
+ */
+import t from 'tap';
+import * as fs from 'fs';
+import * as path from 'path';
+import { spawnSync } from 'child_process';
+import { decodeVideoFrames, probe, settleChildren } from '../../lib/data/ffmpeg';
+import { processCpuSeconds } from '../../lib/data/cpu-time';
+import { SPAWN_HELPER_SCRIPT } from '../../lib/data/spawn-helper';
+import { LYING, childMediaProcesses, ffmpegSync, tmpDir, NO_FFMPEG } from './helpers';
+
+/** Pids of this process's children whose command line runs the spawn helper. */
+function helpers(): number[] {
+  const pids: number[] = [];
+  for (const tid of fs.readdirSync('/proc/self/task')) {
+    for (const pid of fs.readFileSync(`/proc/self/task/${tid}/children`, 'utf8').split(' ')) {
+      if (pid.trim() === '') continue;
+      try {
+        if (fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(SPAWN_HELPER_SCRIPT)) pids.push(Number(pid));
+      } catch {
+        // exited meanwhile
+      }
+    }
+  }
+  return pids;
+}
+
+const ppid = (pid: string) => Number(fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
+
+t.test(
+  'ffmpeg runs under the helper; its CPU is counted; a killed helper fails the run and is replaced',
+  { skip: NO_FFMPEG || (process.platform !== 'linux' && 'needs /proc') },
+  async (t) => {
+    const { dir, cleanup } = tmpDir();
+    t.teardown(cleanup);
+    // six copies of the 299-frame clip: a decode to the end takes long enough to be seen running
+    const list = path.join(dir, 'list.txt');
+    fs.writeFileSync(list, `file '${LYING}'\n`.repeat(6));
+    const long = path.join(dir, 'long.mp4');
+    ffmpegSync(['-f', 'concat', '-safe', '0', '-i', list, '-c', 'copy', '-an', long]);
+    const info = await probe(long, { decoder: 'process' });
+    const last = 6 * 299 - 1;
+
+    const own0 = process.cpuUsage();
+    const cpu0 = processCpuSeconds();
+    const run = decodeVideoFrames(long, { indices: [0, last], info, decoder: 'process' });
+    let seen: string[] = [];
+    for (let i = 0; i < 200 && seen.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      seen = childMediaProcesses();
+    }
+    t.equal(seen.length, 1, `one ffmpeg descends from this process: ${seen.join(', ')}`);
+    if (seen.length === 1) {
+      const parent = ppid(seen[0]!.split(' ')[0]!);
+      t.not(parent, process.pid, 'ffmpeg is not a child of the decoding process');
+      t.ok(helpers().includes(parent), 'ffmpeg is a child of the spawn helper');
+    }
+    const r = await run;
+    await settleChildren();
+    t.same([r.decoded, r.endOfStream], [2, false], 'the decode completes through the helper');
+    const own = process.cpuUsage(own0);
+    const counted = processCpuSeconds() - cpu0;
+    t.ok(counted > (own.user + own.system) / 1e6 + 0.2, `processCpuSeconds counts ffmpeg's CPU (${counted.toFixed(2)} s in all)`);
+
+    // the helper dies mid-run: the run fails with a coded error, nothing is left running, the next run works
+    const doomed = decodeVideoFrames(long, { indices: [0, last], info, decoder: 'process' });
+    let running: string[] = [];
+    for (let i = 0; i < 200 && running.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      running = childMediaProcesses();
+    }
+    const orphan = running[0]?.split(' ')[0];
+    const [h] = helpers();
+    t.ok(h, 'a helper is running');
+    process.kill(h!, 'SIGKILL');
+    await t.rejects(doomed, { code: 'ERR_MEDIA' }, 'the run whose helper died fails with ERR_MEDIA');
+    // orphaned, ffmpeg is no longer our descendant: watched by pid until it is gone (or a zombie of init)
+    const alive = () => {
+      try {
+        return !/^\S+ \(.*\) Z/.test(fs.readFileSync(`/proc/${orphan}/stat`, 'utf8'));
+      } catch {
+        return false;
+      }
+    };
+    for (let i = 0; i < 1000 && orphan && alive(); i++) await new Promise((r) => setTimeout(r, 10));
+    t.ok(orphan && !alive(), 'the orphaned ffmpeg ends (its output socket is closed)');
+    const again = await decodeVideoFrames(long, { indices: [0, 5], info, decoder: 'process' });
+    t.equal(again.decoded, 2, 'the next run starts a new helper');
+    t.not(helpers()[0], h, 'a different helper');
+  },
+);
+
+t.test('an idle helper does not keep a script alive', { skip: NO_FFMPEG }, async (t) => {
+  const script = `const d = require(${JSON.stringify(path.join(__dirname, '..', '..', 'lib', 'data', 'ffmpeg.js'))});
+    d.probe(${JSON.stringify(LYING)}, { decoder: 'process' }).then((i) => console.log(i.video.width));`;
+  const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 60_000, killSignal: 'SIGKILL' }); // a helper holding it open would hang here
+  t.equal(r.status, 0, `the script exits by itself (${r.stderr.trim().split('\n').pop() ?? ''})`);
+  t.match(r.stdout, /^\d+\n$/, 'after probing through the helper');
+});
