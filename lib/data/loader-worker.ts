@@ -2,11 +2,12 @@
  * Worker-thread entry of the loader (see executor.ts): receives jobs `{ id, item, index, ctx, mix }`, runs
  * loadSample and posts `{ id, sample }` (audio/video buffers transferred) or `{ id, error }`.
  * `{ abort: id }` aborts a running job (its ffmpeg children are killed); `{ close: true }` aborts all and
- * answers `{ closed: true }` once every child process has been reaped.
+ * answers `{ closed: true }` once every child process (and the spawn helper) has been reaped.
  */
 import { parentPort, workerData } from 'worker_threads';
 import { cacheFor, toWireError, type JobContext } from './executor';
 import { settleChildren } from './ffmpeg';
+import { stopSpawnHelper } from './spawn-helper';
 import { loadSample, type Recipe } from './sample';
 import type { DataItem } from './source-types';
 import type { MixPlan } from './mixup';
@@ -16,9 +17,12 @@ const running = new Map<number, AbortController>();
 
 parentPort!.on('message', (m: { id: number; item: DataItem; index: number; ctx: JobContext; mix: MixPlan | null } | { abort: number } | { close: true }) => {
   if ('close' in m) {
-    // Abort what runs, wait until every ffmpeg child has been reaped, then let the main thread terminate us.
+    // Abort what runs, wait until every ffmpeg child and the spawn helper have been reaped, then let the main
+    // thread terminate us.
     for (const ac of running.values()) ac.abort();
-    settleChildren().then(() => parentPort!.postMessage({ closed: true }));
+    settleChildren()
+      .then(stopSpawnHelper)
+      .then(() => parentPort!.postMessage({ closed: true }));
     return;
   }
   if ('abort' in m) {

@@ -14,7 +14,8 @@
  * the request id (uint32 LE) and starts ffmpeg with the socket as its stdout. A run is over when the helper
  * reports the child's exit (it has been reaped) and, on success, the socket has ended. When the helper dies,
  * every pending request fails (ERR_MEDIA via the caller's classification) and the next one starts a new
- * helper; when this thread exits, the helper's IPC channel closes and it kills its children and exits.
+ * helper. A worker thread stops its helper before it ends (stopSpawnHelper); when the process exits, the
+ * helper's IPC channel closes and it kills its children and exits.
  */
 import { fork, type ChildProcess } from 'child_process';
 import { randomBytes } from 'crypto';
@@ -168,6 +169,21 @@ class Helper {
 }
 
 let helper: Helper | null = null;
+
+/**
+ * Ends this thread's helper (if any) and resolves once it has been reaped. A worker thread calls this before
+ * it ends: a helper whose thread is gone can no longer be reaped and stays a zombie (its CPU then never
+ * reaches processCpuSeconds). Runs still pending fail as if the helper had died.
+ */
+export function stopSpawnHelper(): Promise<void> {
+  const h = helper;
+  helper = null;
+  if (!h || h.dead) return Promise.resolve();
+  const exited = new Promise<void>((r) => h.proc.once('exit', () => r()));
+  h.proc.ref(); // keeps this thread's loop alive until the exit is seen
+  h.proc.disconnect(); // the helper kills its children and exits
+  return exited;
+}
 
 function current(): Helper {
   if (!helper || helper.dead) helper = new Helper();

@@ -2,7 +2,7 @@
  * The process decoder's children are started by the spawn helper (lib/data/spawn-helper.ts), not by this
  * process: ffmpeg runs as the helper's child; its CPU reaches processCpuSeconds; a helper killed mid-run
  * fails that run with ERR_MEDIA (no hang) and the next run starts a new helper; an idle helper does not keep
- * a script from exiting.
+ * a script from exiting; loader worker threads stop their helpers when the loader closes (no zombies).
  */
 import t from 'tap';
 import * as fs from 'fs';
@@ -11,22 +11,29 @@ import { spawnSync } from 'child_process';
 import { decodeVideoFrames, probe, settleChildren } from '../../lib/data/ffmpeg';
 import { processCpuSeconds } from '../../lib/data/cpu-time';
 import { SPAWN_HELPER_SCRIPT } from '../../lib/data/spawn-helper';
+import { DataLoader } from '../../lib/data/loader';
+import type { DataItem } from '../../lib/data/source-types';
 import { LYING, childMediaProcesses, ffmpegSync, tmpDir, NO_FFMPEG } from './helpers';
+
+/** Pids of this process's children (every thread's). */
+function children(): string[] {
+  return fs
+    .readdirSync('/proc/self/task')
+    .flatMap((tid) => fs.readFileSync(`/proc/self/task/${tid}/children`, 'utf8').split(' '))
+    .filter((pid) => pid.trim() !== '');
+}
 
 /** Pids of this process's children whose command line runs the spawn helper. */
 function helpers(): number[] {
-  const pids: number[] = [];
-  for (const tid of fs.readdirSync('/proc/self/task')) {
-    for (const pid of fs.readFileSync(`/proc/self/task/${tid}/children`, 'utf8').split(' ')) {
-      if (pid.trim() === '') continue;
+  return children()
+    .filter((pid) => {
       try {
-        if (fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(SPAWN_HELPER_SCRIPT)) pids.push(Number(pid));
+        return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(SPAWN_HELPER_SCRIPT);
       } catch {
-        // exited meanwhile
+        return false; // exited meanwhile
       }
-    }
-  }
-  return pids;
+    })
+    .map(Number);
 }
 
 const ppid = (pid: string) => Number(fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
@@ -101,3 +108,30 @@ t.test('an idle helper does not keep a script alive', { skip: NO_FFMPEG }, async
   t.equal(r.status, 0, `the script exits by itself (${r.stderr.trim().split('\n').pop() ?? ''})`);
   t.match(r.stdout, /^\d+\n$/, 'after probing through the helper');
 });
+
+t.test(
+  'loader worker threads stop and reap their helpers when the loader closes',
+  { skip: NO_FFMPEG || (process.platform !== 'linux' && 'needs /proc') },
+  async (t) => {
+    const items: DataItem[] = Array.from({ length: 4 }, (_, i) => ({ id: `w${i}`, video: LYING, audio: LYING, audioFromVideo: true, origin: `w${i}` }));
+    const before = helpers().length; // this thread's own, from the tests above
+    const l = new DataLoader(items, {
+      recipe: { audio: false, video: { size: 32, duration: 1 } },
+      batchSize: 2,
+      workers: 2,
+      decoder: 'process',
+      onWarning: () => undefined,
+    });
+    let n = 0;
+    for await (const b of l) {
+      n += b.video!.shape[0]!;
+      b.dispose();
+    }
+    t.equal(n, 4, 'the worker threads decoded through their helpers');
+    const during = helpers().length;
+    await l.close();
+    const zombies = children().filter((pid) => /^\S+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8')));
+    t.equal(during - before, 2, 'each worker thread had a helper');
+    t.same([helpers().length - before, zombies], [0, []], "after close: no worker thread's helper running, no zombie left");
+  },
+);
