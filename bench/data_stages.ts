@@ -11,13 +11,13 @@
  * Clips: bench/media_clips.ts (as data_loader.ts): small = 224x224 25 fps 6 s H.264 + AAC 16 kHz mono; hd =
  * 1280x720 30 fps 8 s H.264 (B-frames, keyframe every 2 s) + AAC 44.1 kHz stereo.
  */
-import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { torch } from '../lib/tensor';
 import { PyRandom, decodeAudio, decodeVideoFrames, libavAvailable, probe, recipeMaxSamples, waveformToFbank, type DecoderKind } from '../lib/data';
 import { decodeVideoPlan, planVideo, seekTime, type LoadVideoFramesOptions } from '../lib/data/frames';
 import { settleChildren } from '../lib/data/ffmpeg';
+import { childCpuSeconds } from '../lib/data/cpu-time';
 import { benchClip, inTempDir, runBench, writeResults } from './media_clips';
 
 const args = process.argv.slice(2);
@@ -25,11 +25,10 @@ const at = (name: string) => args.indexOf(`--${name}`);
 const CLIPS = at('clips') >= 0 ? Number(args[at('clips') + 1]) : 4;
 const OUT = at('out') >= 0 ? args[at('out') + 1]! : path.join(__dirname, '..', '..', 'bench', 'results', 'data_stages.json');
 
-/** This process's CPU (microseconds resolution) + reaped children's (/proc ticks, 10 ms). */
+/** This process's CPU (microseconds resolution) + its children's (reaped, and the spawn helper's: 10 ms ticks). */
 function cpuSeconds(): number {
   const u = process.cpuUsage();
-  const rest = fs.readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ');
-  return (u.user + u.system) / 1e6 + (Number(rest[13]) + Number(rest[14])) / 100;
+  return (u.user + u.system) / 1e6 + childCpuSeconds();
 }
 
 type Stages = { probe: number; audio: number; fbank: number; videoDecode: number; transform: number };
