@@ -22,7 +22,7 @@ import { DataError } from './errors';
 import { checkMediaFile, classifyFfmpegError, locateFfmpeg, mediaInputArg, type MediaTask } from './ffmpeg-env';
 import { libavDecodeAudio, libavDecodeVideo, libavProbe, settleNativeCalls } from './libav';
 import { parseProbe, type MediaInfo } from './media-info';
-import { helperExec, helperRun } from './spawn-helper';
+import { helperExec, helperRun, type ExecResult, type HelperJob, type RunFailure } from './spawn-helper';
 import { parseWavHeader, readWavFile, wavToPlanar } from './wav';
 
 export { abortError } from './abort';
@@ -124,33 +124,58 @@ function timeoutError(file: string, ms: number, what: string): DataError {
   return new DataError('timeout', 'ERR_MEDIA', { file, message: `${file}: ${what} did not finish within ${ms} ms (killed)` });
 }
 
-/** Runs ffprobe (in the spawn helper) with JSON output under a timeout; resolves to the parsed JSON. */
-function ffprobeJson(file: string, args: string[], task: MediaTask, timeoutMs: number, signal?: AbortSignal): Promise<any> {
-  const { ffprobe } = paths();
+type Finish<T> = (err: Error | null, value?: T) => void;
+
+/**
+ * Runs a spawn-helper job (`start`) under a timeout and `signal`, settling once: through `outcome` when the
+ * child ends, or with a timeout / abort error (the child is then killed). `start` gets `finish` and whether
+ * the call has settled. The child counts as unreaped (settleChildren) until the helper has reaped it.
+ */
+function supervise<R, T>(
+  file: string,
+  what: 'ffmpeg' | 'ffprobe',
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+  start: (finish: Finish<T>, settled: () => boolean) => HelperJob<R>,
+  outcome: (r: R, finish: Finish<T>) => void,
+): Promise<T> {
   if (signal?.aborted) return Promise.reject(abortError(file));
-  return new Promise((resolve, reject) => {
+  return new Promise<T>((resolve, reject) => {
     let settled = false;
-    const finish = (err: Error | null, value?: unknown) => {
+    const timer = setTimeout(() => {
+      job.kill();
+      finish(timeoutError(file, timeoutMs, what));
+    }, timeoutMs);
+    const finish: Finish<T> = (err, value) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
       if (err) reject(err);
-      else resolve(value);
+      else resolve(value as T);
     };
-    const job = helperExec(ffprobe, ['-v', 'error', '-print_format', 'json', ...args, mediaInputArg(file)], 64 * 1024 * 1024);
+    const job = start(finish, () => settled);
     const onAbort = () => {
       job.kill();
       finish(abortError(file));
     };
-    const timer = setTimeout(() => {
-      job.kill();
-      finish(timeoutError(file, timeoutMs, 'ffprobe'));
-    }, timeoutMs);
     signal?.addEventListener('abort', onAbort, { once: true });
     unreaped.add(job.reaped);
     void job.reaped.then(() => unreaped.delete(job.reaped));
-    void job.result.then(({ stdout, stderr, error }) => {
+    void job.result.then((r) => outcome(r, finish));
+  });
+}
+
+/** Runs ffprobe (in the spawn helper) with JSON output under a timeout; resolves to the parsed JSON. */
+function ffprobeJson(file: string, args: string[], task: MediaTask, timeoutMs: number, signal?: AbortSignal): Promise<any> {
+  const { ffprobe } = paths();
+  return supervise<ExecResult, unknown>(
+    file,
+    'ffprobe',
+    timeoutMs,
+    signal,
+    () => helperExec(ffprobe, ['-v', 'error', '-print_format', 'json', ...args, mediaInputArg(file)], 64 * 1024 * 1024),
+    ({ stdout, stderr, error }, finish) => {
       if (error?.code === 'ENOENT' || error?.code === 'EACCES') return finish(new DataError(`cannot run ${ffprobe} (${error.code})`, 'ERR_FFMPEG_MISSING'));
       if (error) return finish(classifyFfmpegError(stderr + '\n' + error.message, file, task, 'ffprobe failed'));
       try {
@@ -158,8 +183,8 @@ function ffprobeJson(file: string, args: string[], task: MediaTask, timeoutMs: n
       } catch {
         finish(new DataError('ffprobe printed invalid JSON', 'ERR_MEDIA', { file }));
       }
-    });
-  });
+    },
+  );
 }
 
 /**
@@ -257,44 +282,30 @@ function runPipe(
   signal?: AbortSignal,
 ): Promise<void> {
   const { ffmpeg } = paths();
-  if (signal?.aborted) return Promise.reject(abortError(file));
-  return new Promise<void>((resolve, reject) => {
-    let settled = false;
-    const finish = (err: Error | null) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-      if (err) reject(err);
-      else resolve();
-    };
-    const job = helperRun(
-      { ffmpeg, input: mediaInputArg(file), inputOptions: ['-hide_banner', '-nostdin', '-v', 'error', ...inputOptions], outputOptions },
-      (chunk) => {
-        if (!settled && onData(chunk)) {
-          finish(null);
-          job.kill();
-        }
-      },
-    );
-    const onAbort = () => {
-      job.kill();
-      finish(abortError(file));
-    };
-    const timer = setTimeout(() => {
-      job.kill();
-      finish(timeoutError(file, timeoutMs, 'ffmpeg'));
-    }, timeoutMs);
-    signal?.addEventListener('abort', onAbort, { once: true });
-    unreaped.add(job.reaped);
-    void job.reaped.then(() => unreaped.delete(job.reaped));
-    void job.result.then((failure) => {
+  return supervise<RunFailure | undefined, void>(
+    file,
+    'ffmpeg',
+    timeoutMs,
+    signal,
+    (finish, settled) => {
+      const job = helperRun(
+        { ffmpeg, input: mediaInputArg(file), inputOptions: ['-hide_banner', '-nostdin', '-v', 'error', ...inputOptions], outputOptions },
+        (chunk) => {
+          if (!settled() && onData(chunk)) {
+            finish(null);
+            job.kill();
+          }
+        },
+      );
+      return job;
+    },
+    (failure, finish) => {
       if (!failure) return finish(null);
       const msg = failure.message;
       if (/ENOENT|Cannot find ffmpeg/.test(msg)) finish(new DataError(`cannot run ffmpeg (${msg})`, 'ERR_FFMPEG_MISSING'));
       else finish(classifyFfmpegError(failure.stderr + '\n' + msg, file, task, msg.split('\n')[0] ?? 'ffmpeg failed'));
-    });
-  });
+    },
+  );
 }
 
 /** Options of decodeAudio. */

@@ -18,7 +18,7 @@ import {
 import { spawnSync } from 'child_process';
 import { frameToSeekTime } from '../../lib/data/sampling';
 import { processCpuSeconds } from '../../lib/data/cpu-time';
-import { CLIP, WAV, LYING, referenceRawFrames, tmpDir, ffmpegSync, noMediaChildren, NO_FFMPEG, DECODERS } from './helpers';
+import { CLIP, WAV, LYING, referenceRawFrames, tmpDir, longClip, ffmpegSync, noMediaChildren, NO_FFMPEG, DECODERS } from './helpers';
 
 const KEEP = [53, 59, 65, 71, 77, 83, 89, 95];
 
@@ -202,10 +202,7 @@ t.test('decodeVideoFrames stops at the last requested frame', { skip: NO_FFMPEG 
   // the full decode instead of about 0.55 with a single copy.
   const { dir, cleanup } = tmpDir();
   t.teardown(cleanup);
-  const list = path.join(dir, 'list.txt');
-  fs.writeFileSync(list, `file '${LYING}'\n`.repeat(6));
-  const long = path.join(dir, 'long.mp4');
-  ffmpegSync(['-f', 'concat', '-safe', '0', '-i', list, '-c', 'copy', '-an', long]);
+  const long = longClip(dir);
   const info = await probe(long);
   await settleChildren();
   // The process path's cost is its children's CPU (ffmpeg runs as a child of the spawn helper, whose reaped

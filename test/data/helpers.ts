@@ -73,6 +73,15 @@ export function ffmpegSync(args: string[]): void {
   });
 }
 
+/** Six copies of the 299-frame LYING clip back to back (stream copy, no audio) in `dir`: a long decode. */
+export function longClip(dir: string): string {
+  const list = path.join(dir, 'list.txt');
+  fs.writeFileSync(list, `file '${LYING}'\n`.repeat(6));
+  const long = path.join(dir, 'long.mp4');
+  ffmpegSync(['-f', 'concat', '-safe', '0', '-i', list, '-c', 'copy', '-an', long]);
+  return long;
+}
+
 /** Debian's python3 with torch/torchaudio/cv2 for reference checks, or null when unavailable. */
 export function referencePython(): string | null {
   const py = '/usr/bin/python3';

@@ -13,7 +13,7 @@ import { processCpuSeconds } from '../../lib/data/cpu-time';
 import { SPAWN_HELPER_SCRIPT } from '../../lib/data/spawn-helper';
 import { DataLoader } from '../../lib/data/loader';
 import type { DataItem } from '../../lib/data/source-types';
-import { LYING, childMediaProcesses, ffmpegSync, tmpDir, NO_FFMPEG } from './helpers';
+import { LYING, childMediaProcesses, longClip, tmpDir, NO_FFMPEG } from './helpers';
 
 /** Pids of this process's children (every thread's). */
 function children(): string[] {
@@ -45,10 +45,7 @@ t.test(
     const { dir, cleanup } = tmpDir();
     t.teardown(cleanup);
     // six copies of the 299-frame clip: a decode to the end takes long enough to be seen running
-    const list = path.join(dir, 'list.txt');
-    fs.writeFileSync(list, `file '${LYING}'\n`.repeat(6));
-    const long = path.join(dir, 'long.mp4');
-    ffmpegSync(['-f', 'concat', '-safe', '0', '-i', list, '-c', 'copy', '-an', long]);
+    const long = longClip(dir);
     const info = await probe(long, { decoder: 'process' });
     const last = 6 * 299 - 1;
 
