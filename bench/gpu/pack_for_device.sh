@@ -23,7 +23,7 @@ node -e '
 const fs = require("fs"), path = require("path");
 // The static ffmpeg/ffprobe builds travel too (the GPU machine has no system ffmpeg): lib/data finds
 // them through require.resolve (ffmpeg-env.ts, bundledBinary), so media tests and loaders run there.
-const pkgs = new Set(["node_modules/fluent-ffmpeg", "node_modules/async", "node_modules/which", "node_modules/isexe", "node_modules/node-gyp-build",
+const pkgs = new Set(["node_modules/node-gyp-build",
   "node_modules/@ffmpeg-installer/linux-x64", "node_modules/@ffprobe-installer/linux-x64"]);
 for (const f of fs.readFileSync(process.argv[1], "utf8").split("\n").filter(Boolean)) {
   const rel = path.relative(process.cwd(), f).split("/");
