@@ -60,7 +60,8 @@ function run(m: RunRequest): void {
   });
   const header = Buffer.alloc(4);
   header.writeUInt32LE(m.id);
-  sock.write(header, () => {
+  sock.write(header, (err) => {
+    if (err) return end({ message: `cannot reach the requesting thread (${err.message})`, stderr: '' });
     if (killed) return end({ message: 'ffmpeg was killed with signal SIGKILL', stderr: '' });
     const args = [...m.inputOptions, '-i', m.input, ...m.outputOptions, 'pipe:1'];
     child = spawn(m.ffmpeg, args, { stdio: ['ignore', sock, 'pipe'], windowsHide: true });

@@ -94,7 +94,7 @@ class Helper {
     this.server.unref();
     this.proc = fork(path.join(__dirname, SPAWN_HELPER_SCRIPT), [], {
       stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
-      execArgv: ['--max-semi-space-size=1'],
+      execArgv: [],
       serialization: 'json',
     });
     this.proc.on('message', (m: HelperReply) => this.pending.get(m.id)?.onReply(m));
