@@ -42,10 +42,6 @@ export interface ProcessOptions {
   decoder?: DecoderKind;
 }
 
-function paths(): { ffmpeg: string; ffprobe: string } {
-  return locateFfmpeg();
-}
-
 /** What the selected ffmpeg build is and which spelling of version-dependent options it takes. */
 export interface FfmpegFeatures {
   /** First line of `ffmpeg -version`, e.g. "ffmpeg version 5.1.9-0+deb12u1". */
@@ -60,7 +56,7 @@ const featureMemo = new Map<string, FfmpegFeatures>();
 
 /** Runs `ffmpeg -version` once per executable (and thread) and derives the option spellings. */
 export function ffmpegFeatures(): FfmpegFeatures {
-  const { ffmpeg } = paths();
+  const { ffmpeg } = locateFfmpeg();
   const memo = featureMemo.get(ffmpeg);
   if (memo) return memo;
   let text: string;
@@ -168,7 +164,7 @@ function supervise<R, T>(
 
 /** Runs ffprobe (in the spawn helper) with JSON output under a timeout; resolves to the parsed JSON. */
 function ffprobeJson(file: string, args: string[], task: MediaTask, timeoutMs: number, signal?: AbortSignal): Promise<any> {
-  const { ffprobe } = paths();
+  const { ffprobe } = locateFfmpeg();
   return supervise<ExecResult, unknown>(
     file,
     'ffprobe',
@@ -281,7 +277,7 @@ function runPipe(
   onData: OnData,
   signal?: AbortSignal,
 ): Promise<void> {
-  const { ffmpeg } = paths();
+  const { ffmpeg } = locateFfmpeg();
   return supervise<RunFailure | undefined, void>(
     file,
     'ffmpeg',

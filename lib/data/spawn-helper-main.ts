@@ -5,8 +5,8 @@
  *
  * Requests arrive as IPC messages; every child's end is reported with `{op: 'exit'}` (ffmpeg) or
  * `{op: 'exec'}` (ffprobe) once it has exited and been reaped. ffmpeg's stdout is a Unix socket to the
- * requesting thread, which this process connects and prefixes with the 4-byte request id. When the IPC channel closes (the requester exited),
- * every child is killed and the helper exits.
+ * requesting thread, which this process connects and prefixes with the 4-byte request id. When the IPC
+ * channel closes (the requester exited), every child is killed and the helper exits.
  */
 import { execFile, spawn, type ChildProcess } from 'child_process';
 import * as net from 'net';
@@ -86,13 +86,13 @@ function exec(m: ExecRequest): void {
   const child = execFile(m.file, m.args, { maxBuffer: m.maxBuffer, encoding: 'utf8', killSignal: 'SIGKILL', windowsHide: true }, (err, stdout, stderr) => {
     void reaped(child).then(() => {
       running.delete(m.id);
-      const e = err as (NodeJS.ErrnoException & { killed?: boolean; signal?: string }) | null;
+      const e = err as NodeJS.ErrnoException | null;
       reply({
         op: 'exec',
         id: m.id,
         stdout,
         stderr,
-        ...(e ? { error: { message: e.message, code: typeof e.code === 'string' ? e.code : '', killed: e.killed === true || e.signal === 'SIGKILL' } } : {}),
+        ...(e ? { error: { message: e.message, code: typeof e.code === 'string' ? e.code : '' } } : {}),
       });
     });
   });

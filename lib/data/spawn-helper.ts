@@ -51,11 +51,11 @@ export interface RunFailure {
   message: string;
   stderr: string;
 }
-/** How an exec ended: `code` is the spawn error code (ENOENT, ...) or '', `killed` when SIGKILLed. */
+/** How an exec ended: `code` is the spawn error code (ENOENT, ...) or ''. */
 export interface ExecResult {
   stdout: string;
   stderr: string;
-  error?: { message: string; code: string; killed: boolean };
+  error?: { message: string; code: string };
 }
 export type HelperReply = { op: 'exit'; id: number; error?: RunFailure } | ({ op: 'exec'; id: number } & ExecResult);
 
@@ -193,8 +193,9 @@ function current(): Helper {
 const HELPER_DIED = 'the spawn helper process exited (lib/data/spawn-helper.ts)';
 
 /**
- * Runs `ffmpeg inputOptions -i input outputOptions pipe:1` in the helper and hands stdout to `onData`. `result` resolves once ffmpeg has exited and been reaped: with
- * undefined after a clean exit once every byte has arrived, else with the failure.
+ * Runs `ffmpeg inputOptions -i input outputOptions pipe:1` in the helper and hands stdout to `onData`.
+ * `result` resolves once ffmpeg has exited and been reaped: with undefined after a clean exit once every
+ * byte has arrived, else with the failure.
  */
 export function helperRun(
   req: { ffmpeg: string; input: string; inputOptions: string[]; outputOptions: string[] },
@@ -245,7 +246,7 @@ export function helperExec(file: string, args: string[], maxBuffer: number): Hel
       onReply: (m) => {
         h.done(job.id);
         reapedNow();
-        settle(m && m.op === 'exec' ? m : { stdout: '', stderr: '', error: { message: HELPER_DIED, code: '', killed: false } });
+        settle(m && m.op === 'exec' ? m : { stdout: '', stderr: '', error: { message: HELPER_DIED, code: '' } });
       },
     },
   );

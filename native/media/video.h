@@ -23,7 +23,7 @@ struct VideoResult {
   int width = 0, height = 0;
   int64_t counted = 0;  // frames counted after the seek point (all of them when no index is reached)
   int64_t skipped = 0;  // packets whose non-reference picture was not decoded (video_skip.cc)
-  int64_t pictures = 0; // packets sent to the decoder and decoded (not skipped), in the decode that gave the frames
+  int64_t pictures = 0;  // packets sent to the decoder and decoded (not skipped), in the decode that gave the frames
   bool redone = false;  // skipping was tried, a check failed, and every picture was decoded instead
 };
 
