@@ -52,7 +52,7 @@ void bufferArg(Args& a, size_t i, void*& data, size_t& len) {
   napi_is_buffer(a.env, a.argv[i], &isBuf);
   if (isAb) {
     napi_get_arraybuffer_info(a.env, a.argv[i], &data, &len);
-  } else if (isBuf) {
+  } else if (isBuf) {  // any other ArrayBufferView (a DataView): napi_is_buffer says true for those too
     napi_get_buffer_info(a.env, a.argv[i], &data, &len);
   } else {
     a.fail(i, "a TypedArray, Buffer or ArrayBuffer");
