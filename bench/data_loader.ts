@@ -14,7 +14,8 @@
  * runs two items at once in the main thread, `ours 2 workers` in two worker threads (their start-up
  * included). Cold = nothing memoised (forgetProbes) and no feature cache; `epoch 2 (audio cached)` is the
  * pretraining steady state: probes memoised, fbanks from the cache, new random video windows decoded.
- * CPU seconds are this process's (all threads) plus its finished children (ffmpeg), from /proc. Every row is
+ * CPU seconds are this process's (all threads) plus its children's (ffmpeg runs, through the spawn helper), from
+ * /proc (lib/data/cpu-time.ts). Every row is
  * the second of two epochs on one loader, as the Python row is its process's second epoch (its first is kept
  * in the JSON): the first absorbs one-time costs, worker start-up, and the page faults that follow the
  * previous row's child processes (after a fork every page this process writes faults once; on the 2-core dev
@@ -106,7 +107,7 @@ async function ours(manifest: string, label: string, opts: { workers: number; co
 
 /**
  * The Python loader, two epochs in one process: the first is its warm-up (first calls of torchaudio's
- * fbank and OpenCV's decoder, as ours has its warm-up above) and is kept as `first_epoch_cpu_s_per_clip`;
+ * fbank and OpenCV's decoder, as ours has its unrecorded first epoch) and is kept as `first_epoch_cpu_s_per_clip`;
  * the second (new random windows, nothing cached) is the row.
  */
 function python(manifest: string, label: string) {
