@@ -14,10 +14,9 @@
  * runs two items at once in the main thread, `ours 2 workers` in two worker threads (their start-up
  * included). Cold = nothing memoised (forgetProbes) and no feature cache; `epoch 2 (audio cached)` is the
  * pretraining steady state: probes memoised, fbanks from the cache, new random video windows decoded.
- * CPU seconds are this process's (all threads) plus its children's (ffmpeg runs, through the spawn helper), from
- * /proc (lib/data/cpu-time.ts). Every row is
- * the second of two epochs on one loader, as the Python row is its process's second epoch (its first is kept
- * in the JSON): the first absorbs one-time costs, worker start-up, and the page faults that follow the
+ * CPU seconds are this process's (all threads) plus its children's (ffmpeg runs, through the spawn helper),
+ * from /proc (lib/data/cpu-time.ts). Every row is the second of two epochs on one loader, as the Python row
+ * is its process's second epoch (its first is kept in the JSON): the first absorbs one-time costs, worker start-up, and the page faults that follow the
  * previous row's child processes (after a fork every page this process writes faults once; on the 2-core dev
  * box the first 720p epoch after spawning even /bin/sleep cost +0.1 CPU-s per clip, the next none).
  * Rows per decoder: `libav` (in-process, native/media; when the addon has it) and `process` (ffmpeg children).

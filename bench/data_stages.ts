@@ -1,8 +1,9 @@
 /**
  * Where a clip's CPU goes, per stage and per decoder (complements bench/data_loader.ts): probe, audio
  * decode (the recipe window), fbank, video decode (the reference sampling's 8 frames, seeking as the loader
- * does), frame transform. CPU seconds = this process (all threads) + its children (through the spawn helper), per clip, averaged
- * over the clips of each kind (Linux), stages interleaved per clip (libav, process, libav, ...). With libav,
+ * does), frame transform. CPU seconds = this process (all threads) + its children (through the spawn
+ * helper), per clip, averaged over the clips of each kind (Linux), stages interleaved per clip (libav,
+ * process, libav, ...). With libav,
  * also the pictures it decoded per clip (DecodedFrames.pictures: from the keyframe before the window to the
  * last kept frame, H.264 non-reference pictures not kept left out).
  *
