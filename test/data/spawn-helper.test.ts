@@ -53,7 +53,7 @@ t.test(
     const cpu0 = processCpuSeconds();
     const run = decodeVideoFrames(long, { indices: [0, last], info, decoder: 'process' });
     let seen: string[] = [];
-    for (let i = 0; i < 200 && seen.length === 0; i++) {
+    for (let i = 0; i < 3000 && seen.length === 0; i++) {
       await new Promise((r) => setTimeout(r, 10));
       seen = childMediaProcesses();
     }
@@ -73,7 +73,7 @@ t.test(
     // the helper dies mid-run: the run fails with a coded error, nothing is left running, the next run works
     const doomed = decodeVideoFrames(long, { indices: [0, last], info, decoder: 'process' });
     let running: string[] = [];
-    for (let i = 0; i < 200 && running.length === 0; i++) {
+    for (let i = 0; i < 3000 && running.length === 0; i++) {
       await new Promise((r) => setTimeout(r, 10));
       running = childMediaProcesses();
     }
@@ -90,7 +90,7 @@ t.test(
         return false;
       }
     };
-    for (let i = 0; i < 1000 && orphan && alive(); i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 3000 && orphan && alive(); i++) await new Promise((r) => setTimeout(r, 10));
     t.ok(orphan && !alive(), 'the orphaned ffmpeg ends (its output socket is closed)');
     const again = await decodeVideoFrames(long, { indices: [0, 5], info, decoder: 'process' });
     t.equal(again.decoded, 2, 'the next run starts a new helper');
